@@ -1,0 +1,167 @@
+//! The one error type: a variant per mistake, each saying what to fix.
+
+use core::fmt;
+
+use crate::backend::Backend;
+
+/// Everything that can go wrong in a call to this crate.
+///
+/// Every fallible call validates all of its input before it writes anything, so when
+/// an in-place call returns an `Err` the buffer is exactly as it was.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum RopeError {
+    /// A dimension that must be even is odd.
+    OddDim {
+        /// Which dimension (`"head_dim"` or `"rotary_dim"`).
+        what: &'static str,
+        /// The value given.
+        value: usize,
+    },
+    /// `head_dim` or `rotary_dim` is zero.
+    ZeroDim {
+        /// Which dimension.
+        what: &'static str,
+    },
+    /// `rotary_dim` is larger than `head_dim`.
+    RotaryDimTooLarge {
+        /// The rotary dimension given.
+        rotary_dim: usize,
+        /// The head dimension it must not exceed.
+        head_dim: usize,
+    },
+    /// `rotary_dim` is larger than [`MAX_ROTARY_DIM`](crate::MAX_ROTARY_DIM).
+    RotaryDimOverMax {
+        /// The rotary dimension given.
+        rotary_dim: usize,
+        /// The largest supported.
+        max: usize,
+    },
+    /// The frequency base (theta) is not finite or not greater than 1.
+    BadBase {
+        /// The base given.
+        base: f64,
+    },
+    /// A scale factor (such as the magnitude scale) is not finite or not positive.
+    BadScale {
+        /// What the factor is.
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// A slice (frequencies, cos, sin) has the wrong length.
+    WrongLength {
+        /// What the slice is.
+        what: &'static str,
+        /// The length it must have.
+        expected: usize,
+        /// The length it has.
+        got: usize,
+    },
+    /// A caller-supplied inverse frequency is not finite or negative.
+    BadFrequency {
+        /// Its index in the slice.
+        index: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A head count is zero.
+    ZeroHeads,
+    /// The buffer length is not `tokens * heads * head_dim`.
+    BufferLength {
+        /// What buffer (`"x"`, `"q"`, `"k"`).
+        what: &'static str,
+        /// Its length in elements.
+        len: usize,
+        /// `heads * head_dim`: the length must be a multiple of it.
+        row: usize,
+        /// The token count from the positions list, if one was given.
+        tokens: Option<usize>,
+    },
+    /// Q and K describe different numbers of tokens.
+    TokenMismatch {
+        /// Tokens in the Q buffer.
+        q_tokens: usize,
+        /// Tokens in the K buffer.
+        k_tokens: usize,
+    },
+    /// A size computation (`tokens * heads * head_dim`, table length) overflows `usize`.
+    SizeOverflow,
+    /// A position is too large: at or past [`MAX_POSITION`](crate::MAX_POSITION), or
+    /// `start + tokens` overflows.
+    PositionTooLarge {
+        /// The first offending position (or the range start).
+        position: u64,
+    },
+    /// A position is at or past the end of the cos/sin table.
+    PositionOutOfTable {
+        /// The position asked for.
+        position: u64,
+        /// The table covers `0..max_pos`.
+        max_pos: usize,
+    },
+    /// The requested backend does not run on this CPU (or this build target).
+    BackendUnavailable {
+        /// The backend asked for.
+        backend: Backend,
+    },
+}
+
+impl fmt::Display for RopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::OddDim { what, value } => write!(f, "{what} must be even, got {value}"),
+            Self::ZeroDim { what } => write!(f, "{what} must be at least 2, got 0"),
+            Self::RotaryDimTooLarge { rotary_dim, head_dim } => write!(
+                f,
+                "rotary_dim {rotary_dim} is larger than head_dim {head_dim}; it must be <= head_dim"
+            ),
+            Self::RotaryDimOverMax { rotary_dim, max } => {
+                write!(f, "rotary_dim {rotary_dim} is over the supported maximum {max}")
+            }
+            Self::BadBase { base } => {
+                write!(f, "base (theta) must be finite and > 1, got {base}")
+            }
+            Self::BadScale { what, value } => {
+                write!(f, "{what} must be finite and > 0, got {value}")
+            }
+            Self::WrongLength { what, expected, got } => {
+                write!(f, "{what} must have {expected} elements, got {got}")
+            }
+            Self::BadFrequency { index, value } => write!(
+                f,
+                "inverse frequency {index} must be finite and >= 0, got {value}"
+            ),
+            Self::ZeroHeads => write!(f, "head count must be at least 1, got 0"),
+            Self::BufferLength { what, len, row, tokens: Some(t) } => write!(
+                f,
+                "buffer {what} has {len} elements but {t} positions x {row} (heads * head_dim) \
+                 need {}",
+                t.saturating_mul(row)
+            ),
+            Self::BufferLength { what, len, row, tokens: None } => write!(
+                f,
+                "buffer {what} has {len} elements, which is not a multiple of heads * head_dim = {row}"
+            ),
+            Self::TokenMismatch { q_tokens, k_tokens } => write!(
+                f,
+                "q holds {q_tokens} tokens but k holds {k_tokens}; both must hold one row per position"
+            ),
+            Self::SizeOverflow => write!(f, "a buffer or table size overflows usize"),
+            Self::PositionTooLarge { position } => write!(
+                f,
+                "position {position} is too large (positions must be < 2^53, and start + tokens must not overflow)"
+            ),
+            Self::PositionOutOfTable { position, max_pos } => write!(
+                f,
+                "position {position} is past the cos/sin table, which covers 0..{max_pos}; build a larger table"
+            ),
+            Self::BackendUnavailable { backend } => write!(
+                f,
+                "backend {backend:?} does not run on this CPU; see Backend::available()"
+            ),
+        }
+    }
+}
+
+impl core::error::Error for RopeError {}

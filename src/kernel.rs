@@ -1,0 +1,95 @@
+//! The per-row rotation: the seam every backend implements.
+//!
+//! A [`Span`] names `n` pairs in each of `rows` rows (heads) that share one position, and
+//! so one run of `cos`/`sin` values. Each backend provides one function per element type
+//! that rotates a span; everything above (validation, positions, sources, Q and K) is
+//! shared. The scalar version here defines the arithmetic every backend must reproduce
+//! bit for bit:
+//!
+//! ```text
+//! a' = a*c - b*s        b' = b*c + a*s        (s negated for the inverse rotation)
+//! ```
+//!
+//! as separate f32 multiplies and adds (no fused multiply-add), in f32 for every dtype.
+
+use crate::element::Element;
+
+/// `n` pairs in each of `rows` rows, the rows `stride` elements apart.
+///
+/// In row `r` (starting at element `r * stride`), pair `j` is the elements
+/// `(first + 2j, first + 2j + 1)` when `interleaved`, else `(first + j, second + j)`.
+/// The rotation uses `cos[j]` and `sin[j]` (negated when `inverse`).
+#[derive(Clone, Copy, Debug)]
+pub struct Span {
+    pub rows: usize,
+    pub stride: usize,
+    pub first: usize,
+    pub second: usize,
+    pub n: usize,
+    pub interleaved: bool,
+    pub inverse: bool,
+}
+
+impl Span {
+    /// One past the last element the span touches (the slice must be at least this long).
+    pub fn extent(&self) -> usize {
+        if self.rows == 0 || self.n == 0 {
+            return 0;
+        }
+        let row_end = if self.interleaved {
+            self.first + 2 * self.n
+        } else {
+            (self.first + self.n).max(self.second + self.n)
+        };
+        (self.rows - 1) * self.stride + row_end
+    }
+
+    /// Checks the invariants every kernel relies on: the slices are long enough and the
+    /// two halves of a split pair do not overlap. Callers validate all user input first,
+    /// so this only fails on a bug in this crate.
+    #[inline]
+    pub fn assert_fits(&self, len: usize, cos: &[f32], sin: &[f32]) {
+        assert!(
+            self.extent() <= len
+                && cos.len() >= self.n
+                && sin.len() >= self.n
+                && (self.interleaved || self.first + self.n <= self.second)
+                && (self.rows <= 1 || self.stride >= self.extent_of_row()),
+            "rope-simd internal error: span out of bounds"
+        );
+    }
+
+    fn extent_of_row(&self) -> usize {
+        if self.interleaved {
+            self.first + 2 * self.n
+        } else {
+            self.second + self.n
+        }
+    }
+}
+
+/// Rotate one pair: the arithmetic every backend reproduces exactly.
+#[inline(always)]
+pub(crate) fn rotate_pair(a: f32, b: f32, c: f32, s: f32) -> (f32, f32) {
+    (a * c - b * s, b * c + a * s)
+}
+
+/// The scalar kernel, generic over the element type: the definition of the result.
+pub(crate) fn scalar<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
+    span.assert_fits(x.len(), cos, sin);
+    let (cos, sin) = (&cos[..span.n], &sin[..span.n]);
+    for r in 0..span.rows {
+        let row = &mut x[r * span.stride..];
+        for (j, (&c, &s)) in cos.iter().zip(sin).enumerate() {
+            let s = if span.inverse { -s } else { s };
+            let (ia, ib) = if span.interleaved {
+                (span.first + 2 * j, span.first + 2 * j + 1)
+            } else {
+                (span.first + j, span.second + j)
+            };
+            let (a, b) = rotate_pair(row[ia].to_f32(), row[ib].to_f32(), c, s);
+            row[ia] = E::from_f32(a);
+            row[ib] = E::from_f32(b);
+        }
+    }
+}

@@ -1,0 +1,452 @@
+//! The user-facing operations, shared by every sin/cos source: validate everything, then
+//! walk tokens and hand each run of pairs to the backend's kernel.
+
+use crate::backend::Backend;
+use crate::config::{PairLayout, MAX_POSITION};
+use crate::element::Element;
+use crate::error::RopeError;
+use crate::kernel::Span;
+
+/// The positions of the tokens in a buffer.
+///
+/// ```
+/// use rope_simd::Positions;
+/// let prefill = Positions::Start(0);          // tokens at 0, 1, 2, ...
+/// let decode = Positions::Start(4095);        // one token at 4095
+/// let scattered = Positions::List(&[7, 3, 3, 100]); // any order, repeats allowed
+/// # let _ = (prefill, decode, scattered);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Positions<'a> {
+    /// Consecutive positions `start, start + 1, ...`, one per token in the buffer; the token
+    /// count comes from the buffer length.
+    Start(u64),
+    /// One position per token; the buffer must hold exactly this many tokens.
+    List(&'a [u32]),
+    /// One position per token, 64-bit; each must be below [`MAX_POSITION`].
+    List64(&'a [u64]),
+}
+
+impl Positions<'_> {
+    fn list_len(&self) -> Option<usize> {
+        match self {
+            Positions::Start(_) => None,
+            Positions::List(l) => Some(l.len()),
+            Positions::List64(l) => Some(l.len()),
+        }
+    }
+
+    #[inline]
+    fn get(&self, t: usize) -> u64 {
+        match self {
+            Positions::Start(s) => s + t as u64,
+            Positions::List(l) => u64::from(l[t]),
+            Positions::List64(l) => l[t],
+        }
+    }
+}
+
+impl<'a> From<&'a [u32]> for Positions<'a> {
+    fn from(l: &'a [u32]) -> Self {
+        Positions::List(l)
+    }
+}
+
+impl<'a> From<&'a [u64]> for Positions<'a> {
+    fn from(l: &'a [u64]) -> Self {
+        Positions::List64(l)
+    }
+}
+
+/// How a buffer's tokens and heads are laid out; each head's `head_dim` channels are
+/// always contiguous.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Order {
+    /// `[tokens, heads, head_dim]`: the usual activation layout (and a KV cache stored by
+    /// token).
+    TokensHeads,
+    /// `[heads, tokens, head_dim]`: heads outermost, as in a `[batch, heads, seq, dim]`
+    /// tensor after the transpose (a KV cache stored by head).
+    HeadsTokens,
+}
+
+/// A buffer's head count and [`Order`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Shape {
+    /// Heads per token (at least 1).
+    pub heads: usize,
+    /// Where tokens and heads go.
+    pub order: Order,
+}
+
+impl Shape {
+    /// `[tokens, heads, head_dim]`.
+    pub const fn tokens_heads(heads: usize) -> Self {
+        Shape {
+            heads,
+            order: Order::TokensHeads,
+        }
+    }
+
+    /// `[heads, tokens, head_dim]`.
+    pub const fn heads_tokens(heads: usize) -> Self {
+        Shape {
+            heads,
+            order: Order::HeadsTokens,
+        }
+    }
+}
+
+/// Which way to turn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// By `+position * theta`: the embedding.
+    Forward,
+    /// By `-position * theta`: undoes `Forward` (backward pass, un-rotating).
+    Inverse,
+}
+
+/// What the driver needs from a sin/cos source.
+#[derive(Clone, Copy, Debug)]
+pub struct Geom {
+    pub head_dim: usize,
+    pub rotary_dim: usize,
+    pub layout: PairLayout,
+    pub scale: f64,
+    pub backend: Backend,
+}
+
+pub(crate) mod private {
+    use super::*;
+
+    /// A source of cos/sin: the on-the-fly [`Rope`](crate::Rope) or a table.
+    pub trait Source {
+        fn geom(&self) -> Geom;
+        /// `Ok` if cos/sin of `position` can be had (the range check of a table).
+        fn check_position(&self, position: u64) -> Result<(), RopeError>;
+        /// Calls `f(first_pair, cos, sin)` for runs covering every pair of `position`.
+        fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, f: F);
+    }
+}
+use private::Source;
+
+/// One buffer of a call: Q, K or the only one.
+struct Target<'x, E> {
+    x: &'x mut [E],
+    shape: Shape,
+    what: &'static str,
+}
+
+/// The rotations, available on every sin/cos source: [`Rope`](crate::Rope) (computed on
+/// the fly) and [`CosSinTable`](crate::CosSinTable). Both give the same bits.
+///
+/// Each call validates all its input first; on `Err` the buffers are untouched.
+pub trait Rotate: private::Source {
+    /// Rotate a `[tokens, heads, head_dim]` buffer in place.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate};
+    /// let rope = Rope::new(4, 10_000.0, PairLayout::Interleaved)?;
+    /// let mut x = [1.0f32, 0.0, 1.0, 0.0]; // one token, one head
+    /// rope.rotate(&mut x, 1, Positions::Start(1))?;
+    /// assert_eq!(x[0], 1.0f64.cos() as f32); // pair 0 turns by 1 radian
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::ZeroHeads`]; [`RopeError::BufferLength`] if `x.len()` is not a multiple
+    /// of `heads * head_dim` (or not `positions * heads * head_dim` for a list);
+    /// [`RopeError::PositionTooLarge`], [`RopeError::PositionOutOfTable`];
+    /// [`RopeError::SizeOverflow`].
+    fn rotate<E: Element>(
+        &self,
+        x: &mut [E],
+        heads: usize,
+        positions: Positions<'_>,
+    ) -> Result<(), RopeError> {
+        self.apply(x, Shape::tokens_heads(heads), positions, Direction::Forward)
+    }
+
+    /// Rotate back by `-position * theta`: `rotate_inverse` after `rotate` at the same
+    /// positions gives the input back (within the rounding bound).
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate`].
+    fn rotate_inverse<E: Element>(
+        &self,
+        x: &mut [E],
+        heads: usize,
+        positions: Positions<'_>,
+    ) -> Result<(), RopeError> {
+        self.apply(x, Shape::tokens_heads(heads), positions, Direction::Inverse)
+    }
+
+    /// Rotate one step's Q and K (`[tokens, q_heads, head_dim]` and
+    /// `[tokens, k_heads, head_dim]`; GQA head counts may differ), computing each token's
+    /// cos/sin once for both.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate};
+    /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
+    /// let (mut q, mut k) = (vec![0.5f32; 32 * 128], vec![0.5f32; 8 * 128]); // one token
+    /// rope.rotate_qk(&mut q, 32, &mut k, 8, Positions::Start(4096))?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate`] for each buffer, and [`RopeError::TokenMismatch`] if Q and K
+    /// hold different numbers of tokens.
+    fn rotate_qk<E: Element>(
+        &self,
+        q: &mut [E],
+        q_heads: usize,
+        k: &mut [E],
+        k_heads: usize,
+        positions: Positions<'_>,
+    ) -> Result<(), RopeError> {
+        self.apply_qk(
+            q,
+            Shape::tokens_heads(q_heads),
+            k,
+            Shape::tokens_heads(k_heads),
+            positions,
+            Direction::Forward,
+        )
+    }
+
+    /// The general form of [`Rotate::rotate`]: any [`Shape`] and [`Direction`].
+    ///
+    /// ```
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, Shape};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let mut cache = vec![0.25f32; 8 * 100 * 64]; // [heads=8, tokens=100, 64]
+    /// rope.apply(&mut cache, Shape::heads_tokens(8), Positions::Start(0), Direction::Forward)?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate`].
+    fn apply<E: Element>(
+        &self,
+        x: &mut [E],
+        shape: Shape,
+        positions: Positions<'_>,
+        direction: Direction,
+    ) -> Result<(), RopeError> {
+        run(
+            self,
+            &mut [Target { x, shape, what: "x" }],
+            positions,
+            direction,
+        )
+    }
+
+    /// The general form of [`Rotate::rotate_qk`]: any [`Shape`]s and [`Direction`].
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate_qk`].
+    fn apply_qk<E: Element>(
+        &self,
+        q: &mut [E],
+        q_shape: Shape,
+        k: &mut [E],
+        k_shape: Shape,
+        positions: Positions<'_>,
+        direction: Direction,
+    ) -> Result<(), RopeError> {
+        run(
+            self,
+            &mut [
+                Target {
+                    x: q,
+                    shape: q_shape,
+                    what: "q",
+                },
+                Target {
+                    x: k,
+                    shape: k_shape,
+                    what: "k",
+                },
+            ],
+            positions,
+            direction,
+        )
+    }
+
+    /// The low-level entry for runtimes that bring their own cos/sin (as candle and vLLM
+    /// pass a cos/sin cache): rotate one head vector, or several contiguous head vectors
+    /// sharing one position, by `cos[i]`, `sin[i]` for pair `i` (`rotary_dim/2` of each).
+    ///
+    /// This is the kernel the other calls use, with the same speed and bits; it uses this
+    /// source's dimensions, layout and backend but not its frequencies, scale or table.
+    /// Negate `sin` for the inverse rotation.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope, Rotate};
+    /// let rope = Rope::new(4, 10_000.0, PairLayout::HalfSplit)?;
+    /// let mut heads = [1.0f32, 2.0, 3.0, 4.0, /* head 2 */ 1.0, 2.0, 3.0, 4.0];
+    /// rope.rotate_with_cos_sin(&mut heads, &[0.0, 1.0], &[1.0, 0.0])?;
+    /// assert_eq!(heads[..4], [-3.0, 2.0, 1.0, 4.0]); // pair 0 (x0, x2) turned by 90 degrees
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::BufferLength`] if `heads.len()` is not a multiple of `head_dim`;
+    /// [`RopeError::WrongLength`] if `cos` or `sin` does not hold `rotary_dim/2` values.
+    fn rotate_with_cos_sin<E: Element>(
+        &self,
+        heads: &mut [E],
+        cos: &[f32],
+        sin: &[f32],
+    ) -> Result<(), RopeError> {
+        let g = self.geom();
+        let pairs = g.rotary_dim / 2;
+        if heads.len() % g.head_dim != 0 {
+            return Err(RopeError::BufferLength {
+                what: "heads",
+                len: heads.len(),
+                row: g.head_dim,
+                tokens: None,
+            });
+        }
+        for (what, v) in [("cos", cos), ("sin", sin)] {
+            if v.len() != pairs {
+                return Err(RopeError::WrongLength {
+                    what,
+                    expected: pairs,
+                    got: v.len(),
+                });
+            }
+        }
+        let span = span_for(&g, heads.len() / g.head_dim, g.head_dim, 0, pairs, false);
+        E::rotate(g.backend, heads, &span, cos, sin);
+        Ok(())
+    }
+}
+
+impl<T: private::Source> Rotate for T {}
+
+/// The span of `n` pairs from `first_pair`, over `rows` rows `stride` apart.
+fn span_for(
+    g: &Geom,
+    rows: usize,
+    stride: usize,
+    first_pair: usize,
+    n: usize,
+    inverse: bool,
+) -> Span {
+    let interleaved = g.layout == PairLayout::Interleaved;
+    Span {
+        rows,
+        stride,
+        first: if interleaved {
+            2 * first_pair
+        } else {
+            first_pair
+        },
+        second: g.rotary_dim / 2 + first_pair,
+        n,
+        interleaved,
+        inverse,
+    }
+}
+
+/// Validate every target and the positions; return the token count.
+fn validate<S: Source + ?Sized, E>(
+    src: &S,
+    g: &Geom,
+    targets: &[Target<'_, E>],
+    positions: &Positions<'_>,
+) -> Result<usize, RopeError> {
+    let mut tokens: Option<usize> = None;
+    for t in targets {
+        if t.shape.heads == 0 {
+            return Err(RopeError::ZeroHeads);
+        }
+        let row = t
+            .shape
+            .heads
+            .checked_mul(g.head_dim)
+            .ok_or(RopeError::SizeOverflow)?;
+        let len = t.x.len();
+        let bad = RopeError::BufferLength {
+            what: t.what,
+            len,
+            row,
+            tokens: positions.list_len(),
+        };
+        let n = match positions.list_len() {
+            Some(n) => {
+                if n.checked_mul(row).ok_or(RopeError::SizeOverflow)? != len {
+                    return Err(bad);
+                }
+                n
+            }
+            None => {
+                if len % row != 0 {
+                    return Err(bad);
+                }
+                len / row
+            }
+        };
+        match tokens {
+            Some(q_tokens) if q_tokens != n => {
+                return Err(RopeError::TokenMismatch {
+                    q_tokens,
+                    k_tokens: n,
+                })
+            }
+            _ => tokens = Some(n),
+        }
+    }
+    let tokens = tokens.unwrap_or(0);
+    let check = |p: u64| {
+        if p >= MAX_POSITION {
+            Err(RopeError::PositionTooLarge { position: p })
+        } else {
+            src.check_position(p)
+        }
+    };
+    match *positions {
+        Positions::Start(start) => {
+            if tokens > 0 {
+                let last = start
+                    .checked_add(tokens as u64 - 1)
+                    .ok_or(RopeError::PositionTooLarge { position: start })?;
+                check(last)?;
+            }
+        }
+        Positions::List(l) => l.iter().try_for_each(|&p| check(u64::from(p)))?,
+        Positions::List64(l) => l.iter().try_for_each(|&p| check(p))?,
+    }
+    Ok(tokens)
+}
+
+fn run<S: Source + ?Sized, E: Element>(
+    src: &S,
+    targets: &mut [Target<'_, E>],
+    positions: Positions<'_>,
+    direction: Direction,
+) -> Result<(), RopeError> {
+    let g = src.geom();
+    let tokens = validate(src, &g, targets, &positions)?;
+    let inverse = direction == Direction::Inverse;
+    for t in 0..tokens {
+        let position = positions.get(t);
+        if position == 0 && g.scale == 1.0 {
+            continue; // the identity, bit for bit (cos 1, sin 0 would turn -0.0 into +0.0)
+        }
+        src.for_each_run(position, |first_pair, cos, sin| {
+            for target in targets.iter_mut() {
+                let heads = target.shape.heads;
+                let (base, stride) = match target.shape.order {
+                    Order::TokensHeads => (t * heads * g.head_dim, g.head_dim),
+                    Order::HeadsTokens => (t * g.head_dim, tokens * g.head_dim),
+                };
+                let span = span_for(&g, heads, stride, first_pair, cos.len(), inverse);
+                E::rotate(g.backend, &mut target.x[base..], &span, cos, sin);
+            }
+        });
+    }
+    Ok(())
+}

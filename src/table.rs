@@ -1,0 +1,204 @@
+//! Precomputed cos/sin for positions `0..max_pos`: the table source.
+
+use crate::config::Rope;
+use crate::error::RopeError;
+use crate::rotate::{private::Source, Geom};
+
+/// Pairs computed per run by the on-the-fly source (stack space: 2 x 64 f32).
+const RUN: usize = 64;
+
+impl Source for Rope {
+    fn geom(&self) -> Geom {
+        Geom {
+            head_dim: self.head_dim,
+            rotary_dim: self.rotary_dim,
+            layout: self.layout,
+            scale: self.scale,
+            backend: self.backend,
+        }
+    }
+
+    fn check_position(&self, _position: u64) -> Result<(), RopeError> {
+        Ok(()) // any position below MAX_POSITION, which the driver checks
+    }
+
+    #[inline]
+    fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, mut f: F) {
+        let pairs = self.pairs();
+        let mut cos = [0.0f32; RUN];
+        let mut sin = [0.0f32; RUN];
+        let mut first = 0;
+        while first < pairs {
+            let n = RUN.min(pairs - first);
+            self.fill(position, first, &mut cos[..n], &mut sin[..n]);
+            f(first, &cos[..n], &sin[..n]);
+            first += n;
+        }
+    }
+}
+
+impl Rope {
+    /// cos/sin of pairs `first..first + cos.len()` at `position`.
+    fn fill(&self, position: u64, first: usize, cos: &mut [f32], sin: &mut [f32]) {
+        let turns = &self.turns[first..first + cos.len()];
+        for ((c, s), &t) in cos.iter_mut().zip(sin.iter_mut()).zip(turns) {
+            (*c, *s) = crate::trig::cos_sin(position, t, self.scale);
+        }
+    }
+
+    /// Length in f32 of a table for positions `0..max_pos`: `max_pos * rotary_dim`
+    /// (for each position, `rotary_dim/2` cosines then `rotary_dim/2` sines).
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let rope = Rope::new(128, 10_000.0, PairLayout::HalfSplit)?;
+    /// assert_eq!(rope.table_len(4096)? * 4, 2 << 20); // 2 MiB for 4096 positions
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::SizeOverflow`] if the length does not fit in `usize`.
+    pub fn table_len(&self, max_pos: usize) -> Result<usize, RopeError> {
+        max_pos
+            .checked_mul(self.rotary_dim)
+            .ok_or(RopeError::SizeOverflow)
+    }
+
+    /// Build a cos/sin table for positions `0..max_pos` into caller-provided memory
+    /// (`no_std`, no allocation). The table gives exactly the bits of the on-the-fly path.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let mut storage = vec![0.0f32; rope.table_len(1024)?]; // or a static buffer
+    /// let table = rope.build_table(1024, &mut storage)?;
+    /// let mut x = vec![1.0f32; 3 * 4 * 64]; // 3 tokens, 4 heads
+    /// table.rotate(&mut x, 4, Positions::Start(1000))?;
+    /// assert!(table.rotate(&mut x, 4, Positions::Start(1022)).is_err()); // 1024 is past the end
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::WrongLength`] if `storage.len() != self.table_len(max_pos)`;
+    /// [`RopeError::SizeOverflow`].
+    pub fn build_table<'a>(
+        &self,
+        max_pos: usize,
+        storage: &'a mut [f32],
+    ) -> Result<CosSinTable<&'a [f32]>, RopeError> {
+        let len = self.table_len(max_pos)?;
+        if storage.len() != len {
+            return Err(RopeError::WrongLength {
+                what: "table storage",
+                expected: len,
+                got: storage.len(),
+            });
+        }
+        self.fill_table(storage);
+        Ok(CosSinTable {
+            geom: self.geom(),
+            max_pos,
+            data: storage,
+        })
+    }
+
+    /// Build an owned cos/sin table for positions `0..max_pos` (feature `alloc`).
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let table = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?.table(8192)?;
+    /// assert_eq!(table.max_pos(), 8192);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::SizeOverflow`] if the size overflows.
+    #[cfg(feature = "alloc")]
+    pub fn table(&self, max_pos: usize) -> Result<CosSinTable<alloc::vec::Vec<f32>>, RopeError> {
+        let mut data = alloc::vec![0.0f32; self.table_len(max_pos)?];
+        self.fill_table(&mut data);
+        Ok(CosSinTable {
+            geom: self.geom(),
+            max_pos,
+            data,
+        })
+    }
+
+    fn fill_table(&self, storage: &mut [f32]) {
+        let pairs = self.pairs();
+        if pairs == 0 {
+            return;
+        }
+        for (p, row) in storage.chunks_exact_mut(2 * pairs).enumerate() {
+            let (cos, sin) = row.split_at_mut(pairs);
+            self.fill(p as u64, 0, cos, sin);
+        }
+    }
+}
+
+/// cos/sin for positions `0..max_pos`, precomputed from a [`Rope`]; rotate with the
+/// methods of [`Rotate`](crate::Rotate), which give the same bits as the `Rope` itself.
+///
+/// `S` is the storage: `&[f32]` from [`Rope::build_table`], or `Vec<f32>` from
+/// [`Rope::table`]. Memory: `max_pos * rotary_dim * 4` bytes.
+#[derive(Clone, Debug)]
+pub struct CosSinTable<S> {
+    geom: Geom,
+    max_pos: usize,
+    data: S,
+}
+
+impl<S: AsRef<[f32]>> CosSinTable<S> {
+    /// Positions covered: `0..max_pos`.
+    pub fn max_pos(&self) -> usize {
+        self.max_pos
+    }
+
+    /// The cosines and sines of one position (`rotary_dim/2` each), or `None` past the end.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let rope = Rope::new(8, 10_000.0, PairLayout::Interleaved)?;
+    /// let table = rope.table(16)?;
+    /// let (cos, sin) = table.cos_sin(5).unwrap();
+    /// assert_eq!((cos[1], sin[1]), rope.cos_sin(5, 1));
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    pub fn cos_sin(&self, position: usize) -> Option<(&[f32], &[f32])> {
+        if position >= self.max_pos {
+            return None;
+        }
+        let pairs = self.geom.rotary_dim / 2;
+        let row = &self.data.as_ref()[position * 2 * pairs..(position + 1) * 2 * pairs];
+        Some(row.split_at(pairs))
+    }
+
+    /// The table's memory in bytes.
+    pub fn size_bytes(&self) -> usize {
+        core::mem::size_of_val(self.data.as_ref())
+    }
+}
+
+impl<S: AsRef<[f32]>> Source for CosSinTable<S> {
+    fn geom(&self) -> Geom {
+        self.geom
+    }
+
+    fn check_position(&self, position: u64) -> Result<(), RopeError> {
+        if position < self.max_pos as u64 {
+            Ok(())
+        } else {
+            Err(RopeError::PositionOutOfTable {
+                position,
+                max_pos: self.max_pos,
+            })
+        }
+    }
+
+    #[inline]
+    fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, mut f: F) {
+        if let Some((cos, sin)) = self.cos_sin(position as usize) {
+            f(0, cos, sin);
+        }
+    }
+}
