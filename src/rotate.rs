@@ -235,7 +235,11 @@ pub trait Rotate: private::Source {
     ) -> Result<(), RopeError> {
         run(
             self,
-            &mut [Target { x, shape, what: "x" }],
+            &mut [Target {
+                x,
+                shape,
+                what: "x",
+            }],
             positions,
             direction,
         )

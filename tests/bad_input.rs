@@ -1,0 +1,351 @@
+//! The bad-input contract: every mistake is a typed error with a helpful message, never a
+//! panic, and an in-place call that fails leaves its buffers bit for bit as they were.
+
+mod common;
+
+use common::Rng;
+use rope_simd::{
+    bf16, Backend, Direction, PairLayout, Positions, Rope, RopeError, Rotate, Shape, MAX_POSITION,
+    MAX_ROTARY_DIM,
+};
+
+fn rope() -> Rope {
+    Rope::new(8, 10_000.0, PairLayout::HalfSplit).unwrap()
+}
+
+/// Run `call` on a copy of `x`; assert it fails with `want` and left the copy unchanged.
+fn fails_untouched<E: Copy + PartialEq + core::fmt::Debug>(
+    x: &[E],
+    want: RopeError,
+    call: impl FnOnce(&mut [E]) -> Result<(), RopeError>,
+) {
+    let mut y = x.to_vec();
+    let got = call(&mut y);
+    assert_eq!(got, Err(want));
+    assert_eq!(x, &y[..], "buffer changed by a failing call ({want})");
+    let msg = want.to_string();
+    assert!(msg.len() > 20, "message too terse: {msg}");
+}
+
+#[test]
+fn bad_configurations_are_typed_errors() {
+    let b = Rope::builder;
+    let cases: Vec<(Result<Rope, RopeError>, RopeError)> = vec![
+        (
+            b(7).build(),
+            RopeError::OddDim {
+                what: "head_dim",
+                value: 7,
+            },
+        ),
+        (b(0).build(), RopeError::ZeroDim { what: "head_dim" }),
+        (
+            b(8).rotary_dim(0).build(),
+            RopeError::ZeroDim { what: "rotary_dim" },
+        ),
+        (
+            b(8).rotary_dim(3).build(),
+            RopeError::OddDim {
+                what: "rotary_dim",
+                value: 3,
+            },
+        ),
+        (
+            b(8).rotary_dim(10).build(),
+            RopeError::RotaryDimTooLarge {
+                rotary_dim: 10,
+                head_dim: 8,
+            },
+        ),
+        (
+            b(2 * MAX_ROTARY_DIM).build(),
+            RopeError::RotaryDimOverMax {
+                rotary_dim: 2 * MAX_ROTARY_DIM,
+                max: MAX_ROTARY_DIM,
+            },
+        ),
+        (b(8).base(1.0).build(), RopeError::BadBase { base: 1.0 }),
+        (b(8).base(-5.0).build(), RopeError::BadBase { base: -5.0 }),
+        (
+            b(8).base(f64::INFINITY).build(),
+            RopeError::BadBase {
+                base: f64::INFINITY,
+            },
+        ),
+        (
+            b(8).scale(0.0).build(),
+            RopeError::BadScale {
+                what: "scale",
+                value: 0.0,
+            },
+        ),
+        (
+            b(8).scale(-1.0).build(),
+            RopeError::BadScale {
+                what: "scale",
+                value: -1.0,
+            },
+        ),
+        (
+            b(8).inv_freqs(&[1.0, 0.5, 0.25]).build(),
+            RopeError::WrongLength {
+                what: "inv_freqs",
+                expected: 4,
+                got: 3,
+            },
+        ),
+        (
+            b(8).inv_freqs(&[1.0, 0.5, -0.25, 0.1]).build(),
+            RopeError::BadFrequency {
+                index: 2,
+                value: -0.25,
+            },
+        ),
+        (
+            b(8).inv_freqs(&[1.0, f64::INFINITY, 0.25, 0.1]).build(),
+            RopeError::BadFrequency {
+                index: 1,
+                value: f64::INFINITY,
+            },
+        ),
+    ];
+    for (got, want) in cases {
+        assert_eq!(got.unwrap_err(), want);
+        assert!(want.to_string().len() > 20);
+    }
+    // NaN never compares equal, so check the variant.
+    assert!(matches!(
+        b(8).base(f64::NAN).build(),
+        Err(RopeError::BadBase { .. })
+    ));
+    assert!(matches!(
+        b(8).scale(f64::NAN).build(),
+        Err(RopeError::BadScale { .. })
+    ));
+    assert!(matches!(
+        b(4).inv_freqs(&[f64::NAN, 1.0]).build(),
+        Err(RopeError::BadFrequency { index: 0, .. })
+    ));
+}
+
+#[test]
+fn bad_calls_leave_the_buffer_untouched() {
+    let rope = rope();
+    let x: Vec<f32> = Rng(7).vec(3 * 2 * 8, 4.0);
+    fails_untouched(&x, RopeError::ZeroHeads, |y| {
+        rope.rotate(y, 0, Positions::Start(5))
+    });
+    fails_untouched(
+        &x,
+        RopeError::BufferLength {
+            what: "x",
+            len: 48,
+            row: 40,
+            tokens: None,
+        },
+        |y| rope.rotate(y, 5, Positions::Start(5)),
+    );
+    fails_untouched(
+        &x,
+        RopeError::BufferLength {
+            what: "x",
+            len: 48,
+            row: 16,
+            tokens: Some(2),
+        },
+        |y| rope.rotate(y, 2, Positions::List(&[1, 2])),
+    );
+    fails_untouched(
+        &x,
+        RopeError::PositionTooLarge {
+            position: MAX_POSITION,
+        },
+        |y| rope.rotate(y, 2, Positions::List64(&[1, MAX_POSITION, 3])),
+    );
+    fails_untouched(
+        &x,
+        RopeError::PositionTooLarge { position: u64::MAX },
+        |y| rope.rotate(y, 2, Positions::Start(u64::MAX)),
+    );
+    fails_untouched(
+        &x,
+        RopeError::PositionTooLarge {
+            position: MAX_POSITION,
+        },
+        |y| rope.rotate(y, 2, Positions::Start(MAX_POSITION - 2)),
+    );
+    fails_untouched(&x, RopeError::SizeOverflow, |y| {
+        rope.rotate(y, usize::MAX / 4, Positions::Start(0))
+    });
+    fails_untouched(&x, RopeError::SizeOverflow, |y| {
+        let huge = [0u32; 3];
+        // A list whose token count times the row overflows needs a huge list; a huge head
+        // count overflows the row first.
+        rope.rotate(y, usize::MAX / 2, Positions::List(&huge))
+    });
+    fails_untouched(
+        &x,
+        RopeError::WrongLength {
+            what: "cos",
+            expected: 4,
+            got: 3,
+        },
+        |y| rope.rotate_with_cos_sin(y, &[1.0; 3], &[0.0; 4]),
+    );
+    fails_untouched(
+        &x,
+        RopeError::WrongLength {
+            what: "sin",
+            expected: 4,
+            got: 5,
+        },
+        |y| rope.rotate_with_cos_sin(y, &[1.0; 4], &[0.0; 5]),
+    );
+    fails_untouched(
+        &x[..44],
+        RopeError::BufferLength {
+            what: "heads",
+            len: 44,
+            row: 8,
+            tokens: None,
+        },
+        |y| rope.rotate_with_cos_sin(y, &[1.0; 4], &[0.0; 4]),
+    );
+}
+
+#[test]
+fn a_position_past_the_table_fails_before_any_token_is_rotated() {
+    let rope = rope();
+    let table = rope.table(100).unwrap();
+    let x: Vec<bf16> = Rng(9).vec(3 * 8, 4.0);
+    // Tokens 0 and 1 are valid; token 2 is not. Nothing may be written.
+    fails_untouched(
+        &x,
+        RopeError::PositionOutOfTable {
+            position: 100,
+            max_pos: 100,
+        },
+        |y| table.rotate(y, 1, Positions::List(&[5, 6, 100])),
+    );
+    fails_untouched(
+        &x,
+        RopeError::PositionOutOfTable {
+            position: 100,
+            max_pos: 100,
+        },
+        |y| table.rotate(y, 1, Positions::Start(98)),
+    );
+    let mut y = x.clone();
+    table.rotate(&mut y, 1, Positions::Start(97)).unwrap(); // 97, 98, 99: fine
+}
+
+#[test]
+fn qk_mismatch_leaves_both_untouched() {
+    let rope = rope();
+    let q: Vec<f32> = Rng(3).vec(2 * 4 * 8, 4.0);
+    let k: Vec<f32> = Rng(4).vec(3 * 8, 4.0);
+    let (mut q2, mut k2) = (q.clone(), k.clone());
+    let err = rope
+        .apply_qk(
+            &mut q2,
+            Shape::tokens_heads(4),
+            &mut k2,
+            Shape::tokens_heads(1),
+            Positions::Start(3),
+            Direction::Forward,
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RopeError::TokenMismatch {
+            q_tokens: 2,
+            k_tokens: 3
+        }
+    );
+    assert_eq!((q, k), (q2, k2));
+    // K is checked too: a bad K must not let Q be written.
+    let q: Vec<f32> = Rng(3).vec(2 * 4 * 8, 4.0);
+    let mut q2 = q.clone();
+    let mut k_bad = vec![0.0f32; 7];
+    assert!(matches!(
+        rope.rotate_qk(&mut q2, 4, &mut k_bad, 1, Positions::Start(3)),
+        Err(RopeError::BufferLength { what: "k", .. })
+    ));
+    assert_eq!(q, q2);
+}
+
+#[test]
+fn bad_tables_are_typed_errors() {
+    let rope = rope();
+    let mut small = vec![0.0f32; 10];
+    assert_eq!(
+        rope.build_table(2, &mut small).unwrap_err(),
+        RopeError::WrongLength {
+            what: "table storage",
+            expected: 16,
+            got: 10
+        }
+    );
+    assert_eq!(small, vec![0.0; 10]);
+    assert_eq!(
+        rope.table_len(usize::MAX).unwrap_err(),
+        RopeError::SizeOverflow
+    );
+}
+
+#[test]
+fn unavailable_backends_are_errors_not_ub() {
+    for &b in Backend::ALL {
+        let r = rope().with_backend(b);
+        if b.is_available() {
+            assert_eq!(r.unwrap().backend(), b);
+        } else {
+            assert_eq!(r.unwrap_err(), RopeError::BackendUnavailable { backend: b });
+        }
+    }
+}
+
+#[test]
+fn nan_and_inf_propagate_without_panics() {
+    for &backend in &common::backends() {
+        for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+            let rope = Rope::builder(8)
+                .layout(layout)
+                .backend(backend)
+                .build()
+                .unwrap();
+            let r = common::Reference {
+                head_dim: 8,
+                rotary_dim: 8,
+                layout,
+                inv_freq: rope.inv_freqs(),
+                scale: 1.0,
+            };
+            let mut x = [1.0f32, -2.0, 0.5, 3.0, 0.25, 1.5, -1.0, 2.0];
+            let (ia, _) = r.pair(1);
+            let (ja, jb) = r.pair(3);
+            x[ia] = f32::NAN;
+            x[ja] = f32::INFINITY;
+            x[jb] = f32::NEG_INFINITY;
+            let mut y = x;
+            rope.rotate(&mut y, 1, Positions::Start(12_345)).unwrap();
+            let want = r.rotate(
+                &common::widen(&x),
+                1,
+                rope_simd::Order::TokensHeads,
+                &[12_345],
+                false,
+            );
+            for i in 0..4 {
+                let (a, b) = r.pair(i);
+                let finite_in = x[a].is_finite() && x[b].is_finite();
+                for idx in [a, b] {
+                    assert_eq!(y[idx].is_finite(), finite_in, "element {idx}");
+                    if finite_in {
+                        assert!((f64::from(y[idx]) - want[idx]).abs() < 1e-5);
+                    }
+                }
+            }
+        }
+    }
+}

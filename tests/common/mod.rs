@@ -1,0 +1,204 @@
+//! Shared test harness: the float64 reference (the oracle), element helpers, the error
+//! bound, and the list of backends that run on this machine.
+#![allow(dead_code)]
+
+use rope_simd::{bf16, f16, Backend, Element, Order, PairLayout};
+
+/// The float64 reference, written plainly from the formula: for every token `t`, head `h`
+/// and pair `i`, turn the pair by `angle = sign * positions[t] * inv_freq[i]` and multiply by
+/// `scale`. It shares no code with the crate.
+pub struct Reference<'a> {
+    pub head_dim: usize,
+    pub rotary_dim: usize,
+    pub layout: PairLayout,
+    pub inv_freq: &'a [f64],
+    pub scale: f64,
+}
+
+impl Reference<'_> {
+    /// Plain default frequencies: `base^(-2i/rotary_dim)`.
+    pub fn default_freqs(base: f64, rotary_dim: usize) -> Vec<f64> {
+        (0..rotary_dim / 2)
+            .map(|i| base.powf(-((2 * i) as f64) / rotary_dim as f64))
+            .collect()
+    }
+
+    /// Index of the two channels of pair `i` within a head.
+    pub fn pair(&self, i: usize) -> (usize, usize) {
+        match self.layout {
+            PairLayout::Interleaved => (2 * i, 2 * i + 1),
+            PairLayout::HalfSplit => (i, i + self.rotary_dim / 2),
+        }
+    }
+
+    /// Offset of head `h` of token `t` in a buffer of `tokens` tokens and `heads` heads.
+    pub fn head_offset(
+        &self,
+        order: Order,
+        tokens: usize,
+        heads: usize,
+        t: usize,
+        h: usize,
+    ) -> usize {
+        match order {
+            Order::TokensHeads => (t * heads + h) * self.head_dim,
+            Order::HeadsTokens => (h * tokens + t) * self.head_dim,
+        }
+    }
+
+    /// Rotate `x` (widened to f64) and return the f64 result.
+    pub fn rotate(
+        &self,
+        x: &[f64],
+        heads: usize,
+        order: Order,
+        positions: &[u64],
+        inverse: bool,
+    ) -> Vec<f64> {
+        let tokens = positions.len();
+        assert_eq!(x.len(), tokens * heads * self.head_dim);
+        let mut y = x.to_vec();
+        let sign = if inverse { -1.0 } else { 1.0 };
+        for (t, &p) in positions.iter().enumerate() {
+            for h in 0..heads {
+                let o = self.head_offset(order, tokens, heads, t, h);
+                for (i, &theta) in self.inv_freq.iter().enumerate() {
+                    let angle = sign * (p as f64) * theta;
+                    let (c, s) = (angle.cos() * self.scale, angle.sin() * self.scale);
+                    let (ia, ib) = self.pair(i);
+                    let (a, b) = (x[o + ia], x[o + ib]);
+                    y[o + ia] = a * c - b * s;
+                    y[o + ib] = b * c + a * s;
+                }
+            }
+        }
+        y
+    }
+}
+
+/// Test-side facts about each element type.
+pub trait TestElement: Element + PartialEq + core::fmt::Debug {
+    /// Relative half-ulp of the type (the rounding of the final narrowing).
+    const REL: f64;
+    /// Half the smallest subnormal step (absolute rounding near zero).
+    const ABS: f64;
+    /// The bits, for bit-exact comparison (NaNs compared as "is NaN").
+    fn bits(self) -> u32;
+    fn is_nan(self) -> bool {
+        self.to_f32().is_nan()
+    }
+}
+
+impl TestElement for f32 {
+    const REL: f64 = 0.0;
+    const ABS: f64 = 0.0;
+    fn bits(self) -> u32 {
+        self.to_bits()
+    }
+}
+impl TestElement for f16 {
+    const REL: f64 = 1.0 / 2048.0;
+    const ABS: f64 = 1.0 / 33_554_432.0; // 2^-25
+    fn bits(self) -> u32 {
+        u32::from(self.to_bits())
+    }
+}
+impl TestElement for bf16 {
+    const REL: f64 = 1.0 / 256.0;
+    const ABS: f64 = 1e-40;
+    fn bits(self) -> u32 {
+        u32::from(self.to_bits())
+    }
+}
+
+/// The documented bound for one output element of a pair `(a, b)` (inputs as f64):
+/// `|y - reference| <= 4 * 2^-24 * scale * (|a| + |b|)` from the f32 arithmetic (cos and sin
+/// each within 1 ulp, two products and one sum rounded), plus half an ulp of a 16-bit type.
+pub fn bound<E: TestElement>(a: f64, b: f64, reference: f64, scale: f64) -> f64 {
+    4.0 * f64::from(f32::EPSILON / 2.0) * scale * (a.abs() + b.abs())
+        + E::REL * reference.abs()
+        + E::ABS
+}
+
+/// Assert `y` matches the f64 reference within [`bound`], pair by pair; NaN where the
+/// reference is NaN. Channels past `rotary_dim` must equal the input exactly (checked
+/// separately by callers that care about bits).
+pub fn assert_close<E: TestElement>(
+    r: &Reference<'_>,
+    x: &[E],
+    y: &[E],
+    reference: &[f64],
+    what: &str,
+) {
+    let rows = x.len() / r.head_dim;
+    for row in 0..rows {
+        let o = row * r.head_dim;
+        for i in 0..r.rotary_dim / 2 {
+            let (ia, ib) = r.pair(i);
+            let (a, b) = (f64::from(x[o + ia].to_f32()), f64::from(x[o + ib].to_f32()));
+            for idx in [o + ia, o + ib] {
+                let got = f64::from(y[idx].to_f32());
+                let want = reference[idx];
+                if want.is_nan() || !want.is_finite() {
+                    // Inf/NaN inputs: IEEE propagation, checked as "not finite either".
+                    assert!(
+                        !got.is_finite(),
+                        "{what}: element {idx}: reference {want}, got {got}"
+                    );
+                    continue;
+                }
+                let tol = bound::<E>(a, b, want, r.scale);
+                assert!(
+                    (got - want).abs() <= tol,
+                    "{what}: element {idx} (pair {i} of row {row}): got {got}, reference {want}, \
+                     diff {:e} > bound {tol:e}; inputs ({a}, {b})",
+                    (got - want).abs()
+                );
+            }
+        }
+    }
+}
+
+/// Assert two buffers hold the same bits (NaNs compared only as NaN).
+pub fn assert_same_bits<E: TestElement>(a: &[E], b: &[E], what: &str) {
+    assert_eq!(a.len(), b.len());
+    for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+        if x.is_nan() && y.is_nan() {
+            continue;
+        }
+        assert_eq!(x.bits(), y.bits(), "{what}: element {i}: {x:?} vs {y:?}");
+    }
+}
+
+/// The backends this machine runs, printed once so a test log shows what was covered.
+pub fn backends() -> Vec<Backend> {
+    let list: Vec<Backend> = Backend::available().collect();
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| eprintln!("rope-simd tests: backends on this machine: {list:?}"));
+    list
+}
+
+/// Deterministic pseudo-random f32 in [-range, range] (xorshift), for buffers.
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn f32(&mut self, range: f32) -> f32 {
+        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32; // [0, 1)
+        (2.0 * u - 1.0) * range
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    pub fn vec<E: Element>(&mut self, n: usize, range: f32) -> Vec<E> {
+        (0..n).map(|_| E::from_f32(self.f32(range))).collect()
+    }
+}
+
+pub fn widen<E: Element>(x: &[E]) -> Vec<f64> {
+    x.iter().map(|v| f64::from(v.to_f32())).collect()
+}
