@@ -168,7 +168,7 @@ impl Rope {
     /// use rope_simd::{PairLayout, Rope};
     /// let rope = Rope::new(2, 10_000.0, PairLayout::HalfSplit)?; // one pair, theta = 1
     /// let (c, s) = rope.cos_sin(1_000_000, 0);
-    /// assert_eq!((c, s), (0.9367521_f32, -0.3499935_f32)); // cos/sin(10^6) correctly rounded
+    /// assert_eq!((c, s), (0.93675214_f32, -0.3499935_f32)); // cos/sin(10^6), correctly rounded
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
@@ -237,7 +237,7 @@ impl<'a> RopeBuilder<'a> {
             if value == 0 {
                 return Err(RopeError::ZeroDim { what });
             }
-            if value % 2 != 0 {
+            if !value.is_multiple_of(2) {
                 return Err(RopeError::OddDim { what, value });
             }
         }

@@ -305,7 +305,7 @@ pub trait Rotate: private::Source {
     ) -> Result<(), RopeError> {
         let g = self.geom();
         let pairs = g.rotary_dim / 2;
-        if heads.len() % g.head_dim != 0 {
+        if !heads.len().is_multiple_of(g.head_dim) {
             return Err(RopeError::BufferLength {
                 what: "heads",
                 len: heads.len(),
@@ -387,7 +387,7 @@ fn validate<S: Source + ?Sized, E>(
                 n
             }
             None => {
-                if len % row != 0 {
+                if !len.is_multiple_of(row) {
                     return Err(bad);
                 }
                 len / row

@@ -1,6 +1,14 @@
 //! Backends: which kernel runs, chosen once per [`Rope`](crate::Rope) or table.
 //!
 //! Every backend gives the same bits as [`Backend::Scalar`]; they differ only in speed.
+//! Layout: `generic.rs` holds the SIMD kernel written once over a vector trait;
+//! `lanes.rs` instantiates it with `wide` (the build target's own SIMD); `x86_64/` adds
+//! the AVX2 and AVX-512 instantiations behind runtime detection.
+
+pub(crate) mod generic;
+pub(crate) mod lanes;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86_64;
 
 use crate::error::RopeError;
 use crate::kernel::{self, Span};
@@ -22,6 +30,26 @@ static SCALAR: Kernels = Kernels {
     bf16: kernel::scalar::<bf16>,
 };
 
+static LANES: Kernels = Kernels {
+    f32: lanes::rotate_f32,
+    f16: lanes::rotate_f16,
+    bf16: lanes::rotate_bf16,
+};
+
+#[cfg(target_arch = "x86_64")]
+static AVX2: Kernels = Kernels {
+    f32: x86_64::avx2::rotate_f32,
+    f16: x86_64::avx2::rotate_f16,
+    bf16: x86_64::avx2::rotate_bf16,
+};
+
+#[cfg(target_arch = "x86_64")]
+static AVX512: Kernels = Kernels {
+    f32: x86_64::avx512::rotate_f32,
+    f16: x86_64::avx512::rotate_f16,
+    bf16: x86_64::avx512::rotate_bf16,
+};
+
 /// A kernel implementation. All give bit-identical results; pick one only to measure or
 /// to pin down timings. [`Backend::detect`] gives the fastest on this CPU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -29,27 +57,62 @@ static SCALAR: Kernels = Kernels {
 pub enum Backend {
     /// Plain Rust, one pair at a time; runs everywhere.
     Scalar,
+    /// Portable 8-lane vectors (`wide`), compiled for the build target's SIMD: SSE2 on
+    /// x86_64, NEON on aarch64, simd128 on wasm32 built with `-C target-feature=+simd128`.
+    /// Runs everywhere (as plain arrays where the target has no SIMD).
+    Lanes,
+    /// x86_64 AVX2 (with F16C): 8 lanes in 256-bit registers. Detected at run time.
+    Avx2,
+    /// x86_64 AVX-512F: 16 lanes in 512-bit registers. Detected at run time.
+    Avx512,
 }
 
 impl Backend {
     /// Every backend this crate has, slowest first, whether or not this CPU runs it.
-    pub const ALL: &'static [Backend] = &[Backend::Scalar];
+    pub const ALL: &'static [Backend] = &[
+        Backend::Scalar,
+        Backend::Lanes,
+        Backend::Avx2,
+        Backend::Avx512,
+    ];
 
-    /// The fastest backend this CPU runs.
+    /// The fastest backend this CPU runs: AVX-512, then AVX2 on x86_64; `Lanes` where the
+    /// build target has SIMD (x86_64, aarch64, wasm32 with simd128); else `Scalar`.
+    ///
+    /// Detection runs once (CPUID and XGETBV on x86_64, no `std` needed) and is cached.
     ///
     /// ```
     /// use rope_simd::Backend;
     /// let best = Backend::detect();
     /// assert!(best.is_available());
+    /// println!("rotating with {}", best.name());
     /// ```
     pub fn detect() -> Backend {
-        Backend::Scalar
+        if Backend::Avx512.is_available() {
+            Backend::Avx512
+        } else if Backend::Avx2.is_available() {
+            Backend::Avx2
+        } else if cfg!(any(
+            target_arch = "x86_64",
+            target_arch = "aarch64",
+            all(target_arch = "wasm32", target_feature = "simd128")
+        )) {
+            Backend::Lanes
+        } else {
+            Backend::Scalar
+        }
     }
 
     /// Whether this CPU (and build target) can run this backend.
     pub fn is_available(self) -> bool {
         match self {
-            Backend::Scalar => true,
+            Backend::Scalar | Backend::Lanes => true,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => x86_64::has_avx2(),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => x86_64::has_avx512(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Avx2 | Backend::Avx512 => false,
         }
     }
 
@@ -63,10 +126,13 @@ impl Backend {
         Self::ALL.iter().copied().filter(|b| b.is_available())
     }
 
-    /// A short name: `"scalar"`.
+    /// A short name: `"scalar"`, `"lanes"`, `"avx2"`, `"avx512"`.
     pub fn name(self) -> &'static str {
         match self {
             Backend::Scalar => "scalar",
+            Backend::Lanes => "lanes",
+            Backend::Avx2 => "avx2",
+            Backend::Avx512 => "avx512",
         }
     }
 
@@ -81,6 +147,13 @@ impl Backend {
     pub(crate) fn kernels(self) -> &'static Kernels {
         match self {
             Backend::Scalar => &SCALAR,
+            Backend::Lanes => &LANES,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => &AVX2,
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => &AVX512,
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Avx2 | Backend::Avx512 => &SCALAR, // never chosen: not available
         }
     }
 }

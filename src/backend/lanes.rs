@@ -1,0 +1,251 @@
+//! The portable backend: `wide`'s `f32x8`, compiled for the build target's own SIMD
+//! (SSE2 on x86_64, NEON on aarch64, simd128 on wasm32 built with `+simd128`, plain
+//! arrays elsewhere). f16 and bf16 are converted with exact integer bit manipulation in
+//! lanes, giving `half`'s bits for every input (tested over every 16-bit pattern).
+
+use super::generic::{self, Vector};
+use crate::kernel::Span;
+use half::{bf16, f16};
+use wide::{bytemuck::cast, f32x8, i32x8, u16x8, u32x8};
+
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes(f32x8);
+
+#[inline(always)]
+fn bits(v: f32x8) -> u32x8 {
+    cast(v)
+}
+
+#[inline(always)]
+fn float(v: u32x8) -> f32x8 {
+    cast(v)
+}
+
+#[inline(always)]
+fn splat(v: u32) -> u32x8 {
+    u32x8::splat(v)
+}
+
+/// f16 bits (one per u32 lane) to f32, exactly as `half::f16::to_f32`.
+#[inline(always)]
+pub(crate) fn f16_to_f32(h: u32x8) -> f32x8 {
+    let sign = (h & splat(0x8000)).unbounded_shl_scalar(16);
+    let em = h & splat(0x7FFF);
+    // Normal: rebias the exponent (15 -> 127).
+    let normal = em.unbounded_shl_scalar(13) + splat(0x3800_0000);
+    // Subnormal (and zero): em * 2^-24, exact in f32 (a small integer times a power of two).
+    let two_pow_minus_24 = f32x8::splat(f32::from_bits(0x3380_0000));
+    let sub = bits(cast::<u32x8, i32x8>(em).round_float() * two_pow_minus_24);
+    // Inf and NaN: all-ones exponent, payload kept, NaN made quiet (as `half` does).
+    let quiet = em.simd_gt(splat(0x7C00)) & splat(0x0040_0000);
+    let special = em.unbounded_shl_scalar(13) | splat(0x7F80_0000) | quiet;
+    let is_sub = splat(0x0400).simd_gt(em);
+    let is_special = em.simd_gt(splat(0x7BFF));
+    let mag = is_special.select(special, is_sub.select(sub, normal));
+    float(sign | mag)
+}
+
+/// f32 to f16 bits (in the low 16 bits of each u32 lane), rounding to nearest even exactly
+/// as `half::f16::from_f32`.
+#[inline(always)]
+pub(crate) fn f32_to_f16(v: f32x8) -> u32x8 {
+    let x = bits(v);
+    let sign = (x & splat(0x8000_0000)).unbounded_shr_scalar(16);
+    let a = x & splat(0x7FFF_FFFF);
+    // NaN: quiet, top payload bits kept.
+    let nan = splat(0x7E00) | (a & splat(0x007F_FFFF)).unbounded_shr_scalar(13);
+    // Normal: rebias, add half an ulp minus one plus the lowest kept bit, shift.
+    // Values from 65520 up carry into the exponent and give infinity (0x7C00).
+    let odd = a.unbounded_shr_scalar(13) & splat(1);
+    let normal = (a - splat(0x3800_0000) + splat(0x0FFF) + odd).unbounded_shr_scalar(13);
+    // Subnormal and zero: adding 0.5 makes the FPU round at the f16 subnormal ulp (2^-24).
+    let magic = splat(0x3F00_0000);
+    let sub = bits(float(a) + float(magic)) - magic;
+    let is_nan = a.simd_gt(splat(0x7F80_0000));
+    let is_inf = a.simd_gt(splat(0x477F_FFFF)); // >= 65536: infinity
+    let is_sub = splat(0x3880_0000).simd_gt(a); // < 2^-14
+    let mag = is_nan.select(
+        nan,
+        is_inf.select(splat(0x7C00), is_sub.select(sub, normal)),
+    );
+    sign | mag
+}
+
+/// bf16 bits to f32: a shift, with NaN made quiet as `half` does.
+#[inline(always)]
+pub(crate) fn bf16_to_f32(h: u32x8) -> f32x8 {
+    let quiet = (h & splat(0x7FFF)).simd_gt(splat(0x7F80)) & splat(0x0040);
+    float((h | quiet).unbounded_shl_scalar(16))
+}
+
+/// f32 to bf16 bits, rounding to nearest even exactly as `half::bf16::from_f32`.
+#[inline(always)]
+pub(crate) fn f32_to_bf16(v: f32x8) -> u32x8 {
+    let x = bits(v);
+    let is_nan = (x & splat(0x7FFF_FFFF)).simd_gt(splat(0x7F80_0000));
+    let nan = x.unbounded_shr_scalar(16) | splat(0x0040);
+    let odd = x.unbounded_shr_scalar(16) & splat(1);
+    let rounded = (x + splat(0x7FFF) + odd).unbounded_shr_scalar(16);
+    is_nan.select(nan, rounded)
+}
+
+#[inline(always)]
+unsafe fn load_u16(p: *const u16) -> u32x8 {
+    // SAFETY: the caller guarantees 8 readable u16 at `p` (any alignment).
+    let h: [u16; 8] = unsafe { p.cast::<[u16; 8]>().read_unaligned() };
+    u32x8::from(u16x8::new(h))
+}
+
+#[inline(always)]
+unsafe fn store_u16(v: u32x8, p: *mut u16) {
+    let a = v.to_array();
+    let h: [u16; 8] = core::array::from_fn(|i| a[i] as u16);
+    // SAFETY: the caller guarantees 8 writable u16 at `p` (any alignment).
+    unsafe { p.cast::<[u16; 8]>().write_unaligned(h) }
+}
+
+// SAFETY (the unsafe fns below): `wide` chose this target's SIMD at compile time, so
+// every operation is supported wherever the crate runs; the callers guarantee the
+// pointer ranges (8 elements, or 4 for `load_dup`).
+impl Vector for Lanes {
+    const N: usize = 8;
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: see the impl comment.
+        Lanes(f32x8::new(unsafe { p.cast::<[f32; 8]>().read_unaligned() }))
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        // SAFETY: see the impl comment.
+        unsafe { p.cast::<[f32; 8]>().write_unaligned(self.0.to_array()) }
+    }
+    #[inline(always)]
+    unsafe fn load_f16(p: *const u16) -> Self {
+        // SAFETY: see the impl comment.
+        Lanes(f16_to_f32(unsafe { load_u16(p) }))
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, p: *mut u16) {
+        // SAFETY: see the impl comment.
+        unsafe { store_u16(f32_to_f16(self.0), p) }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(p: *const u16) -> Self {
+        // SAFETY: see the impl comment.
+        Lanes(bf16_to_f32(unsafe { load_u16(p) }))
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, p: *mut u16) {
+        // SAFETY: see the impl comment.
+        unsafe { store_u16(f32_to_bf16(self.0), p) }
+    }
+    #[inline(always)]
+    unsafe fn load_dup(p: *const f32) -> Self {
+        // SAFETY: see the impl comment.
+        let v = unsafe { p.cast::<[f32; 4]>().read_unaligned() };
+        Lanes(f32x8::new([v[0], v[0], v[1], v[1], v[2], v[2], v[3], v[3]]))
+    }
+    #[inline(always)]
+    unsafe fn swap_pairs(self) -> Self {
+        let v = self.0.to_array();
+        Lanes(f32x8::new([v[1], v[0], v[3], v[2], v[5], v[4], v[7], v[6]]))
+    }
+    #[inline(always)]
+    unsafe fn splat(v: f32) -> Self {
+        Lanes(f32x8::splat(v))
+    }
+    #[inline(always)]
+    unsafe fn alternating_sign(odd: bool) -> Self {
+        let (e, o) = if odd { (0.0, -0.0) } else { (-0.0, 0.0) };
+        Lanes(f32x8::new([e, o, e, o, e, o, e, o]))
+    }
+    #[inline(always)]
+    unsafe fn mul(self, o: Self) -> Self {
+        Lanes(self.0 * o.0)
+    }
+    #[inline(always)]
+    unsafe fn add(self, o: Self) -> Self {
+        Lanes(self.0 + o.0)
+    }
+    #[inline(always)]
+    unsafe fn sub(self, o: Self) -> Self {
+        Lanes(self.0 - o.0)
+    }
+    #[inline(always)]
+    unsafe fn xor(self, o: Self) -> Self {
+        Lanes(self.0 ^ o.0)
+    }
+}
+
+macro_rules! entry {
+    ($name:ident, $t:ty) => {
+        pub(crate) fn $name(x: &mut [$t], span: &Span, cos: &[f32], sin: &[f32]) {
+            // SAFETY: `Lanes` needs no runtime feature (see the impl above).
+            unsafe { generic::rotate::<Lanes, $t>(x, span, cos, sin) }
+        }
+    };
+}
+entry!(rotate_f32, f32);
+entry!(rotate_f16, f16);
+entry!(rotate_bf16, bf16);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every f16 bit pattern widens to `half`'s f32 bits.
+    #[test]
+    fn f16_widening_matches_half_for_every_input() {
+        for hi in 0..=u16::MAX / 8 {
+            let h: [u32; 8] = core::array::from_fn(|i| u32::from(hi * 8 + i as u16));
+            let got = f16_to_f32(u32x8::new(h)).to_array();
+            for (i, &g) in got.iter().enumerate() {
+                let want = f16::from_bits(h[i] as u16).to_f32();
+                assert_eq!(g.to_bits(), want.to_bits(), "f16 {:#06x}", h[i]);
+            }
+        }
+    }
+
+    /// Every bf16 bit pattern widens exactly.
+    #[test]
+    fn bf16_widening_matches_half_for_every_input() {
+        for hi in 0..=u16::MAX / 8 {
+            let h: [u32; 8] = core::array::from_fn(|i| u32::from(hi * 8 + i as u16));
+            let got = bf16_to_f32(u32x8::new(h)).to_array();
+            for (i, &g) in got.iter().enumerate() {
+                assert_eq!(g.to_bits(), bf16::from_bits(h[i] as u16).to_f32().to_bits());
+            }
+        }
+    }
+
+    /// Narrowing matches `half` on every f32 whose low bits are one of the patterns that
+    /// decide rounding (zero, just below/at/above the half-way point, all ones), for every
+    /// sign, exponent and top mantissa bits: 2^16 x 8 x 8 inputs.
+    #[test]
+    fn narrowing_matches_half_on_every_rounding_case() {
+        let lows: [u32; 8] = [0, 1, 0x0FFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF];
+        for top in 0..=u32::from(u16::MAX) {
+            for mid in [0u32, 0x10, 0x2000, 0x2010, 0x4000, 0x6000, 0x7FF0, 0xE000] {
+                let x: [u32; 8] =
+                    core::array::from_fn(|i| (top << 16) | ((mid | lows[i]) & 0xFFFF));
+                let v = f32x8::new(x.map(f32::from_bits));
+                let (h, b) = (f32_to_f16(v).to_array(), f32_to_bf16(v).to_array());
+                for i in 0..8 {
+                    let f = f32::from_bits(x[i]);
+                    assert_eq!(
+                        h[i] as u16,
+                        f16::from_f32(f).to_bits(),
+                        "f16 of {:#010x}",
+                        x[i]
+                    );
+                    assert_eq!(
+                        b[i] as u16,
+                        bf16::from_f32(f).to_bits(),
+                        "bf16 of {:#010x}",
+                        x[i]
+                    );
+                }
+            }
+        }
+    }
+}

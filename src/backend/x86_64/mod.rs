@@ -1,0 +1,99 @@
+//! x86_64: AVX2 and AVX-512F kernels, chosen at run time.
+//!
+//! Detection is plain CPUID + XGETBV (no `std` needed): a feature counts only if the CPU
+//! has it *and* the OS saves the registers it uses (XCR0). The answer is cached in one
+//! atomic; features on at compile time (`-C target-cpu=native`) skip detection.
+
+pub(crate) mod avx2;
+pub(crate) mod avx512;
+
+use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv, CpuidResult};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+const AVX2: u8 = 1;
+const AVX512: u8 = 2;
+const DONE: u8 = 0x80;
+
+static FEATURES: AtomicU8 = AtomicU8::new(0);
+
+/// Whether the AVX2 kernels (AVX, AVX2, F16C) run here.
+#[inline]
+pub(crate) fn has_avx2() -> bool {
+    if cfg!(all(target_feature = "avx2", target_feature = "f16c")) {
+        return true;
+    }
+    features() & AVX2 != 0
+}
+
+/// Whether the AVX-512 kernels (AVX-512F, plus the AVX2 set) run here.
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    if cfg!(all(
+        target_feature = "avx512f",
+        target_feature = "avx2",
+        target_feature = "f16c"
+    )) {
+        return true;
+    }
+    features() & AVX512 != 0
+}
+
+#[inline]
+fn features() -> u8 {
+    let f = FEATURES.load(Ordering::Relaxed);
+    if f & DONE != 0 {
+        return f;
+    }
+    let f = detect() | DONE;
+    FEATURES.store(f, Ordering::Relaxed); // racing threads store the same value
+    f
+}
+
+fn cpuid(leaf: u32, sub: u32) -> CpuidResult {
+    #[allow(unused_unsafe)] // `__cpuid_count` is safe on newer compilers
+    // SAFETY: CPUID exists on every x86_64 CPU.
+    unsafe {
+        if sub == 0 {
+            __cpuid(leaf)
+        } else {
+            __cpuid_count(leaf, sub)
+        }
+    }
+}
+
+#[target_feature(enable = "xsave")]
+unsafe fn xcr0() -> u64 {
+    // SAFETY: the caller checked CPUID.1:ECX.OSXSAVE, so XGETBV is enabled.
+    unsafe { _xgetbv(0) }
+}
+
+fn detect() -> u8 {
+    let max_leaf = cpuid(0, 0).eax;
+    let l1 = cpuid(1, 0);
+    let bit = |r: u32, b: u32| r & (1 << b) != 0;
+    let (osxsave, avx, f16c) = (bit(l1.ecx, 27), bit(l1.ecx, 28), bit(l1.ecx, 29));
+    if !(osxsave && avx) || max_leaf < 7 {
+        return 0;
+    }
+    // SAFETY: OSXSAVE is set, so XGETBV may be executed.
+    let xcr0 = unsafe { xcr0() };
+    let ymm = xcr0 & 0b110 == 0b110; // SSE and AVX state
+    let zmm = xcr0 & 0b1110_0110 == 0b1110_0110; // plus opmask, ZMM0-15 high, ZMM16-31
+    let l7 = cpuid(7, 0);
+    let avx2 = ymm && f16c && bit(l7.ebx, 5);
+    let avx512f = avx2 && zmm && bit(l7.ebx, 16);
+    (if avx2 { AVX2 } else { 0 }) | (if avx512f { AVX512 } else { 0 })
+}
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    /// Our no_std detection agrees with the standard library's.
+    #[test]
+    fn detection_agrees_with_std() {
+        let std_avx2 =
+            std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("f16c");
+        let std_avx512 = std_avx2 && std::is_x86_feature_detected!("avx512f");
+        assert_eq!(super::has_avx2(), std_avx2);
+        assert_eq!(super::has_avx512(), std_avx512);
+    }
+}

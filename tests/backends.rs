@@ -1,0 +1,197 @@
+//! Every backend of this machine against the scalar kernel (bit for bit) and the float64
+//! reference (within the bound): every dtype, both layouts, full and partial rotary, the
+//! head sizes around each SIMD width, buffers starting 0..15 elements into a larger
+//! allocation, with canaries on both sides that must stay untouched.
+
+mod common;
+
+use common::{assert_close, assert_same_bits, backends, widen, Reference, Rng, TestElement};
+use rope_simd::{bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape};
+
+const HEAD_DIMS: [usize; 16] = [
+    2, 4, 6, 8, 14, 16, 18, 30, 32, 62, 64, 66, 96, 128, 256, 512,
+];
+const POSITIONS: [u32; 3] = [1, 4095, 65_537];
+const HEADS: usize = 3;
+const CANARY: f32 = 12345.0;
+
+fn sweep<E: TestElement>() {
+    let backends = backends();
+    let mut cases = 0;
+    for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+        for head_dim in HEAD_DIMS {
+            let partial = (head_dim / 4) * 2;
+            for rotary_dim in [head_dim, partial].into_iter().filter(|&r| r >= 2) {
+                for (variant, (order, direction)) in [
+                    (Order::TokensHeads, Direction::Forward),
+                    (Order::HeadsTokens, Direction::Inverse),
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let shape = Shape {
+                        heads: HEADS,
+                        order,
+                    };
+                    let build = |b: Backend| {
+                        Rope::builder(head_dim)
+                            .rotary_dim(rotary_dim)
+                            .layout(layout)
+                            .base(500_000.0)
+                            .backend(b)
+                            .build()
+                            .unwrap()
+                    };
+                    let n = POSITIONS.len() * HEADS * head_dim;
+                    let x: Vec<E> =
+                        Rng(head_dim as u64 * 31 + rotary_dim as u64 + variant as u64).vec(n, 50.0);
+                    let mut want_bits = x.clone();
+                    let scalar = build(Backend::Scalar);
+                    scalar
+                        .apply(
+                            &mut want_bits,
+                            shape,
+                            Positions::List(&POSITIONS),
+                            direction,
+                        )
+                        .unwrap();
+                    let r = Reference {
+                        head_dim,
+                        rotary_dim,
+                        layout,
+                        inv_freq: scalar.inv_freqs(),
+                        scale: 1.0,
+                    };
+                    let pos: Vec<u64> = POSITIONS.iter().map(|&p| u64::from(p)).collect();
+                    let want = r.rotate(
+                        &widen(&x),
+                        HEADS,
+                        order,
+                        &pos,
+                        direction == Direction::Inverse,
+                    );
+                    let what = format!(
+                        "{} {layout:?} head_dim {head_dim} rotary {rotary_dim} {order:?}",
+                        E::NAME
+                    );
+                    assert_close(&r, &x, &want_bits, &want, &what);
+                    for &backend in &backends {
+                        let rope = build(backend);
+                        let table = (head_dim <= 8).then(|| rope.table(65_538).unwrap());
+                        for offset in 0..16 {
+                            let mut buf = vec![E::from_f32(CANARY); offset + n + 16];
+                            buf[offset..offset + n].copy_from_slice(&x);
+                            let y = &mut buf[offset..offset + n];
+                            match &table {
+                                Some(t) if offset % 2 == 1 => {
+                                    t.apply(y, shape, Positions::List(&POSITIONS), direction)
+                                }
+                                _ => rope.apply(y, shape, Positions::List(&POSITIONS), direction),
+                            }
+                            .unwrap();
+                            let what = format!("{what} {} offset {offset}", backend.name());
+                            assert_same_bits(&want_bits, &buf[offset..offset + n], &what);
+                            assert!(
+                                buf[..offset]
+                                    .iter()
+                                    .chain(&buf[offset + n..])
+                                    .all(|c| c.bits() == E::from_f32(CANARY).bits()),
+                                "{what}: canary overwritten"
+                            );
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{}: {cases} backend x shape x offset cases on {backends:?}",
+        E::NAME
+    );
+}
+
+#[test]
+fn every_backend_f32() {
+    sweep::<f32>();
+}
+
+#[test]
+fn every_backend_f16() {
+    sweep::<f16>();
+}
+
+#[test]
+fn every_backend_bf16() {
+    sweep::<bf16>();
+}
+
+/// Special values through every backend's 16-bit conversions: NaN, infinities,
+/// subnormals, values that overflow f16 after rotation, and -0.0.
+#[test]
+fn special_values_match_scalar_on_every_backend() {
+    fn run<E: TestElement>() {
+        let specials = [
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            -0.0,
+            0.0,
+            1e-7,
+            -3e-8,
+            6e-5,
+            65504.0,
+            -65504.0,
+            60000.0,
+            1e-40,
+            3.0e38,
+            -3.0e38,
+            1.0,
+            -1.0,
+        ];
+        for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+            let x: Vec<E> = (0..4 * 64)
+                .map(|i| E::from_f32(specials[(i * 7) % specials.len()]))
+                .collect();
+            let scalar = Rope::builder(64)
+                .layout(layout)
+                .backend(Backend::Scalar)
+                .build()
+                .unwrap();
+            let mut want = x.clone();
+            scalar.rotate(&mut want, 4, Positions::Start(77)).unwrap();
+            for b in backends() {
+                let mut y = x.clone();
+                scalar
+                    .clone()
+                    .with_backend(b)
+                    .unwrap()
+                    .rotate(&mut y, 4, Positions::Start(77))
+                    .unwrap();
+                assert_same_bits(&want, &y, b.name());
+            }
+        }
+    }
+    run::<f32>();
+    run::<f16>();
+    run::<bf16>();
+}
+
+/// The test log must say which backends ran; on x86_64 with AVX-512 all four must.
+#[test]
+fn reports_backends_and_covers_this_machine() {
+    let list = backends();
+    assert!(list.contains(&Backend::Scalar) && list.contains(&Backend::Lanes));
+    assert_eq!(Backend::detect(), *list.last().unwrap());
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        assert_eq!(
+            list.contains(&Backend::Avx2),
+            std::is_x86_feature_detected!("avx2")
+        );
+        assert_eq!(
+            list.contains(&Backend::Avx512),
+            std::is_x86_feature_detected!("avx512f")
+        );
+    }
+}
