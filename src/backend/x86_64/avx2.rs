@@ -1,8 +1,9 @@
 //! AVX2 kernels: 8 f32 lanes in 256-bit registers, F16C for f16, integer AVX2 for bf16.
 //!
-//! Disassembly checked (objdump -d on a release build, `rotate_*` below): the inner loops
-//! are `vmovups`/`vmulps`/`vaddps`/`vsubps` on ymm registers, `vcvtph2ps`/`vcvtps2ph` ymm
-//! for f16, `vpmovzxwd`+`vpslld` ymm and `vpackusdw`+`vpermq` for bf16; no `vfmadd`.
+//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, functions
+//! `rotate_*_avx2`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on ymm registers, `vcvtph2ps` and
+//! `vcvtps2ph` for f16, `vpmovzxwd`/`vpslld`/`vpaddd`/`vpblendvb`/`vpackusdw` on ymm for
+//! bf16; no `vfmadd` anywhere (bit-identical results need unfused multiply and add).
 
 use core::arch::x86_64::*;
 

@@ -2,9 +2,10 @@
 //! integer AVX-512F for bf16 (`vcvtneps2bf16` of AVX512_BF16 flushes subnormals, so it
 //! would not give `half`'s bits).
 //!
-//! Disassembly checked (objdump -d on a release build): the inner loops are
-//! `vmovups`/`vmulps`/`vaddps`/`vsubps` on zmm registers, `vcvtph2ps`/`vcvtps2ph` zmm for
-//! f16, `vpmovzxwd`+`vpslld` zmm and `vpmovdw` for bf16; no `vfmadd`.
+//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, functions
+//! `rotate_*_avx512`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on zmm registers, `vcvtph2ps`
+//! and `vcvtps2ph` zmm for f16, `vpmovzxwd`/`vpslld`/`vpcmpgtd`/`vpmovdw` for bf16; no
+//! `vfmadd` anywhere.
 
 use core::arch::x86_64::*;
 
