@@ -45,10 +45,6 @@ impl Vector for Avx2 {
     unsafe fn load_bf16(p: *const u16) -> Self {
         unsafe {
             let w = _mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()));
-            // NaN made quiet, as `half` does.
-            let abs = _mm256_and_si256(w, _mm256_set1_epi32(0x7FFF));
-            let nan = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x7F80));
-            let w = _mm256_or_si256(w, _mm256_and_si256(nan, _mm256_set1_epi32(0x0040)));
             Avx2(_mm256_castsi256_ps(_mm256_slli_epi32::<16>(w)))
         }
     }
@@ -56,8 +52,7 @@ impl Vector for Avx2 {
     unsafe fn store_bf16(self, p: *mut u16) {
         unsafe {
             let x = _mm256_castps_si256(self.0);
-            let abs = _mm256_and_si256(x, _mm256_set1_epi32(0x7FFF_FFFF));
-            let is_nan = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x7F80_0000));
+            let is_nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0));
             let hi = _mm256_srli_epi32::<16>(x);
             let odd = _mm256_and_si256(hi, _mm256_set1_epi32(1));
             let biased = _mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), odd);

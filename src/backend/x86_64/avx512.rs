@@ -45,10 +45,6 @@ impl Vector for Avx512 {
     unsafe fn load_bf16(p: *const u16) -> Self {
         unsafe {
             let w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast()));
-            // NaN made quiet, as `half` does.
-            let abs = _mm512_and_si512(w, _mm512_set1_epi32(0x7FFF));
-            let nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7F80));
-            let w = _mm512_mask_or_epi32(w, nan, w, _mm512_set1_epi32(0x0040));
             Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<16>(w)))
         }
     }
@@ -56,14 +52,13 @@ impl Vector for Avx512 {
     unsafe fn store_bf16(self, p: *mut u16) {
         unsafe {
             let x = _mm512_castps_si512(self.0);
-            let abs = _mm512_and_si512(x, _mm512_set1_epi32(0x7FFF_FFFF));
-            let is_nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7F80_0000));
+            let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0, self.0);
             let hi = _mm512_srli_epi32::<16>(x);
             let odd = _mm512_and_si512(hi, _mm512_set1_epi32(1));
             let biased = _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7FFF)), odd);
             let rounded = _mm512_srli_epi32::<16>(biased);
-            let nan = _mm512_or_si512(hi, _mm512_set1_epi32(0x0040));
-            let r = _mm512_mask_blend_epi32(is_nan, rounded, nan);
+            // NaN: the top half with the quiet bit set, instead of the rounded value.
+            let r = _mm512_mask_or_epi32(rounded, is_nan, hi, _mm512_set1_epi32(0x0040));
             _mm256_storeu_si256(p.cast(), _mm512_cvtepi32_epi16(r));
         }
     }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Every test of rope-simd, on a fresh Debian machine with rustup and Node.js:
+#   formatting, clippy, docs, the x86_64 suite (scalar, lanes, AVX2, AVX-512 where the CPU
+#   has them), no_std builds (thumbv7em, wasm32), the suite on aarch64 under qemu-user and
+#   on wasm32-wasip1 (simd128) under Node.js, and the main example.
+# It installs what it needs (rustup targets and components, Debian packages) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "prerequisites"
+rustup component add clippy rustfmt >/dev/null 2>&1 || true
+rustup target add aarch64-unknown-linux-gnu wasm32-wasip1 wasm32-unknown-unknown thumbv7em-none-eabihf
+need=()
+command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+[[ -d /usr/aarch64-linux-gnu/lib ]] || need+=(libc6-dev-arm64-cross)
+if ((${#need[@]})); then
+  SUDO=$([[ $(id -u) == 0 ]] && echo "" || echo sudo)
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; exit 1; }
+
+step "format, lint, docs"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+
+step "no_std builds (no default features: no std, no alloc)"
+cargo build --no-default-features --target thumbv7em-none-eabihf
+cargo build --no-default-features --target wasm32-unknown-unknown
+RUSTFLAGS="-C target-feature=+simd128" cargo build --no-default-features --target wasm32-unknown-unknown
+
+step "x86_64 tests (debug, then release)"
+cargo test
+cargo test --no-default-features --lib
+cargo test --release -- --nocapture 2>&1 | grep -E "backends on this machine|fingerprint|test result" | sort | uniq -c
+
+step "aarch64 tests under qemu-user"
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+  cargo test --release --target aarch64-unknown-linux-gnu -- --nocapture 2>&1 |
+  tee target/aarch64-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
+
+step "wasm32-wasip1 (+simd128) tests under Node.js"
+CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings .ci/wasi-run.mjs" \
+CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
+  cargo test --release --target wasm32-wasip1 -- --test-threads=1 --nocapture 2>&1 |
+  tee target/wasm32-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
+
+step "main example"
+cargo run --release --example llama_step
+
+step "final x86_64 run"
+cargo test --release
