@@ -88,8 +88,11 @@ impl SimdElement for bf16 {
 
 /// Rotate `span` of `x` with vectors `V`.
 ///
-/// Loop order: for each vector's worth of pairs, cos/sin are loaded once and applied to
-/// every row (head), so a token's cos/sin stay in registers across its heads.
+/// Row by row (head by head), each row front to back, so memory is walked in address
+/// order, which the hardware prefetcher streams best; cos/sin are reloaded per row from
+/// L1. (The other order, each vector of cos/sin applied to every row before the next,
+/// keeps cos/sin in registers but measured 3x slower on a 64 MiB prefill.) Pairs after
+/// the last full vector of a row go to the scalar kernel. Loads need no alignment.
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA (see [`Vector`]). Bounds are checked here.
@@ -101,53 +104,82 @@ pub(crate) unsafe fn rotate<V: Vector, E: SimdElement>(
     sin: &[f32],
 ) {
     span.assert_fits(x.len(), cos, sin);
-    let xp = x.as_mut_ptr();
-    let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
-    let mut j = 0;
-    if span.interleaved {
-        let per = V::N / 2;
-        // SAFETY (all blocks in this branch): the ISA is supported (caller); `j + per <= n`
-        // and `cos`, `sin` hold at least `n` values; `assert_fits` guarantees row `r`'s
-        // elements `first + 2j .. first + 2j + N` lie within `x`.
-        let flip = unsafe { V::alternating_sign(span.inverse) };
-        while j + per <= span.n {
-            let (c, s) = unsafe { (V::load_dup(cp.add(j)), V::load_dup(sp.add(j)).xor(flip)) };
-            for r in 0..span.rows {
-                unsafe {
-                    let p = xp.add(r * span.stride + span.first + 2 * j);
-                    let v: V = E::load(p);
-                    // lane 2i: a*c + b*(-s); lane 2i+1: b*c + a*s
-                    E::store(v.mul(c).add(v.swap_pairs().mul(s)), p);
-                }
-            }
-            j += per;
-        }
-    } else {
-        // SAFETY (all blocks in this branch): as above, with row `r`'s elements
-        // `first + j .. + N` and `second + j .. + N` within `x` and not overlapping.
-        let flip = unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) };
-        while j + V::N <= span.n {
-            let (c, s) = unsafe { (V::load(cp.add(j)), V::load(sp.add(j)).xor(flip)) };
-            for r in 0..span.rows {
-                unsafe {
-                    let row = xp.add(r * span.stride);
-                    let (pa, pb) = (row.add(span.first + j), row.add(span.second + j));
-                    let (a, b): (V, V) = (E::load(pa), E::load(pb));
-                    E::store(a.mul(c).sub(b.mul(s)), pa);
-                    E::store(b.mul(c).add(a.mul(s)), pb);
-                }
-            }
-            j += V::N;
-        }
+    let width = if span.interleaved { V::N / 2 } else { V::N }; // pairs per vector
+    let body = span.n / width * width;
+    for r in 0..span.rows {
+        let row_x = &mut x[r * span.stride..];
+        // SAFETY: the ISA is supported (caller); pairs `0..body` of this row lie within
+        // `row_x` (`assert_fits`), and `cos`/`sin` hold at least `n` values.
+        unsafe { vector_pairs::<V, E>(row_x, span, 0, body, cos, sin) };
+        scalar_pairs(row_x, span, body, span.n, cos, sin);
     }
-    if j < span.n {
-        let step = if span.interleaved { 2 * j } else { j };
-        let tail = Span {
+}
+
+/// Pairs `from..to` of the row at the start of `row_x`, by the scalar kernel.
+#[inline(always)]
+fn scalar_pairs<E: crate::Element>(
+    row_x: &mut [E],
+    span: &Span,
+    from: usize,
+    to: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    if from < to {
+        let step = if span.interleaved { 2 * from } else { from };
+        let part = Span {
+            rows: 1,
             first: span.first + step,
-            second: span.second + j,
-            n: span.n - j,
+            second: span.second + from,
+            n: to - from,
             ..*span
         };
-        kernel::scalar(x, &tail, &cos[j..], &sin[j..]);
+        kernel::scalar(row_x, &part, &cos[from..to], &sin[from..to]);
+    }
+}
+
+/// Pairs `from..to` (a whole number of vectors) of the row at the start of `row_x`.
+///
+/// # Safety
+/// The CPU must support `V`'s ISA; the pairs must lie within `row_x` and `cos`/`sin`.
+#[inline(always)]
+unsafe fn vector_pairs<V: Vector, E: SimdElement>(
+    row_x: &mut [E],
+    span: &Span,
+    from: usize,
+    to: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    let xp = row_x.as_mut_ptr();
+    let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
+    // SAFETY (every block below): forwarded from the caller; `k < to` and each access is
+    // one vector of channels (or N/2 cos/sin values) starting at pair `k`.
+    if span.interleaved {
+        let flip = unsafe { V::alternating_sign(span.inverse) };
+        let mut k = from;
+        while k < to {
+            unsafe {
+                let (c, s) = (V::load_dup(cp.add(k)), V::load_dup(sp.add(k)).xor(flip));
+                let p = xp.add(span.first + 2 * k);
+                let v: V = E::load(p);
+                // lane 2i: a*c + b*(-s); lane 2i+1: b*c + a*s
+                E::store(v.mul(c).add(v.swap_pairs().mul(s)), p);
+            }
+            k += V::N / 2;
+        }
+    } else {
+        let flip = unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) };
+        let mut k = from;
+        while k < to {
+            unsafe {
+                let (c, s) = (V::load(cp.add(k)), V::load(sp.add(k)).xor(flip));
+                let (pa, pb) = (xp.add(span.first + k), xp.add(span.second + k));
+                let (a, b): (V, V) = (E::load(pa), E::load(pb));
+                E::store(a.mul(c).sub(b.mul(s)), pa);
+                E::store(b.mul(c).add(a.mul(s)), pb);
+            }
+            k += V::N;
+        }
     }
 }
