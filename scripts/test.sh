@@ -25,7 +25,7 @@ command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; e
 
 step "format, lint, docs"
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 step "no_std builds (no default features: no std, no alloc)"
@@ -37,6 +37,22 @@ step "x86_64 tests (debug, then release)"
 cargo test
 cargo test --no-default-features --lib
 cargo test --release -- --nocapture 2>&1 | grep -E "backends on this machine|fingerprint|test result" | sort | uniq -c
+
+step "C ABI: header up to date, C test against the static and the shared library"
+cargo test -p rope-simd-capi
+cargo build --release -p rope-simd-capi
+CFLAGS="-std=c11 -Wall -Wextra -Werror -O2 -Iinclude"
+cc $CFLAGS tests/c/test_capi.c target/release/librope_simd_c.a -lm -lpthread -ldl -o target/test_capi_static
+./target/test_capi_static
+cc $CFLAGS tests/c/test_capi.c -Ltarget/release -lrope_simd_c -Wl,-rpath,"$PWD/target/release" -lm -o target/test_capi_shared
+./target/test_capi_shared
+
+step "wasm32-unknown-unknown module (simd128 and scalar builds) tested in Node.js"
+RUSTFLAGS="-C target-feature=+simd128" \
+  cargo build --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-simd128
+cargo build --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-scalar
+node tests/js/test_wasm.mjs target/wasm-simd128/wasm32-unknown-unknown/release/rope_simd_c.wasm \
+  target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm
 
 step "aarch64 tests under qemu-user"
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \

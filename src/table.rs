@@ -102,6 +102,48 @@ impl Rope {
         })
     }
 
+    /// Use storage already filled by [`Rope::build_table`] (by this `Rope`, or one built
+    /// with the same settings) as a table, without recomputing it: a static table, one
+    /// mapped from a file, or one shared between threads.
+    ///
+    /// The contents are not checked: other values give other (wrong) rotations, never
+    /// undefined behaviour.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let mut storage = vec![0.0f32; rope.table_len(512)?];
+    /// rope.build_table(512, &mut storage)?;
+    /// // ... later, elsewhere:
+    /// let table = rope.table_from_storage(512, &storage)?;
+    /// let mut x = vec![1.0f32; 64];
+    /// table.rotate(&mut x, 1, Positions::Start(511))?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::WrongLength`] if `storage.len() != self.table_len(max_pos)`;
+    /// [`RopeError::SizeOverflow`].
+    pub fn table_from_storage<'a>(
+        &self,
+        max_pos: usize,
+        storage: &'a [f32],
+    ) -> Result<CosSinTable<&'a [f32]>, RopeError> {
+        let len = self.table_len(max_pos)?;
+        if storage.len() != len {
+            return Err(RopeError::WrongLength {
+                what: "table storage",
+                expected: len,
+                got: storage.len(),
+            });
+        }
+        Ok(CosSinTable {
+            geom: self.geom(),
+            max_pos,
+            data: storage,
+        })
+    }
+
     /// Build an owned cos/sin table for positions `0..max_pos` (feature `alloc`).
     ///
     /// ```
