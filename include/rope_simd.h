@@ -31,13 +31,13 @@
 // `base` is not finite or not greater than 1.
 #define ROPE_ERR_BAD_BASE -7
 
-// `scale` is not finite or not positive.
+// `scale` is not in [1/65536, 65536].
 #define ROPE_ERR_BAD_SCALE -8
 
 // A length (frequencies, table storage) is wrong.
 #define ROPE_ERR_WRONG_LENGTH -9
 
-// A given inverse frequency is negative or not finite.
+// A given inverse frequency is not in [0, 2pi] (or is NaN).
 #define ROPE_ERR_BAD_FREQUENCY -10
 
 // A head count is zero.

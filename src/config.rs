@@ -10,6 +10,11 @@ use crate::trig::Turns;
 pub const MAX_ROTARY_DIM: usize = 512;
 pub(crate) const MAX_PAIRS: usize = MAX_ROTARY_DIM / 2;
 
+/// The largest magnitude scale accepted; the smallest is its inverse. Real ones (YaRN's
+/// mscale) are near 1; far larger ones would overflow f32 cos/sin and far smaller ones
+/// would make them subnormal, losing the accuracy bound.
+pub const MAX_SCALE: f64 = 65_536.0;
+
 /// Positions must be below 2^53 (every such integer is exact in f64).
 pub const MAX_POSITION: u64 = 1 << 53;
 
@@ -201,14 +206,15 @@ impl<'a> RopeBuilder<'a> {
         self
     }
 
-    /// A magnitude factor applied to cos and sin (YaRN's `mscale` / attention factor).
+    /// A magnitude factor applied to cos and sin (YaRN's `mscale` / attention factor), in
+    /// `[1/MAX_SCALE, MAX_SCALE]`.
     pub fn scale(mut self, scale: f64) -> Self {
         self.scale = scale;
         self
     }
 
     /// Use these inverse frequencies (radians per position, one per pair, `rotary_dim/2` of
-    /// them) instead of the default schedule; `base` is then ignored.
+    /// them, each in `[0, 2pi]`) instead of the default schedule; `base` is then ignored.
     pub fn inv_freqs(mut self, inv_freq: &'a [f64]) -> Self {
         self.inv_freq = Some(inv_freq);
         self
@@ -226,9 +232,9 @@ impl<'a> RopeBuilder<'a> {
     /// - [`RopeError::ZeroDim`], [`RopeError::OddDim`]: `head_dim` or `rotary_dim` zero or odd;
     /// - [`RopeError::RotaryDimTooLarge`], [`RopeError::RotaryDimOverMax`];
     /// - [`RopeError::BadBase`]: base not finite or <= 1 (when frequencies are not given);
-    /// - [`RopeError::BadScale`]: scale not finite or <= 0;
+    /// - [`RopeError::BadScale`]: scale not in `[1/MAX_SCALE, MAX_SCALE]`;
     /// - [`RopeError::WrongLength`], [`RopeError::BadFrequency`]: given frequencies of the
-    ///   wrong count, or one not finite or negative;
+    ///   wrong count, or one outside `[0, 2pi]` or NaN;
     /// - [`RopeError::BackendUnavailable`]: a forced backend this CPU lacks.
     pub fn build(self) -> Result<Rope, RopeError> {
         let head_dim = self.head_dim;
@@ -253,7 +259,7 @@ impl<'a> RopeBuilder<'a> {
                 max: MAX_ROTARY_DIM,
             });
         }
-        if !(self.scale.is_finite() && self.scale > 0.0) {
+        if !(self.scale >= 1.0 / MAX_SCALE && self.scale <= MAX_SCALE) {
             return Err(RopeError::BadScale {
                 what: "scale",
                 value: self.scale,
@@ -270,10 +276,12 @@ impl<'a> RopeBuilder<'a> {
                         got: given.len(),
                     });
                 }
+                // Above 2pi a frequency only aliases a lower one at integer positions, and
+                // the exact angle reduction (see `trig`) is exact up to 2pi * 2^53 turns.
                 if let Some((index, &value)) = given
                     .iter()
                     .enumerate()
-                    .find(|(_, v)| !(v.is_finite() && **v >= 0.0))
+                    .find(|(_, v)| !(**v >= 0.0 && **v <= core::f64::consts::TAU))
                 {
                     return Err(RopeError::BadFrequency { index, value });
                 }

@@ -42,7 +42,8 @@ pub enum RopeError {
         /// The base given.
         base: f64,
     },
-    /// A scale factor (such as the magnitude scale) is not finite or not positive.
+    /// A scale factor (such as the magnitude scale) is not in `[2^-16, 2^16]`
+    /// (see [`MAX_SCALE`](crate::MAX_SCALE)).
     BadScale {
         /// What the factor is.
         what: &'static str,
@@ -58,7 +59,8 @@ pub enum RopeError {
         /// The length it has.
         got: usize,
     },
-    /// A caller-supplied inverse frequency is not finite or negative.
+    /// A caller-supplied inverse frequency is not in `[0, 2pi]` (radians per position; a
+    /// larger one only aliases a smaller one at integer positions), or is NaN.
     BadFrequency {
         /// Its index in the slice.
         index: usize,
@@ -123,14 +125,14 @@ impl fmt::Display for RopeError {
                 write!(f, "base (theta) must be finite and > 1, got {base}")
             }
             Self::BadScale { what, value } => {
-                write!(f, "{what} must be finite and > 0, got {value}")
+                write!(f, "{what} must be in [1/65536, 65536], got {value}")
             }
             Self::WrongLength { what, expected, got } => {
                 write!(f, "{what} must have {expected} elements, got {got}")
             }
             Self::BadFrequency { index, value } => write!(
                 f,
-                "inverse frequency {index} must be finite and >= 0, got {value}"
+                "inverse frequency {index} must be in [0, 2pi] radians per position, got {value}"
             ),
             Self::ZeroHeads => write!(f, "head count must be at least 1, got 0"),
             Self::BufferLength { what, len, row, tokens: Some(t) } => write!(

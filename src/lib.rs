@@ -126,7 +126,7 @@ mod table;
 mod trig;
 
 pub use backend::Backend;
-pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM};
+pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
 pub use element::Element;
 pub use error::RopeError;
 pub use half::{bf16, f16};

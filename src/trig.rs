@@ -5,7 +5,8 @@
 //! double-double arithmetic, then evaluated in f64:
 //!
 //! 1. Once per frequency, `theta / 2pi` is stored as a double-double `t = hi + lo`
-//!    (≈106 bits), so the angle in *turns* is `p * t`.
+//!    (≈106 bits), so the angle in *turns* is `p * t`. Frequencies are at most 2pi
+//!    (validated), so `t <= 1` and `p * t < 2^53`.
 //! 2. Per position, `p * hi` is split exactly into `h + l` (Dekker's two-product; `p` is an
 //!    integer below 2^53, exact in f64), the whole turns `round(h)` are dropped exactly, and
 //!    `f = (h - round(h)) + (l + p * lo)` is the fraction of a turn, in [-0.5, 0.5], with an

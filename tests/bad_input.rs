@@ -349,3 +349,24 @@ fn nan_and_inf_propagate_without_panics() {
         }
     }
 }
+
+#[test]
+fn frequencies_above_two_pi_are_rejected() {
+    // Found by the fuzzer (fuzz/regressions/rotate/huge-frequency): a frequency of 1e219
+    // rad/position has no exactly reducible angle; above 2pi it only aliases a lower one.
+    let err = Rope::builder(4)
+        .inv_freqs(&[1.0, 1.3e219])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RopeError::BadFrequency {
+            index: 1,
+            value: 1.3e219
+        }
+    );
+    assert!(Rope::builder(4)
+        .inv_freqs(&[std::f64::consts::TAU, 0.0])
+        .build()
+        .is_ok());
+}

@@ -32,11 +32,11 @@ pub const ROPE_ERR_ROTARY_DIM_TOO_LARGE: i32 = -5;
 pub const ROPE_ERR_ROTARY_DIM_OVER_MAX: i32 = -6;
 /// `base` is not finite or not greater than 1.
 pub const ROPE_ERR_BAD_BASE: i32 = -7;
-/// `scale` is not finite or not positive.
+/// `scale` is not in [1/65536, 65536].
 pub const ROPE_ERR_BAD_SCALE: i32 = -8;
 /// A length (frequencies, table storage) is wrong.
 pub const ROPE_ERR_WRONG_LENGTH: i32 = -9;
-/// A given inverse frequency is negative or not finite.
+/// A given inverse frequency is not in [0, 2pi] (or is NaN).
 pub const ROPE_ERR_BAD_FREQUENCY: i32 = -10;
 /// A head count is zero.
 pub const ROPE_ERR_ZERO_HEADS: i32 = -11;
@@ -665,9 +665,9 @@ pub extern "C" fn rope_error_message(code: i32) -> *const c_char {
         ROPE_ERR_ROTARY_DIM_TOO_LARGE => b"rotary_dim must be <= head_dim\0",
         ROPE_ERR_ROTARY_DIM_OVER_MAX => b"rotary_dim is over the supported maximum (512)\0",
         ROPE_ERR_BAD_BASE => b"base (theta) must be finite and > 1\0",
-        ROPE_ERR_BAD_SCALE => b"scale must be finite and > 0\0",
+        ROPE_ERR_BAD_SCALE => b"scale must be in [1/65536, 65536]\0",
         ROPE_ERR_WRONG_LENGTH => b"a length (inverse frequencies, table storage) is wrong\0",
-        ROPE_ERR_BAD_FREQUENCY => b"an inverse frequency is negative or not finite\0",
+        ROPE_ERR_BAD_FREQUENCY => b"an inverse frequency is not in [0, 2pi]\0",
         ROPE_ERR_ZERO_HEADS => b"a head count is zero\0",
         ROPE_ERR_BUFFER_LENGTH => b"a buffer length is not tokens * heads * head_dim\0",
         ROPE_ERR_TOKEN_MISMATCH => b"q and k hold different numbers of tokens\0",

@@ -82,6 +82,8 @@ pub trait TestElement: Element + PartialEq + core::fmt::Debug {
     const REL: f64;
     /// Half the smallest subnormal step (absolute rounding near zero).
     const ABS: f64;
+    /// The largest finite value.
+    const MAX: f64;
     /// The bits, for bit-exact comparison (NaNs compared as "is NaN").
     fn bits(self) -> u32;
     fn is_nan(self) -> bool {
@@ -91,7 +93,10 @@ pub trait TestElement: Element + PartialEq + core::fmt::Debug {
 
 impl TestElement for f32 {
     const REL: f64 = 0.0;
-    const ABS: f64 = 0.0;
+    /// Three half-ulps of the f32 subnormal spacing (2^-149): two products and a sum may
+    /// each round there (found by the fuzzer: `fuzz/regressions/rotate/subnormal-output`).
+    const ABS: f64 = 3.0 * 7.006_492_321_624_085e-46;
+    const MAX: f64 = f32::MAX as f64;
     fn bits(self) -> u32 {
         self.to_bits()
     }
@@ -99,6 +104,7 @@ impl TestElement for f32 {
 impl TestElement for f16 {
     const REL: f64 = 1.0 / 2048.0;
     const ABS: f64 = 1.0 / 33_554_432.0; // 2^-25
+    const MAX: f64 = 65_504.0;
     fn bits(self) -> u32 {
         u32::from(self.to_bits())
     }
@@ -106,6 +112,7 @@ impl TestElement for f16 {
 impl TestElement for bf16 {
     const REL: f64 = 1.0 / 256.0;
     const ABS: f64 = 1e-40;
+    const MAX: f64 = 3.389_531_389_251_535e38;
     fn bits(self) -> u32 {
         u32::from(self.to_bits())
     }
@@ -113,7 +120,8 @@ impl TestElement for bf16 {
 
 /// The documented bound for one output element of a pair `(a, b)` (inputs as f64):
 /// `|y - reference| <= 4 * 2^-24 * scale * (|a| + |b|)` from the f32 arithmetic (cos and sin
-/// each within 1 ulp, two products and one sum rounded), plus half an ulp of a 16-bit type.
+/// each within 1 ulp, two products and one sum rounded), plus half an ulp of a 16-bit type,
+/// plus the absolute rounding of subnormal results.
 pub fn bound<E: TestElement>(a: f64, b: f64, reference: f64, scale: f64) -> f64 {
     4.0 * f64::from(f32::EPSILON / 2.0) * scale * (a.abs() + b.abs())
         + E::REL * reference.abs()

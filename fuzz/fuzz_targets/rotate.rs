@@ -1,0 +1,12 @@
+//! Every rotation call decoded from fuzzer bytes; see `src/rotate_case.rs` for the checks.
+#![no_main]
+
+#[path = "../../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+#[path = "../src/bytes.rs"]
+mod bytes;
+#[path = "../src/rotate_case.rs"]
+mod rotate_case;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rotate_case::run(data));

@@ -1,0 +1,183 @@
+//! The `rotate` fuzz target's check, shared with the regression test
+//! (`tests/fuzz_regressions.rs`): decode a whole call from bytes (configuration, shape,
+//! positions, dtype, source, direction, backend, data), run it, and check the contract:
+//!
+//! - invalid: a typed error, and the buffer byte for byte unchanged;
+//! - valid: the scalar backend's bits from every backend, and within the documented bound
+//!   of the float64 reference wherever the inputs are finite and far from overflow;
+//! - never a panic.
+
+use super::bytes::Bytes;
+use super::common::{assert_same_bits, bound, Reference, TestElement};
+use rope_simd::{bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape};
+
+pub fn run(data: &[u8]) {
+    let mut b = Bytes(data);
+    let head_dim = usize::from(b.u16() % 600);
+    let rotary_dim = match b.u8() % 4 {
+        0 => None,
+        1 => Some(usize::from(b.u16() % 600)),
+        _ => Some(head_dim / 2 & !1),
+    };
+    let layout = if b.bool() {
+        PairLayout::Interleaved
+    } else {
+        PairLayout::HalfSplit
+    };
+    let base = b.param(&[10_000.0, 500_000.0, 1e6, 2.0]);
+    let scale = b.param(&[1.0, 1.0, 0.7, 1.3]);
+    let pairs = rotary_dim.unwrap_or(head_dim) / 2;
+    let custom: Option<Vec<f64>> = (b.u8() % 4 == 0).then(|| {
+        let n = if b.u8() % 8 == 0 {
+            usize::from(b.u8())
+        } else {
+            pairs
+        };
+        (0..n.min(600))
+            .map(|_| b.param(&[1.0, 0.01, 1e-4, 0.5]))
+            .collect()
+    });
+    let backend = Backend::ALL[usize::from(b.u8()) % Backend::ALL.len()];
+    let mut builder = Rope::builder(head_dim)
+        .layout(layout)
+        .base(base)
+        .scale(scale)
+        .backend(backend);
+    if let Some(r) = rotary_dim {
+        builder = builder.rotary_dim(r);
+    }
+    if let Some(f) = &custom {
+        builder = builder.inv_freqs(f);
+    }
+    let rope = match builder.build() {
+        Ok(r) => r,
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            return;
+        }
+    };
+    match b.u8() % 3 {
+        0 => call::<f32>(&rope, &mut b),
+        1 => call::<f16>(&rope, &mut b),
+        _ => call::<bf16>(&rope, &mut b),
+    }
+}
+
+fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
+    let heads = usize::from(b.u8() % 6);
+    let tokens = usize::from(b.u8() % 6);
+    let order = if b.bool() {
+        Order::TokensHeads
+    } else {
+        Order::HeadsTokens
+    };
+    let direction = if b.bool() {
+        Direction::Forward
+    } else {
+        Direction::Inverse
+    };
+    let list: Vec<u32> = (0..if b.u8() % 8 == 0 { tokens + 1 } else { tokens })
+        .map(|_| b.position() as u32)
+        .collect();
+    let list64: Vec<u64> = (0..tokens).map(|_| b.position()).collect();
+    let positions = match b.u8() % 3 {
+        0 => Positions::Start(b.position()),
+        1 => Positions::List(&list),
+        _ => Positions::List64(&list64),
+    };
+    let mut len = tokens * heads * rope.head_dim();
+    if b.u8() % 8 == 0 {
+        len = (len + usize::from(b.u8() % 5)).saturating_sub(2);
+    }
+    let x: Vec<E> = (0..len)
+        .map(|_| {
+            let raw = b.u32();
+            let v = if raw & 3 == 0 {
+                f32::from_bits(raw)
+            } else {
+                (raw >> 8) as f32 / 65536.0 - 128.0
+            };
+            E::from_f32(v)
+        })
+        .collect();
+    let shape = Shape { heads, order };
+    let table_pos = usize::from(b.u16() % 3000);
+    let table = if b.bool() {
+        Some(rope.table(table_pos).unwrap())
+    } else {
+        None
+    };
+
+    let mut y = x.clone();
+    let result = match &table {
+        Some(t) => t.apply(&mut y, shape, positions, direction),
+        None => rope.apply(&mut y, shape, positions, direction),
+    };
+    if let Err(e) = result {
+        assert!(!e.to_string().is_empty());
+        assert_same_bits(&x, &y, "a failing call changed the buffer");
+        return;
+    }
+    // Valid: the scalar backend's bits ...
+    let scalar = rope.clone().with_backend(Backend::Scalar).unwrap();
+    let mut s = x.clone();
+    match &table {
+        Some(_) => scalar
+            .table(table_pos)
+            .unwrap()
+            .apply(&mut s, shape, positions, direction),
+        None => scalar.apply(&mut s, shape, positions, direction),
+    }
+    .unwrap();
+    assert_same_bits(&s, &y, rope.backend().name());
+    // ... and the float64 reference, where it is meaningful.
+    let tokens = if heads == 0 {
+        0
+    } else {
+        x.len() / (heads * rope.head_dim())
+    };
+    let pos: Vec<u64> = (0..tokens)
+        .map(|t| match positions {
+            Positions::Start(s) => s + t as u64,
+            Positions::List(l) => u64::from(l[t]),
+            Positions::List64(l) => l[t],
+        })
+        .collect();
+    // The plain f64 reference loses accuracy at huge positions (its own angle error grows
+    // with the position): check up to 2^24, where it is far below the bound.
+    if pos.iter().any(|&p| p > 1 << 24) || heads == 0 {
+        return;
+    }
+    let r = Reference {
+        head_dim: rope.head_dim(),
+        rotary_dim: rope.rotary_dim(),
+        layout: rope.layout(),
+        inv_freq: rope.inv_freqs(),
+        scale: rope.scale(),
+    };
+    let xf: Vec<f64> = x.iter().map(|v| f64::from(v.to_f32())).collect();
+    let want = r.rotate(&xf, heads, order, &pos, direction == Direction::Inverse);
+    let max = E::MAX;
+    for (i, (&got, &w)) in y.iter().zip(&want).enumerate() {
+        let head = i / r.head_dim * r.head_dim;
+        let c = i % r.head_dim;
+        if c >= r.rotary_dim {
+            assert_eq!(got.bits(), x[i].bits(), "pass-through channel {i} changed");
+            continue;
+        }
+        let pair = (0..r.rotary_dim / 2)
+            .find(|&p| {
+                let (a, b) = r.pair(p);
+                a == c || b == c
+            })
+            .unwrap();
+        let (ia, ib) = r.pair(pair);
+        let (a, bb) = (xf[head + ia], xf[head + ib]);
+        if !(a.is_finite() && bb.is_finite()) || (a.abs() + bb.abs()) * r.scale > max / 4.0 {
+            continue;
+        }
+        let g = f64::from(got.to_f32());
+        let tol = bound::<E>(a, bb, w, r.scale);
+        assert!((g - w).abs() <= tol, "element {i}: got {g}, reference {w}, bound {tol}; head_dim {} rotary {} {:?} scale {} freqs {:?} backend {:?} heads {heads} order {order:?} {direction:?} positions {pos:?} table {} x {:?}", r.head_dim, r.rotary_dim, r.layout, r.scale, r.inv_freq, rope.backend(), table.is_some(), &xf);
+    }
+}

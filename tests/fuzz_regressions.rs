@@ -1,0 +1,25 @@
+//! Inputs the `rotate` fuzz target once failed on (`fuzz/regressions/rotate/`), and its
+//! seed corpus (`fuzz/seeds/rotate/`), run through the same check as the fuzzer
+//! (`fuzz/src/rotate_case.rs`). A new crash found by `cargo fuzz` is saved there.
+
+#[path = "../fuzz/src/bytes.rs"]
+mod bytes;
+#[allow(dead_code)]
+mod common;
+#[path = "../fuzz/src/rotate_case.rs"]
+mod rotate_case;
+
+#[test]
+fn fuzz_regressions_and_seeds_pass() {
+    let mut n = 0;
+    for dir in ["fuzz/regressions/rotate", "fuzz/seeds/rotate"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+        for entry in std::fs::read_dir(&path).unwrap() {
+            let file = entry.unwrap().path();
+            eprintln!("{}", file.display());
+            rotate_case::run(&std::fs::read(&file).unwrap());
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no inputs found");
+}
