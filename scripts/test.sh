@@ -66,6 +66,21 @@ CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
   cargo test --release --target wasm32-wasip1 -- --test-threads=1 --nocapture 2>&1 |
   tee target/wasm32-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
 
+step "Miri: undefined-behaviour checks of the scalar and portable kernels and validation"
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup +nightly component add miri rust-src >/dev/null
+cargo +nightly miri setup >/dev/null
+timeout 900 cargo +nightly miri test --lib --test bad_input --test backends
+
+step "fuzzing: each target 60 s from the committed seeds (a crash fails; save it in fuzz/regressions/)"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+mkdir -p fuzz/corpus/rotate fuzz/corpus/capi
+for target in rotate capi; do
+  (cd fuzz && cargo +nightly fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
+    -max_total_time=60 -print_final_stats=1 2>&1 | tee "../target/fuzz-$target.log" |
+    grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|crash-|panicked")
+done
+
 step "main example"
 cargo run --release --example llama_step
 

@@ -58,6 +58,10 @@ fn max_ulps(rope: &Rope, positions: impl Iterator<Item = u64>) -> (u32, u64, u64
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "pure f64 arithmetic or long sweeps; too slow under Miri"
+)]
 fn cos_sin_within_one_ulp_up_to_2_pow_24() {
     for base in [10_000.0, 500_000.0, 1_000_000.0] {
         let rope = Rope::new(128, base, PairLayout::HalfSplit).unwrap();
@@ -74,6 +78,10 @@ fn cos_sin_within_one_ulp_up_to_2_pow_24() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "pure f64 arithmetic or long sweeps; too slow under Miri"
+)]
 fn cos_sin_within_one_ulp_at_huge_positions() {
     // Default frequencies up to u32::MAX ...
     let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit).unwrap();
@@ -100,6 +108,10 @@ fn cos_sin_within_one_ulp_at_huge_positions() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "pure f64 arithmetic or long sweeps; too slow under Miri"
+)]
 fn cos_sin_near_multiples_of_half_pi() {
     // theta = 1: positions whose angle is closest to a multiple of pi/2 (where cos or sin
     // is tiny and relative error is hardest): continued-fraction convergents of pi/2.
@@ -123,6 +135,10 @@ fn cos_sin_near_multiples_of_half_pi() {
 
 /// The point of all this: at long context a naive f32 angle is far off, ours is not.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "pure f64 arithmetic or long sweeps; too slow under Miri"
+)]
 fn naive_f32_angles_are_far_off_where_ours_are_exact() {
     let rope = Rope::new(128, 10_000.0, PairLayout::HalfSplit).unwrap();
     let p = 500_000u64;
@@ -141,6 +157,10 @@ fn naive_f32_angles_are_far_off_where_ours_are_exact() {
 
 /// Rotated outputs at position 10^6 are as accurate as at position 10.
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "pure f64 arithmetic or long sweeps; too slow under Miri"
+)]
 fn outputs_as_accurate_at_a_million_as_at_ten() {
     let rope = Rope::new(128, 10_000.0, PairLayout::Interleaved).unwrap();
     let x: Vec<f32> = Rng(5).vec(128, 1.0);

@@ -4,12 +4,15 @@
 
 #[path = "../fuzz/src/bytes.rs"]
 mod bytes;
-#[allow(dead_code)]
 mod common;
 #[path = "../fuzz/src/rotate_case.rs"]
 mod rotate_case;
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "pure f64 arithmetic or long sweeps; too slow under Miri"
+)]
 fn fuzz_regressions_and_seeds_pass() {
     let mut n = 0;
     for dir in ["fuzz/regressions/rotate", "fuzz/seeds/rotate"] {

@@ -2,7 +2,6 @@
 #![no_main]
 
 #[path = "../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 #[path = "../src/bytes.rs"]
 mod bytes;

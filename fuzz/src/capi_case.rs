@@ -16,7 +16,7 @@ fn known(rc: i32) -> bool {
 
 /// A valid pointer into `v`, or NULL (one time in eight).
 fn ptr_or_null<T>(b: &mut Bytes<'_>, v: &mut [T]) -> *mut T {
-    if b.u8() % 8 == 0 {
+    if b.u8().is_multiple_of(8) {
         null_mut()
     } else {
         v.as_mut_ptr()
@@ -95,7 +95,11 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle) {
     let table_ptr: *const RopeTable = if b.bool() { &table } else { null() };
     let start = b.position();
     let flags = u32::from(b.u8() % 8);
-    let rope_ptr = if b.u8() % 16 == 0 { null_mut() } else { rope };
+    let rope_ptr = if b.u8().is_multiple_of(16) {
+        null_mut()
+    } else {
+        rope
+    };
     let xp = ptr_or_null(b, &mut x);
     let (k_heads, k_len) = (usize::from(b.u8() % 3), cap / 2);
     // SAFETY (every call below): each pointer is NULL or valid for the length passed
@@ -136,7 +140,7 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle) {
                 n_positions,
                 flags,
             ),
-            3 | 4 | 5 if !xp.is_null() => {
+            3..=5 if !xp.is_null() => {
                 let (q, k) = (xp, xp.add(cap - k_len));
                 let q_len = cap - k_len;
                 match b.u8() % 3 {

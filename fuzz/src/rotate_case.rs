@@ -17,7 +17,7 @@ pub fn run(data: &[u8]) {
     let rotary_dim = match b.u8() % 4 {
         0 => None,
         1 => Some(usize::from(b.u16() % 600)),
-        _ => Some(head_dim / 2 & !1),
+        _ => Some((head_dim / 2) & !1),
     };
     let layout = if b.bool() {
         PairLayout::Interleaved
@@ -76,7 +76,11 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     } else {
         Direction::Inverse
     };
-    let list: Vec<u32> = (0..if b.u8() % 8 == 0 { tokens + 1 } else { tokens })
+    let list: Vec<u32> = (0..if b.u8().is_multiple_of(8) {
+        tokens + 1
+    } else {
+        tokens
+    })
         .map(|_| b.position() as u32)
         .collect();
     let list64: Vec<u64> = (0..tokens).map(|_| b.position()).collect();
@@ -86,7 +90,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         _ => Positions::List64(&list64),
     };
     let mut len = tokens * heads * rope.head_dim();
-    if b.u8() % 8 == 0 {
+    if b.u8().is_multiple_of(8) {
         len = (len + usize::from(b.u8() % 5)).saturating_sub(2);
     }
     let x: Vec<E> = (0..len)
