@@ -5,7 +5,15 @@ import { WASI } from "node:wasi";
 import process from "node:process";
 
 const [file, ...args] = process.argv.slice(2);
-const wasi = new WASI({ version: "preview1", args: [file, ...args], env: process.env, returnOnExit: true });
+// The repository is visible at its own path (tests read fuzz/regressions/ there).
+const cwd = process.cwd();
+const wasi = new WASI({
+  version: "preview1",
+  args: [file, ...args],
+  env: process.env,
+  preopens: { [cwd]: cwd },
+  returnOnExit: true,
+});
 const module = await WebAssembly.compile(await readFile(file));
 const instance = await WebAssembly.instantiate(module, wasi.getImportObject());
 process.exitCode = wasi.start(instance);

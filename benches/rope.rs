@@ -13,7 +13,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rope_simd::{bf16, f16, Backend, CosSinTable, Element, PairLayout, Positions, Rope, Rotate};
+use rope_simd::{
+    bf16, f16, Backend, CosSinTable, Direction, Element, PairLayout, Positions, Rope, Rotate,
+    Shape, Slot,
+};
 
 const HEADS: usize = 32;
 const HEAD_DIM: usize = 128;
@@ -99,6 +102,56 @@ fn prefill(c: &mut Criterion) {
     }
 }
 
+/// f32 activations into an f16 cache, 4096-token prefill: fused rotate-into (reads 4 and
+/// writes 2 bytes per element) against rotating in place and then converting (4+4, then
+/// 4+2), both with the best backend and a table.
+fn fused(c: &mut Criterion) {
+    let tokens = 4096;
+    let n = tokens * HEADS * HEAD_DIM;
+    let mut g = c.benchmark_group("fused_f32_to_f16/prefill4096");
+    g.throughput(Throughput::Bytes((n * 4) as u64));
+    let table = rope(Backend::detect()).table(tokens).unwrap();
+    let mut x: Vec<f32> = (0..n).map(|i| (i % 97) as f32 * 0.01 - 0.5).collect();
+    let mut cache = vec![f16::ZERO; n];
+    let shape = Shape::tokens_heads(HEADS);
+    let slot = Slot::tokens_heads(0, HEADS * HEAD_DIM, HEAD_DIM);
+    g.bench_function("rotate_then_convert", |b| {
+        b.iter(|| {
+            table
+                .rotate(black_box(&mut x), HEADS, Positions::Start(0))
+                .unwrap();
+            // Position 0 is the identity: a pure SIMD conversion pass.
+            table
+                .rotate_into(
+                    &x,
+                    shape,
+                    &mut cache,
+                    slot,
+                    Positions::Same(0),
+                    Direction::Forward,
+                )
+                .unwrap();
+            black_box(&mut cache);
+        })
+    });
+    g.bench_function("rotate_into", |b| {
+        b.iter(|| {
+            table
+                .rotate_into(
+                    black_box(&x),
+                    shape,
+                    &mut cache,
+                    slot,
+                    Positions::Start(0),
+                    Direction::Forward,
+                )
+                .unwrap();
+            black_box(&mut cache);
+        })
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -106,5 +159,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
-criterion_group! { name = benches; config = config(); targets = decode, prefill }
+criterion_group! { name = benches; config = config(); targets = decode, prefill, fused }
 criterion_main!(benches);

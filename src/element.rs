@@ -27,6 +27,10 @@ pub(crate) mod private {
     pub trait Sealed: Sized {
         /// Run `backend`'s kernel for this element type over `span`.
         fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]);
+        /// Widen `src` into `dst` (same lengths) with `backend`'s conversion.
+        fn widen(backend: Backend, src: &[Self], dst: &mut [f32]);
+        /// Round `src` into `dst` (same lengths) with `backend`'s conversion.
+        fn narrow(backend: Backend, src: &[f32], dst: &mut [Self]);
     }
 
     impl Sealed for f32 {
@@ -34,19 +38,36 @@ pub(crate) mod private {
         fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]) {
             (backend.kernels().f32)(x, span, cos, sin)
         }
-    }
-    impl Sealed for f16 {
         #[inline]
-        fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]) {
-            (backend.kernels().f16)(x, span, cos, sin)
+        fn widen(_: Backend, src: &[Self], dst: &mut [f32]) {
+            dst.copy_from_slice(src)
+        }
+        #[inline]
+        fn narrow(_: Backend, src: &[f32], dst: &mut [Self]) {
+            dst.copy_from_slice(src)
         }
     }
-    impl Sealed for bf16 {
-        #[inline]
-        fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]) {
-            (backend.kernels().bf16)(x, span, cos, sin)
-        }
+
+    macro_rules! sixteen {
+        ($t:ty, $rotate:ident, $widen:ident, $narrow:ident) => {
+            impl Sealed for $t {
+                #[inline]
+                fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]) {
+                    (backend.kernels().$rotate)(x, span, cos, sin)
+                }
+                #[inline]
+                fn widen(backend: Backend, src: &[Self], dst: &mut [f32]) {
+                    (backend.kernels().$widen)(src, dst)
+                }
+                #[inline]
+                fn narrow(backend: Backend, src: &[f32], dst: &mut [Self]) {
+                    (backend.kernels().$narrow)(src, dst)
+                }
+            }
+        };
     }
+    sixteen!(f16, f16, widen_f16, narrow_f16);
+    sixteen!(bf16, bf16, widen_bf16, narrow_bf16);
 }
 
 impl Element for f32 {

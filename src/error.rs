@@ -102,6 +102,16 @@ pub enum RopeError {
         /// The table covers `0..max_pos`.
         max_pos: usize,
     },
+    /// A destination [`Slot`](crate::Slot) does not fit its buffer, or its rows overlap.
+    BadSlot {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// Two descriptions that must match (for a re-rotation) differ.
+    Incompatible {
+        /// What differs: `"head_dim"`, `"rotary_dim"` or `"layout"`.
+        what: &'static str,
+    },
     /// The requested backend does not run on this CPU (or this build target).
     BackendUnavailable {
         /// The backend asked for.
@@ -158,6 +168,10 @@ impl fmt::Display for RopeError {
                 f,
                 "position {position} is past the cos/sin table, which covers 0..{max_pos}; build a larger table"
             ),
+            Self::BadSlot { what } => write!(f, "bad destination slot: {what}"),
+            Self::Incompatible { what } => {
+                write!(f, "the two RoPE descriptions have different {what}; they must match")
+            }
             Self::BackendUnavailable { backend } => write!(
                 f,
                 "backend {backend:?} does not run on this CPU; see Backend::available()"

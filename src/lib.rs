@@ -45,21 +45,30 @@
 //!   (`u32` or `u64`; any order, repeats allowed).
 //!
 //! Rotations compose: turning by `p` then by `q` equals turning by `p + q` (within the
-//! rounding bound below). **Shifting a KV cache** when a sliding window drops the first
-//! `d` tokens is therefore one call: turn every kept key back by `d`. All keys share that
-//! angle, so the whole cache can be passed as *one token* with `tokens * heads` heads:
+//! rounding bound below).
+//!
+//! # Fused paths for runtimes
+//!
+//! - [`Rotate::rotate_into`]: read `src` (f32, f16 or bf16), rotate, and write a KV-cache
+//!   [`Slot`] of another element type in one call, `src` unmodified.
+//! - [`Rotate::rotate_packed_qkv`]: rotate the Q and K heads of a fused QKV projection's
+//!   `[tokens, (q_heads + 2 kv_heads) * head_dim]` buffer in place, V untouched; and
+//!   [`Rotate::rotate_packed_qkv_into`], which also writes rotated K and V into caches.
+//! - [`Rope::shift`]: **shift cached keys** by a position delta when a sliding window
+//!   drops tokens, a pure rotation (the magnitude scale is not applied again):
 //!
 //! ```
-//! use rope_simd::{PairLayout, Positions, Rope, Rotate};
+//! use rope_simd::{PairLayout, Positions, Rope, Rotate, Shape};
 //! let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
-//! let (kept, kv_heads, dropped) = (100, 8, 28u64);
+//! let (kept, kv_heads, dropped) = (100, 8, 28);
 //! let mut keys = vec![0.5f32; kept * kv_heads * 64]; // rotated at positions 28..128
-//! rope.rotate_inverse(&mut keys, kept * kv_heads, Positions::Start(dropped))?;
+//! rope.shift(&mut keys, Shape::tokens_heads(kv_heads), -dropped)?;
 //! // now as if rotated at positions 0..100
 //! # Ok::<(), rope_simd::RopeError>(())
 //! ```
 //!
-//! (Do not apply a magnitude `scale` twice: shift with a `Rope` whose scale is 1.)
+//! - [`Rope::rerotation`]: the per-pair angle change from one schedule to another (for
+//!   example LongRoPE's short to long factors), applied to cached keys at their positions.
 //!
 //! # How exact
 //!
@@ -116,6 +125,7 @@ extern crate alloc;
 extern crate std;
 
 mod backend;
+mod cache;
 mod config;
 mod element;
 mod error;
@@ -126,6 +136,7 @@ mod table;
 mod trig;
 
 pub use backend::Backend;
+pub use cache::Slot;
 pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
 pub use element::Element;
 pub use error::RopeError;

@@ -2,7 +2,9 @@
 //! walk tokens and hand each run of pairs to the backend's kernel.
 
 use crate::backend::Backend;
-use crate::config::{PairLayout, MAX_POSITION};
+use crate::cache::Slot;
+use crate::config::{PairLayout, MAX_POSITION, MAX_ROTARY_DIM};
+use crate::element::private::Sealed;
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::Span;
@@ -25,12 +27,15 @@ pub enum Positions<'a> {
     List(&'a [u32]),
     /// One position per token, 64-bit; each must be below [`MAX_POSITION`].
     List64(&'a [u64]),
+    /// Every token at this one position; the token count comes from the buffer length.
+    /// (Shifting cached keys by a fixed delta is a rotation of all of them by one angle.)
+    Same(u64),
 }
 
 impl Positions<'_> {
     fn list_len(&self) -> Option<usize> {
         match self {
-            Positions::Start(_) => None,
+            Positions::Start(_) | Positions::Same(_) => None,
             Positions::List(l) => Some(l.len()),
             Positions::List64(l) => Some(l.len()),
         }
@@ -42,6 +47,7 @@ impl Positions<'_> {
             Positions::Start(s) => s + t as u64,
             Positions::List(l) => u64::from(l[t]),
             Positions::List64(l) => l[t],
+            Positions::Same(p) => *p,
         }
     }
 }
@@ -130,11 +136,33 @@ pub(crate) mod private {
 }
 use private::Source;
 
+/// How a target's tokens and heads are laid out.
+#[derive(Clone, Copy)]
+enum Kind {
+    Shape(Order),
+    /// A fused QKV buffer: token rows of `row` elements, the rotated heads first.
+    Packed {
+        row: usize,
+    },
+}
+
 /// One buffer of a call: Q, K or the only one.
 struct Target<'x, E> {
     x: &'x mut [E],
-    shape: Shape,
+    heads: usize,
+    kind: Kind,
     what: &'static str,
+}
+
+impl<'x, E> Target<'x, E> {
+    fn new(x: &'x mut [E], shape: Shape, what: &'static str) -> Self {
+        Target {
+            x,
+            heads: shape.heads,
+            kind: Kind::Shape(shape.order),
+            what,
+        }
+    }
 }
 
 /// The rotations, available on every sin/cos source: [`Rope`](crate::Rope) (computed on
@@ -235,11 +263,7 @@ pub trait Rotate: private::Source {
     ) -> Result<(), RopeError> {
         run(
             self,
-            &mut [Target {
-                x,
-                shape,
-                what: "x",
-            }],
+            &mut [Target::new(x, shape, "x")],
             positions,
             direction,
         )
@@ -260,21 +284,186 @@ pub trait Rotate: private::Source {
     ) -> Result<(), RopeError> {
         run(
             self,
-            &mut [
-                Target {
-                    x: q,
-                    shape: q_shape,
-                    what: "q",
-                },
-                Target {
-                    x: k,
-                    shape: k_shape,
-                    what: "k",
-                },
-            ],
+            &mut [Target::new(q, q_shape, "q"), Target::new(k, k_shape, "k")],
             positions,
             direction,
         )
+    }
+
+    /// Rotate the Q and K parts of a packed QKV buffer in place, as a fused QKV
+    /// projection produces it: `[tokens, (q_heads + 2 * kv_heads) * head_dim]`, each token's
+    /// row holding its Q heads, then its K heads, then its V heads. V is left untouched.
+    ///
+    /// ```
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let (q_heads, kv_heads) = (8, 2);
+    /// let mut qkv = vec![0.5f32; 3 * (q_heads + 2 * kv_heads) * 64]; // 3 tokens
+    /// rope.rotate_packed_qkv(&mut qkv, q_heads, kv_heads, Positions::Start(10), Direction::Forward)?;
+    /// assert_eq!(qkv[(q_heads + kv_heads) * 64], 0.5); // V untouched
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::ZeroHeads`] if `q_heads` or `kv_heads` is 0; otherwise as
+    /// [`Rotate::rotate`], with the row `(q_heads + 2 * kv_heads) * head_dim`.
+    fn rotate_packed_qkv<E: Element>(
+        &self,
+        qkv: &mut [E],
+        q_heads: usize,
+        kv_heads: usize,
+        positions: Positions<'_>,
+        direction: Direction,
+    ) -> Result<(), RopeError> {
+        if q_heads == 0 || kv_heads == 0 {
+            return Err(RopeError::ZeroHeads);
+        }
+        let row = kv_heads
+            .checked_mul(2)
+            .and_then(|kv| kv.checked_add(q_heads))
+            .and_then(|h| h.checked_mul(self.geom().head_dim))
+            .ok_or(RopeError::SizeOverflow)?;
+        let target = Target {
+            x: qkv,
+            heads: q_heads + kv_heads,
+            kind: Kind::Packed { row },
+            what: "qkv",
+        };
+        run(self, &mut [target], positions, direction)
+    }
+
+    /// Rotate `src` (any [`Shape`]) and write the result into a cache slot of `dst`, in
+    /// one pass, converting the element type (f32 activations into an f16 cache, say).
+    /// `src` is not modified. Each value is rotated in f32 and rounded once to `D`: the
+    /// in-place result converted to `D` whenever `D` is no wider than `S` (the same bits;
+    /// channels past `rotary_dim` are converted too).
+    ///
+    /// ```
+    /// use rope_simd::{f16, PairLayout, Positions, Rope, Rotate, Shape, Slot, Direction};
+    /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
+    /// let k = vec![0.5f32; 4 * 8 * 128];                   // 4 new tokens, 8 KV heads
+    /// let mut cache = vec![f16::ZERO; 4096 * 8 * 128];     // [capacity, heads, dim]
+    /// let slot = Slot::tokens_heads(100, 8 * 128, 128);   // rows 100..104
+    /// rope.rotate_into(&k, Shape::tokens_heads(8), &mut cache, slot, Positions::Start(100), Direction::Forward)?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::apply`] for `src`; [`RopeError::BadSlot`] if the slot does not fit
+    /// `dst` or its rows overlap. On error `dst` is untouched.
+    fn rotate_into<S: Element, D: Element>(
+        &self,
+        src: &[S],
+        shape: Shape,
+        dst: &mut [D],
+        slot: Slot,
+        positions: Positions<'_>,
+        direction: Direction,
+    ) -> Result<(), RopeError> {
+        let g = self.geom();
+        let dims = Dims {
+            len: src.len(),
+            heads: shape.heads,
+            kind: Kind::Shape(shape.order),
+            what: "src",
+        };
+        let tokens = validate(self, &g, &[dims], &positions)?;
+        slot.check(tokens, shape.heads, g.head_dim, dst.len())?;
+        into_unchecked(
+            self, src, dims, tokens, dst, slot, positions, direction, false,
+        );
+        Ok(())
+    }
+
+    /// [`Rotate::rotate_packed_qkv`] fused with the KV-cache write: rotate Q in place,
+    /// write the rotated K into `k_cache` and V (unrotated) into `v_cache`, converting to
+    /// the cache's element type, in one call. K in `qkv` is left as it was (the cache
+    /// holds the rotated copy; not writing it back saves a pass).
+    ///
+    /// ```
+    /// use rope_simd::{bf16, PairLayout, Positions, Rope, Rotate, Slot};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let (q_heads, kv_heads, tokens) = (8, 2, 3);
+    /// let mut qkv = vec![0.5f32; tokens * (q_heads + 2 * kv_heads) * 64];
+    /// let mut k_cache = vec![bf16::ZERO; 1024 * kv_heads * 64];
+    /// let mut v_cache = k_cache.clone();
+    /// let slot = Slot::tokens_heads(40, kv_heads * 64, 64);
+    /// rope.rotate_packed_qkv_into(&mut qkv, q_heads, kv_heads, &mut k_cache, slot, &mut v_cache, slot, Positions::Start(40))?;
+    /// assert_eq!(v_cache[40 * kv_heads * 64], bf16::from_f32(0.5));
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate_packed_qkv`]; [`RopeError::BadSlot`] for either slot. On error
+    /// nothing is written.
+    #[allow(clippy::too_many_arguments)]
+    fn rotate_packed_qkv_into<S: Element, D: Element>(
+        &self,
+        qkv: &mut [S],
+        q_heads: usize,
+        kv_heads: usize,
+        k_cache: &mut [D],
+        k_slot: Slot,
+        v_cache: &mut [D],
+        v_slot: Slot,
+        positions: Positions<'_>,
+    ) -> Result<(), RopeError> {
+        let g = self.geom();
+        if q_heads == 0 || kv_heads == 0 {
+            return Err(RopeError::ZeroHeads);
+        }
+        let row = kv_heads
+            .checked_mul(2)
+            .and_then(|kv| kv.checked_add(q_heads))
+            .and_then(|h| h.checked_mul(g.head_dim))
+            .ok_or(RopeError::SizeOverflow)?;
+        let dims = Dims {
+            len: qkv.len(),
+            heads: q_heads,
+            kind: Kind::Packed { row },
+            what: "qkv",
+        };
+        let tokens = validate(self, &g, &[dims], &positions)?;
+        k_slot.check(tokens, kv_heads, g.head_dim, k_cache.len())?;
+        v_slot.check(tokens, kv_heads, g.head_dim, v_cache.len())?;
+        // Everything is valid: write. K and V are read from their offsets in each row.
+        let kv = |first_head: usize| Dims {
+            len: qkv.len() - first_head * g.head_dim,
+            heads: kv_heads,
+            kind: Kind::Packed { row },
+            what: "qkv",
+        };
+        let (k_dims, v_dims) = (kv(q_heads), kv(q_heads + kv_heads));
+        let (k_off, v_off) = (q_heads * g.head_dim, (q_heads + kv_heads) * g.head_dim);
+        into_unchecked(
+            self,
+            &qkv[k_off..],
+            k_dims,
+            tokens,
+            k_cache,
+            k_slot,
+            positions,
+            Direction::Forward,
+            false,
+        );
+        into_unchecked(
+            self,
+            &qkv[v_off..],
+            v_dims,
+            tokens,
+            v_cache,
+            v_slot,
+            positions,
+            Direction::Forward,
+            true,
+        );
+        let q = Target {
+            x: qkv,
+            heads: q_heads,
+            kind: Kind::Packed { row },
+            what: "qkv",
+        };
+        run(self, &mut [q], positions, Direction::Forward)
     }
 
     /// The low-level entry for runtimes that bring their own cos/sin (as candle and vLLM
@@ -355,24 +544,61 @@ fn span_for(
     }
 }
 
-/// Validate every target and the positions; return the token count.
-fn validate<S: Source + ?Sized, E>(
+/// What validation needs to know of a buffer.
+#[derive(Clone, Copy)]
+struct Dims {
+    len: usize,
+    heads: usize,
+    kind: Kind,
+    what: &'static str,
+}
+
+impl<E> Target<'_, E> {
+    fn dims(&self) -> Dims {
+        Dims {
+            len: self.x.len(),
+            heads: self.heads,
+            kind: self.kind,
+            what: self.what,
+        }
+    }
+}
+
+/// Offset of token `t`'s first head, and the stride between its heads.
+fn token_base(
+    kind: Kind,
+    t: usize,
+    tokens: usize,
+    heads: usize,
+    head_dim: usize,
+) -> (usize, usize) {
+    match kind {
+        Kind::Shape(Order::TokensHeads) => (t * heads * head_dim, head_dim),
+        Kind::Shape(Order::HeadsTokens) => (t * head_dim, tokens * head_dim),
+        Kind::Packed { row } => (t * row, head_dim),
+    }
+}
+
+/// Validate every buffer and the positions; return the token count.
+fn validate<S: Source + ?Sized>(
     src: &S,
     g: &Geom,
-    targets: &[Target<'_, E>],
+    targets: &[Dims],
     positions: &Positions<'_>,
 ) -> Result<usize, RopeError> {
     let mut tokens: Option<usize> = None;
     for t in targets {
-        if t.shape.heads == 0 {
+        if t.heads == 0 {
             return Err(RopeError::ZeroHeads);
         }
-        let row = t
-            .shape
-            .heads
-            .checked_mul(g.head_dim)
-            .ok_or(RopeError::SizeOverflow)?;
-        let len = t.x.len();
+        let row = match t.kind {
+            Kind::Shape(_) => t
+                .heads
+                .checked_mul(g.head_dim)
+                .ok_or(RopeError::SizeOverflow)?,
+            Kind::Packed { row } => row,
+        };
+        let len = t.len;
         let bad = RopeError::BufferLength {
             what: t.what,
             len,
@@ -422,6 +648,11 @@ fn validate<S: Source + ?Sized, E>(
         }
         Positions::List(l) => l.iter().try_for_each(|&p| check(u64::from(p)))?,
         Positions::List64(l) => l.iter().try_for_each(|&p| check(p))?,
+        Positions::Same(p) => {
+            if tokens > 0 {
+                check(p)?;
+            }
+        }
     }
     Ok(tokens)
 }
@@ -433,7 +664,9 @@ fn run<S: Source + ?Sized, E: Element>(
     direction: Direction,
 ) -> Result<(), RopeError> {
     let g = src.geom();
-    let tokens = validate(src, &g, targets, &positions)?;
+    let dims: [Dims; 2] =
+        core::array::from_fn(|i| targets.get(i).map_or(targets[0].dims(), Target::dims));
+    let tokens = validate(src, &g, &dims[..targets.len()], &positions)?;
     let inverse = direction == Direction::Inverse;
     for t in 0..tokens {
         let position = positions.get(t);
@@ -442,15 +675,111 @@ fn run<S: Source + ?Sized, E: Element>(
         }
         src.for_each_run(position, |first_pair, cos, sin| {
             for target in targets.iter_mut() {
-                let heads = target.shape.heads;
-                let (base, stride) = match target.shape.order {
-                    Order::TokensHeads => (t * heads * g.head_dim, g.head_dim),
-                    Order::HeadsTokens => (t * g.head_dim, tokens * g.head_dim),
-                };
+                let heads = target.heads;
+                let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
                 let span = span_for(&g, heads, stride, first_pair, cos.len(), inverse);
                 E::rotate(g.backend, &mut target.x[base..], &span, cos, sin);
             }
         });
     }
     Ok(())
+}
+
+/// Rotate (or, with `copy_only`, just convert) `tokens` tokens of `input` into `dst`'s
+/// `slot`. Everything was validated by the caller.
+#[allow(clippy::too_many_arguments)]
+fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
+    src: &Src,
+    input: &[S],
+    dims: Dims,
+    tokens: usize,
+    dst: &mut [D],
+    slot: Slot,
+    positions: Positions<'_>,
+    direction: Direction,
+    copy_only: bool,
+) {
+    let g = src.geom();
+    let (hd, rot, half) = (g.head_dim, g.rotary_dim, g.rotary_dim / 2);
+    let interleaved = g.layout == PairLayout::Interleaved;
+    let mut scratch = [0.0f32; MAX_ROTARY_DIM];
+    for t in 0..tokens {
+        let position = positions.get(t);
+        let (base, stride) = token_base(dims.kind, t, tokens, dims.heads, hd);
+        let rows = |h: usize| {
+            (
+                base + h * stride,
+                (slot.first_token + t) * slot.token_stride + h * slot.head_stride,
+            )
+        };
+        // Channels that are only converted: past rotary_dim, or all at the identity.
+        let identity = copy_only || (position == 0 && g.scale == 1.0);
+        let from = if identity { 0 } else { rot };
+        for h in 0..dims.heads {
+            let (s0, d0) = rows(h);
+            convert(
+                g.backend,
+                &input[s0 + from..s0 + hd],
+                &mut dst[d0 + from..d0 + hd],
+                &mut scratch,
+            );
+        }
+        if identity {
+            continue;
+        }
+        src.for_each_run(position, |first, cos, sin| {
+            let n = cos.len();
+            // The run's channels, copied one after the other into the scratch row.
+            let ranges = if interleaved {
+                [(2 * first, 2 * n), (0, 0)]
+            } else {
+                [(first, n), (half + first, n)]
+            };
+            let span = Span {
+                rows: 1,
+                stride: 0,
+                first: 0,
+                second: n,
+                n,
+                interleaved,
+                inverse: direction == Direction::Inverse,
+            };
+            for h in 0..dims.heads {
+                let (s0, d0) = rows(h);
+                let mut k = 0;
+                for &(off, len) in &ranges {
+                    S::widen(
+                        g.backend,
+                        &input[s0 + off..s0 + off + len],
+                        &mut scratch[k..k + len],
+                    );
+                    k += len;
+                }
+                <f32 as Sealed>::rotate(g.backend, &mut scratch[..k], &span, cos, sin);
+                let mut k = 0;
+                for &(off, len) in &ranges {
+                    D::narrow(
+                        g.backend,
+                        &scratch[k..k + len],
+                        &mut dst[d0 + off..d0 + off + len],
+                    );
+                    k += len;
+                }
+            }
+        });
+    }
+}
+
+/// Convert `src` into `dst` (same lengths) through f32, a scratch-full at a time.
+fn convert<S: Element, D: Element>(
+    backend: Backend,
+    src: &[S],
+    dst: &mut [D],
+    scratch: &mut [f32],
+) {
+    for (s, d) in src.chunks(scratch.len()).zip(dst.chunks_mut(scratch.len())) {
+        let tmp = &mut scratch[..s.len()];
+        S::widen(backend, s, tmp);
+        D::narrow(backend, tmp, d);
+    }
 }

@@ -4,8 +4,9 @@ use crate::config::Rope;
 use crate::error::RopeError;
 use crate::rotate::{private::Source, Geom};
 
-/// Pairs computed per run by the on-the-fly source (stack space: 2 x 64 f32).
-const RUN: usize = 64;
+/// Pairs computed per run by the on-the-fly source: all of them (stack space: 2 x 256
+/// f32), so a token's cos/sin are computed once and come in one run.
+pub(crate) const RUN: usize = crate::config::MAX_PAIRS;
 
 impl Source for Rope {
     fn geom(&self) -> Geom {
@@ -30,7 +31,7 @@ impl Source for Rope {
         let mut first = 0;
         while first < pairs {
             let n = RUN.min(pairs - first);
-            self.fill(position, first, &mut cos[..n], &mut sin[..n]);
+            self.fill(position, first, self.scale, &mut cos[..n], &mut sin[..n]);
             f(first, &cos[..n], &sin[..n]);
             first += n;
         }
@@ -38,11 +39,18 @@ impl Source for Rope {
 }
 
 impl Rope {
-    /// cos/sin of pairs `first..first + cos.len()` at `position`.
-    fn fill(&self, position: u64, first: usize, cos: &mut [f32], sin: &mut [f32]) {
+    /// cos/sin (times `scale`) of pairs `first..first + cos.len()` at `position`.
+    pub(crate) fn fill(
+        &self,
+        position: u64,
+        first: usize,
+        scale: f64,
+        cos: &mut [f32],
+        sin: &mut [f32],
+    ) {
         let turns = &self.turns[first..first + cos.len()];
         for ((c, s), &t) in cos.iter_mut().zip(sin.iter_mut()).zip(turns) {
-            (*c, *s) = crate::trig::cos_sin(position, t, self.scale);
+            (*c, *s) = crate::trig::cos_sin(position, t, scale);
         }
     }
 
@@ -86,14 +94,7 @@ impl Rope {
         max_pos: usize,
         storage: &'a mut [f32],
     ) -> Result<CosSinTable<&'a [f32]>, RopeError> {
-        let len = self.table_len(max_pos)?;
-        if storage.len() != len {
-            return Err(RopeError::WrongLength {
-                what: "table storage",
-                expected: len,
-                got: storage.len(),
-            });
-        }
+        self.check_storage(max_pos, storage.len())?;
         self.fill_table(storage);
         Ok(CosSinTable {
             geom: self.geom(),
@@ -129,14 +130,7 @@ impl Rope {
         max_pos: usize,
         storage: &'a [f32],
     ) -> Result<CosSinTable<&'a [f32]>, RopeError> {
-        let len = self.table_len(max_pos)?;
-        if storage.len() != len {
-            return Err(RopeError::WrongLength {
-                what: "table storage",
-                expected: len,
-                got: storage.len(),
-            });
-        }
+        self.check_storage(max_pos, storage.len())?;
         Ok(CosSinTable {
             geom: self.geom(),
             max_pos,
@@ -166,6 +160,18 @@ impl Rope {
         })
     }
 
+    fn check_storage(&self, max_pos: usize, len: usize) -> Result<(), RopeError> {
+        let expected = self.table_len(max_pos)?;
+        if len != expected {
+            return Err(RopeError::WrongLength {
+                what: "table storage",
+                expected,
+                got: len,
+            });
+        }
+        Ok(())
+    }
+
     fn fill_table(&self, storage: &mut [f32]) {
         let pairs = self.pairs();
         if pairs == 0 {
@@ -173,7 +179,7 @@ impl Rope {
         }
         for (p, row) in storage.chunks_exact_mut(2 * pairs).enumerate() {
             let (cos, sin) = row.split_at_mut(pairs);
-            self.fill(p as u64, 0, cos, sin);
+            self.fill(p as u64, 0, self.scale, cos, sin);
         }
     }
 }

@@ -189,6 +189,21 @@ entry!(rotate_f32, f32);
 entry!(rotate_f16, f16);
 entry!(rotate_bf16, bf16);
 
+macro_rules! convert {
+    ($widen:ident, $narrow:ident, $t:ty) => {
+        pub(crate) fn $widen(src: &[$t], dst: &mut [f32]) {
+            // SAFETY: `Lanes` needs no runtime feature.
+            unsafe { generic::widen::<Lanes, $t>(src, dst) }
+        }
+        pub(crate) fn $narrow(src: &[f32], dst: &mut [$t]) {
+            // SAFETY: `Lanes` needs no runtime feature.
+            unsafe { generic::narrow::<Lanes, $t>(src, dst) }
+        }
+    };
+}
+convert!(widen_f16, narrow_f16, f16);
+convert!(widen_bf16, narrow_bf16, bf16);
+
 #[cfg(test)]
 mod tests {
     use super::*;

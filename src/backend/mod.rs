@@ -17,38 +17,65 @@ use half::{bf16, f16};
 /// A kernel for one element type.
 pub(crate) type KernelFn<E> = fn(&mut [E], &Span, &[f32], &[f32]);
 
-/// One backend's kernels, one per element type.
+/// Widening of 16-bit values to f32 (same lengths).
+pub(crate) type WidenFn<E> = fn(&[E], &mut [f32]);
+/// Rounding of f32 values to 16 bits (same lengths).
+pub(crate) type NarrowFn<E> = fn(&[f32], &mut [E]);
+
+/// One backend's kernels: a rotation per element type, and the 16-bit conversions.
 pub(crate) struct Kernels {
     pub f32: KernelFn<f32>,
     pub f16: KernelFn<f16>,
     pub bf16: KernelFn<bf16>,
+    pub widen_f16: WidenFn<f16>,
+    pub widen_bf16: WidenFn<bf16>,
+    pub narrow_f16: NarrowFn<f16>,
+    pub narrow_bf16: NarrowFn<bf16>,
+}
+
+fn widen_scalar<E: crate::Element>(src: &[E], dst: &mut [f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = s.to_f32();
+    }
+}
+
+fn narrow_scalar<E: crate::Element>(src: &[f32], dst: &mut [E]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = E::from_f32(*s);
+    }
 }
 
 static SCALAR: Kernels = Kernels {
     f32: kernel::scalar::<f32>,
     f16: kernel::scalar::<f16>,
     bf16: kernel::scalar::<bf16>,
+    widen_f16: widen_scalar::<f16>,
+    widen_bf16: widen_scalar::<bf16>,
+    narrow_f16: narrow_scalar::<f16>,
+    narrow_bf16: narrow_scalar::<bf16>,
 };
 
-static LANES: Kernels = Kernels {
-    f32: lanes::rotate_f32,
-    f16: lanes::rotate_f16,
-    bf16: lanes::rotate_bf16,
-};
+/// The `Kernels` of a backend module that defines `rotate_*`, `widen_*` and `narrow_*`.
+macro_rules! kernels_of {
+    ($m:path) => {{
+        use $m as m;
+        Kernels {
+            f32: m::rotate_f32,
+            f16: m::rotate_f16,
+            bf16: m::rotate_bf16,
+            widen_f16: m::widen_f16,
+            widen_bf16: m::widen_bf16,
+            narrow_f16: m::narrow_f16,
+            narrow_bf16: m::narrow_bf16,
+        }
+    }};
+}
 
+static LANES: Kernels = kernels_of!(lanes);
 #[cfg(target_arch = "x86_64")]
-static AVX2: Kernels = Kernels {
-    f32: x86_64::avx2::rotate_f32,
-    f16: x86_64::avx2::rotate_f16,
-    bf16: x86_64::avx2::rotate_bf16,
-};
-
+static AVX2: Kernels = kernels_of!(x86_64::avx2);
 #[cfg(target_arch = "x86_64")]
-static AVX512: Kernels = Kernels {
-    f32: x86_64::avx512::rotate_f32,
-    f16: x86_64::avx512::rotate_f16,
-    bf16: x86_64::avx512::rotate_bf16,
-};
+static AVX512: Kernels = kernels_of!(x86_64::avx512);
 
 /// A kernel implementation. All give bit-identical results; pick one only to measure or
 /// to pin down timings. [`Backend::detect`] gives the fastest on this CPU.

@@ -133,3 +133,55 @@ macro_rules! entry {
 entry!(rotate_f32, rotate_f32_avx512, f32);
 entry!(rotate_f16, rotate_f16_avx512, f16);
 entry!(rotate_bf16, rotate_bf16_avx512, bf16);
+
+macro_rules! convert {
+    ($widen:ident, $narrow:ident, $widen_tf:ident, $narrow_tf:ident, $t:ty) => {
+        #[target_feature(enable = "avx512f,avx,avx2,f16c")]
+        unsafe fn $widen_tf(src: &[$t], dst: &mut [f32]) {
+            // SAFETY: this function's features are the ones `Avx512` needs.
+            unsafe { generic::widen::<Avx512, $t>(src, dst) }
+        }
+        #[target_feature(enable = "avx512f,avx,avx2,f16c")]
+        unsafe fn $narrow_tf(src: &[f32], dst: &mut [$t]) {
+            // SAFETY: this function's features are the ones `Avx512` needs.
+            unsafe { generic::narrow::<Avx512, $t>(src, dst) }
+        }
+        pub(crate) fn $widen(src: &[$t], dst: &mut [f32]) {
+            if super::has_avx512() {
+                // SAFETY: the CPU and OS support the features (checked just above).
+                unsafe { $widen_tf(src, dst) }
+            } else {
+                unreachable_backend()
+            }
+        }
+        pub(crate) fn $narrow(src: &[f32], dst: &mut [$t]) {
+            if super::has_avx512() {
+                // SAFETY: the CPU and OS support the features (checked just above).
+                unsafe { $narrow_tf(src, dst) }
+            } else {
+                unreachable_backend()
+            }
+        }
+    };
+}
+convert!(
+    widen_f16,
+    narrow_f16,
+    widen_f16_avx512,
+    narrow_f16_avx512,
+    f16
+);
+convert!(
+    widen_bf16,
+    narrow_bf16,
+    widen_bf16_avx512,
+    narrow_bf16_avx512,
+    bf16
+);
+
+/// Backends are checked when a `Rope` is built, so a kernel of a backend this CPU lacks is
+/// never reached.
+#[cold]
+fn unreachable_backend() -> ! {
+    panic!("rope-simd internal error: avx512 kernel reached on a CPU without it")
+}

@@ -1,0 +1,356 @@
+//! Fused paths: rotate-into a cache slot with conversion, packed QKV (in place and into
+//! caches), KV-cache shift, and re-rotation between schedules; each against composing
+//! the unfused calls (bits) and the float64 reference (bound), on every backend.
+
+mod common;
+
+use common::{assert_close, assert_same_bits, backends, widen, Reference, Rng, TestElement};
+use rope_simd::{
+    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, RopeError, Rotate, Shape,
+    Slot,
+};
+
+fn rope(head_dim: usize, rotary_dim: usize, layout: PairLayout, backend: Backend) -> Rope {
+    Rope::builder(head_dim)
+        .rotary_dim(rotary_dim)
+        .layout(layout)
+        .base(500_000.0)
+        .backend(backend)
+        .build()
+        .unwrap()
+}
+
+/// `rotate_into` == rotate in place, then convert once; rows outside the slot untouched.
+fn into_matches_in_place<S: TestElement, D: TestElement>() {
+    let (tokens, heads, cap) = (3, 2, 7);
+    let positions = [0u32, 4095, 70_000];
+    for &backend in &backends() {
+        for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+            for (head_dim, rotary_dim) in [(64, 64), (80, 48), (6, 6)] {
+                let r = rope(head_dim, rotary_dim, layout, backend);
+                for order in [Order::TokensHeads, Order::HeadsTokens] {
+                    let shape = Shape { heads, order };
+                    let src: Vec<S> = Rng(head_dim as u64 + 3).vec(tokens * heads * head_dim, 30.0);
+                    let mut in_place = src.clone();
+                    r.apply(
+                        &mut in_place,
+                        shape,
+                        Positions::List(&positions),
+                        Direction::Forward,
+                    )
+                    .unwrap();
+                    for (slot, by_token) in [
+                        (Slot::tokens_heads(2, heads * head_dim, head_dim), true),
+                        (Slot::heads_tokens(2, cap, head_dim), false),
+                    ] {
+                        let canary = D::from_f32(-7.0);
+                        let mut dst = vec![canary; cap * heads * head_dim];
+                        r.rotate_into(
+                            &src,
+                            shape,
+                            &mut dst,
+                            slot,
+                            Positions::List(&positions),
+                            Direction::Forward,
+                        )
+                        .unwrap();
+                        for t in 0..cap {
+                            for h in 0..heads {
+                                let d0 = t * slot.token_stride + h * slot.head_stride;
+                                let got = &dst[d0..d0 + head_dim];
+                                if t < 2 || t >= 2 + tokens {
+                                    assert!(
+                                        got.iter().all(|v| v.bits() == canary.bits()),
+                                        "row outside the slot written"
+                                    );
+                                    continue;
+                                }
+                                let tt = t - 2;
+                                let s0 = match order {
+                                    Order::TokensHeads => (tt * heads + h) * head_dim,
+                                    Order::HeadsTokens => (h * tokens + tt) * head_dim,
+                                };
+                                let want: Vec<D> = in_place[s0..s0 + head_dim]
+                                    .iter()
+                                    .map(|v| D::from_f32(v.to_f32()))
+                                    .collect();
+                                let what = format!("{}->{} {backend:?} {layout:?} {head_dim}/{rotary_dim} {order:?} by_token {by_token}", S::NAME, D::NAME);
+                                assert_same_bits(&want, got, &what);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn rotate_into_matches_in_place_then_convert() {
+    into_matches_in_place::<f32, f32>();
+    into_matches_in_place::<f32, f16>();
+    into_matches_in_place::<f32, bf16>();
+    into_matches_in_place::<f16, f16>();
+    into_matches_in_place::<bf16, bf16>();
+}
+
+#[test]
+fn rotate_into_from_a_table_and_inverse() {
+    let r = rope(32, 32, PairLayout::Interleaved, Backend::detect());
+    let table = r.table(100).unwrap();
+    let src: Vec<f32> = Rng(5).vec(4 * 3 * 32, 10.0);
+    let slot = Slot::tokens_heads(0, 3 * 32, 32);
+    for dir in [Direction::Forward, Direction::Inverse] {
+        let (mut a, mut b) = (vec![f16::ZERO; src.len()], vec![f16::ZERO; src.len()]);
+        r.rotate_into(
+            &src,
+            Shape::tokens_heads(3),
+            &mut a,
+            slot,
+            Positions::Start(90),
+            dir,
+        )
+        .unwrap();
+        table
+            .rotate_into(
+                &src,
+                Shape::tokens_heads(3),
+                &mut b,
+                slot,
+                Positions::Start(90),
+                dir,
+            )
+            .unwrap();
+        assert_same_bits(&a, &b, "table vs on the fly");
+    }
+}
+
+#[test]
+fn packed_qkv_in_place_and_into_caches() {
+    let (hq, hkv, hd, tokens) = (4, 2, 16, 3);
+    let row = (hq + 2 * hkv) * hd;
+    for &backend in &backends() {
+        for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+            let r = rope(hd, hd, layout, backend);
+            let qkv: Vec<f32> = Rng(11).vec(tokens * row, 5.0);
+            // Unfused: split into Q, K, V buffers and rotate Q and K.
+            let part = |from: usize, heads: usize| -> Vec<f32> {
+                (0..tokens)
+                    .flat_map(|t| qkv[t * row + from * hd..t * row + (from + heads) * hd].to_vec())
+                    .collect()
+            };
+            let (mut q, mut k, v) = (part(0, hq), part(hq, hkv), part(hq + hkv, hkv));
+            r.rotate_qk(&mut q, hq, &mut k, hkv, Positions::Start(7))
+                .unwrap();
+            // In place.
+            let mut fused = qkv.clone();
+            r.rotate_packed_qkv(&mut fused, hq, hkv, Positions::Start(7), Direction::Forward)
+                .unwrap();
+            for t in 0..tokens {
+                let rowv = &fused[t * row..(t + 1) * row];
+                assert_same_bits(
+                    &q[t * hq * hd..(t + 1) * hq * hd],
+                    &rowv[..hq * hd],
+                    "packed q",
+                );
+                assert_same_bits(
+                    &k[t * hkv * hd..(t + 1) * hkv * hd],
+                    &rowv[hq * hd..(hq + hkv) * hd],
+                    "packed k",
+                );
+                assert_same_bits(
+                    &v[t * hkv * hd..(t + 1) * hkv * hd],
+                    &rowv[(hq + hkv) * hd..],
+                    "v untouched",
+                );
+            }
+            // Into f16 caches.
+            let mut fused = qkv.clone();
+            let slot = Slot::tokens_heads(5, hkv * hd, hd);
+            let (mut kc, mut vc) = (
+                vec![f16::ZERO; 16 * hkv * hd],
+                vec![f16::ZERO; 16 * hkv * hd],
+            );
+            r.rotate_packed_qkv_into(
+                &mut fused,
+                hq,
+                hkv,
+                &mut kc,
+                slot,
+                &mut vc,
+                slot,
+                Positions::Start(7),
+            )
+            .unwrap();
+            let conv = |x: &[f32]| x.iter().map(|&v| f16::from_f32(v)).collect::<Vec<_>>();
+            for t in 0..tokens {
+                let rowv = &fused[t * row..(t + 1) * row];
+                assert_same_bits(
+                    &q[t * hq * hd..(t + 1) * hq * hd],
+                    &rowv[..hq * hd],
+                    "q in place",
+                );
+                assert_same_bits(
+                    &qkv[t * row + hq * hd..(t + 1) * row],
+                    &rowv[hq * hd..],
+                    "k and v in qkv untouched",
+                );
+                let c0 = (5 + t) * hkv * hd;
+                assert_same_bits(
+                    &conv(&k[t * hkv * hd..(t + 1) * hkv * hd]),
+                    &kc[c0..c0 + hkv * hd],
+                    "k cache",
+                );
+                assert_same_bits(
+                    &conv(&v[t * hkv * hd..(t + 1) * hkv * hd]),
+                    &vc[c0..c0 + hkv * hd],
+                    "v cache",
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn shift_equals_rotating_at_the_new_position_and_ignores_the_scale() {
+    for scale in [1.0, 1.2079] {
+        let r = Rope::builder(64)
+            .base(10_000.0)
+            .scale(scale)
+            .build()
+            .unwrap();
+        let x: Vec<f32> = Rng(3).vec(5 * 2 * 64, 4.0);
+        let mut y = x.clone();
+        r.rotate(&mut y, 2, Positions::Start(1000)).unwrap();
+        r.shift(&mut y, Shape::tokens_heads(2), -900).unwrap();
+        let freqs = Reference::default_freqs(10_000.0, 64);
+        let reference = Reference {
+            head_dim: 64,
+            rotary_dim: 64,
+            layout: PairLayout::HalfSplit,
+            inv_freq: &freqs,
+            scale,
+        };
+        let want = reference.rotate(
+            &widen(&x),
+            2,
+            Order::TokensHeads,
+            &[100, 101, 102, 103, 104],
+            false,
+        );
+        // Two roundings: rotate, then shift (scale 1).
+        assert_close(
+            &Reference {
+                scale: 2.0 * scale,
+                ..reference
+            },
+            &x,
+            &y,
+            &want,
+            "shifted keys",
+        );
+    }
+}
+
+#[test]
+fn rerotation_moves_keys_between_schedules() {
+    let short = Rope::builder(8)
+        .inv_freqs(&[1.0, 0.1, 0.01, 0.001])
+        .build()
+        .unwrap();
+    let long = Rope::builder(8)
+        .inv_freqs(&[0.9, 0.11, 0.004, 0.0001])
+        .build()
+        .unwrap();
+    let x: Vec<bf16> = Rng(9).vec(3 * 8, 4.0);
+    let mut y: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+    short.rotate(&mut y, 1, Positions::Start(5000)).unwrap();
+    short
+        .rerotation(&long)
+        .unwrap()
+        .rotate(&mut y, 1, Positions::Start(5000))
+        .unwrap();
+    let reference = Reference {
+        head_dim: 8,
+        rotary_dim: 8,
+        layout: PairLayout::HalfSplit,
+        inv_freq: long.inv_freqs(),
+        scale: 1.0,
+    };
+    let xf: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+    let want = reference.rotate(
+        &widen(&xf),
+        1,
+        Order::TokensHeads,
+        &[5000, 5001, 5002],
+        false,
+    );
+    assert_close(
+        &Reference {
+            scale: 2.0,
+            ..reference
+        },
+        &xf,
+        &y,
+        &want,
+        "re-rotated",
+    );
+    let other = Rope::builder(8)
+        .layout(PairLayout::Interleaved)
+        .build()
+        .unwrap();
+    assert_eq!(
+        short.rerotation(&other).unwrap_err(),
+        RopeError::Incompatible { what: "layout" }
+    );
+}
+
+#[test]
+fn bad_slots_are_errors_and_write_nothing() {
+    let r = rope(8, 8, PairLayout::HalfSplit, Backend::detect());
+    let src = vec![1.0f32; 2 * 3 * 8];
+    let shape = Shape::tokens_heads(3);
+    for (slot, len) in [
+        (Slot::tokens_heads(0, 8, 8), 100), // tokens 8 apart but 3 heads of 8 each: overlap
+        (
+            Slot {
+                first_token: 0,
+                token_stride: 24,
+                head_stride: 4,
+            },
+            100,
+        ), // heads overlap
+        (Slot::tokens_heads(3, 24, 8), 100), // rows 3..5 end at 120 > 100
+        (Slot::tokens_heads(usize::MAX / 2, 24, 8), 100),
+    ] {
+        let mut dst = vec![f16::from_f32(3.0); len];
+        let err = r
+            .rotate_into(
+                &src,
+                shape,
+                &mut dst,
+                slot,
+                Positions::Start(1),
+                Direction::Forward,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, RopeError::BadSlot { .. } | RopeError::SizeOverflow),
+            "{slot:?}: {err}"
+        );
+        assert!(dst.iter().all(|v| *v == f16::from_f32(3.0)));
+    }
+    // A bad source length: nothing written either.
+    let mut dst = vec![f16::ZERO; 100];
+    assert!(r
+        .rotate_into(
+            &src[..40],
+            shape,
+            &mut dst,
+            Slot::tokens_heads(0, 24, 8),
+            Positions::Start(1),
+            Direction::Forward
+        )
+        .is_err());
+    assert!(dst.iter().all(|v| *v == f16::ZERO));
+}
