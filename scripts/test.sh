@@ -70,7 +70,7 @@ step "Miri: undefined-behaviour checks of the scalar and portable kernels and va
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 rustup +nightly component add miri rust-src >/dev/null
 cargo +nightly miri setup >/dev/null
-timeout 900 cargo +nightly miri test --lib --test bad_input --test backends
+timeout 900 cargo +nightly miri test --lib --test bad_input --test backends --test fused
 
 step "fuzzing: each target 60 s from the committed seeds (a crash fails; save it in fuzz/regressions/)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

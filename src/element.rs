@@ -24,13 +24,21 @@ pub trait Element: Copy + Send + Sync + 'static + private::Sealed {
 pub(crate) mod private {
     use super::*;
 
-    pub trait Sealed: Sized {
+    pub trait Sealed: Sized + crate::backend::generic::SimdElement {
         /// Run `backend`'s kernel for this element type over `span`.
         fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]);
         /// Widen `src` into `dst` (same lengths) with `backend`'s conversion.
         fn widen(backend: Backend, src: &[Self], dst: &mut [f32]);
         /// Round `src` into `dst` (same lengths) with `backend`'s conversion.
         fn narrow(backend: Backend, src: &[f32], dst: &mut [Self]);
+        /// The values as f32, when they are f32 (no conversion needed).
+        fn as_f32(_: &[Self]) -> Option<&[f32]> {
+            None
+        }
+        /// The values as f32, when they are f32 (no conversion needed).
+        fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+            None
+        }
     }
 
     impl Sealed for f32 {
@@ -45,6 +53,12 @@ pub(crate) mod private {
         #[inline]
         fn narrow(_: Backend, src: &[f32], dst: &mut [Self]) {
             dst.copy_from_slice(src)
+        }
+        fn as_f32(x: &[Self]) -> Option<&[f32]> {
+            Some(x)
+        }
+        fn as_f32_mut(x: &mut [Self]) -> Option<&mut [f32]> {
+            Some(x)
         }
     }
 

@@ -93,3 +93,36 @@ pub(crate) fn scalar<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f
         }
     }
 }
+
+/// The scalar out-of-place kernel: rows `span.stride` apart in `src` and `dst_stride`
+/// apart in `dst`, each pair rotated as [`scalar`] does and rounded once to `D`.
+pub(crate) fn scalar_into<S: Element, D: Element>(
+    src: &[S],
+    dst: &mut [D],
+    span: &Span,
+    dst_stride: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    span.assert_fits(src.len(), cos, sin);
+    Span {
+        stride: dst_stride,
+        ..*span
+    }
+    .assert_fits(dst.len(), cos, sin);
+    let (cos, sin) = (&cos[..span.n], &sin[..span.n]);
+    for r in 0..span.rows {
+        let (x, y) = (&src[r * span.stride..], &mut dst[r * dst_stride..]);
+        for (j, (&c, &s)) in cos.iter().zip(sin).enumerate() {
+            let s = if span.inverse { -s } else { s };
+            let (ia, ib) = if span.interleaved {
+                (span.first + 2 * j, span.first + 2 * j + 1)
+            } else {
+                (span.first + j, span.second + j)
+            };
+            let (a, b) = rotate_pair(x[ia].to_f32(), x[ib].to_f32(), c, s);
+            y[ia] = D::from_f32(a);
+            y[ib] = D::from_f32(b);
+        }
+    }
+}

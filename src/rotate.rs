@@ -4,7 +4,6 @@
 use crate::backend::Backend;
 use crate::cache::Slot;
 use crate::config::{PairLayout, MAX_POSITION, MAX_ROTARY_DIM};
-use crate::element::private::Sealed;
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::Span;
@@ -700,8 +699,7 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
     copy_only: bool,
 ) {
     let g = src.geom();
-    let (hd, rot, half) = (g.head_dim, g.rotary_dim, g.rotary_dim / 2);
-    let interleaved = g.layout == PairLayout::Interleaved;
+    let (hd, rot) = (g.head_dim, g.rotary_dim);
     let mut scratch = [0.0f32; MAX_ROTARY_DIM];
     for t in 0..tokens {
         let position = positions.get(t);
@@ -727,45 +725,19 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         if identity {
             continue;
         }
+        let inverse = direction == Direction::Inverse;
+        let dst_base = (slot.first_token + t) * slot.token_stride;
         src.for_each_run(position, |first, cos, sin| {
-            let n = cos.len();
-            // The run's channels, copied one after the other into the scratch row.
-            let ranges = if interleaved {
-                [(2 * first, 2 * n), (0, 0)]
-            } else {
-                [(first, n), (half + first, n)]
-            };
-            let span = Span {
-                rows: 1,
-                stride: 0,
-                first: 0,
-                second: n,
-                n,
-                interleaved,
-                inverse: direction == Direction::Inverse,
-            };
-            for h in 0..dims.heads {
-                let (s0, d0) = rows(h);
-                let mut k = 0;
-                for &(off, len) in &ranges {
-                    S::widen(
-                        g.backend,
-                        &input[s0 + off..s0 + off + len],
-                        &mut scratch[k..k + len],
-                    );
-                    k += len;
-                }
-                <f32 as Sealed>::rotate(g.backend, &mut scratch[..k], &span, cos, sin);
-                let mut k = 0;
-                for &(off, len) in &ranges {
-                    D::narrow(
-                        g.backend,
-                        &scratch[k..k + len],
-                        &mut dst[d0 + off..d0 + off + len],
-                    );
-                    k += len;
-                }
-            }
+            let span = span_for(&g, dims.heads, stride, first, cos.len(), inverse);
+            crate::backend::rotate_into(
+                g.backend,
+                &input[base..],
+                &mut dst[dst_base..],
+                &span,
+                slot.head_stride,
+                cos,
+                sin,
+            );
         });
     }
 }

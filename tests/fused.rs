@@ -26,7 +26,13 @@ fn into_matches_in_place<S: TestElement, D: TestElement>() {
     let positions = [0u32, 4095, 70_000];
     for &backend in &backends() {
         for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
-            for (head_dim, rotary_dim) in [(64, 64), (80, 48), (6, 6)] {
+            // Under Miri (undefined-behaviour checks, slow): a vector body with a tail only.
+            let dims: &[(usize, usize)] = if cfg!(miri) {
+                &[(20, 12)]
+            } else {
+                &[(64, 64), (80, 48), (6, 6)]
+            };
+            for &(head_dim, rotary_dim) in dims {
                 let r = rope(head_dim, rotary_dim, layout, backend);
                 for order in [Order::TokensHeads, Order::HeadsTokens] {
                     let shape = Shape { heads, order };
@@ -87,11 +93,13 @@ fn into_matches_in_place<S: TestElement, D: TestElement>() {
 
 #[test]
 fn rotate_into_matches_in_place_then_convert() {
-    into_matches_in_place::<f32, f32>();
     into_matches_in_place::<f32, f16>();
-    into_matches_in_place::<f32, bf16>();
-    into_matches_in_place::<f16, f16>();
     into_matches_in_place::<bf16, bf16>();
+    if !cfg!(miri) {
+        into_matches_in_place::<f32, f32>();
+        into_matches_in_place::<f32, bf16>();
+        into_matches_in_place::<f16, f16>();
+    }
 }
 
 #[test]

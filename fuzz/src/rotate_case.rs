@@ -9,7 +9,9 @@
 
 use super::bytes::Bytes;
 use super::common::{assert_same_bits, bound, Reference, TestElement};
-use rope_simd::{bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape};
+use rope_simd::{
+    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape, Slot,
+};
 
 pub fn run(data: &[u8]) {
     let mut b = Bytes(data);
@@ -118,6 +120,46 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         Some(t) => t.apply(&mut y, shape, positions, direction),
         None => rope.apply(&mut y, shape, positions, direction),
     };
+    // The same call out of place, into a cache slot of the same type: the in-place bits
+    // in the slot's rows, nothing else written; or the same error, nothing written.
+    let (first, extra, cap) = (
+        usize::from(b.u8() % 4),
+        usize::from(b.u8() % 3),
+        usize::from(b.u8() % 12),
+    );
+    let row = heads * rope.head_dim();
+    let slot = Slot::tokens_heads(first, row + extra, rope.head_dim());
+    let canary = E::from_f32(-3.0);
+    let mut cache = vec![canary; cap * (row + extra) + usize::from(b.u8() % 4)];
+    let into = match &table {
+        Some(t) => t.rotate_into(&x, shape, &mut cache, slot, positions, direction),
+        None => rope.rotate_into(&x, shape, &mut cache, slot, positions, direction),
+    };
+    match (&result, &into) {
+        (_, Err(_)) => assert!(
+            cache.iter().all(|v| v.bits() == canary.bits()),
+            "a failing rotate_into wrote"
+        ),
+        (Err(e), Ok(())) => panic!("rotate_into succeeded where the in-place call failed: {e}"),
+        (Ok(()), Ok(())) => {
+            let tokens = x.len().checked_div(row).unwrap_or(0);
+            for t in 0..tokens {
+                for h in 0..heads {
+                    let s0 = match order {
+                        Order::TokensHeads => (t * heads + h) * rope.head_dim(),
+                        Order::HeadsTokens => (h * tokens + t) * rope.head_dim(),
+                    };
+                    let d0 = (first + t) * slot.token_stride + h * rope.head_dim();
+                    let hd = rope.head_dim();
+                    assert_same_bits(
+                        &y[s0..s0 + hd],
+                        &cache[d0..d0 + hd],
+                        "rotate_into vs in place",
+                    );
+                }
+            }
+        }
+    }
     if let Err(e) = result {
         assert!(!e.to_string().is_empty());
         assert_same_bits(&x, &y, "a failing call changed the buffer");

@@ -15,7 +15,7 @@ use half::{bf16, f16};
 /// that runs after the CPU was found to support it (a `#[target_feature]` function reached
 /// through [`Backend`](crate::Backend) dispatch, or a build where the feature is always on).
 /// Pointer arguments must be valid for the reads or writes of `N` (or `N/2`) elements.
-pub(crate) trait Vector: Copy {
+pub trait Vector: Copy {
     /// Lanes.
     const N: usize;
     unsafe fn load(p: *const f32) -> Self;
@@ -41,8 +41,9 @@ pub(crate) trait Vector: Copy {
     unsafe fn xor(self, o: Self) -> Self;
 }
 
-/// Loads and stores of one element type through a [`Vector`].
-pub(crate) trait SimdElement: crate::Element {
+/// Loads and stores of one element type through a [`Vector`] (a supertrait of every
+/// [`Element`](crate::Element)).
+pub trait SimdElement: Copy {
     unsafe fn load<V: Vector>(p: *const Self) -> V;
     unsafe fn store<V: Vector>(v: V, p: *mut Self);
 }
@@ -97,7 +98,7 @@ impl SimdElement for bf16 {
 /// # Safety
 /// The CPU must support `V`'s ISA (see [`Vector`]). Bounds are checked here.
 #[inline(always)]
-pub(crate) unsafe fn rotate<V: Vector, E: SimdElement>(
+pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
     x: &mut [E],
     span: &Span,
     cos: &[f32],
@@ -143,7 +144,7 @@ fn scalar_pairs<E: crate::Element>(
 /// # Safety
 /// The CPU must support `V`'s ISA; the pairs must lie within `row_x` and `cos`/`sin`.
 #[inline(always)]
-unsafe fn vector_pairs<V: Vector, E: SimdElement>(
+unsafe fn vector_pairs<V: Vector, E: crate::Element>(
     row_x: &mut [E],
     span: &Span,
     from: usize,
@@ -189,7 +190,7 @@ unsafe fn vector_pairs<V: Vector, E: SimdElement>(
 /// # Safety
 /// The CPU must support `V`'s ISA. Lengths are checked here.
 #[inline(always)]
-pub(crate) unsafe fn widen<V: Vector, E: SimdElement>(src: &[E], dst: &mut [f32]) {
+pub(crate) unsafe fn widen<V: Vector, E: crate::Element>(src: &[E], dst: &mut [f32]) {
     assert_eq!(
         src.len(),
         dst.len(),
@@ -213,7 +214,7 @@ pub(crate) unsafe fn widen<V: Vector, E: SimdElement>(src: &[E], dst: &mut [f32]
 /// # Safety
 /// The CPU must support `V`'s ISA. Lengths are checked here.
 #[inline(always)]
-pub(crate) unsafe fn narrow<V: Vector, E: SimdElement>(src: &[f32], dst: &mut [E]) {
+pub(crate) unsafe fn narrow<V: Vector, E: crate::Element>(src: &[f32], dst: &mut [E]) {
     assert_eq!(
         src.len(),
         dst.len(),
@@ -229,5 +230,77 @@ pub(crate) unsafe fn narrow<V: Vector, E: SimdElement>(src: &[f32], dst: &mut [E
     }
     for (d, s) in dst[body..].iter_mut().zip(&src[body..]) {
         *d = E::from_f32(*s);
+    }
+}
+
+/// Rotate `span` reading from `src` and writing `dst`, out of place: row `r` of the span
+/// is at `r * span.stride` in `src` and at `r * dst_stride` in `dst`, its channels at the
+/// same offsets in both. Each value is widened, rotated in f32 exactly as the in-place
+/// kernels do, and rounded once to `D`.
+///
+/// # Safety
+/// The CPU must support `V`'s ISA. Bounds are checked here.
+#[inline(always)]
+pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element>(
+    src: &[S],
+    dst: &mut [D],
+    span: &Span,
+    dst_stride: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    span.assert_fits(src.len(), cos, sin);
+    let dst_span = Span {
+        stride: dst_stride,
+        ..*span
+    };
+    dst_span.assert_fits(dst.len(), cos, sin);
+    let width = if span.interleaved { V::N / 2 } else { V::N };
+    let body = span.n / width * width;
+    let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
+    for r in 0..span.rows {
+        let src_row = &src[r * span.stride..];
+        let dst_row = &mut dst[r * dst_stride..];
+        let (xp, yp) = (src_row.as_ptr(), dst_row.as_mut_ptr());
+        // SAFETY (every block in this loop): the ISA is supported (caller); pairs
+        // `0..body` of this row lie within both rows (`assert_fits` on both spans), and
+        // `cos`/`sin` hold at least `n` values.
+        if span.interleaved {
+            let flip = unsafe { V::alternating_sign(span.inverse) };
+            let mut k = 0;
+            while k < body {
+                unsafe {
+                    let (c, s) = (V::load_dup(cp.add(k)), V::load_dup(sp.add(k)).xor(flip));
+                    let o = span.first + 2 * k;
+                    let v: V = S::load(xp.add(o));
+                    D::store(v.mul(c).add(v.swap_pairs().mul(s)), yp.add(o));
+                }
+                k += V::N / 2;
+            }
+        } else {
+            let flip = unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) };
+            let mut k = 0;
+            while k < body {
+                unsafe {
+                    let (c, s) = (V::load(cp.add(k)), V::load(sp.add(k)).xor(flip));
+                    let (oa, ob) = (span.first + k, span.second + k);
+                    let (a, b): (V, V) = (S::load(xp.add(oa)), S::load(xp.add(ob)));
+                    D::store(a.mul(c).sub(b.mul(s)), yp.add(oa));
+                    D::store(b.mul(c).add(a.mul(s)), yp.add(ob));
+                }
+                k += V::N;
+            }
+        }
+        if body < span.n {
+            let step = if span.interleaved { 2 * body } else { body };
+            let tail = Span {
+                rows: 1,
+                first: span.first + step,
+                second: span.second + body,
+                n: span.n - body,
+                ..*span
+            };
+            kernel::scalar_into(src_row, dst_row, &tail, 0, &cos[body..], &sin[body..]);
+        }
     }
 }

@@ -184,3 +184,32 @@ impl Backend {
         }
     }
 }
+
+/// Rotate out of place with `backend` (see `generic::rotate_into`).
+pub(crate) fn rotate_into<S: crate::Element, D: crate::Element>(
+    backend: Backend,
+    src: &[S],
+    dst: &mut [D],
+    span: &Span,
+    dst_stride: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    match backend {
+        // SAFETY: `Lanes` needs no runtime feature.
+        Backend::Lanes => unsafe {
+            generic::rotate_into::<lanes::Lanes, S, D>(src, dst, span, dst_stride, cos, sin)
+        },
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 if x86_64::has_avx2() => {
+            // SAFETY: the CPU and OS support AVX, AVX2 and F16C (checked just above).
+            unsafe { x86_64::avx2::rotate_into(src, dst, span, dst_stride, cos, sin) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 if x86_64::has_avx512() => {
+            // SAFETY: the CPU and OS support AVX-512F, AVX2 and F16C (checked just above).
+            unsafe { x86_64::avx512::rotate_into(src, dst, span, dst_stride, cos, sin) }
+        }
+        _ => kernel::scalar_into(src, dst, span, dst_stride, cos, sin),
+    }
+}

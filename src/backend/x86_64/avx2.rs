@@ -173,3 +173,20 @@ convert!(
 fn unreachable_backend() -> ! {
     panic!("rope-simd internal error: avx2 kernel reached on a CPU without it")
 }
+
+/// Out-of-place rotation with `Avx2`.
+///
+/// # Safety
+/// The CPU and OS must support "avx,avx2,f16c".
+#[target_feature(enable = "avx,avx2,f16c")]
+pub(crate) unsafe fn rotate_into<S: crate::Element, D: crate::Element>(
+    src: &[S],
+    dst: &mut [D],
+    span: &Span,
+    dst_stride: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    // SAFETY: this function's features are the ones `Avx2` needs.
+    unsafe { generic::rotate_into::<Avx2, S, D>(src, dst, span, dst_stride, cos, sin) }
+}

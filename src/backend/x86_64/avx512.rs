@@ -185,3 +185,20 @@ convert!(
 fn unreachable_backend() -> ! {
     panic!("rope-simd internal error: avx512 kernel reached on a CPU without it")
 }
+
+/// Out-of-place rotation with `Avx512`.
+///
+/// # Safety
+/// The CPU and OS must support "avx512f,avx,avx2,f16c".
+#[target_feature(enable = "avx512f,avx,avx2,f16c")]
+pub(crate) unsafe fn rotate_into<S: crate::Element, D: crate::Element>(
+    src: &[S],
+    dst: &mut [D],
+    span: &Span,
+    dst_stride: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    // SAFETY: this function's features are the ones `Avx512` needs.
+    unsafe { generic::rotate_into::<Avx512, S, D>(src, dst, span, dst_stride, cos, sin) }
+}
