@@ -88,6 +88,15 @@
 //! - Position 0 with scale 1 is the identity, bit for bit (`-0.0` and NaN included).
 //! - NaN and infinity propagate as IEEE arithmetic says; NaN payloads are not specified.
 //!
+//! # How fast
+//!
+//! Measured with `cargo bench --bench rope` on a 2-core AMD EPYC with AVX-512 (medians,
+//! Llama shape 32 heads x 128, cos/sin from a table): a decode step's f32 Q (16 KiB) in
+//! 213 ns, against 495 ns for a hand-written scalar loop and 285 ns for an in-place memory
+//! pass over the same bytes; a 4096-token f16 prefill in 1.74 ms (scalar loop: 56.6 ms).
+//! The README has the full table. Computing cos/sin on the fly instead of from a table
+//! adds about 1 us per token at head_dim 128.
+//!
 //! # The same bits everywhere
 //!
 //! Every [`Backend`] gives bit-identical results: the kernels use separate f32 multiplies
