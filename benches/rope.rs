@@ -78,6 +78,17 @@ fn group<E: Element>(c: &mut Criterion, name: &str, tokens: usize, start: usize)
             })
         });
     }
+    let compact = best.compact_table(start + tokens).unwrap();
+    g.bench_function(
+        BenchmarkId::new("compact_table", best.backend().name()),
+        |b| {
+            b.iter(|| {
+                compact
+                    .rotate(black_box(&mut x), HEADS, Positions::Start(start as u64))
+                    .unwrap()
+            })
+        },
+    );
     g.bench_function(BenchmarkId::new("on_the_fly", best.backend().name()), |b| {
         b.iter(|| {
             best.rotate(black_box(&mut x), HEADS, Positions::Start(start as u64))
@@ -152,6 +163,18 @@ fn fused(c: &mut Criterion) {
     g.finish();
 }
 
+/// Building each kind of table for 131072 positions (head_dim 128).
+fn table_build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("table_build/131072");
+    g.sample_size(10);
+    let r = rope(Backend::detect());
+    g.bench_function("full", |b| b.iter(|| black_box(r.table(131_072).unwrap())));
+    g.bench_function("compact", |b| {
+        b.iter(|| black_box(r.compact_table(131_072).unwrap()))
+    });
+    g.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -159,5 +182,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(2))
 }
 
-criterion_group! { name = benches; config = config(); targets = decode, prefill, fused }
+criterion_group! { name = benches; config = config(); targets = decode, prefill, fused, table_build }
 criterion_main!(benches);

@@ -135,6 +135,7 @@ extern crate std;
 
 mod backend;
 mod cache;
+mod compact;
 mod config;
 mod element;
 mod error;
@@ -146,6 +147,7 @@ mod trig;
 
 pub use backend::Backend;
 pub use cache::Slot;
+pub use compact::CompactTable;
 pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
 pub use element::Element;
 pub use error::RopeError;

@@ -80,6 +80,13 @@ impl Turns {
     }
 }
 
+/// `(cos, sin)` of `position * theta` in f64 (within about 1e-16 of the true values).
+#[inline]
+pub(crate) fn cos_sin_f64(position: u64, turns: Turns) -> (f64, f64) {
+    let (s, c) = libm::sincos(turns.reduced_angle(position));
+    (c, s)
+}
+
 /// `(cos, sin)` of `position * theta`, times `scale`, each rounded once to f32.
 #[inline]
 pub(crate) fn cos_sin(position: u64, turns: Turns, scale: f64) -> (f32, f32) {
