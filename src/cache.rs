@@ -103,7 +103,7 @@ impl Rope {
         delta.scale = 1.0;
         for i in 0..self.pairs() {
             delta.inv_freq[i] = to.inv_freq[i] - self.inv_freq[i]; // in [-2pi, 2pi]
-            delta.turns[i] = Turns::from_inv_freq(delta.inv_freq[i]);
+            (delta.turn_hi[i], delta.turn_lo[i]) = Turns::from_inv_freq(delta.inv_freq[i]).parts();
         }
         Ok(delta)
     }

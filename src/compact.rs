@@ -12,11 +12,13 @@
 //! within a few 1e-16 of the true one and rounds to the same f32 as the on-the-fly source
 //! except within ~2^-26 ulp of a rounding tie: at most 1 ulp apart (measured: all of
 //! 768 768 sampled values identical, `tests/compact.rs`). Memory grows as
-//! `O(sqrt(max_pos) * rotary_dim)`; a lookup costs 4 f64 multiplies and 2 adds per pair.
+//! `O(sqrt(max_pos) * rotary_dim)`; a lookup costs 4 f64 multiplies and 2 adds per pair
+//! (in SIMD lanes: the loop is compiled per backend).
 
-use crate::config::{Rope, MAX_PAIRS};
+use crate::config::Rope;
 use crate::error::RopeError;
 use crate::rotate::{private::Source, Geom};
+use crate::table::RUN;
 use crate::trig::cos_sin_f64;
 
 /// cos/sin for positions `0..max_pos` from two small f64 tables (see the module docs).
@@ -137,7 +139,7 @@ impl Rope {
             let position = if r < block { r } else { (r - block) * block };
             let (cos, sin) = row.split_at_mut(pairs);
             for i in 0..pairs {
-                (cos[i], sin[i]) = cos_sin_f64(position as u64, self.turns[i]);
+                (cos[i], sin[i]) = cos_sin_f64(position as u64, self.turns(i));
             }
         }
         block
@@ -183,14 +185,23 @@ impl<S: AsRef<[f64]>> Source for CompactTable<S> {
         let pairs = self.geom.rotary_dim / 2;
         let (fc, fs) = self.row(p % self.block);
         let (cc, cs) = self.row(self.block + p / self.block);
-        let (mut cos, mut sin) = ([0.0f32; MAX_PAIRS], [0.0f32; MAX_PAIRS]);
-        let scale = self.geom.scale;
-        for i in 0..pairs {
-            let c = cc[i] * fc[i] - cs[i] * fs[i];
-            let s = cs[i] * fc[i] + cc[i] * fs[i];
-            cos[i] = (c * scale) as f32;
-            sin[i] = (s * scale) as f32;
+        let (mut cos, mut sin) = ([0.0f32; RUN], [0.0f32; RUN]);
+        let mut first = 0;
+        while first < pairs {
+            let n = RUN.min(pairs - first);
+            let r = first..first + n;
+            let (coarse, fine) = ([&cc[r.clone()], &cs[r.clone()]], [&fc[r.clone()], &fs[r]]);
+            let b = self.geom.backend;
+            crate::backend::angle_sum(
+                b,
+                coarse,
+                fine,
+                self.geom.scale,
+                &mut cos[..n],
+                &mut sin[..n],
+            );
+            f(first, &cos[..n], &sin[..n]);
+            first += n;
         }
-        f(0, &cos[..pairs], &sin[..pairs]);
     }
 }

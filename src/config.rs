@@ -55,7 +55,10 @@ pub struct Rope {
     pub(crate) scale: f64,
     pub(crate) backend: Backend,
     pub(crate) inv_freq: [f64; MAX_PAIRS],
-    pub(crate) turns: [Turns; MAX_PAIRS],
+    /// Each pair's turns per position (`theta / 2pi` as a double-double), split into
+    /// two arrays so that the per-token cos/sin loop vectorizes.
+    pub(crate) turn_hi: [f64; MAX_PAIRS],
+    pub(crate) turn_lo: [f64; MAX_PAIRS],
 }
 
 /// Builder for [`Rope`]: see [`Rope::builder`].
@@ -166,6 +169,11 @@ impl Rope {
         Ok(self)
     }
 
+    /// Pair `i`'s turns.
+    pub(crate) fn turns(&self, i: usize) -> Turns {
+        Turns::from_parts(self.turn_hi[i], self.turn_lo[i])
+    }
+
     /// `(cos, sin)` of `position * theta_pair` times the scale, rounded to f32: the values
     /// every rotation of this `Rope` uses.
     ///
@@ -181,7 +189,7 @@ impl Rope {
     /// If `pair >= self.pairs()` or `position >= MAX_POSITION` (use it with valid indices).
     pub fn cos_sin(&self, position: u64, pair: usize) -> (f32, f32) {
         assert!(pair < self.pairs() && position < MAX_POSITION);
-        crate::trig::cos_sin(position, self.turns[pair], self.scale)
+        crate::trig::cos_sin(position, self.turns(pair), self.scale)
     }
 }
 
@@ -303,9 +311,9 @@ impl<'a> RopeBuilder<'a> {
             }
             None => Backend::detect(),
         };
-        let mut turns = [Turns::default(); MAX_PAIRS];
-        for (t, &f) in turns.iter_mut().zip(&inv_freq[..pairs]) {
-            *t = Turns::from_inv_freq(f);
+        let (mut turn_hi, mut turn_lo) = ([0.0; MAX_PAIRS], [0.0; MAX_PAIRS]);
+        for (i, &f) in inv_freq[..pairs].iter().enumerate() {
+            (turn_hi[i], turn_lo[i]) = Turns::from_inv_freq(f).parts();
         }
         Ok(Rope {
             head_dim,
@@ -314,7 +322,8 @@ impl<'a> RopeBuilder<'a> {
             scale: self.scale,
             backend,
             inv_freq,
-            turns,
+            turn_hi,
+            turn_lo,
         })
     }
 }

@@ -4,9 +4,9 @@ use crate::config::Rope;
 use crate::error::RopeError;
 use crate::rotate::{private::Source, Geom};
 
-/// Pairs computed per run by the on-the-fly source: all of them (stack space: 2 x 256
-/// f32), so a token's cos/sin are computed once and come in one run.
-pub(crate) const RUN: usize = crate::config::MAX_PAIRS;
+/// Pairs computed per run by the on-the-fly source (stack space: 2 x 64 f32); a token's
+/// cos/sin are computed once, in runs of this many pairs.
+pub(crate) const RUN: usize = 64;
 
 impl Source for Rope {
     fn geom(&self) -> Geom {
@@ -48,10 +48,9 @@ impl Rope {
         cos: &mut [f32],
         sin: &mut [f32],
     ) {
-        let turns = &self.turns[first..first + cos.len()];
-        for ((c, s), &t) in cos.iter_mut().zip(sin.iter_mut()).zip(turns) {
-            (*c, *s) = crate::trig::cos_sin(position, t, scale);
-        }
+        let end = first + cos.len();
+        let (hi, lo) = (&self.turn_hi[first..end], &self.turn_lo[first..end]);
+        crate::backend::cos_sin_batch(self.backend, position, hi, lo, scale, cos, sin);
     }
 
     /// Length in f32 of a table for positions `0..max_pos`: `max_pos * rotary_dim`

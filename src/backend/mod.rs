@@ -213,3 +213,54 @@ pub(crate) fn rotate_into<S: crate::Element, D: crate::Element>(
         _ => kernel::scalar_into(src, dst, span, dst_stride, cos, sin),
     }
 }
+
+/// cos/sin of one position for a run of pairs (see `trig::cos_sin_batch`), with the loop
+/// compiled for `backend`'s vector width; the same bits from every backend.
+pub(crate) fn cos_sin_batch(
+    backend: Backend,
+    position: u64,
+    hi: &[f64],
+    lo: &[f64],
+    scale: f64,
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 if x86_64::has_avx2() => {
+            // SAFETY: the CPU and OS support AVX, AVX2 and F16C (checked just above).
+            unsafe { x86_64::avx2::cos_sin_batch(position, hi, lo, scale, cos, sin) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 if x86_64::has_avx512() => {
+            // SAFETY: the CPU and OS support AVX-512F, AVX2 and F16C (checked just above).
+            unsafe { x86_64::avx512::cos_sin_batch(position, hi, lo, scale, cos, sin) }
+        }
+        _ => crate::trig::cos_sin_batch(position, hi, lo, scale, cos, sin),
+    }
+}
+
+/// The compact table's angle addition (see `trig::angle_sum`), compiled for `backend`'s
+/// vector width; the same bits from every backend.
+pub(crate) fn angle_sum(
+    backend: Backend,
+    coarse: [&[f64]; 2],
+    fine: [&[f64]; 2],
+    scale: f64,
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx2 if x86_64::has_avx2() => {
+            // SAFETY: the CPU and OS support AVX, AVX2 and F16C (checked just above).
+            unsafe { x86_64::avx2::angle_sum(coarse, fine, scale, cos, sin) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 if x86_64::has_avx512() => {
+            // SAFETY: the CPU and OS support AVX-512F, AVX2 and F16C (checked just above).
+            unsafe { x86_64::avx512::angle_sum(coarse, fine, scale, cos, sin) }
+        }
+        _ => crate::trig::angle_sum(coarse, fine, scale, cos, sin),
+    }
+}

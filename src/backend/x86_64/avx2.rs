@@ -190,3 +190,35 @@ pub(crate) unsafe fn rotate_into<S: crate::Element, D: crate::Element>(
     // SAFETY: this function's features are the ones `Avx2` needs.
     unsafe { generic::rotate_into::<Avx2, S, D>(src, dst, span, dst_stride, cos, sin) }
 }
+
+/// The per-token cos/sin loop compiled with these features (it vectorizes; no FMA is
+/// used, so the bits are those of the scalar build).
+///
+/// # Safety
+/// The CPU and OS must support "avx,avx2,f16c".
+#[target_feature(enable = "avx,avx2,f16c")]
+pub(crate) unsafe fn cos_sin_batch(
+    position: u64,
+    hi: &[f64],
+    lo: &[f64],
+    scale: f64,
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
+    crate::trig::cos_sin_batch(position, hi, lo, scale, cos, sin)
+}
+
+/// The compact table's angle addition compiled with these features (no FMA).
+///
+/// # Safety
+/// The CPU and OS must support "avx,avx2,f16c".
+#[target_feature(enable = "avx,avx2,f16c")]
+pub(crate) unsafe fn angle_sum(
+    coarse: [&[f64]; 2],
+    fine: [&[f64]; 2],
+    scale: f64,
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
+    crate::trig::angle_sum(coarse, fine, scale, cos, sin)
+}
