@@ -60,6 +60,13 @@ CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linu
   cargo test --release --target aarch64-unknown-linux-gnu -- --nocapture 2>&1 |
   tee target/aarch64-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
 
+step "C ABI on aarch64 under qemu-user (where the AVX backends are unavailable: that error code too)"
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  cargo build --release -p rope-simd-capi --target aarch64-unknown-linux-gnu
+aarch64-linux-gnu-gcc $CFLAGS tests/c/test_capi.c \
+  target/aarch64-unknown-linux-gnu/release/librope_simd_c.a -lm -lpthread -ldl -o target/test_capi_aarch64
+qemu-aarch64 -L /usr/aarch64-linux-gnu target/test_capi_aarch64
+
 step "wasm32-wasip1 (+simd128) tests under Node.js"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings .ci/wasi-run.mjs" \
 CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \

@@ -10,8 +10,53 @@
 use super::bytes::Bytes;
 use super::common::{assert_same_bits, bound, Reference, TestElement};
 use rope_simd::{
-    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape, Slot,
+    bf16, f16, Backend, CompactTable, CosSinTable, Direction, Order, PairLayout, Positions, Rope,
+    Rotate, Shape, Slot,
 };
+
+/// The sin/cos source of a call: on the fly, a full table or a compact table.
+enum Source {
+    Fly,
+    Full(CosSinTable<Vec<f32>>),
+    Compact(CompactTable<Vec<f64>>),
+}
+
+impl Source {
+    fn new(kind: u8, rope: &Rope, max_pos: usize) -> Self {
+        match kind {
+            1 => Source::Full(rope.table(max_pos).unwrap()),
+            2 => Source::Compact(rope.compact_table(max_pos).unwrap()),
+            _ => Source::Fly,
+        }
+    }
+    fn kind(&self) -> u8 {
+        match self {
+            Source::Fly => 0,
+            Source::Full(_) => 1,
+            Source::Compact(_) => 2,
+        }
+    }
+}
+
+/// `$body` with `$s` bound to the source (the `Rotate` methods are generic, so no `dyn`).
+macro_rules! on_source {
+    ($source:expr, $rope:expr, |$s:ident| $body:expr) => {
+        match &$source {
+            Source::Fly => {
+                let $s = &$rope;
+                $body
+            }
+            Source::Full(t) => {
+                let $s = t;
+                $body
+            }
+            Source::Compact(t) => {
+                let $s = t;
+                $body
+            }
+        }
+    };
+}
 
 pub fn run(data: &[u8]) {
     let mut b = Bytes(data);
@@ -109,17 +154,11 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         .collect();
     let shape = Shape { heads, order };
     let table_pos = usize::from(b.u16() % 80); // positions are often below 64 (see `Bytes::position`)
-    let table = if b.bool() {
-        Some(rope.table(table_pos).unwrap())
-    } else {
-        None
-    };
+    let source = Source::new(b.u8() % 3, rope, table_pos);
 
     let mut y = x.clone();
-    let result = match &table {
-        Some(t) => t.apply(&mut y, shape, positions, direction),
-        None => rope.apply(&mut y, shape, positions, direction),
-    };
+    let result = on_source!(source, rope, |s| s
+        .apply(&mut y, shape, positions, direction));
     // The same call out of place, into a cache slot of the same type: the in-place bits
     // in the slot's rows, nothing else written; or the same error, nothing written.
     let (first, extra, cap) = (
@@ -131,10 +170,8 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     let slot = Slot::tokens_heads(first, row + extra, rope.head_dim());
     let canary = E::from_f32(-3.0);
     let mut cache = vec![canary; cap * (row + extra) + usize::from(b.u8() % 4)];
-    let into = match &table {
-        Some(t) => t.rotate_into(&x, shape, &mut cache, slot, positions, direction),
-        None => rope.rotate_into(&x, shape, &mut cache, slot, positions, direction),
-    };
+    let into = on_source!(source, rope, |s| s
+        .rotate_into(&x, shape, &mut cache, slot, positions, direction));
     match (&result, &into) {
         (_, Err(_)) => assert!(
             cache.iter().all(|v| v.bits() == canary.bits()),
@@ -167,14 +204,10 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     }
     // Valid: the scalar backend's bits ...
     let scalar = rope.clone().with_backend(Backend::Scalar).unwrap();
+    let scalar_source = Source::new(source.kind(), &scalar, table_pos);
     let mut s = x.clone();
-    match &table {
-        Some(_) => scalar
-            .table(table_pos)
-            .unwrap()
-            .apply(&mut s, shape, positions, direction),
-        None => scalar.apply(&mut s, shape, positions, direction),
-    }
+    on_source!(scalar_source, scalar, |src| src
+        .apply(&mut s, shape, positions, direction))
     .unwrap();
     assert_same_bits(&s, &y, rope.backend().name());
     // ... and the float64 reference, where it is meaningful.
@@ -226,6 +259,6 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         }
         let g = f64::from(got.to_f32());
         let tol = bound::<E>(a, bb, w, r.scale);
-        assert!((g - w).abs() <= tol, "element {i}: got {g}, reference {w}, bound {tol}; head_dim {} rotary {} {:?} scale {} freqs {:?} backend {:?} heads {heads} order {order:?} {direction:?} positions {pos:?} table {} x {:?}", r.head_dim, r.rotary_dim, r.layout, r.scale, r.inv_freq, rope.backend(), table.is_some(), &xf);
+        assert!((g - w).abs() <= tol, "element {i}: got {g}, reference {w}, bound {tol}; head_dim {} rotary {} {:?} scale {} freqs {:?} backend {:?} heads {heads} order {order:?} {direction:?} positions {pos:?} source {} x {:?}", r.head_dim, r.rotary_dim, r.layout, r.scale, r.inv_freq, rope.backend(), source.kind(), &xf);
     }
 }
