@@ -1,21 +1,21 @@
 //! AVX2 kernels: 8 f32 lanes in 256-bit registers, F16C for f16, integer AVX2 for bf16.
 //!
-//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, functions
-//! `rotate_*_avx2`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on ymm registers, `vcvtph2ps` and
+//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, the three
+//! instantiations of `avx2::rotate_tf`, after this file's entry points moved into
+//! `isa_entries!`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on ymm registers, `vcvtph2ps` and
 //! `vcvtps2ph` for f16, `vpmovzxwd`/`vpslld`/`vpaddd`/`vpblendvb`/`vpackusdw` on ymm for
 //! bf16; no `vfmadd` anywhere (bit-identical results need unfused multiply and add).
 
 use core::arch::x86_64::*;
 
-use crate::backend::generic::{self, Vector};
-use crate::kernel::Span;
-use half::{bf16, f16};
+use crate::backend::generic::Vector;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2(__m256);
 
 // SAFETY (every unsafe block below): these methods run only inside the
-// `#[target_feature(enable = "avx,avx2,f16c")]` functions at the bottom, which are called
+// `#[target_feature(enable = "avx,avx2,f16c")]` functions that `isa_entries!` generates at
+// the bottom, which are called
 // only when `has_avx2()` said the CPU and OS support those features; the callers of the
 // pointer methods guarantee 8 (or 4 for `load_dup`) readable or writable elements.
 impl Vector for Avx2 {
@@ -105,120 +105,4 @@ impl Vector for Avx2 {
     }
 }
 
-macro_rules! entry {
-    ($name:ident, $inner:ident, $t:ty) => {
-        #[target_feature(enable = "avx,avx2,f16c")]
-        unsafe fn $inner(x: &mut [$t], span: &Span, cos: &[f32], sin: &[f32]) {
-            // SAFETY: this function's features are the ones `Avx2` needs.
-            unsafe { generic::rotate::<Avx2, $t>(x, span, cos, sin) }
-        }
-
-        pub(crate) fn $name(x: &mut [$t], span: &Span, cos: &[f32], sin: &[f32]) {
-            if super::has_avx2() {
-                // SAFETY: the CPU and OS support AVX, AVX2 and F16C (checked just above;
-                // one cached atomic load).
-                unsafe { $inner(x, span, cos, sin) }
-            } else {
-                crate::kernel::scalar(x, span, cos, sin) // unreachable: backends are checked
-            }
-        }
-    };
-}
-entry!(rotate_f32, rotate_f32_avx2, f32);
-entry!(rotate_f16, rotate_f16_avx2, f16);
-entry!(rotate_bf16, rotate_bf16_avx2, bf16);
-
-macro_rules! convert {
-    ($widen:ident, $narrow:ident, $widen_tf:ident, $narrow_tf:ident, $t:ty) => {
-        #[target_feature(enable = "avx,avx2,f16c")]
-        unsafe fn $widen_tf(src: &[$t], dst: &mut [f32]) {
-            // SAFETY: this function's features are the ones `Avx2` needs.
-            unsafe { generic::widen::<Avx2, $t>(src, dst) }
-        }
-        #[target_feature(enable = "avx,avx2,f16c")]
-        unsafe fn $narrow_tf(src: &[f32], dst: &mut [$t]) {
-            // SAFETY: this function's features are the ones `Avx2` needs.
-            unsafe { generic::narrow::<Avx2, $t>(src, dst) }
-        }
-        pub(crate) fn $widen(src: &[$t], dst: &mut [f32]) {
-            if super::has_avx2() {
-                // SAFETY: the CPU and OS support the features (checked just above).
-                unsafe { $widen_tf(src, dst) }
-            } else {
-                unreachable_backend()
-            }
-        }
-        pub(crate) fn $narrow(src: &[f32], dst: &mut [$t]) {
-            if super::has_avx2() {
-                // SAFETY: the CPU and OS support the features (checked just above).
-                unsafe { $narrow_tf(src, dst) }
-            } else {
-                unreachable_backend()
-            }
-        }
-    };
-}
-convert!(widen_f16, narrow_f16, widen_f16_avx2, narrow_f16_avx2, f16);
-convert!(
-    widen_bf16,
-    narrow_bf16,
-    widen_bf16_avx2,
-    narrow_bf16_avx2,
-    bf16
-);
-
-/// Backends are checked when a `Rope` is built, so a kernel of a backend this CPU lacks is
-/// never reached.
-#[cold]
-fn unreachable_backend() -> ! {
-    panic!("rope-simd internal error: avx2 kernel reached on a CPU without it")
-}
-
-/// Out-of-place rotation with `Avx2`.
-///
-/// # Safety
-/// The CPU and OS must support "avx,avx2,f16c".
-#[target_feature(enable = "avx,avx2,f16c")]
-pub(crate) unsafe fn rotate_into<S: crate::Element, D: crate::Element>(
-    src: &[S],
-    dst: &mut [D],
-    span: &Span,
-    dst_stride: usize,
-    cos: &[f32],
-    sin: &[f32],
-) {
-    // SAFETY: this function's features are the ones `Avx2` needs.
-    unsafe { generic::rotate_into::<Avx2, S, D>(src, dst, span, dst_stride, cos, sin) }
-}
-
-/// The per-token cos/sin loop compiled with these features (it vectorizes; no FMA is
-/// used, so the bits are those of the scalar build).
-///
-/// # Safety
-/// The CPU and OS must support "avx,avx2,f16c".
-#[target_feature(enable = "avx,avx2,f16c")]
-pub(crate) unsafe fn cos_sin_batch(
-    position: u64,
-    hi: &[f64],
-    lo: &[f64],
-    scale: f64,
-    cos: &mut [f32],
-    sin: &mut [f32],
-) {
-    crate::trig::cos_sin_batch(position, hi, lo, scale, cos, sin)
-}
-
-/// The compact table's angle addition compiled with these features (no FMA).
-///
-/// # Safety
-/// The CPU and OS must support "avx,avx2,f16c".
-#[target_feature(enable = "avx,avx2,f16c")]
-pub(crate) unsafe fn angle_sum(
-    coarse: [&[f64]; 2],
-    fine: [&[f64]; 2],
-    scale: f64,
-    cos: &mut [f32],
-    sin: &mut [f32],
-) {
-    crate::trig::angle_sum(coarse, fine, scale, cos, sin)
-}
+isa_entries!(Avx2, "avx,avx2,f16c", super::has_avx2);

@@ -2,16 +2,15 @@
 //! integer AVX-512F for bf16 (`vcvtneps2bf16` of AVX512_BF16 flushes subnormals, so it
 //! would not give `half`'s bits).
 //!
-//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, functions
-//! `rotate_*_avx512`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on zmm registers, `vcvtph2ps`
-//! and `vcvtps2ph` zmm for f16, `vpmovzxwd`/`vpslld`/`vpcmpgtd`/`vpmovdw` for bf16; no
+//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, the three
+//! instantiations of `avx512::rotate_tf`, after this file's entry points moved into
+//! `isa_entries!`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on zmm registers, `vcvtph2ps`
+//! and `vcvtps2ph` zmm for f16, `vpmovzxwd`/`vpslld`/`vcmpunordps`/`vpmovdw` for bf16; no
 //! `vfmadd` anywhere.
 
 use core::arch::x86_64::*;
 
-use crate::backend::generic::{self, Vector};
-use crate::kernel::Span;
-use half::{bf16, f16};
+use crate::backend::generic::Vector;
 
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512(__m512);
@@ -20,7 +19,8 @@ pub(crate) struct Avx512(__m512);
 const NEAREST: i32 = 0x08;
 
 // SAFETY (every unsafe block below): these methods run only inside the
-// `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` functions at the bottom, which
+// `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` functions that `isa_entries!`
+// generates at the bottom, which
 // are called only when `has_avx512()` said the CPU and OS support those features; the
 // callers of the pointer methods guarantee 16 (or 8 for `load_dup`) elements.
 impl Vector for Avx512 {
@@ -111,126 +111,4 @@ impl Vector for Avx512 {
     }
 }
 
-macro_rules! entry {
-    ($name:ident, $inner:ident, $t:ty) => {
-        #[target_feature(enable = "avx512f,avx,avx2,f16c")]
-        unsafe fn $inner(x: &mut [$t], span: &Span, cos: &[f32], sin: &[f32]) {
-            // SAFETY: this function's features are the ones `Avx512` needs.
-            unsafe { generic::rotate::<Avx512, $t>(x, span, cos, sin) }
-        }
-
-        pub(crate) fn $name(x: &mut [$t], span: &Span, cos: &[f32], sin: &[f32]) {
-            if super::has_avx512() {
-                // SAFETY: the CPU and OS support AVX-512F, AVX2 and F16C (checked just
-                // above; one cached atomic load).
-                unsafe { $inner(x, span, cos, sin) }
-            } else {
-                crate::kernel::scalar(x, span, cos, sin) // unreachable: backends are checked
-            }
-        }
-    };
-}
-entry!(rotate_f32, rotate_f32_avx512, f32);
-entry!(rotate_f16, rotate_f16_avx512, f16);
-entry!(rotate_bf16, rotate_bf16_avx512, bf16);
-
-macro_rules! convert {
-    ($widen:ident, $narrow:ident, $widen_tf:ident, $narrow_tf:ident, $t:ty) => {
-        #[target_feature(enable = "avx512f,avx,avx2,f16c")]
-        unsafe fn $widen_tf(src: &[$t], dst: &mut [f32]) {
-            // SAFETY: this function's features are the ones `Avx512` needs.
-            unsafe { generic::widen::<Avx512, $t>(src, dst) }
-        }
-        #[target_feature(enable = "avx512f,avx,avx2,f16c")]
-        unsafe fn $narrow_tf(src: &[f32], dst: &mut [$t]) {
-            // SAFETY: this function's features are the ones `Avx512` needs.
-            unsafe { generic::narrow::<Avx512, $t>(src, dst) }
-        }
-        pub(crate) fn $widen(src: &[$t], dst: &mut [f32]) {
-            if super::has_avx512() {
-                // SAFETY: the CPU and OS support the features (checked just above).
-                unsafe { $widen_tf(src, dst) }
-            } else {
-                unreachable_backend()
-            }
-        }
-        pub(crate) fn $narrow(src: &[f32], dst: &mut [$t]) {
-            if super::has_avx512() {
-                // SAFETY: the CPU and OS support the features (checked just above).
-                unsafe { $narrow_tf(src, dst) }
-            } else {
-                unreachable_backend()
-            }
-        }
-    };
-}
-convert!(
-    widen_f16,
-    narrow_f16,
-    widen_f16_avx512,
-    narrow_f16_avx512,
-    f16
-);
-convert!(
-    widen_bf16,
-    narrow_bf16,
-    widen_bf16_avx512,
-    narrow_bf16_avx512,
-    bf16
-);
-
-/// Backends are checked when a `Rope` is built, so a kernel of a backend this CPU lacks is
-/// never reached.
-#[cold]
-fn unreachable_backend() -> ! {
-    panic!("rope-simd internal error: avx512 kernel reached on a CPU without it")
-}
-
-/// Out-of-place rotation with `Avx512`.
-///
-/// # Safety
-/// The CPU and OS must support "avx512f,avx,avx2,f16c".
-#[target_feature(enable = "avx512f,avx,avx2,f16c")]
-pub(crate) unsafe fn rotate_into<S: crate::Element, D: crate::Element>(
-    src: &[S],
-    dst: &mut [D],
-    span: &Span,
-    dst_stride: usize,
-    cos: &[f32],
-    sin: &[f32],
-) {
-    // SAFETY: this function's features are the ones `Avx512` needs.
-    unsafe { generic::rotate_into::<Avx512, S, D>(src, dst, span, dst_stride, cos, sin) }
-}
-
-/// The per-token cos/sin loop compiled with these features (it vectorizes; no FMA is
-/// used, so the bits are those of the scalar build).
-///
-/// # Safety
-/// The CPU and OS must support "avx512f,avx,avx2,f16c".
-#[target_feature(enable = "avx512f,avx,avx2,f16c")]
-pub(crate) unsafe fn cos_sin_batch(
-    position: u64,
-    hi: &[f64],
-    lo: &[f64],
-    scale: f64,
-    cos: &mut [f32],
-    sin: &mut [f32],
-) {
-    crate::trig::cos_sin_batch(position, hi, lo, scale, cos, sin)
-}
-
-/// The compact table's angle addition compiled with these features (no FMA).
-///
-/// # Safety
-/// The CPU and OS must support "avx512f,avx,avx2,f16c".
-#[target_feature(enable = "avx512f,avx,avx2,f16c")]
-pub(crate) unsafe fn angle_sum(
-    coarse: [&[f64]; 2],
-    fine: [&[f64]; 2],
-    scale: f64,
-    cos: &mut [f32],
-    sin: &mut [f32],
-) {
-    crate::trig::angle_sum(coarse, fine, scale, cos, sin)
-}
+isa_entries!(Avx512, "avx512f,avx,avx2,f16c", super::has_avx512);

@@ -4,6 +4,138 @@
 //! has it *and* the OS saves the registers it uses (XCR0). The answer is cached in one
 //! atomic; features on at compile time (`-C target-cpu=native`) skip detection.
 
+/// The entry points of one ISA's kernels, all instantiations of the generic code in
+/// `#[target_feature]` functions: rotation and 16-bit conversion (safe, checking the
+/// cached feature flag and falling back to the scalar code, which backend checks make
+/// unreachable), out-of-place rotation and the per-token cos/sin loops (`unsafe`; the
+/// dispatcher in `backend` checks the flag).
+macro_rules! isa_entries {
+    ($v:ty, $feats:literal, $has:path) => {
+        use crate::backend::generic;
+        use crate::kernel::Span;
+        use crate::Element;
+        use half::{bf16, f16};
+
+        #[target_feature(enable = $feats)]
+        unsafe fn rotate_tf<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
+            // SAFETY: this function's features are the ones the vector type needs.
+            unsafe { generic::rotate::<$v, E>(x, span, cos, sin) }
+        }
+
+        fn rotate<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
+            if $has() {
+                // SAFETY: the CPU and OS support the features (checked just above).
+                unsafe { rotate_tf(x, span, cos, sin) }
+            } else {
+                crate::kernel::scalar(x, span, cos, sin)
+            }
+        }
+
+        #[target_feature(enable = $feats)]
+        unsafe fn widen_tf<E: Element>(src: &[E], dst: &mut [f32]) {
+            // SAFETY: this function's features are the ones the vector type needs.
+            unsafe { generic::widen::<$v, E>(src, dst) }
+        }
+
+        fn widen<E: Element>(src: &[E], dst: &mut [f32]) {
+            if $has() {
+                // SAFETY: the CPU and OS support the features (checked just above).
+                unsafe { widen_tf(src, dst) }
+            } else {
+                dst.iter_mut().zip(src).for_each(|(d, s)| *d = s.to_f32());
+            }
+        }
+
+        #[target_feature(enable = $feats)]
+        unsafe fn narrow_tf<E: Element>(src: &[f32], dst: &mut [E]) {
+            // SAFETY: this function's features are the ones the vector type needs.
+            unsafe { generic::narrow::<$v, E>(src, dst) }
+        }
+
+        fn narrow<E: Element>(src: &[f32], dst: &mut [E]) {
+            if $has() {
+                // SAFETY: the CPU and OS support the features (checked just above).
+                unsafe { narrow_tf(src, dst) }
+            } else {
+                dst.iter_mut()
+                    .zip(src)
+                    .for_each(|(d, s)| *d = E::from_f32(*s));
+            }
+        }
+
+        pub(crate) fn rotate_f32(x: &mut [f32], span: &Span, cos: &[f32], sin: &[f32]) {
+            rotate(x, span, cos, sin)
+        }
+        pub(crate) fn rotate_f16(x: &mut [f16], span: &Span, cos: &[f32], sin: &[f32]) {
+            rotate(x, span, cos, sin)
+        }
+        pub(crate) fn rotate_bf16(x: &mut [bf16], span: &Span, cos: &[f32], sin: &[f32]) {
+            rotate(x, span, cos, sin)
+        }
+        pub(crate) fn widen_f16(src: &[f16], dst: &mut [f32]) {
+            widen(src, dst)
+        }
+        pub(crate) fn widen_bf16(src: &[bf16], dst: &mut [f32]) {
+            widen(src, dst)
+        }
+        pub(crate) fn narrow_f16(src: &[f32], dst: &mut [f16]) {
+            narrow(src, dst)
+        }
+        pub(crate) fn narrow_bf16(src: &[f32], dst: &mut [bf16]) {
+            narrow(src, dst)
+        }
+
+        /// Out-of-place rotation (see `generic::rotate_into`).
+        ///
+        /// # Safety
+        /// The CPU and OS must support this module's features.
+        #[target_feature(enable = $feats)]
+        pub(crate) unsafe fn rotate_into<S: Element, D: Element>(
+            src: &[S],
+            dst: &mut [D],
+            span: &Span,
+            dst_stride: usize,
+            cos: &[f32],
+            sin: &[f32],
+        ) {
+            // SAFETY: this function's features are the ones the vector type needs.
+            unsafe { generic::rotate_into::<$v, S, D>(src, dst, span, dst_stride, cos, sin) }
+        }
+
+        /// The per-token cos/sin loop compiled with these features (it vectorizes; no FMA,
+        /// so the bits are those of the scalar build).
+        ///
+        /// # Safety
+        /// The CPU and OS must support this module's features.
+        #[target_feature(enable = $feats)]
+        pub(crate) unsafe fn cos_sin_batch(
+            position: u64,
+            hi: &[f64],
+            lo: &[f64],
+            scale: f64,
+            cos: &mut [f32],
+            sin: &mut [f32],
+        ) {
+            crate::trig::cos_sin_batch(position, hi, lo, scale, cos, sin)
+        }
+
+        /// The compact table's angle addition compiled with these features (no FMA).
+        ///
+        /// # Safety
+        /// The CPU and OS must support this module's features.
+        #[target_feature(enable = $feats)]
+        pub(crate) unsafe fn angle_sum(
+            coarse: [&[f64]; 2],
+            fine: [&[f64]; 2],
+            scale: f64,
+            cos: &mut [f32],
+            sin: &mut [f32],
+        ) {
+            crate::trig::angle_sum(coarse, fine, scale, cos, sin)
+        }
+    };
+}
+
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 
