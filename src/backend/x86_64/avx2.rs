@@ -15,9 +15,9 @@ pub(crate) struct Avx2(__m256);
 
 // SAFETY (every unsafe block below): these methods run only inside the
 // `#[target_feature(enable = "avx,avx2,f16c")]` functions that `isa_entries!` generates at
-// the bottom, which are called
-// only when `has_avx2()` said the CPU and OS support those features; the callers of the
-// pointer methods guarantee 8 (or 4 for `load_dup`) readable or writable elements.
+// the bottom, which are called only when `has_avx2()` said the CPU and OS support those
+// features; the callers of the pointer methods guarantee 8 (or 4 for `load_dup`) readable
+// or writable elements.
 impl Vector for Avx2 {
     const N: usize = 8;
     #[inline(always)]
