@@ -20,9 +20,9 @@ const NEAREST: i32 = 0x08;
 
 // SAFETY (every unsafe block below): these methods run only inside the
 // `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` functions that `isa_entries!`
-// generates at the bottom, which
-// are called only when `has_avx512()` said the CPU and OS support those features; the
-// callers of the pointer methods guarantee 16 (or 8 for `load_dup`) elements.
+// generates at the bottom, which are called only when `has_avx512()` said the CPU and OS
+// support those features; the callers of the pointer methods guarantee 16 (or 8 for
+// `load_dup`) elements.
 impl Vector for Avx512 {
     const N: usize = 16;
     #[inline(always)]
