@@ -89,13 +89,7 @@ impl Rope {
         storage: &'a mut [f64],
     ) -> Result<CompactTable<&'a [f64]>, RopeError> {
         let expected = self.compact_table_len(max_pos)?;
-        if storage.len() != expected {
-            return Err(RopeError::WrongLength {
-                what: "compact table storage",
-                expected,
-                got: storage.len(),
-            });
-        }
+        crate::error::check_len("compact table storage", expected, storage.len())?;
         let block = self.fill_compact(max_pos, storage);
         Ok(CompactTable {
             geom: self.geom(),

@@ -277,13 +277,7 @@ impl<'a> RopeBuilder<'a> {
         let mut inv_freq = [0.0; MAX_PAIRS];
         match self.inv_freq {
             Some(given) => {
-                if given.len() != pairs {
-                    return Err(RopeError::WrongLength {
-                        what: "inv_freqs",
-                        expected: pairs,
-                        got: given.len(),
-                    });
-                }
+                crate::error::check_len("inv_freqs", pairs, given.len())?;
                 // Above 2pi a frequency only aliases a lower one at integer positions, and
                 // the exact angle reduction (see `trig`) is exact up to 2pi * 2^53 turns.
                 if let Some((index, &value)) = given

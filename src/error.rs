@@ -181,3 +181,17 @@ impl fmt::Display for RopeError {
 }
 
 impl core::error::Error for RopeError {}
+
+/// `Ok` if a slice of `got` elements has the `expected` length, else
+/// [`RopeError::WrongLength`] naming `what`.
+pub(crate) fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), RopeError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(RopeError::WrongLength {
+            what,
+            expected,
+            got,
+        })
+    }
+}

@@ -59,6 +59,47 @@ impl Span {
         );
     }
 
+    /// The channels of pair `j` within a row.
+    #[inline(always)]
+    pub fn pair(&self, j: usize) -> (usize, usize) {
+        if self.interleaved {
+            (self.first + 2 * j, self.first + 2 * j + 1)
+        } else {
+            (self.first + j, self.second + j)
+        }
+    }
+
+    /// One row's pairs `from..n` as a span of their own (for the scalar tail after the
+    /// vector body), with `cos`/`sin` to be sliced from `from` too.
+    #[inline(always)]
+    pub fn row_tail(&self, from: usize) -> Span {
+        let (first, _) = self.pair(from);
+        Span {
+            rows: 1,
+            first,
+            second: self.second + from,
+            n: self.n - from,
+            ..*self
+        }
+    }
+
+    /// Each pair of a row with its cos and sin (sin negated for the inverse).
+    #[inline(always)]
+    fn pairs<'a>(
+        &'a self,
+        cos: &'a [f32],
+        sin: &'a [f32],
+    ) -> impl Iterator<Item = (usize, usize, f32, f32)> + 'a {
+        cos[..self.n]
+            .iter()
+            .zip(&sin[..self.n])
+            .enumerate()
+            .map(move |(j, (&c, &s))| {
+                let (ia, ib) = self.pair(j);
+                (ia, ib, c, if self.inverse { -s } else { s })
+            })
+    }
+
     fn extent_of_row(&self) -> usize {
         if self.interleaved {
             self.first + 2 * self.n
@@ -77,16 +118,9 @@ pub(crate) fn rotate_pair(a: f32, b: f32, c: f32, s: f32) -> (f32, f32) {
 /// The scalar kernel, generic over the element type: the definition of the result.
 pub(crate) fn scalar<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
     span.assert_fits(x.len(), cos, sin);
-    let (cos, sin) = (&cos[..span.n], &sin[..span.n]);
     for r in 0..span.rows {
         let row = &mut x[r * span.stride..];
-        for (j, (&c, &s)) in cos.iter().zip(sin).enumerate() {
-            let s = if span.inverse { -s } else { s };
-            let (ia, ib) = if span.interleaved {
-                (span.first + 2 * j, span.first + 2 * j + 1)
-            } else {
-                (span.first + j, span.second + j)
-            };
+        for (ia, ib, c, s) in span.pairs(cos, sin) {
             let (a, b) = rotate_pair(row[ia].to_f32(), row[ib].to_f32(), c, s);
             row[ia] = E::from_f32(a);
             row[ib] = E::from_f32(b);
@@ -110,16 +144,9 @@ pub(crate) fn scalar_into<S: Element, D: Element>(
         ..*span
     }
     .assert_fits(dst.len(), cos, sin);
-    let (cos, sin) = (&cos[..span.n], &sin[..span.n]);
     for r in 0..span.rows {
         let (x, y) = (&src[r * span.stride..], &mut dst[r * dst_stride..]);
-        for (j, (&c, &s)) in cos.iter().zip(sin).enumerate() {
-            let s = if span.inverse { -s } else { s };
-            let (ia, ib) = if span.interleaved {
-                (span.first + 2 * j, span.first + 2 * j + 1)
-            } else {
-                (span.first + j, span.second + j)
-            };
+        for (ia, ib, c, s) in span.pairs(cos, sin) {
             let (a, b) = rotate_pair(x[ia].to_f32(), x[ib].to_f32(), c, s);
             y[ia] = D::from_f32(a);
             y[ib] = D::from_f32(b);

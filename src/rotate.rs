@@ -501,15 +501,8 @@ pub trait Rotate: private::Source {
                 tokens: None,
             });
         }
-        for (what, v) in [("cos", cos), ("sin", sin)] {
-            if v.len() != pairs {
-                return Err(RopeError::WrongLength {
-                    what,
-                    expected: pairs,
-                    got: v.len(),
-                });
-            }
-        }
+        crate::error::check_len("cos", pairs, cos.len())?;
+        crate::error::check_len("sin", pairs, sin.len())?;
         let span = span_for(&g, heads.len() / g.head_dim, g.head_dim, 0, pairs, false);
         E::rotate(g.backend, heads, &span, cos, sin);
         Ok(())
@@ -713,7 +706,7 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         // Channels that are only converted: past rotary_dim, or all at the identity.
         let identity = copy_only || (position == 0 && g.scale == 1.0);
         let from = if identity { 0 } else { rot };
-        for h in 0..dims.heads {
+        for h in (0..dims.heads).filter(|_| from < hd) {
             let (s0, d0) = rows(h);
             convert(
                 g.backend,

@@ -160,15 +160,7 @@ impl Rope {
     }
 
     fn check_storage(&self, max_pos: usize, len: usize) -> Result<(), RopeError> {
-        let expected = self.table_len(max_pos)?;
-        if len != expected {
-            return Err(RopeError::WrongLength {
-                what: "table storage",
-                expected,
-                got: len,
-            });
-        }
-        Ok(())
+        crate::error::check_len("table storage", self.table_len(max_pos)?, len)
     }
 
     fn fill_table(&self, storage: &mut [f32]) {

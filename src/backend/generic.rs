@@ -112,30 +112,9 @@ pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
         // SAFETY: the ISA is supported (caller); pairs `0..body` of this row lie within
         // `row_x` (`assert_fits`), and `cos`/`sin` hold at least `n` values.
         unsafe { vector_pairs::<V, E>(row_x, span, 0, body, cos, sin) };
-        scalar_pairs(row_x, span, body, span.n, cos, sin);
-    }
-}
-
-/// Pairs `from..to` of the row at the start of `row_x`, by the scalar kernel.
-#[inline(always)]
-fn scalar_pairs<E: crate::Element>(
-    row_x: &mut [E],
-    span: &Span,
-    from: usize,
-    to: usize,
-    cos: &[f32],
-    sin: &[f32],
-) {
-    if from < to {
-        let step = if span.interleaved { 2 * from } else { from };
-        let part = Span {
-            rows: 1,
-            first: span.first + step,
-            second: span.second + from,
-            n: to - from,
-            ..*span
-        };
-        kernel::scalar(row_x, &part, &cos[from..to], &sin[from..to]);
+        if body < span.n {
+            kernel::scalar(row_x, &span.row_tail(body), &cos[body..], &sin[body..]);
+        }
     }
 }
 
@@ -292,14 +271,7 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
             }
         }
         if body < span.n {
-            let step = if span.interleaved { 2 * body } else { body };
-            let tail = Span {
-                rows: 1,
-                first: span.first + step,
-                second: span.second + body,
-                n: span.n - body,
-                ..*span
-            };
+            let tail = span.row_tail(body);
             kernel::scalar_into(src_row, dst_row, &tail, 0, &cos[body..], &sin[body..]);
         }
     }
