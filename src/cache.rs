@@ -88,12 +88,14 @@ impl Rope {
     /// ```
     ///
     /// # Errors
-    /// [`RopeError::Incompatible`] if the head or rotary dimensions or layouts differ.
+    /// [`RopeError::Incompatible`] if the head or rotary dimensions, layouts or position
+    /// axes differ.
     pub fn rerotation(&self, to: &Rope) -> Result<Rope, RopeError> {
         for (what, same) in [
             ("head_dim", self.head_dim == to.head_dim),
             ("rotary_dim", self.rotary_dim == to.rotary_dim),
             ("layout", self.layout == to.layout),
+            ("axes", self.axes == to.axes),
         ] {
             if !same {
                 return Err(RopeError::Incompatible { what });

@@ -2,7 +2,7 @@
 
 use crate::backend::Backend;
 use crate::error::RopeError;
-use crate::freqs::default_inv_freq;
+use crate::schedule::{Axes, Ggml, Scaling};
 use crate::trig::Turns;
 
 /// The largest `rotary_dim` supported (512 rotated channels, 256 pairs). A [`Rope`] keeps
@@ -54,6 +54,7 @@ pub struct Rope {
     pub(crate) layout: PairLayout,
     pub(crate) scale: f64,
     pub(crate) backend: Backend,
+    pub(crate) axes: Axes,
     pub(crate) inv_freq: [f64; MAX_PAIRS],
     /// Each pair's turns per position (`theta / 2pi` as a double-double), split into
     /// two arrays so that the per-token cos/sin loop vectorizes.
@@ -70,6 +71,10 @@ pub struct RopeBuilder<'a> {
     layout: PairLayout,
     scale: f64,
     inv_freq: Option<&'a [f64]>,
+    scaling: Scaling<'a>,
+    freq_factors: Option<&'a [f64]>,
+    proportional: Option<usize>,
+    axes: Axes,
     backend: Option<Backend>,
 }
 
@@ -110,8 +115,47 @@ impl Rope {
             layout: PairLayout::HalfSplit,
             scale: 1.0,
             inv_freq: None,
+            scaling: Scaling::None,
+            freq_factors: None,
+            proportional: None,
+            axes: Axes::Single,
             backend: None,
         }
+    }
+
+    /// A `Rope` from ggml's parameters (`ggml_rope_ext`, as a GGUF runtime reads them):
+    /// `n_dims` rotated channels of `head_dim`, ggml's frequency and YaRN formulas in f64
+    /// (see [`Ggml`] for the formulas and where ggml's f32 rounding differs), and its
+    /// magnitude as the scale. ggml's `mode` is the layout: "normal" is
+    /// [`PairLayout::Interleaved`], "neox" is [`PairLayout::HalfSplit`].
+    ///
+    /// ```
+    /// use rope_simd::{Ggml, PairLayout, Rope};
+    /// // A YaRN model as llama.cpp runs it: scaling factor 4 over 32768 positions.
+    /// let g = Ggml { freq_scale: 0.25, ext_factor: 1.0, n_ctx_orig: 32_768, ..Ggml::new(128, 1e6) };
+    /// let rope = Rope::ggml(128, PairLayout::HalfSplit, &g)?;
+    /// assert!((rope.scale() - (1.0 + 0.1 * 4f64.ln())).abs() < 1e-15);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`RopeBuilder::build`], and [`RopeError::BadParameter`] for a non-positive or
+    /// non-finite `freq_scale`, `attn_factor`, beta, `n_ctx_orig` (when YaRN is on) or
+    /// freq factor.
+    pub fn ggml(head_dim: usize, layout: PairLayout, g: &Ggml<'_>) -> Result<Self, RopeError> {
+        let mut inv = [0.0; MAX_PAIRS];
+        let pairs = g.n_dims / 2;
+        if g.n_dims == 0 || g.n_dims > MAX_ROTARY_DIM || !g.n_dims.is_multiple_of(2) {
+            // Let the builder name the problem.
+            return Self::builder(head_dim).rotary_dim(g.n_dims).build();
+        }
+        let magnitude = crate::schedule::ggml(g, &mut inv[..pairs])?;
+        Self::builder(head_dim)
+            .rotary_dim(g.n_dims)
+            .layout(layout)
+            .inv_freqs(&inv[..pairs])
+            .scale(magnitude)
+            .build()
     }
 
     /// Channels per head.
@@ -134,7 +178,8 @@ impl Rope {
         self.layout
     }
 
-    /// The magnitude scale applied to cos and sin (1 unless set).
+    /// The magnitude applied to cos and sin: the schedule's attention factor (YaRN,
+    /// LongRoPE) times the builder's `scale` (1 unless set).
     pub fn scale(&self) -> f64 {
         self.scale
     }
@@ -142,6 +187,11 @@ impl Rope {
     /// The inverse frequencies in use, one per pair (radians per position).
     pub fn inv_freqs(&self) -> &[f64] {
         &self.inv_freq[..self.pairs()]
+    }
+
+    /// The position axes (one unless built for M-RoPE or 2-D axial RoPE).
+    pub fn axes(&self) -> Axes {
+        self.axes
     }
 
     /// The backend this `Rope` (and tables built from it) runs on.
@@ -228,6 +278,69 @@ impl<'a> RopeBuilder<'a> {
         self
     }
 
+    /// The frequency schedule (default: [`Scaling::None`]); see [`Scaling`] for each
+    /// model family's. Its attention factor multiplies `scale`.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope, Scaling};
+    /// let rope = Rope::builder(128).scaling(Scaling::Linear { factor: 4.0 }).build()?;
+    /// assert_eq!(rope.inv_freqs()[0], 0.25);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    pub fn scaling(mut self, scaling: Scaling<'a>) -> Self {
+        self.scaling = scaling;
+        self
+    }
+
+    /// Per-pair factors that divide each default frequency before the scaling is applied
+    /// (ggml's `freq_factors` / a GGUF `rope_freqs` tensor): `rotary_dim / 2` values > 0.
+    pub fn freq_factors(mut self, factors: &'a [f64]) -> Self {
+        self.freq_factors = Some(factors);
+        self
+    }
+
+    /// Partial rotary in the *proportional* form (transformers `rope_type:
+    /// "proportional"`, Gemma): pairs span the whole head (`rotary_dim = head_dim`, so
+    /// half-split pairs are `(x[i], x[i + head_dim/2])`), the first
+    /// `rotated_channels / 2` pairs get `base^(-2i / head_dim)` and the rest frequency 0
+    /// (cos 1, sin 0: unchanged but for the magnitude). transformers' `rope_angles =
+    /// int(partial_rotary_factor * head_dim // 2)` is `rotated_channels / 2`.
+    ///
+    /// This is **not** [`RopeBuilder::rotary_dim`] (the prefix form: the first
+    /// `rotary_dim` channels rotated among themselves, frequencies over `rotary_dim`);
+    /// the two pair different channels and use different frequencies, so they are
+    /// separate options and setting both is an error. Combines with [`Scaling::None`] and
+    /// [`Scaling::Linear`] (transformers' `factor`).
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let rope = Rope::builder(256).base(1e6).proportional_rotary(64).build()?;
+    /// assert_eq!(rope.rotary_dim(), 256);
+    /// assert_eq!(rope.inv_freqs()[32..], [0.0; 96]); // pairs 32..128 do not turn
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    pub fn proportional_rotary(mut self, rotated_channels: usize) -> Self {
+        self.proportional = Some(rotated_channels);
+        self
+    }
+
+    /// Which position coordinate each pair turns by (M-RoPE, 2-D axial); default
+    /// [`Axes::Single`].
+    ///
+    /// ```
+    /// use rope_simd::{Axes, PairLayout, Positions, Rope, Rotate};
+    /// // Qwen2-VL: head_dim 128, mrope_section [16, 24, 24].
+    /// let rope = Rope::builder(128).base(1e6).axes(Axes::MRope([16, 24, 24])).build()?;
+    /// let mut q = vec![0.5f32; 2 * 28 * 128]; // 2 tokens, 28 heads
+    /// // (t, h, w) per token: an image patch, then a text token.
+    /// rope.rotate(&mut q, 28, Positions::Axes(&[4, 0, 1, 7, 7, 7]))?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    pub fn axes(mut self, axes: Axes) -> Self {
+        self.axes = axes;
+        self
+    }
+
     /// Run on this backend instead of the best one detected.
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = Some(backend);
@@ -237,17 +350,41 @@ impl<'a> RopeBuilder<'a> {
     /// Validate and build.
     ///
     /// # Errors
-    /// - [`RopeError::ZeroDim`], [`RopeError::OddDim`]: `head_dim` or `rotary_dim` zero or odd;
+    /// - [`RopeError::ZeroDim`], [`RopeError::OddDim`]: `head_dim`, `rotary_dim` or the
+    ///   proportional channel count zero or odd;
     /// - [`RopeError::RotaryDimTooLarge`], [`RopeError::RotaryDimOverMax`];
+    /// - [`RopeError::Conflict`]: options that do not combine (`rotary_dim` with
+    ///   `proportional_rotary`, given `inv_freqs` with a scaling, ...);
+    /// - [`RopeError::BadSections`]: M-RoPE sections not summing to `rotary_dim / 2`, or an
+    ///   odd pair count for [`Axes::Axial2d`];
     /// - [`RopeError::BadBase`]: base not finite or <= 1 (when frequencies are not given);
-    /// - [`RopeError::BadScale`]: scale not in `[1/MAX_SCALE, MAX_SCALE]`;
-    /// - [`RopeError::WrongLength`], [`RopeError::BadFrequency`]: given frequencies of the
-    ///   wrong count, or one outside `[0, 2pi]` or NaN;
+    /// - [`RopeError::BadParameter`]: a schedule parameter out of its domain (a factor
+    ///   <= 0 or not finite, `beta_fast < beta_slow`, `high_freq_factor <=
+    ///   low_freq_factor`, a zero context length, ...);
+    /// - [`RopeError::WrongLength`]: given frequencies, `freq_factors` or LongRoPE factor
+    ///   lists of the wrong count;
+    /// - [`RopeError::BadFrequency`]: a frequency (given or computed) outside `[0, 2pi]`
+    ///   or NaN;
+    /// - [`RopeError::BadScale`]: scale, or scale times the schedule's attention factor,
+    ///   not in `[1/MAX_SCALE, MAX_SCALE]`;
     /// - [`RopeError::BackendUnavailable`]: a forced backend this CPU lacks.
     pub fn build(self) -> Result<Rope, RopeError> {
         let head_dim = self.head_dim;
-        let rotary_dim = self.rotary_dim.unwrap_or(head_dim);
-        for (what, value) in [("head_dim", head_dim), ("rotary_dim", rotary_dim)] {
+        if let (Some(_), Some(_)) = (self.proportional, self.rotary_dim) {
+            return Err(RopeError::Conflict {
+                what: "rotary_dim (prefix) and proportional_rotary",
+            });
+        }
+        let rotary_dim = match self.proportional {
+            Some(_) => head_dim,
+            None => self.rotary_dim.unwrap_or(head_dim),
+        };
+        let dims = [
+            ("head_dim", head_dim),
+            ("rotary_dim", rotary_dim),
+            ("proportional_rotary", self.proportional.unwrap_or(2)),
+        ];
+        for (what, value) in dims {
             if value == 0 {
                 return Err(RopeError::ZeroDim { what });
             }
@@ -261,41 +398,78 @@ impl<'a> RopeBuilder<'a> {
                 head_dim,
             });
         }
+        if let Some(n) = self.proportional.filter(|&n| n > head_dim) {
+            return Err(RopeError::RotaryDimTooLarge {
+                rotary_dim: n,
+                head_dim,
+            });
+        }
         if rotary_dim > MAX_ROTARY_DIM {
             return Err(RopeError::RotaryDimOverMax {
                 rotary_dim,
                 max: MAX_ROTARY_DIM,
             });
         }
-        if !(self.scale >= 1.0 / MAX_SCALE && self.scale <= MAX_SCALE) {
-            return Err(RopeError::BadScale {
-                what: "scale",
-                value: self.scale,
-            });
-        }
         let pairs = rotary_dim / 2;
+        self.axes.check(pairs)?;
         let mut inv_freq = [0.0; MAX_PAIRS];
+        let mut attention = 1.0;
+        let scaled = self.scaling != Scaling::None || self.freq_factors.is_some();
         match self.inv_freq {
+            Some(_) if scaled || self.proportional.is_some() || self.axes == Axes::Axial2d => {
+                return Err(RopeError::Conflict {
+                    what: "inv_freqs with a scaling, freq_factors, proportional or axial schedule",
+                })
+            }
             Some(given) => {
                 crate::error::check_len("inv_freqs", pairs, given.len())?;
-                // Above 2pi a frequency only aliases a lower one at integer positions, and
-                // the exact angle reduction (see `trig`) is exact up to 2pi * 2^53 turns.
-                if let Some((index, &value)) = given
-                    .iter()
-                    .enumerate()
-                    .find(|(_, v)| !(**v >= 0.0 && **v <= core::f64::consts::TAU))
-                {
-                    return Err(RopeError::BadFrequency { index, value });
-                }
                 inv_freq[..pairs].copy_from_slice(given);
             }
             None => {
-                if !(self.base.is_finite() && self.base > 1.0) {
-                    return Err(RopeError::BadBase { base: self.base });
+                // (channels the exponent is over, pairs with a schedule)
+                let (dim, rotated) = match (self.proportional, self.axes) {
+                    (Some(_), Axes::Axial2d) => {
+                        return Err(RopeError::Conflict {
+                            what: "proportional_rotary with Axes::Axial2d",
+                        })
+                    }
+                    (Some(_), _)
+                        if !matches!(self.scaling, Scaling::None | Scaling::Linear { .. }) =>
+                    {
+                        return Err(RopeError::Conflict {
+                            what: "proportional_rotary with a scaling other than Linear",
+                        })
+                    }
+                    (Some(n), _) => (head_dim, n / 2),
+                    (None, Axes::Axial2d) => (rotary_dim / 2, pairs / 2),
+                    (None, _) => (rotary_dim, pairs),
+                };
+                attention = crate::schedule::compute(
+                    &self.scaling,
+                    self.base,
+                    dim,
+                    self.freq_factors,
+                    &mut inv_freq[..rotated],
+                )?
+                .attention;
+                if self.axes == Axes::Axial2d {
+                    inv_freq.copy_within(..rotated, rotated);
                 }
-                for (i, f) in inv_freq[..pairs].iter_mut().enumerate() {
-                    *f = default_inv_freq(self.base, rotary_dim, i);
-                }
+            }
+        }
+        // Above 2pi a frequency only aliases a lower one at integer positions, and the
+        // exact angle reduction (see `trig`) is exact up to 2pi * 2^53 turns.
+        if let Some((index, &value)) = inv_freq[..pairs]
+            .iter()
+            .enumerate()
+            .find(|(_, v)| !(**v >= 0.0 && **v <= core::f64::consts::TAU))
+        {
+            return Err(RopeError::BadFrequency { index, value });
+        }
+        let scale = attention * self.scale;
+        for (what, value) in [("scale", self.scale), ("scale x attention factor", scale)] {
+            if !(1.0 / MAX_SCALE..=MAX_SCALE).contains(&value) {
+                return Err(RopeError::BadScale { what, value });
             }
         }
         let backend = match self.backend {
@@ -313,8 +487,9 @@ impl<'a> RopeBuilder<'a> {
             head_dim,
             rotary_dim,
             layout: self.layout,
-            scale: self.scale,
+            scale,
             backend,
+            axes: self.axes,
             inv_freq,
             turn_hi,
             turn_lo,

@@ -109,9 +109,32 @@ pub enum RopeError {
     },
     /// Two descriptions that must match (for a re-rotation) differ.
     Incompatible {
-        /// What differs: `"head_dim"`, `"rotary_dim"` or `"layout"`.
+        /// What differs: `"head_dim"`, `"rotary_dim"`, `"layout"` or `"axes"`.
         what: &'static str,
     },
+    /// A frequency-schedule parameter is outside its domain.
+    BadParameter {
+        /// Which parameter (and the rule it breaks).
+        what: &'static str,
+        /// The value given.
+        value: f64,
+    },
+    /// Builder options that cannot be combined.
+    Conflict {
+        /// Which options.
+        what: &'static str,
+    },
+    /// M-RoPE sections do not sum to the pair count (`rotary_dim / 2`), or 2-D axial RoPE
+    /// has an odd pair count.
+    BadSections {
+        /// The sections' sum (or the pair count for axial).
+        sum: usize,
+        /// What it must be.
+        expected: usize,
+    },
+    /// Multi-axis positions ([`Positions::Axes`](crate::Positions::Axes)) given to a
+    /// source with one position axis.
+    NotMultiAxis,
     /// The requested backend does not run on this CPU (or this build target).
     BackendUnavailable {
         /// The backend asked for.
@@ -172,6 +195,19 @@ impl fmt::Display for RopeError {
             Self::Incompatible { what } => {
                 write!(f, "the two RoPE descriptions have different {what}; they must match")
             }
+            Self::BadParameter { what, value } => {
+                write!(f, "schedule parameter {what} is out of its domain, got {value}")
+            }
+            Self::Conflict { what } => write!(f, "these options cannot be combined: {what}"),
+            Self::BadSections { sum, expected } => write!(
+                f,
+                "position-axis sections sum to {sum} pairs but must sum to {expected} (rotary_dim / 2; \
+                 an even pair count for 2-D axial)"
+            ),
+            Self::NotMultiAxis => write!(
+                f,
+                "Positions::Axes needs a Rope built with more than one position axis (Axes::MRope, Axes::Axial2d)"
+            ),
             Self::BackendUnavailable { backend } => write!(
                 f,
                 "backend {backend:?} does not run on this CPU; see Backend::available()"

@@ -155,6 +155,7 @@ mod error;
 pub mod freqs;
 mod kernel;
 mod rotate;
+mod schedule;
 mod table;
 mod trig;
 
@@ -166,6 +167,7 @@ pub use element::Element;
 pub use error::RopeError;
 pub use half::{bf16, f16};
 pub use rotate::{Direction, Order, Positions, Rotate, Shape};
+pub use schedule::{Axes, Ggml, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
 pub use table::CosSinTable;
 
 /// The README's examples, compiled and run as doctests.

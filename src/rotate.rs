@@ -3,10 +3,11 @@
 
 use crate::backend::Backend;
 use crate::cache::Slot;
-use crate::config::{PairLayout, MAX_POSITION, MAX_ROTARY_DIM};
+use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION, MAX_ROTARY_DIM};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::Span;
+use crate::schedule::Axes;
 
 /// The positions of the tokens in a buffer.
 ///
@@ -15,9 +16,11 @@ use crate::kernel::Span;
 /// let prefill = Positions::Start(0);          // tokens at 0, 1, 2, ...
 /// let decode = Positions::Start(4095);        // one token at 4095
 /// let scattered = Positions::List(&[7, 3, 3, 100]); // any order, repeats allowed
-/// # let _ = (prefill, decode, scattered);
+/// let mrope = Positions::Axes(&[0, 0, 0, 1, 3, 5]); // (t, h, w) per token, M-RoPE
+/// # let _ = (prefill, decode, scattered, mrope);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Positions<'a> {
     /// Consecutive positions `start, start + 1, ...`, one per token in the buffer; the token
     /// count comes from the buffer length.
@@ -29,24 +32,58 @@ pub enum Positions<'a> {
     /// Every token at this one position; the token count comes from the buffer length.
     /// (Shifting cached keys by a fixed delta is a rotation of all of them by one angle.)
     Same(u64),
+    /// Several coordinates per token, token by token, for a source built with more than
+    /// one position axis ([`Axes`](crate::Axes)): `(t, h, w)` for M-RoPE, `(row, column)`
+    /// for 2-D axial RoPE. The buffer must hold `len / axes` tokens.
+    Axes(&'a [u32]),
+}
+
+/// One token's coordinates: one per axis (all equal unless given as [`Positions::Axes`]).
+#[derive(Clone, Copy)]
+struct At {
+    coords: [u64; 3],
+    /// `false` when every axis has the same coordinate `coords[0]`.
+    multi: bool,
+}
+
+impl At {
+    fn is_zero(&self) -> bool {
+        self.coords[0] == 0 && (!self.multi || self.coords.iter().all(|&c| c == 0))
+    }
 }
 
 impl Positions<'_> {
-    fn list_len(&self) -> Option<usize> {
+    fn list_len(&self, axes: usize) -> Option<usize> {
         match self {
             Positions::Start(_) | Positions::Same(_) => None,
             Positions::List(l) => Some(l.len()),
             Positions::List64(l) => Some(l.len()),
+            Positions::Axes(l) => Some(l.len() / axes),
         }
     }
 
     #[inline]
-    fn get(&self, t: usize) -> u64 {
+    fn get(&self, t: usize, axes: usize) -> At {
+        let one = |p: u64| At {
+            coords: [p; 3],
+            multi: false,
+        };
         match self {
-            Positions::Start(s) => s + t as u64,
-            Positions::List(l) => u64::from(l[t]),
-            Positions::List64(l) => l[t],
-            Positions::Same(p) => *p,
+            Positions::Start(s) => one(s + t as u64),
+            Positions::List(l) => one(u64::from(l[t])),
+            Positions::List64(l) => one(l[t]),
+            Positions::Same(p) => one(*p),
+            Positions::Axes(l) => {
+                let c = &l[t * axes..(t + 1) * axes];
+                let mut coords = [u64::from(c[0]); 3];
+                for (d, &s) in coords.iter_mut().zip(c) {
+                    *d = u64::from(s);
+                }
+                At {
+                    coords,
+                    multi: c.iter().any(|&v| v != c[0]),
+                }
+            }
         }
     }
 }
@@ -119,6 +156,7 @@ pub struct Geom {
     pub layout: PairLayout,
     pub scale: f64,
     pub backend: Backend,
+    pub axes: Axes,
 }
 
 pub(crate) mod private {
@@ -578,6 +616,19 @@ fn validate<S: Source + ?Sized>(
     targets: &[Dims],
     positions: &Positions<'_>,
 ) -> Result<usize, RopeError> {
+    let axes = g.axes.count();
+    if let Positions::Axes(l) = positions {
+        if axes == 1 {
+            return Err(RopeError::NotMultiAxis);
+        }
+        if !l.len().is_multiple_of(axes) {
+            return Err(RopeError::WrongLength {
+                what: "Axes positions (a whole number of tokens)",
+                expected: (l.len() / axes + 1) * axes,
+                got: l.len(),
+            });
+        }
+    }
     let mut tokens: Option<usize> = None;
     for t in targets {
         if t.heads == 0 {
@@ -595,9 +646,9 @@ fn validate<S: Source + ?Sized>(
             what: t.what,
             len,
             row,
-            tokens: positions.list_len(),
+            tokens: positions.list_len(axes),
         };
-        let n = match positions.list_len() {
+        let n = match positions.list_len(axes) {
             Some(n) => {
                 if n.checked_mul(row).ok_or(RopeError::SizeOverflow)? != len {
                     return Err(bad);
@@ -645,6 +696,7 @@ fn validate<S: Source + ?Sized>(
                 check(p)?;
             }
         }
+        Positions::Axes(l) => l.iter().try_for_each(|&p| check(u64::from(p)))?,
     }
     Ok(tokens)
 }
@@ -660,12 +712,13 @@ fn run<S: Source + ?Sized, E: Element>(
         core::array::from_fn(|i| targets.get(i).map_or(targets[0].dims(), Target::dims));
     let tokens = validate(src, &g, &dims[..targets.len()], &positions)?;
     let inverse = direction == Direction::Inverse;
+    let axes = g.axes.count();
     for t in 0..tokens {
-        let position = positions.get(t);
-        if position == 0 && g.scale == 1.0 {
+        let at = positions.get(t, axes);
+        if at.is_zero() && g.scale == 1.0 {
             continue; // the identity, bit for bit (cos 1, sin 0 would turn -0.0 into +0.0)
         }
-        src.for_each_run(position, |first_pair, cos, sin| {
+        for_each_at(src, &g, at, |first_pair, cos, sin| {
             for target in targets.iter_mut() {
                 let heads = target.heads;
                 let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
@@ -675,6 +728,40 @@ fn run<S: Source + ?Sized, E: Element>(
         });
     }
     Ok(())
+}
+
+/// Calls `f(first_pair, cos, sin)` for runs covering every pair of a token at `at`. With
+/// several distinct coordinates, each pair's cos/sin are gathered from the source at its
+/// own axis's coordinate (the source computes or looks up whole rows, once per distinct
+/// coordinate), and `f` gets them in one run.
+#[inline]
+fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
+    src: &S,
+    g: &Geom,
+    at: At,
+    mut f: F,
+) {
+    if !at.multi {
+        return src.for_each_run(at.coords[0], f);
+    }
+    let pairs = g.rotary_dim / 2;
+    let (mut cos, mut sin) = ([0.0f32; MAX_PAIRS], [0.0f32; MAX_PAIRS]);
+    for a in 0..g.axes.count() {
+        let p = at.coords[a];
+        if at.coords[..a].contains(&p) {
+            continue; // gathered with an earlier axis
+        }
+        src.for_each_run(p, |first, c, s| {
+            for (j, (&c, &s)) in c.iter().zip(s).enumerate() {
+                let pair = first + j;
+                if at.coords[g.axes.axis_of(pair, pairs)] == p {
+                    cos[pair] = c;
+                    sin[pair] = s;
+                }
+            }
+        });
+    }
+    f(0, &cos[..pairs], &sin[..pairs]);
 }
 
 /// Rotate (or, with `copy_only`, just convert) `tokens` tokens of `input` into `dst`'s
@@ -694,8 +781,9 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
     let g = src.geom();
     let (hd, rot) = (g.head_dim, g.rotary_dim);
     let mut scratch = [0.0f32; MAX_ROTARY_DIM];
+    let axes = g.axes.count();
     for t in 0..tokens {
-        let position = positions.get(t);
+        let at = positions.get(t, axes);
         let (base, stride) = token_base(dims.kind, t, tokens, dims.heads, hd);
         let rows = |h: usize| {
             (
@@ -704,7 +792,7 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
             )
         };
         // Channels that are only converted: past rotary_dim, or all at the identity.
-        let identity = copy_only || (position == 0 && g.scale == 1.0);
+        let identity = copy_only || (at.is_zero() && g.scale == 1.0);
         let from = if identity { 0 } else { rot };
         for h in (0..dims.heads).filter(|_| from < hd) {
             let (s0, d0) = rows(h);
@@ -720,7 +808,7 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         }
         let inverse = direction == Direction::Inverse;
         let dst_base = (slot.first_token + t) * slot.token_stride;
-        src.for_each_run(position, |first, cos, sin| {
+        for_each_at(src, &g, at, |first, cos, sin| {
             let span = span_for(&g, dims.heads, stride, first, cos.len(), inverse);
             crate::backend::rotate_into(
                 g.backend,

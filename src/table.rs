@@ -16,6 +16,7 @@ impl Source for Rope {
             layout: self.layout,
             scale: self.scale,
             backend: self.backend,
+            axes: self.axes,
         }
     }
 

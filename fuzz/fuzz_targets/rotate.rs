@@ -1,10 +1,10 @@
 //! Every rotation call decoded from fuzzer bytes; see `src/rotate_case.rs` for the checks.
 #![no_main]
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
 #[path = "../src/bytes.rs"]
 mod bytes;
+#[path = "../../tests/common/mod.rs"]
+mod common;
 #[path = "../src/rotate_case.rs"]
 mod rotate_case;
 

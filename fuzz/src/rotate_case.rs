@@ -8,10 +8,10 @@
 //! - never a panic.
 
 use super::bytes::Bytes;
-use super::common::{assert_same_bits, bound, Reference, TestElement};
+use super::common::{assert_same_bits, axis_of, bound, Reference, TestElement};
 use rope_simd::{
-    bf16, f16, Backend, CompactTable, CosSinTable, Direction, Order, PairLayout, Positions, Rope,
-    Rotate, Shape, Slot,
+    bf16, f16, Axes, Backend, CompactTable, CosSinTable, Direction, Llama3, LongRope,
+    LongRopeChoice, Order, PairLayout, Positions, Rope, Rotate, Scaling, Shape, Slot, Yarn,
 };
 
 /// The sin/cos source of a call: on the fly, a full table or a compact table.
@@ -85,7 +85,49 @@ pub fn run(data: &[u8]) {
             .collect()
     });
     let backend = Backend::ALL[usize::from(b.u8()) % Backend::ALL.len()];
+    // A schedule and position axes (most combinations valid, some not).
+    let factors: Vec<f64> = (0..if b.u8() % 8 == 0 { pairs + 1 } else { pairs })
+        .map(|i| 1.0 + (i % 7) as f64 * b.param(&[0.5, 1.0, 0.0, -3.0]))
+        .collect();
+    let factor = b.param(&[4.0, 8.0, 1.0, 0.0]);
+    let scaling = match b.u8() % 8 {
+        1 => Scaling::Linear { factor },
+        2 => Scaling::NtkAware { alpha: factor },
+        3 => Scaling::DynamicNtk {
+            factor,
+            max_position_embeddings: 64,
+            seq_len: u64::from(b.u8()),
+        },
+        4 => Scaling::Yarn(Yarn {
+            truncate: b.bool(),
+            mscale: Some(b.param(&[1.0, 0.707, 0.0, 1.0])),
+            mscale_all_dim: Some(b.param(&[1.0, 0.0, 1.0, 2.0])),
+            ..Yarn::new(factor, u64::from(b.u16()))
+        }),
+        5 => Scaling::Llama3(Llama3::new(factor, 1.0, b.param(&[4.0, 2.0, 1.0, 0.5]), 64)),
+        6 => Scaling::LongRope(LongRope::new(
+            &factors,
+            &factors,
+            64,
+            u64::from(b.u16()),
+            LongRopeChoice::SeqLen(u64::from(b.u8())),
+        )),
+        _ => Scaling::None,
+    };
+    let s3 = |b: &mut Bytes<'_>| {
+        let t = pairs.min(usize::from(b.u8()) % (pairs + 1)) as u16;
+        let h = (pairs as u16 - t) / 2 + u16::from(b.u8() % 2);
+        [t, h, (pairs as u16).wrapping_sub(t + h)]
+    };
+    let axes = match b.u8() % 6 {
+        1 => Axes::MRope(s3(&mut b)),
+        2 => Axes::MRopeInterleaved(s3(&mut b)),
+        3 => Axes::Axial2d,
+        _ => Axes::Single,
+    };
     let mut builder = Rope::builder(head_dim)
+        .scaling(scaling)
+        .axes(axes)
         .layout(layout)
         .base(base)
         .scale(scale)
@@ -131,10 +173,15 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         .map(|_| b.position() as u32)
         .collect();
     let list64: Vec<u64> = (0..tokens).map(|_| b.position()).collect();
-    let positions = match b.u8() % 4 {
+    let n_axes = rope.axes().count();
+    let coords: Vec<u32> = (0..tokens * n_axes + usize::from(b.u8().is_multiple_of(8)))
+        .map(|_| b.position() as u32)
+        .collect();
+    let positions = match b.u8() % 5 {
         0 => Positions::Start(b.position()),
         1 => Positions::List(&list),
         2 => Positions::Same(b.position()),
+        3 => Positions::Axes(&coords),
         _ => Positions::List64(&list64),
     };
     let mut len = tokens * heads * rope.head_dim();
@@ -216,17 +263,19 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     } else {
         x.len() / (heads * rope.head_dim())
     };
-    let pos: Vec<u64> = (0..tokens)
-        .map(|t| match positions {
-            Positions::Start(s) => s + t as u64,
-            Positions::List(l) => u64::from(l[t]),
-            Positions::List64(l) => l[t],
-            Positions::Same(p) => p,
-        })
-        .collect();
+    let pairs = rope.pairs();
+    let at = |t: usize, i: usize| match positions {
+        Positions::Start(s) => s + t as u64,
+        Positions::List(l) => u64::from(l[t]),
+        Positions::List64(l) => l[t],
+        Positions::Same(p) => p,
+        Positions::Axes(c) => u64::from(c[t * n_axes + axis_of(rope.axes(), i, pairs)]),
+        _ => unreachable!("a position kind this check does not know"),
+    };
     // The plain f64 reference loses accuracy at huge positions (its own angle error grows
     // with the position): check up to 2^24, where it is far below the bound.
-    if pos.iter().any(|&p| p > 1 << 24) || heads == 0 {
+    let huge = (0..tokens).any(|t| (0..pairs).any(|i| at(t, i) > 1 << 24));
+    if huge || heads == 0 {
         return;
     }
     let r = Reference {
@@ -237,7 +286,14 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         scale: rope.scale(),
     };
     let xf: Vec<f64> = x.iter().map(|v| f64::from(v.to_f32())).collect();
-    let want = r.rotate(&xf, heads, order, &pos, direction == Direction::Inverse);
+    let want = r.rotate_at(
+        &xf,
+        heads,
+        order,
+        tokens,
+        at,
+        direction == Direction::Inverse,
+    );
     let max = E::MAX;
     for (i, (&got, &w)) in y.iter().zip(&want).enumerate() {
         let head = i / r.head_dim * r.head_dim;
@@ -259,6 +315,6 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         }
         let g = f64::from(got.to_f32());
         let tol = bound::<E>(a, bb, w, r.scale);
-        assert!((g - w).abs() <= tol, "element {i}: got {g}, reference {w}, bound {tol}; head_dim {} rotary {} {:?} scale {} freqs {:?} backend {:?} heads {heads} order {order:?} {direction:?} positions {pos:?} source {} x {:?}", r.head_dim, r.rotary_dim, r.layout, r.scale, r.inv_freq, rope.backend(), source.kind(), &xf);
+        assert!((g - w).abs() <= tol, "element {i}: got {g}, reference {w}, bound {tol}; head_dim {} rotary {} {:?} scale {} freqs {:?} backend {:?} heads {heads} order {order:?} {direction:?} positions {positions:?} source {} x {:?}", r.head_dim, r.rotary_dim, r.layout, r.scale, r.inv_freq, rope.backend(), source.kind(), &xf);
     }
 }

@@ -55,14 +55,35 @@ impl Reference<'_> {
         positions: &[u64],
         inverse: bool,
     ) -> Vec<f64> {
-        let tokens = positions.len();
+        self.rotate_at(
+            x,
+            heads,
+            order,
+            positions.len(),
+            |t, _| positions[t],
+            inverse,
+        )
+    }
+
+    /// Rotate `x`, with pair `i` of token `t` at position `position(t, i)` (several
+    /// position axes).
+    pub fn rotate_at(
+        &self,
+        x: &[f64],
+        heads: usize,
+        order: Order,
+        tokens: usize,
+        position: impl Fn(usize, usize) -> u64,
+        inverse: bool,
+    ) -> Vec<f64> {
         assert_eq!(x.len(), tokens * heads * self.head_dim);
         let mut y = x.to_vec();
         let sign = if inverse { -1.0 } else { 1.0 };
-        for (t, &p) in positions.iter().enumerate() {
+        for t in 0..tokens {
             for h in 0..heads {
                 let o = self.head_offset(order, tokens, heads, t, h);
                 for (i, &theta) in self.inv_freq.iter().enumerate() {
+                    let p = position(t, i);
                     let angle = sign * (p as f64) * theta;
                     let (c, s) = (angle.cos() * self.scale, angle.sin() * self.scale);
                     let (ia, ib) = self.pair(i);
@@ -73,6 +94,45 @@ impl Reference<'_> {
             }
         }
         y
+    }
+}
+
+/// Which coordinate (0 = t / row, 1 = h / column, 2 = w) pair `i` of `pairs` turns by,
+/// written from the models' descriptions (Qwen2-VL's contiguous `mrope_section`, Qwen3-VL's
+/// interleaving, the vision encoder's row/column halves), independently of the crate.
+pub fn axis_of(axes: rope_simd::Axes, i: usize, pairs: usize) -> usize {
+    use rope_simd::Axes;
+    match axes {
+        Axes::MRope(s) => {
+            let (t, h) = (s[0] as usize, s[1] as usize);
+            if i < t {
+                0
+            } else if i < t + h {
+                1
+            } else {
+                2
+            }
+        }
+        Axes::MRopeInterleaved(s) => {
+            // Qwen3-VL: start from all-temporal, then overwrite H at 1, 4, 7, ... below
+            // 3 * s[1] and W at 2, 5, 8, ... below 3 * s[2].
+            let mut axis = 0;
+            if i % 3 == 1 && i < 3 * s[1] as usize {
+                axis = 1;
+            }
+            if i % 3 == 2 && i < 3 * s[2] as usize {
+                axis = 2;
+            }
+            axis
+        }
+        Axes::Axial2d => {
+            if i < pairs / 2 {
+                0
+            } else {
+                1
+            }
+        }
+        _ => 0,
     }
 }
 
