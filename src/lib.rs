@@ -32,6 +32,14 @@
 //!   ([`RopeBuilder::inv_freqs`]), the [`PairLayout`], and a magnitude `scale` on cos/sin
 //!   (YaRN's mscale). It is also the *on-the-fly* sin/cos source: no table, each token's
 //!   cos/sin computed once per call (for all its heads, Q and K together).
+//! - Frequency schedules ([`Scaling`]: linear, NTK-aware, dynamic NTK, [`Yarn`], [`Llama3`],
+//!   [`LongRope`]; [`RopeBuilder::proportional_rotary`] for transformers' proportional
+//!   partial rotary; [`RopeBuilder::freq_factors`]; [`Rope::ggml`] from ggml's parameters)
+//!   are computed once in f64 with transformers' parameter semantics, and each one's
+//!   attention factor becomes the magnitude scale. Multimodal models turn pairs by
+//!   different position coordinates ([`Axes`]: M-RoPE, interleaved M-RoPE, 2-D axial),
+//!   given as [`Positions::Axes`]. The README has a table from model family to builder
+//!   call.
 //! - [`CosSinTable`] holds cos/sin for positions `0..max_pos`, built into your own
 //!   `&mut [f32]` ([`Rope::build_table`], no allocation) or owned ([`Rope::table`], feature
 //!   `alloc`). A position past the table is an error, never a wrap-around.
@@ -41,8 +49,8 @@
 //!   (`[heads, tokens, head_dim]` too, via [`Order::HeadsTokens`]) and [`Direction`], and
 //!   [`rotate_with_cos_sin`](Rotate::rotate_with_cos_sin), the low-level entry for runtimes
 //!   that bring their own cos/sin (the same kernel, the same speed and bits).
-//! - [`Positions`]: a start (`start, start+1, ...`: prefill and decode) or a per-token list
-//!   (`u32` or `u64`; any order, repeats allowed).
+//! - [`Positions`]: a start (`start, start+1, ...`: prefill and decode), a per-token list
+//!   (`u32` or `u64`; any order, repeats allowed), or several coordinates per token.
 //!
 //! Rotations compose: turning by `p` then by `q` equals turning by `p + q` (within the
 //! rounding bound below).
