@@ -1,13 +1,25 @@
 //! Criterion benches, organised by the user's question: how long does a decode step / a
-//! prefill take, per backend and dtype, next to two baselines measured in the same run:
+//! prefill of one Llama-shaped layer take (Q with 32 heads and K with 8, rotated together),
+//! per head size, dtype, backend, pair layout and sin/cos source, next to two baselines
+//! measured in the same group and run:
 //!
-//! - `naive`: the loop a user writes by hand (scalar, cos/sin from the same table,
+//! - `naive/<layout>`: the loop a user writes by hand (scalar, cos/sin from the same table,
 //!   `half` conversions per element for 16-bit types);
 //! - `memory`: an in-place pass `x *= c` over the same number of bytes (the roof).
 //!
-//! Throughput is the buffer's bytes (each is read and written once).
+//! Groups are `<phase>/<dtype>/hd<head_dim>` with phase `decode` (1 token at position
+//! 4095), `prefill512` or `prefill4096` (positions from 0); ids are `memory`,
+//! `naive/<layout>`, `table/<backend>/<layout>` (every backend on this CPU),
+//! `compact/<best>/<layout>` and `fly/<best>/<layout>` (the compact table and on-the-fly
+//! sources, best backend). Throughput is bytes of Q and K (each read and written once);
+//! `scripts/bench_report.py` also reports elements per second and writes BENCHMARKS.md.
 //!
-//! `cargo bench --bench rope` (all), or e.g. `cargo bench --bench rope -- decode/f32`.
+//! Also: `fused_f32_to_f16/prefill4096` (rotate into an f16 cache vs rotate then convert),
+//! `table_build/131072`, and with `--features rayon`, `parallel/prefill4096/<dtype>/hd128`
+//! (`par_apply` on 1 and 2 threads).
+//!
+//! `cargo bench --bench rope` (everything, ~15 min here), or a filter such as
+//! `cargo bench --bench rope -- decode/f32/hd128`.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -18,43 +30,62 @@ use rope_simd::{
     Shape, Slot,
 };
 
-const HEADS: usize = 32;
-const HEAD_DIM: usize = 128;
+const Q_HEADS: usize = 32;
+const KV_HEADS: usize = 8;
+const HEAD_DIMS: [usize; 3] = [64, 128, 256];
+const LAYOUTS: [(PairLayout, &str); 2] = [
+    (PairLayout::HalfSplit, "half_split"),
+    (PairLayout::Interleaved, "interleaved"),
+];
 
-fn rope(backend: Backend) -> Rope {
-    Rope::builder(HEAD_DIM)
+fn rope(head_dim: usize, layout: PairLayout, backend: Backend) -> Rope {
+    Rope::builder(head_dim)
         .base(500_000.0)
-        .layout(PairLayout::HalfSplit)
+        .layout(layout)
         .backend(backend)
         .build()
         .unwrap()
 }
 
-/// What a user writes by hand: half-split pairs, cos/sin from a table, f32 arithmetic.
-fn naive<E: Element>(x: &mut [E], table: &CosSinTable<Vec<f32>>, start: usize) {
-    let half = HEAD_DIM / 2;
-    for (t, token) in x.chunks_exact_mut(HEADS * HEAD_DIM).enumerate() {
+/// What a user writes by hand: cos/sin from a table, f32 arithmetic, one element at a time.
+fn naive<E: Element>(
+    x: &mut [E],
+    heads: usize,
+    head_dim: usize,
+    layout: PairLayout,
+    table: &CosSinTable<Vec<f32>>,
+    start: usize,
+) {
+    let half = head_dim / 2;
+    for (t, token) in x.chunks_exact_mut(heads * head_dim).enumerate() {
         let (cos, sin) = table.cos_sin(start + t).unwrap();
-        for head in token.chunks_exact_mut(HEAD_DIM) {
+        for head in token.chunks_exact_mut(head_dim) {
             for i in 0..half {
-                let (a, b) = (head[i].to_f32(), head[i + half].to_f32());
-                head[i] = E::from_f32(a * cos[i] - b * sin[i]);
-                head[i + half] = E::from_f32(b * cos[i] + a * sin[i]);
+                let (ia, ib) = match layout {
+                    PairLayout::HalfSplit => (i, i + half),
+                    PairLayout::Interleaved => (2 * i, 2 * i + 1),
+                };
+                let (a, b) = (head[ia].to_f32(), head[ib].to_f32());
+                head[ia] = E::from_f32(a * cos[i] - b * sin[i]);
+                head[ib] = E::from_f32(b * cos[i] + a * sin[i]);
             }
         }
     }
 }
 
-fn group<E: Element>(c: &mut Criterion, name: &str, tokens: usize, start: usize) {
-    let n = tokens * HEADS * HEAD_DIM;
-    let bytes = n * std::mem::size_of::<E>();
-    let mut g = c.benchmark_group(format!("{name}/{}", E::NAME));
-    g.throughput(Throughput::Bytes(bytes as u64));
-    let best = rope(Backend::detect());
-    let table = best.table(start + tokens).unwrap();
-    let mut x: Vec<E> = (0..n)
+fn data<E: Element>(n: usize) -> Vec<E> {
+    (0..n)
         .map(|i| E::from_f32((i % 97) as f32 * 0.01 - 0.5))
-        .collect();
+        .collect()
+}
+
+fn group<E: Element>(c: &mut Criterion, phase: &str, tokens: usize, start: usize, hd: usize) {
+    let (nq, nk) = (tokens * Q_HEADS * hd, tokens * KV_HEADS * hd);
+    let bytes = (nq + nk) * std::mem::size_of::<E>();
+    let mut g = c.benchmark_group(format!("{phase}/{}/hd{hd}", E::NAME));
+    g.throughput(Throughput::Bytes(bytes as u64));
+    let (mut q, mut k) = (data::<E>(nq), data::<E>(nk));
+    let pos = Positions::Start(start as u64);
 
     let mut roof = vec![0.5f32; bytes / 4];
     g.bench_function("memory", |b| {
@@ -65,71 +96,81 @@ fn group<E: Element>(c: &mut Criterion, name: &str, tokens: usize, start: usize)
             black_box(&mut roof);
         })
     });
-    g.bench_function("naive", |b| {
-        b.iter(|| naive(black_box(&mut x), &table, start))
-    });
-    for backend in Backend::available() {
-        let r = rope(backend);
-        let t = r.table(start + tokens).unwrap();
-        g.bench_function(BenchmarkId::new("table", backend.name()), |b| {
+    let best = Backend::detect();
+    for (layout, lname) in LAYOUTS {
+        let table = rope(hd, layout, best).table(start + tokens).unwrap();
+        g.bench_function(BenchmarkId::new("naive", lname), |b| {
             b.iter(|| {
-                t.rotate(black_box(&mut x), HEADS, Positions::Start(start as u64))
+                naive(black_box(&mut q), Q_HEADS, hd, layout, &table, start);
+                naive(black_box(&mut k), KV_HEADS, hd, layout, &table, start);
+            })
+        });
+        for backend in Backend::available() {
+            let t = rope(hd, layout, backend).table(start + tokens).unwrap();
+            let id = format!("table/{}/{lname}", backend.name());
+            g.bench_function(id, |b| {
+                b.iter(|| {
+                    t.rotate_qk(black_box(&mut q), Q_HEADS, &mut k, KV_HEADS, pos)
+                        .unwrap()
+                })
+            });
+        }
+        let r = rope(hd, layout, best);
+        let compact = r.compact_table(start + tokens).unwrap();
+        g.bench_function(format!("compact/{}/{lname}", best.name()), |b| {
+            b.iter(|| {
+                compact
+                    .rotate_qk(black_box(&mut q), Q_HEADS, &mut k, KV_HEADS, pos)
+                    .unwrap()
+            })
+        });
+        g.bench_function(format!("fly/{}/{lname}", best.name()), |b| {
+            b.iter(|| {
+                r.rotate_qk(black_box(&mut q), Q_HEADS, &mut k, KV_HEADS, pos)
                     .unwrap()
             })
         });
     }
-    let compact = best.compact_table(start + tokens).unwrap();
-    g.bench_function(
-        BenchmarkId::new("compact_table", best.backend().name()),
-        |b| {
-            b.iter(|| {
-                compact
-                    .rotate(black_box(&mut x), HEADS, Positions::Start(start as u64))
-                    .unwrap()
-            })
-        },
-    );
-    g.bench_function(BenchmarkId::new("on_the_fly", best.backend().name()), |b| {
-        b.iter(|| {
-            best.rotate(black_box(&mut x), HEADS, Positions::Start(start as u64))
-                .unwrap()
-        })
-    });
     g.finish();
 }
 
-fn decode(c: &mut Criterion) {
-    group::<f32>(c, "decode", 1, 4096);
-    group::<f16>(c, "decode", 1, 4096);
-    group::<bf16>(c, "decode", 1, 4096);
-}
-
-fn prefill(c: &mut Criterion) {
-    for tokens in [512, 4096] {
-        let name = format!("prefill{tokens}");
-        group::<f32>(c, &name, tokens, 0);
-        group::<f16>(c, &name, tokens, 0);
-        group::<bf16>(c, &name, tokens, 0);
+fn phases<E: Element>(c: &mut Criterion) {
+    for hd in HEAD_DIMS {
+        group::<E>(c, "decode", 1, 4095, hd);
+        group::<E>(c, "prefill512", 512, 0, hd);
+        group::<E>(c, "prefill4096", 4096, 0, hd);
     }
 }
 
-/// f32 activations into an f16 cache, 4096-token prefill: fused rotate-into (reads 4 and
-/// writes 2 bytes per element) against rotating in place and then converting (4+4, then
-/// 4+2), both with the best backend and a table.
+fn f32s(c: &mut Criterion) {
+    phases::<f32>(c);
+}
+fn f16s(c: &mut Criterion) {
+    phases::<f16>(c);
+}
+fn bf16s(c: &mut Criterion) {
+    phases::<bf16>(c);
+}
+
+/// f32 activations into an f16 cache, 4096-token prefill, head_dim 128, 32 heads: fused
+/// rotate-into (reads 4 and writes 2 bytes per element) against rotating in place and
+/// then converting (4+4, then 4+2), both with the best backend and a table.
 fn fused(c: &mut Criterion) {
-    let tokens = 4096;
-    let n = tokens * HEADS * HEAD_DIM;
+    let (tokens, heads, hd) = (4096, Q_HEADS, 128);
+    let n = tokens * heads * hd;
     let mut g = c.benchmark_group("fused_f32_to_f16/prefill4096");
     g.throughput(Throughput::Bytes((n * 4) as u64));
-    let table = rope(Backend::detect()).table(tokens).unwrap();
-    let mut x: Vec<f32> = (0..n).map(|i| (i % 97) as f32 * 0.01 - 0.5).collect();
+    let table = rope(hd, PairLayout::HalfSplit, Backend::detect())
+        .table(tokens)
+        .unwrap();
+    let mut x: Vec<f32> = data(n);
     let mut cache = vec![f16::ZERO; n];
-    let shape = Shape::tokens_heads(HEADS);
-    let slot = Slot::tokens_heads(0, HEADS * HEAD_DIM, HEAD_DIM);
+    let shape = Shape::tokens_heads(heads);
+    let slot = Slot::tokens_heads(0, heads * hd, hd);
     g.bench_function("rotate_then_convert", |b| {
         b.iter(|| {
             table
-                .rotate(black_box(&mut x), HEADS, Positions::Start(0))
+                .rotate(black_box(&mut x), heads, Positions::Start(0))
                 .unwrap();
             // Position 0 is the identity: a pure SIMD conversion pass.
             table
@@ -167,7 +208,7 @@ fn fused(c: &mut Criterion) {
 fn table_build(c: &mut Criterion) {
     let mut g = c.benchmark_group("table_build/131072");
     g.sample_size(10);
-    let r = rope(Backend::detect());
+    let r = rope(128, PairLayout::HalfSplit, Backend::detect());
     g.bench_function("full", |b| b.iter(|| black_box(r.table(131_072).unwrap())));
     g.bench_function("compact", |b| {
         b.iter(|| black_box(r.compact_table(131_072).unwrap()))
@@ -175,12 +216,63 @@ fn table_build(c: &mut Criterion) {
     g.finish();
 }
 
+/// `par_apply` of a 4096-token prefill (Q and K) on rayon pools of 1 and 2 threads.
+#[cfg(feature = "rayon")]
+fn parallel(c: &mut Criterion) {
+    fn one<E: Element + Send>(c: &mut Criterion) {
+        let (tokens, hd) = (4096, 128);
+        let (nq, nk) = (tokens * Q_HEADS * hd, tokens * KV_HEADS * hd);
+        let bytes = (nq + nk) * std::mem::size_of::<E>();
+        let mut g = c.benchmark_group(format!("parallel/prefill4096/{}/hd{hd}", E::NAME));
+        g.throughput(Throughput::Bytes(bytes as u64));
+        let (mut q, mut k) = (data::<E>(nq), data::<E>(nk));
+        let table = rope(hd, PairLayout::HalfSplit, Backend::detect())
+            .table(tokens)
+            .unwrap();
+        let mut roof = vec![0.5f32; bytes / 4];
+        g.bench_function("memory", |b| {
+            b.iter(|| {
+                for v in roof.iter_mut() {
+                    *v *= 1.000_001;
+                }
+                black_box(&mut roof);
+            })
+        });
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            g.bench_function(BenchmarkId::new("threads", threads), |b| {
+                b.iter(|| {
+                    pool.install(|| {
+                        let f = Direction::Forward;
+                        let p = Positions::Start(0);
+                        table
+                            .par_apply(black_box(&mut q), Shape::tokens_heads(Q_HEADS), p, f)
+                            .unwrap();
+                        table
+                            .par_apply(&mut k, Shape::tokens_heads(KV_HEADS), p, f)
+                            .unwrap();
+                    })
+                })
+            });
+        }
+        g.finish();
+    }
+    one::<f32>(c);
+    one::<f16>(c);
+    one::<bf16>(c);
+}
+#[cfg(not(feature = "rayon"))]
+fn parallel(_: &mut Criterion) {}
+
 fn config() -> Criterion {
     Criterion::default()
-        .sample_size(20)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
 }
 
-criterion_group! { name = benches; config = config(); targets = decode, prefill, fused, table_build }
+criterion_group! { name = benches; config = config(); targets = f32s, f16s, bf16s, fused, table_build, parallel }
 criterion_main!(benches);

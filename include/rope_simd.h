@@ -64,6 +64,10 @@
 // An internal error (a bug in rope-simd); nothing was written.
 #define ROPE_ERR_INTERNAL -18
 
+// A frequency-schedule parameter (ggml's freq_scale, attn_factor, betas, n_ctx_orig,
+// freq_factors) is outside its domain.
+#define ROPE_ERR_BAD_PARAMETER -19
+
 // Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
 #define ROPE_LAYOUT_INTERLEAVED 0
 
@@ -115,6 +119,39 @@ typedef struct RopeConfig {
   size_t n_inv_freq;
 } RopeConfig;
 
+// ggml's RoPE parameters (`ggml_rope_ext`), as a GGUF-based runtime reads them from the
+// model's metadata. Start from `rope_ggml_params_default`. See the Rust docs of
+// `rope_simd::Ggml` for the formulas (computed here in f64) and where ggml's f32
+// rounding differs.
+typedef struct RopeGgmlParams {
+  // Channels per head (even).
+  uint32_t head_dim;
+  // n_dims (n_rot): rotated channels per head (even, <= head_dim).
+  uint32_t n_dims;
+  // ROPE_LAYOUT_INTERLEAVED (ggml "normal") or ROPE_LAYOUT_HALF_SPLIT (ggml "neox").
+  uint32_t layout;
+  // ROPE_BACKEND_AUTO or a ROPE_BACKEND_* value.
+  int32_t backend;
+  // freq_base.
+  double freq_base;
+  // freq_scale (1 / the context scaling factor).
+  double freq_scale;
+  // ext_factor: 0 turns YaRN off (llama.cpp passes 1 for YaRN models).
+  double ext_factor;
+  // attn_factor: the magnitude on cos and sin.
+  double attn_factor;
+  // beta_fast (32 in llama.cpp).
+  double beta_fast;
+  // beta_slow (1 in llama.cpp).
+  double beta_slow;
+  // n_ctx_orig: the original context length (needed when ext_factor != 0).
+  uint64_t n_ctx_orig;
+  // Optional: n_dims/2 frequency factors (the rope_freqs tensor), NULL for none.
+  const double *freq_factors;
+  // Number of values at freq_factors.
+  size_t n_freq_factors;
+} RopeGgmlParams;
+
 // A cos/sin table filled by `rope_table_build`.
 typedef struct RopeTable {
   // The table storage.
@@ -140,6 +177,21 @@ struct RopeConfig rope_config_default(uint32_t head_dim);
 // `config` and `out` must be valid pointers (or NULL, an error); `config->inv_freq`
 // NULL or valid for `n_inv_freq` doubles.
 int32_t rope_create(const struct RopeConfig *config, struct RopeHandle **out);
+
+// ggml's defaults for a model: `n_dims` rotated channels of `head_dim`, `freq_base`,
+// freq_scale 1, YaRN off (ext_factor 0), attn_factor 1, betas 32 and 1, n_ctx_orig 0,
+// no freq_factors, half-split ("neox") pairs, the best backend.
+struct RopeGgmlParams rope_ggml_params_default(uint32_t head_dim,
+                                               uint32_t n_dims,
+                                               double freq_base);
+
+// Create a RoPE description in `*out` from ggml's parameters (free it with
+// `rope_destroy`); it is used like one from `rope_create`. On error `*out` is NULL.
+//
+// # Safety
+// `params` and `out` must be valid pointers (or NULL, an error); `params->freq_factors`
+// NULL or valid for `n_freq_factors` doubles.
+int32_t rope_create_ggml(const struct RopeGgmlParams *params, struct RopeHandle **out);
 
 // Free a description from `rope_create` (NULL is ignored).
 //

@@ -25,7 +25,8 @@ command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; e
 
 step "format, lint, docs"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
+cargo clippy -p rope-simd --all-targets --features rayon -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 step "no_std builds (no default features: no std, no alloc)"
@@ -36,6 +37,8 @@ RUSTFLAGS="-C target-feature=+simd128" cargo build --no-default-features --targe
 step "x86_64 tests (debug, then release)"
 cargo test
 cargo test --no-default-features --lib
+cargo test --features rayon --test parallel
+cargo test --features rayon --doc par_apply
 cargo test --release -- --nocapture 2>&1 | grep -E "backends on this machine|fingerprint|test result" | sort | uniq -c
 
 step "C ABI: header up to date, C test against the static and the shared library"

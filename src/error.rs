@@ -135,6 +135,16 @@ pub enum RopeError {
     /// Multi-axis positions ([`Positions::Axes`](crate::Positions::Axes)) given to a
     /// source with one position axis.
     NotMultiAxis,
+    /// A part of a call ([`Rotate::apply_tokens`](crate::Rotate::apply_tokens)) covers
+    /// tokens the call's position list does not have.
+    TokenRange {
+        /// The part's first token.
+        first: usize,
+        /// Tokens in the part.
+        tokens: usize,
+        /// Tokens in the position list.
+        total: usize,
+    },
     /// The requested backend does not run on this CPU (or this build target).
     BackendUnavailable {
         /// The backend asked for.
@@ -207,6 +217,11 @@ impl fmt::Display for RopeError {
             Self::NotMultiAxis => write!(
                 f,
                 "Positions::Axes needs a Rope built with more than one position axis (Axes::MRope, Axes::Axial2d)"
+            ),
+            Self::TokenRange { first, tokens, total } => write!(
+                f,
+                "tokens {first}..{} are past the {total} positions of the call",
+                first.saturating_add(tokens)
             ),
             Self::BackendUnavailable { backend } => write!(
                 f,

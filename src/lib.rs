@@ -142,6 +142,8 @@
 //!
 //! - `std` (default): implies `alloc`; nothing else in the kernels needs it.
 //! - `alloc`: owned tables ([`Rope::table`]).
+//! - `rayon`: `Rotate::par_apply`, a call split over rayon's thread pool. Without it, a
+//!   runtime's own pool splits a prefill with [`Rotate::apply_tokens`] (no allocation).
 //!
 //! With no features the crate needs neither `std` nor an allocator (it builds for
 //! `thumbv7em-none-eabihf`); a [`Rope`] is about 6 KiB and holds its frequencies inline.

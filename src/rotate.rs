@@ -52,7 +52,33 @@ impl At {
     }
 }
 
-impl Positions<'_> {
+impl<'a> Positions<'a> {
+    /// The positions of tokens `first..first + n` of a call with these positions (`axes`
+    /// coordinates per token for [`Positions::Axes`]).
+    fn tokens(self, first: usize, n: usize, axes: usize) -> Result<Positions<'a>, RopeError> {
+        fn part<T>(l: &[T], first: usize, n: usize, per: usize) -> Result<&[T], RopeError> {
+            first
+                .checked_add(n)
+                .and_then(|end| Some((first.checked_mul(per)?, end.checked_mul(per)?)))
+                .and_then(|(a, b)| l.get(a..b))
+                .ok_or(RopeError::TokenRange {
+                    first,
+                    tokens: n,
+                    total: l.len() / per.max(1),
+                })
+        }
+        Ok(match self {
+            Positions::Start(s) => Positions::Start(
+                s.checked_add(first as u64)
+                    .ok_or(RopeError::PositionTooLarge { position: s })?,
+            ),
+            Positions::Same(p) => Positions::Same(p),
+            Positions::List(l) => Positions::List(part(l, first, n, 1)?),
+            Positions::List64(l) => Positions::List64(part(l, first, n, 1)?),
+            Positions::Axes(l) => Positions::Axes(part(l, first, n, axes)?),
+        })
+    }
+
     fn list_len(&self, axes: usize) -> Option<usize> {
         match self {
             Positions::Start(_) | Positions::Same(_) => None,
@@ -367,6 +393,114 @@ pub trait Rotate: private::Source {
             what: "qkv",
         };
         run(self, &mut [target], positions, direction)
+    }
+
+    /// Rotate a part of a larger call: `part` holds tokens `first_token..` (whole token
+    /// rows of `[tokens, heads, head_dim]`) of a call whose positions are `positions`. The
+    /// result is what [`Rotate::apply`] on the whole buffer gives those rows, bit for bit,
+    /// so a runtime's own thread pool can split a prefill by tokens (`chunks_mut`) with no
+    /// allocation. (A `[heads, tokens, head_dim]` buffer splits by heads instead: each
+    /// head's block is a call of its own with the same positions.)
+    ///
+    /// ```
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let (tokens, heads) = (10, 4);
+    /// let mut x = vec![0.5f32; tokens * heads * 64];
+    /// let positions = Positions::Start(100);
+    /// // Two workers, 5 tokens each (here one after the other):
+    /// for (i, part) in x.chunks_mut(5 * heads * 64).enumerate() {
+    ///     rope.apply_tokens(part, heads, positions, i * 5, Direction::Forward)?;
+    /// }
+    /// let mut whole = vec![0.5f32; tokens * heads * 64];
+    /// rope.rotate(&mut whole, heads, positions)?;
+    /// assert_eq!(x, whole);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate`] for `part`; [`RopeError::TokenRange`] if a position list does
+    /// not cover the part's tokens.
+    fn apply_tokens<E: Element>(
+        &self,
+        part: &mut [E],
+        heads: usize,
+        positions: Positions<'_>,
+        first_token: usize,
+        direction: Direction,
+    ) -> Result<(), RopeError> {
+        let g = self.geom();
+        let row = heads
+            .checked_mul(g.head_dim)
+            .ok_or(RopeError::SizeOverflow)?;
+        if heads == 0 {
+            return Err(RopeError::ZeroHeads);
+        }
+        if !part.len().is_multiple_of(row) {
+            return Err(RopeError::BufferLength {
+                what: "part",
+                len: part.len(),
+                row,
+                tokens: None,
+            });
+        }
+        let n = part.len() / row;
+        let sub = positions.tokens(first_token, n, g.axes.count())?;
+        self.apply(part, Shape::tokens_heads(heads), sub, direction)
+    }
+
+    /// [`Rotate::apply`] split over rayon's thread pool (feature `rayon`): by tokens for
+    /// `[tokens, heads, head_dim]`, by heads for `[heads, tokens, head_dim]`. The same bits
+    /// as `apply`; everything is validated before any thread writes.
+    ///
+    /// ```
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, Shape};
+    /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
+    /// let mut q = vec![0.5f32; 512 * 32 * 128];
+    /// rope.par_apply(&mut q, Shape::tokens_heads(32), Positions::Start(0), Direction::Forward)?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::apply`].
+    #[cfg(feature = "rayon")]
+    fn par_apply<E: Element + Send>(
+        &self,
+        x: &mut [E],
+        shape: Shape,
+        positions: Positions<'_>,
+        direction: Direction,
+    ) -> Result<(), RopeError>
+    where
+        Self: Sync,
+    {
+        use rayon::prelude::*;
+        let g = self.geom();
+        let dims = Dims {
+            len: x.len(),
+            heads: shape.heads,
+            kind: Kind::Shape(shape.order),
+            what: "x",
+        };
+        let tokens = validate(self, &g, &[dims], &positions)?;
+        if tokens == 0 {
+            return Ok(());
+        }
+        let row = shape.heads * g.head_dim;
+        match shape.order {
+            Order::TokensHeads => {
+                // A few chunks per thread, for balance; at least 16 tokens each.
+                let per = tokens.div_ceil(4 * rayon::current_num_threads()).max(16);
+                x.par_chunks_mut(per * row)
+                    .enumerate()
+                    .try_for_each(|(i, part)| {
+                        self.apply_tokens(part, shape.heads, positions, i * per, direction)
+                    })
+            }
+            Order::HeadsTokens => x.par_chunks_mut(tokens * g.head_dim).try_for_each(|head| {
+                self.apply(head, Shape::heads_tokens(1), positions, direction)
+            }),
+        }
     }
 
     /// Rotate `src` (any [`Shape`]) and write the result into a cache slot of `dst`, in

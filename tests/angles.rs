@@ -4,7 +4,9 @@
 mod common;
 
 use common::Rng;
-use rope_simd::{PairLayout, Positions, Rope, Rotate};
+use rope_simd::{
+    Ggml, Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope, Rotate, Scaling, Yarn,
+};
 
 /// Distance in f32 ulps (both finite).
 fn ulps(a: f32, b: f32) -> u32 {
@@ -46,7 +48,8 @@ fn max_ulps(rope: &Rope, positions: impl Iterator<Item = u64>) -> (u32, u64, u64
         for (i, &theta) in rope.inv_freqs().iter().enumerate() {
             let (want_c, want_s) = exact_cos_sin(p, theta);
             let (c, s) = rope.cos_sin(p, i);
-            for (got, want) in [(c, want_c as f32), (s, want_s as f32)] {
+            let m = rope.scale(); // the magnitude (YaRN, LongRoPE attention factors)
+            for (got, want) in [(c, (want_c * m) as f32), (s, (want_s * m) as f32)] {
                 let u = ulps(got, want);
                 worst = worst.max(u);
                 exact += u64::from(u == 0);
@@ -74,6 +77,98 @@ fn cos_sin_within_one_ulp_up_to_2_pow_24() {
         let (worst, exact, total) = max_ulps(&rope, positions);
         eprintln!("base {base}: max {worst} ulp, {exact}/{total} correctly rounded");
         assert!(worst <= 1, "base {base}: {worst} ulp");
+    }
+}
+
+#[test]
+#[cfg_attr(
+    miri,
+    ignore = "pure f64 arithmetic or long sweeps; too slow under Miri"
+)]
+fn every_schedule_within_one_ulp_up_to_2_pow_24() {
+    let short: Vec<f64> = (0..48).map(|i| 1.0 + 0.05 * i as f64).collect();
+    let long: Vec<f64> = (0..48).map(|i| 1.0 + 1.2 * i as f64).collect();
+    let b = |hd: usize| Rope::builder(hd).base(10_000.0);
+    let ropes = [
+        (
+            "linear 4",
+            b(128).scaling(Scaling::Linear { factor: 4.0 }).build(),
+        ),
+        (
+            "NTK-aware 8",
+            b(128).scaling(Scaling::NtkAware { alpha: 8.0 }).build(),
+        ),
+        (
+            "dynamic NTK",
+            b(128)
+                .scaling(Scaling::DynamicNtk {
+                    factor: 2.0,
+                    max_position_embeddings: 4096,
+                    seq_len: 100_000,
+                })
+                .build(),
+        ),
+        (
+            "YaRN (Qwen2.5)",
+            b(128)
+                .base(1e6)
+                .scaling(Scaling::Yarn(Yarn::new(4.0, 32_768)))
+                .build(),
+        ),
+        (
+            "YaRN (GPT-OSS)",
+            b(64)
+                .base(150_000.0)
+                .scaling(Scaling::Yarn(Yarn {
+                    truncate: false,
+                    ..Yarn::new(32.0, 4096)
+                }))
+                .build(),
+        ),
+        (
+            "Llama 3.1",
+            b(128)
+                .base(500_000.0)
+                .scaling(Scaling::Llama3(Llama3::llama_3_1()))
+                .build(),
+        ),
+        (
+            "LongRoPE long",
+            b(96)
+                .scaling(Scaling::LongRope(LongRope::new(
+                    &short,
+                    &long,
+                    4096,
+                    131_072,
+                    LongRopeChoice::Long,
+                )))
+                .build(),
+        ),
+        (
+            "proportional",
+            b(256).base(1e6).proportional_rotary(64).build(),
+        ),
+        (
+            "ggml YaRN",
+            Rope::ggml(
+                128,
+                PairLayout::Interleaved,
+                &Ggml {
+                    freq_scale: 0.125,
+                    ext_factor: 1.0,
+                    n_ctx_orig: 8192,
+                    ..Ggml::new(128, 10_000.0)
+                },
+            ),
+        ),
+    ];
+    for (name, rope) in ropes {
+        let rope = rope.unwrap();
+        let mut rng = Rng(9);
+        let positions = (0..300).map(|_| rng.below(1 << 24)).chain(0..20);
+        let (worst, exact, total) = max_ulps(&rope, positions);
+        eprintln!("{name}: max {worst} ulp, {exact}/{total} correctly rounded");
+        assert!(worst <= 1, "{name}: {worst} ulp");
     }
 }
 

@@ -6,7 +6,9 @@
 mod common;
 
 use common::{assert_close, assert_same_bits, backends, widen, Reference, Rng, TestElement};
-use rope_simd::{bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape};
+use rope_simd::{
+    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape, Slot,
+};
 
 #[cfg(not(miri))]
 const HEAD_DIMS: &[usize] = &[
@@ -203,5 +205,62 @@ fn reports_backends_and_covers_this_machine() {
             list.contains(&Backend::Avx512),
             std::is_x86_feature_detected!("avx512f")
         );
+    }
+}
+
+/// Narrowing f32 to f16 and bf16 (a conversion-only `rotate_into` at position 0) gives
+/// `half`'s bits on every backend, for every f32 whose low 16 bits are one of the patterns
+/// that decide rounding, over every sign, exponent and top significand bits (2^16 x 64
+/// inputs: NaNs, infinities, subnormals, overflow, ties), both in order (whole vectors of
+/// one exponent) and shuffled (subnormal and normal lanes in one vector: the AVX512_BF16
+/// path's fallback).
+#[test]
+fn narrowing_matches_half_on_every_backend() {
+    let stride = if cfg!(miri) { 4099 } else { 1 };
+    let lows: [u32; 8] = [0, 1, 0x0FFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF];
+    let mids = [0u32, 0x10, 0x2000, 0x2010, 0x4000, 0x6000, 0x7FF0, 0xE000];
+    let mut x: Vec<f32> = Vec::new();
+    for top in (0..=u32::from(u16::MAX)).step_by(stride) {
+        for mid in mids {
+            for low in lows {
+                x.push(f32::from_bits((top << 16) | ((mid | low) & 0xFFFF)));
+            }
+        }
+    }
+    let n = x.len();
+    let shuffled: Vec<f32> = (0..n).map(|i| x[(i * 7919) % n]).collect();
+    assert!(!n.is_multiple_of(7919), "the shuffle must be a permutation");
+    for input in [&x, &shuffled] {
+        let want_h: Vec<u16> = input.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+        let want_b: Vec<u16> = input.iter().map(|&v| bf16::from_f32(v).to_bits()).collect();
+        for b in backends() {
+            let rope = Rope::builder(64).backend(b).build().unwrap();
+            let slot = Slot::tokens_heads(0, 64, 64);
+            let (shape, p, f) = (
+                Shape::tokens_heads(1),
+                Positions::Same(0),
+                Direction::Forward,
+            );
+            let mut h = vec![f16::ZERO; n];
+            rope.rotate_into(input, shape, &mut h, slot, p, f).unwrap();
+            let mut bb = vec![bf16::ZERO; n];
+            rope.rotate_into(input, shape, &mut bb, slot, p, f).unwrap();
+            for i in 0..n {
+                assert_eq!(
+                    h[i].to_bits(),
+                    want_h[i],
+                    "{}: f16 of {:#010x}",
+                    b.name(),
+                    input[i].to_bits()
+                );
+                assert_eq!(
+                    bb[i].to_bits(),
+                    want_b[i],
+                    "{}: bf16 of {:#010x}",
+                    b.name(),
+                    input[i].to_bits()
+                );
+            }
+        }
     }
 }

@@ -12,8 +12,8 @@ use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rope_simd::{
-    bf16, f16, Backend, Direction, Element, Order, PairLayout, Positions, Rope, RopeError, Rotate,
-    Shape,
+    bf16, f16, Backend, Direction, Element, Ggml, Order, PairLayout, Positions, Rope, RopeError,
+    Rotate, Shape,
 };
 
 /// Success.
@@ -54,6 +54,9 @@ pub const ROPE_ERR_POSITION_OUT_OF_TABLE: i32 = -16;
 pub const ROPE_ERR_BACKEND_UNAVAILABLE: i32 = -17;
 /// An internal error (a bug in rope-simd); nothing was written.
 pub const ROPE_ERR_INTERNAL: i32 = -18;
+/// A frequency-schedule parameter (ggml's freq_scale, attn_factor, betas, n_ctx_orig,
+/// freq_factors) is outside its domain.
+pub const ROPE_ERR_BAD_PARAMETER: i32 = -19;
 
 /// Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
 pub const ROPE_LAYOUT_INTERLEAVED: u32 = 0;
@@ -99,6 +102,41 @@ pub struct RopeConfig {
     pub n_inv_freq: usize,
 }
 
+/// ggml's RoPE parameters (`ggml_rope_ext`), as a GGUF-based runtime reads them from the
+/// model's metadata. Start from `rope_ggml_params_default`. See the Rust docs of
+/// `rope_simd::Ggml` for the formulas (computed here in f64) and where ggml's f32
+/// rounding differs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct RopeGgmlParams {
+    /// Channels per head (even).
+    pub head_dim: u32,
+    /// n_dims (n_rot): rotated channels per head (even, <= head_dim).
+    pub n_dims: u32,
+    /// ROPE_LAYOUT_INTERLEAVED (ggml "normal") or ROPE_LAYOUT_HALF_SPLIT (ggml "neox").
+    pub layout: u32,
+    /// ROPE_BACKEND_AUTO or a ROPE_BACKEND_* value.
+    pub backend: i32,
+    /// freq_base.
+    pub freq_base: f64,
+    /// freq_scale (1 / the context scaling factor).
+    pub freq_scale: f64,
+    /// ext_factor: 0 turns YaRN off (llama.cpp passes 1 for YaRN models).
+    pub ext_factor: f64,
+    /// attn_factor: the magnitude on cos and sin.
+    pub attn_factor: f64,
+    /// beta_fast (32 in llama.cpp).
+    pub beta_fast: f64,
+    /// beta_slow (1 in llama.cpp).
+    pub beta_slow: f64,
+    /// n_ctx_orig: the original context length (needed when ext_factor != 0).
+    pub n_ctx_orig: u64,
+    /// Optional: n_dims/2 frequency factors (the rope_freqs tensor), NULL for none.
+    pub freq_factors: *const f64,
+    /// Number of values at freq_factors.
+    pub n_freq_factors: usize,
+}
+
 /// A cos/sin table filled by `rope_table_build`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -131,6 +169,7 @@ fn code(e: RopeError) -> i32 {
         RopeError::PositionTooLarge { .. } => ROPE_ERR_POSITION_TOO_LARGE,
         RopeError::PositionOutOfTable { .. } => ROPE_ERR_POSITION_OUT_OF_TABLE,
         RopeError::BackendUnavailable { .. } => ROPE_ERR_BACKEND_UNAVAILABLE,
+        RopeError::BadParameter { .. } => ROPE_ERR_BAD_PARAMETER,
         _ => ROPE_ERR_INTERNAL,
     }
 }
@@ -253,6 +292,87 @@ pub unsafe extern "C" fn rope_create(config: *const RopeConfig, out: *mut *mut R
             b = b.backend(backend);
         }
         let rope = b.build().map_err(code)?;
+        // SAFETY: `out` is non-null and writable (caller).
+        unsafe { *out = Box::into_raw(Box::new(RopeHandle(rope))) };
+        Ok(())
+    })
+}
+
+/// ggml's defaults for a model: `n_dims` rotated channels of `head_dim`, `freq_base`,
+/// freq_scale 1, YaRN off (ext_factor 0), attn_factor 1, betas 32 and 1, n_ctx_orig 0,
+/// no freq_factors, half-split ("neox") pairs, the best backend.
+#[no_mangle]
+pub extern "C" fn rope_ggml_params_default(
+    head_dim: u32,
+    n_dims: u32,
+    freq_base: f64,
+) -> RopeGgmlParams {
+    let g = Ggml::new(n_dims as usize, freq_base);
+    RopeGgmlParams {
+        head_dim,
+        n_dims,
+        layout: ROPE_LAYOUT_HALF_SPLIT,
+        backend: ROPE_BACKEND_AUTO,
+        freq_base,
+        freq_scale: g.freq_scale,
+        ext_factor: g.ext_factor,
+        attn_factor: g.attn_factor,
+        beta_fast: g.beta_fast,
+        beta_slow: g.beta_slow,
+        n_ctx_orig: g.n_ctx_orig,
+        freq_factors: std::ptr::null(),
+        n_freq_factors: 0,
+    }
+}
+
+/// Create a RoPE description in `*out` from ggml's parameters (free it with
+/// `rope_destroy`); it is used like one from `rope_create`. On error `*out` is NULL.
+///
+/// # Safety
+/// `params` and `out` must be valid pointers (or NULL, an error); `params->freq_factors`
+/// NULL or valid for `n_freq_factors` doubles.
+#[no_mangle]
+pub unsafe extern "C" fn rope_create_ggml(
+    params: *const RopeGgmlParams,
+    out: *mut *mut RopeHandle,
+) -> i32 {
+    if out.is_null() {
+        return ROPE_ERR_NULL;
+    }
+    // SAFETY: `out` is non-null and writable (caller).
+    unsafe { *out = std::ptr::null_mut() };
+    guard(|| {
+        if params.is_null() {
+            return Err(ROPE_ERR_NULL);
+        }
+        // SAFETY: non-null and valid (caller).
+        let p = unsafe { *params };
+        let layout = match p.layout {
+            ROPE_LAYOUT_INTERLEAVED => PairLayout::Interleaved,
+            ROPE_LAYOUT_HALF_SPLIT => PairLayout::HalfSplit,
+            _ => return Err(ROPE_ERR_BAD_ENUM),
+        };
+        let factors = if p.freq_factors.is_null() {
+            None
+        } else {
+            // SAFETY: valid for n_freq_factors doubles (caller).
+            Some(unsafe { slice(p.freq_factors, p.n_freq_factors)? })
+        };
+        let g = Ggml {
+            n_dims: p.n_dims as usize,
+            freq_base: p.freq_base,
+            freq_scale: p.freq_scale,
+            ext_factor: p.ext_factor,
+            attn_factor: p.attn_factor,
+            beta_fast: p.beta_fast,
+            beta_slow: p.beta_slow,
+            n_ctx_orig: p.n_ctx_orig,
+            freq_factors: factors,
+        };
+        let mut rope = Rope::ggml(p.head_dim as usize, layout, &g).map_err(code)?;
+        if let Some(backend) = backend_from(p.backend)? {
+            rope = rope.with_backend(backend).map_err(code)?;
+        }
         // SAFETY: `out` is non-null and writable (caller).
         unsafe { *out = Box::into_raw(Box::new(RopeHandle(rope))) };
         Ok(())
@@ -676,6 +796,9 @@ pub extern "C" fn rope_error_message(code: i32) -> *const c_char {
         ROPE_ERR_POSITION_OUT_OF_TABLE => b"a position is past the end of the table\0",
         ROPE_ERR_BACKEND_UNAVAILABLE => b"the backend does not run on this CPU\0",
         ROPE_ERR_INTERNAL => b"internal error in rope-simd (please report it)\0",
+        ROPE_ERR_BAD_PARAMETER => {
+            b"a schedule parameter (freq_scale, attn_factor, betas, n_ctx_orig, freq_factors) is out of its domain\0"
+        }
         _ => b"unknown error code\0",
     };
     s.as_ptr().cast()

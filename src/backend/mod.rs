@@ -76,6 +76,8 @@ static LANES: Kernels = kernels_of!(lanes);
 static AVX2: Kernels = kernels_of!(x86_64::avx2);
 #[cfg(target_arch = "x86_64")]
 static AVX512: Kernels = kernels_of!(x86_64::avx512);
+#[cfg(target_arch = "x86_64")]
+static AVX512_BF16: Kernels = kernels_of!(x86_64::avx512::with_bf16);
 
 /// A kernel implementation. All give bit-identical results; pick one only to measure or
 /// to pin down timings. [`Backend::detect`] gives the fastest on this CPU.
@@ -178,6 +180,8 @@ impl Backend {
             #[cfg(target_arch = "x86_64")]
             Backend::Avx2 => &AVX2,
             #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 if x86_64::has_avx512_bf16() => &AVX512_BF16,
+            #[cfg(target_arch = "x86_64")]
             Backend::Avx512 => &AVX512,
             #[cfg(not(target_arch = "x86_64"))]
             Backend::Avx2 | Backend::Avx512 => &SCALAR, // never chosen: not available
@@ -204,6 +208,12 @@ pub(crate) fn rotate_into<S: crate::Element, D: crate::Element>(
         Backend::Avx2 if x86_64::has_avx2() => {
             // SAFETY: the CPU and OS support AVX, AVX2 and F16C (checked just above).
             unsafe { x86_64::avx2::rotate_into(src, dst, span, dst_stride, cos, sin) }
+        }
+        #[cfg(target_arch = "x86_64")]
+        Backend::Avx512 if x86_64::has_avx512_bf16() => {
+            // SAFETY: the CPU and OS support AVX-512F, AVX512_BF16, AVX2 and F16C (checked
+            // just above).
+            unsafe { x86_64::avx512::with_bf16::rotate_into(src, dst, span, dst_stride, cos, sin) }
         }
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512 if x86_64::has_avx512() => {

@@ -242,12 +242,72 @@ static void test_errors(void) {
   rope_destroy(r);
 }
 
+static void test_ggml(void) {
+  enum { T = 3, H = 2, D = 8, R = 6 };
+  uint32_t positions[T] = {5, 100000, 3}, doubled[T] = {10, 200000, 6};
+  float a[T * H * D], b[T * H * D];
+  for (int i = 0; i < T * H * D; i++) a[i] = b[i] = (float)((i * 37 % 23) - 11) / 7.0f;
+  /* ggml's plain RoPE is the same description as rope_create's: the same bits. */
+  RopeGgmlParams g = rope_ggml_params_default(D, R, 10000.0);
+  g.layout = ROPE_LAYOUT_INTERLEAVED;
+  RopeHandle *plain = make(D, R, ROPE_LAYOUT_INTERLEAVED, 10000.0), *gg = NULL;
+  int rc = rope_create_ggml(&g, &gg);
+  CHECK(rc == ROPE_OK && gg != NULL, "create_ggml: %s", rope_error_message(rc));
+  rope_rotate_f32(plain, NULL, a, T * H * D, H, 0, positions, T, 0);
+  rope_rotate_f32(gg, NULL, b, T * H * D, H, 0, positions, T, 0);
+  CHECK(memcmp(a, b, sizeof a) == 0, "ggml default differs from rope_create");
+  rope_destroy(gg);
+  /* freq_scale 0.5 (linear interpolation) at positions 2p is plain RoPE at p, exactly. */
+  g.freq_scale = 0.5;
+  CHECK(rope_create_ggml(&g, &gg) == ROPE_OK, "create_ggml freq_scale");
+  for (int i = 0; i < T * H * D; i++) a[i] = b[i] = (float)((i * 37 % 23) - 11) / 7.0f;
+  rope_rotate_f32(plain, NULL, a, T * H * D, H, 0, positions, T, 0);
+  rope_rotate_f32(gg, NULL, b, T * H * D, H, 0, doubled, T, 0);
+  CHECK(memcmp(a, b, sizeof a) == 0, "freq_scale 0.5 at 2p differs from plain at p");
+  rope_destroy(gg);
+  /* YaRN on: every pair's length grows by attn_factor * (1 + 0.1 ln(1 / freq_scale)). */
+  g = rope_ggml_params_default(D, D, 10000.0);
+  g.freq_scale = 0.25; g.ext_factor = 1.0; g.n_ctx_orig = 64;
+  CHECK(rope_create_ggml(&g, &gg) == ROPE_OK, "create_ggml yarn");
+  for (int i = 0; i < T * H * D; i++) a[i] = b[i] = (float)((i * 37 % 23) - 11) / 7.0f;
+  rope_rotate_f32(gg, NULL, b, T * H * D, H, 0, positions, T, 0);
+  double m = 1.0 + 0.1 * log(4.0);
+  for (int row = 0; row < T * H; row++)
+    for (int i = 0; i < D / 2; i++) {
+      const float *x = a + row * D, *y = b + row * D;
+      double n0 = hypot(x[i], x[i + D / 2]), n1 = hypot(y[i], y[i + D / 2]);
+      CHECK(fabs(n1 - m * n0) <= 1e-5 * (1.0 + n0), "yarn magnitude row %d pair %d: %g vs %g", row, i, n1, m * n0);
+    }
+  rope_destroy(gg);
+  rope_destroy(plain);
+  /* Bad parameters: typed errors, *out NULL. */
+  RopeGgmlParams bad = rope_ggml_params_default(D, R, 10000.0);
+  bad.freq_scale = 0.0;
+  gg = (RopeHandle *)&bad;
+  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_PARAMETER && gg == NULL, "freq_scale 0");
+  bad = rope_ggml_params_default(D, R, 10000.0);
+  bad.ext_factor = 1.0;
+  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_PARAMETER && gg == NULL, "yarn without n_ctx_orig");
+  double ff[2] = {1.0, 2.0};
+  bad = rope_ggml_params_default(D, R, 10000.0);
+  bad.freq_factors = ff; bad.n_freq_factors = 2;
+  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_WRONG_LENGTH && gg == NULL, "2 freq factors for 3 pairs");
+  bad = rope_ggml_params_default(D, R, 1.0);
+  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_BASE && gg == NULL, "freq_base 1");
+  bad = rope_ggml_params_default(D, R, 10000.0);
+  bad.layout = 9;
+  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_ENUM && gg == NULL, "layout 9");
+  CHECK(rope_create_ggml(NULL, &gg) == ROPE_ERR_NULL && gg == NULL, "create_ggml(NULL)");
+  CHECK(strcmp(rope_error_message(ROPE_ERR_BAD_PARAMETER), "unknown error code") != 0, "message");
+}
+
 int main(void) {
   printf("rope-simd C ABI test; best backend: %s\n", rope_backend_name(rope_best_backend()));
   test_f32_against_formula();
   test_qk_table_and_start();
   test_16_bit();
   test_errors();
+  test_ggml();
   printf("c-abi: %d passed, %d failed\n", passed, failed);
   return failed != 0;
 }

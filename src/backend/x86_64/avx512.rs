@@ -1,6 +1,9 @@
 //! AVX-512F kernels: 16 f32 lanes in 512-bit registers, AVX-512F conversions for f16,
-//! integer AVX-512F for bf16 (`vcvtneps2bf16` of AVX512_BF16 flushes subnormals, so it
-//! would not give `half`'s bits).
+//! and for bf16 either integer AVX-512F or, where the CPU has AVX512_BF16 (the
+//! `with_bf16` instantiation), `vcvtneps2bf16`: it rounds to nearest even and quiets NaNs
+//! exactly as `half` does, but reads subnormal inputs as zero, so a vector holding one
+//! takes the integer path (`tests/backends.rs` compares both with `half` over a sweep of
+//! f32 bit patterns).
 //!
 //! Disassembly checked (objdump -d of the release test binary, rustc 1.95, the three
 //! instantiations of `avx512::rotate_tf`, after this file's entry points moved into
@@ -12,22 +15,24 @@ use core::arch::x86_64::*;
 
 use crate::backend::generic::Vector;
 
+/// 16 f32 lanes; `BF16` selects the AVX512_BF16 narrowing.
 #[derive(Clone, Copy)]
-pub(crate) struct Avx512(__m512);
+pub(crate) struct Avx512<const BF16: bool>(__m512);
 
 /// `_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC`: round to nearest even.
 const NEAREST: i32 = 0x08;
 
 // SAFETY (every unsafe block below): these methods run only inside the
 // `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` functions that `isa_entries!`
-// generates at the bottom, which are called only when `has_avx512()` said the CPU and OS
-// support those features; the callers of the pointer methods guarantee 16 (or 8 for
-// `load_dup`) elements.
-impl Vector for Avx512 {
+// generates at the bottom (with `avx512bf16` added for `Avx512<true>`), which are called
+// only when `has_avx512()` (`has_avx512_bf16()`) said the CPU and OS support those
+// features; the callers of the pointer methods guarantee 16 (or 8 for `load_dup`)
+// elements.
+impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
-        unsafe { Avx512(_mm512_loadu_ps(p)) }
+        unsafe { Self(_mm512_loadu_ps(p)) }
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
@@ -35,7 +40,7 @@ impl Vector for Avx512 {
     }
     #[inline(always)]
     unsafe fn load_f16(p: *const u16) -> Self {
-        unsafe { Avx512(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))) }
+        unsafe { Self(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))) }
     }
     #[inline(always)]
     unsafe fn store_f16(self, p: *mut u16) {
@@ -45,11 +50,27 @@ impl Vector for Avx512 {
     unsafe fn load_bf16(p: *const u16) -> Self {
         unsafe {
             let w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast()));
-            Avx512(_mm512_castsi512_ps(_mm512_slli_epi32::<16>(w)))
+            Self(_mm512_castsi512_ps(_mm512_slli_epi32::<16>(w)))
         }
     }
     #[inline(always)]
     unsafe fn store_bf16(self, p: *mut u16) {
+        if BF16 {
+            // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions
+            // enable avx512bf16 and run only where `has_avx512_bf16()` said so.
+            unsafe {
+                let x = _mm512_castps_si512(self.0);
+                // Lanes with a subnormal input: |x| in 1..=0x7F_FFFF as bits.
+                let abs = _mm512_and_si512(x, _mm512_set1_epi32(0x7FFF_FFFF));
+                let m1 = _mm512_sub_epi32(abs, _mm512_set1_epi32(1));
+                let subnormal = _mm512_cmplt_epu32_mask(m1, _mm512_set1_epi32(0x007F_FFFF));
+                if subnormal == 0 {
+                    let h: __m256i = core::mem::transmute(_mm512_cvtneps_pbh(self.0));
+                    _mm256_storeu_si256(p.cast(), h);
+                    return;
+                }
+            }
+        }
         unsafe {
             let x = _mm512_castps_si512(self.0);
             let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0, self.0);
@@ -66,7 +87,7 @@ impl Vector for Avx512 {
     unsafe fn load_dup(p: *const f32) -> Self {
         unsafe {
             let idx = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-            Avx512(_mm512_permutexvar_ps(
+            Self(_mm512_permutexvar_ps(
                 idx,
                 _mm512_castps256_ps512(_mm256_loadu_ps(p)),
             ))
@@ -74,41 +95,53 @@ impl Vector for Avx512 {
     }
     #[inline(always)]
     unsafe fn swap_pairs(self) -> Self {
-        unsafe { Avx512(_mm512_permute_ps::<0b10_11_00_01>(self.0)) }
+        unsafe { Self(_mm512_permute_ps::<0b10_11_00_01>(self.0)) }
     }
     #[inline(always)]
     unsafe fn splat(v: f32) -> Self {
-        unsafe { Avx512(_mm512_set1_ps(v)) }
+        unsafe { Self(_mm512_set1_ps(v)) }
     }
     #[inline(always)]
     unsafe fn alternating_sign(odd: bool) -> Self {
         let (e, o) = if odd { (0.0, -0.0) } else { (-0.0, 0.0) };
         unsafe {
-            Avx512(_mm512_setr_ps(
+            Self(_mm512_setr_ps(
                 e, o, e, o, e, o, e, o, e, o, e, o, e, o, e, o,
             ))
         }
     }
     #[inline(always)]
     unsafe fn mul(self, o: Self) -> Self {
-        unsafe { Avx512(_mm512_mul_ps(self.0, o.0)) }
+        unsafe { Self(_mm512_mul_ps(self.0, o.0)) }
     }
     #[inline(always)]
     unsafe fn add(self, o: Self) -> Self {
-        unsafe { Avx512(_mm512_add_ps(self.0, o.0)) }
+        unsafe { Self(_mm512_add_ps(self.0, o.0)) }
     }
     #[inline(always)]
     unsafe fn sub(self, o: Self) -> Self {
-        unsafe { Avx512(_mm512_sub_ps(self.0, o.0)) }
+        unsafe { Self(_mm512_sub_ps(self.0, o.0)) }
     }
     #[inline(always)]
     unsafe fn xor(self, o: Self) -> Self {
         // AVX-512F has no float xor (that is AVX-512DQ): xor the bits.
         unsafe {
             let x = _mm512_xor_si512(_mm512_castps_si512(self.0), _mm512_castps_si512(o.0));
-            Avx512(_mm512_castsi512_ps(x))
+            Self(_mm512_castsi512_ps(x))
         }
     }
 }
 
-isa_entries!(Avx512, "avx512f,avx,avx2,f16c", super::has_avx512);
+isa_entries!(Avx512<false>, "avx512f,avx,avx2,f16c", super::has_avx512);
+
+/// The same kernels with AVX512_BF16 narrowing (`Backend::Avx512` uses them where the CPU
+/// has it; the bits are the same). The f64 cos/sin loops have no bf16 in them: those of
+/// the plain instantiation serve.
+pub(crate) mod with_bf16 {
+    use super::Avx512;
+    isa_entries!(
+        kernels Avx512<true>,
+        "avx512f,avx512bf16,avx,avx2,f16c",
+        super::super::has_avx512_bf16
+    );
+}

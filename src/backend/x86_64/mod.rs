@@ -11,6 +11,10 @@
 /// dispatcher in `backend` checks the flag).
 macro_rules! isa_entries {
     ($v:ty, $feats:literal, $has:path) => {
+        isa_entries!(kernels $v, $feats, $has);
+        isa_entries!(trig $feats);
+    };
+    (kernels $v:ty, $feats:literal, $has:path) => {
         use crate::backend::generic;
         use crate::kernel::Span;
         use crate::Element;
@@ -101,7 +105,8 @@ macro_rules! isa_entries {
             // SAFETY: this function's features are the ones the vector type needs.
             unsafe { generic::rotate_into::<$v, S, D>(src, dst, span, dst_stride, cos, sin) }
         }
-
+    };
+    (trig $feats:literal) => {
         /// The per-token cos/sin loop compiled with these features (it vectorizes; no FMA,
         /// so the bits are those of the scalar build).
         ///
@@ -144,6 +149,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 const AVX2: u8 = 1;
 const AVX512: u8 = 2;
+const AVX512_BF16: u8 = 4;
 const DONE: u8 = 0x80;
 
 static FEATURES: AtomicU8 = AtomicU8::new(0);
@@ -168,6 +174,20 @@ pub(crate) fn has_avx512() -> bool {
         return true;
     }
     features() & AVX512 != 0
+}
+
+/// Whether the AVX-512 kernels with AVX512_BF16 narrowing run here.
+#[inline]
+pub(crate) fn has_avx512_bf16() -> bool {
+    if cfg!(all(
+        target_feature = "avx512f",
+        target_feature = "avx512bf16",
+        target_feature = "avx2",
+        target_feature = "f16c"
+    )) {
+        return true;
+    }
+    features() & AVX512_BF16 != 0
 }
 
 #[inline]
@@ -217,7 +237,11 @@ fn detect() -> u8 {
     let l7 = cpuid(7, 0);
     let avx2 = ymm && f16c && bit(l7.ebx, 5);
     let avx512f = avx2 && zmm && bit(l7.ebx, 16);
-    (if avx2 { AVX2 } else { 0 }) | (if avx512f { AVX512 } else { 0 })
+    // AVX512_BF16: CPUID.(EAX=7, ECX=1):EAX bit 5 (leaf 7 reports its last subleaf in EAX).
+    let bf16 = avx512f && l7.eax >= 1 && bit(cpuid(7, 1).eax, 5);
+    (if avx2 { AVX2 } else { 0 })
+        | (if avx512f { AVX512 } else { 0 })
+        | (if bf16 { AVX512_BF16 } else { 0 })
 }
 
 #[cfg(all(test, feature = "std", not(miri)))]
@@ -228,7 +252,9 @@ mod tests {
         let std_avx2 =
             std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("f16c");
         let std_avx512 = std_avx2 && std::is_x86_feature_detected!("avx512f");
+        let std_bf16 = std_avx512 && std::is_x86_feature_detected!("avx512bf16");
         assert_eq!(super::has_avx2(), std_avx2);
         assert_eq!(super::has_avx512(), std_avx512);
+        assert_eq!(super::has_avx512_bf16(), std_bf16);
     }
 }
