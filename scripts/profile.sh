@@ -21,7 +21,7 @@ count() { # kind dtype iters -> instructions collected
 out=target/profile.md
 {
   echo "Instructions per element of a decode step (callgrind, $iters steps minus a run of 0;"
-  echo "our rotation on the $("$bin" rope f32 0) backend under valgrind):"
+  echo "our rotation on the $(valgrind -q "$bin" rope f32 0 2>/dev/null) backend, which is what the CPU valgrind emulates offers):"
   echo
   echo "| dtype | memory roof | rope-simd | naive loop | rope-simd / roof |"
   echo "|---|---|---|---|---|"
