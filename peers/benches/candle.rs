@@ -17,7 +17,7 @@
 //! in the activations' dtype; ours rotate in place with f32 cos/sin. "1thread" runs inside
 //! a one-thread rayon pool, "all_threads" in one with every core.
 //!
-//! `cargo bench -p rope-simd-peers` (about 10 minutes here); then
+//! `cargo bench -p rope-simd-peers` (about 11 minutes here); then
 //! `python3 scripts/bench_report.py` puts the figures into BENCHMARKS.md.
 
 use std::hint::black_box;

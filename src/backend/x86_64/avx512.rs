@@ -9,7 +9,9 @@
 //! instantiations of `avx512::rotate_tf`, after this file's entry points moved into
 //! `isa_entries!`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on zmm registers, `vcvtph2ps`
 //! and `vcvtps2ph` zmm for f16, `vpmovzxwd`/`vpslld`/`vcmpunordps`/`vpmovdw` for bf16; no
-//! `vfmadd` anywhere.
+//! `vfmadd` anywhere. The `with_bf16` instantiation (checked the same way, 2026-11-29)
+//! stores bf16 with `vcvtneps2bf16`; on this machine it took 14% off the bf16 decode step
+//! and 20% off the 512-token bf16 prefill against the integer narrowing (criterion, A/B).
 
 use core::arch::x86_64::*;
 
