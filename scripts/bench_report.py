@@ -58,12 +58,14 @@ NOTES = """\
 - **16-bit prefill against the roof.** The same work per element, now at a size where the
   roof runs at memory speed over half as many bytes as f32: the conversions keep the
   16-bit kernels below that speed, although per element they beat f32 at 4096 tokens.
-- **f32 prefill at 4096 tokens with half-split pairs and large heads.** At the same size
-  the interleaved layout runs close to the roof while half-split falls behind as
-  head_dim grows (see the hd256 group in the details): each head is read as two
-  interleaved streams of cache lines (`x[i]` and `x[i + d/2]`), which we suspect the
-  hardware prefetchers follow worse than one sequential stream. Not yet confirmed with
-  counters (this VM has no `perf` counters).
+- **Prefill with half-split pairs and large heads (hd256).** Found after this run: 4K
+  aliasing. glibc places every large allocation at the same offset in its first page, so
+  the cos/sin table rows and the Q/K head rows (1 KiB apart at hd256) share their address
+  bits below 4096 every few heads, and the loads of the next head's cos/sin wait on the
+  stores of the previous head. A probe that only moved the table a few dozen bytes removed
+  most of the gap to the interleaved layout. The naive loop, which reads the same table,
+  suffers the same way. Not yet fixed in the kernels (a per-token copy of the cos/sin run
+  to a well-placed stack buffer is the planned fix).
 - **bf16 against candle-nn's 50x goal.** candle-nn's bf16 path is much faster than its
   f16 path (a bf16 conversion in `half` is a shift and a rounding; f16 needs a software
   conversion), so the bf16 ratio measures our bf16 kernel against a fair scalar loop and
