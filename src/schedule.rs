@@ -411,6 +411,12 @@ fn positive(what: &'static str, value: f64) -> Result<f64, RopeError> {
     }
 }
 
+/// A per-pair factor list: `pairs` values, each finite and > 0.
+fn factor_list(what: &'static str, list: &[f64], pairs: usize) -> Result<(), RopeError> {
+    crate::error::check_len(what, pairs, list.len())?;
+    list.iter().try_for_each(|&f| positive(what, f).map(|_| ()))
+}
+
 fn positive_len(what: &'static str, value: u64) -> Result<f64, RopeError> {
     if value == 0 {
         Err(bad(what, 0.0))
@@ -457,10 +463,7 @@ pub(crate) fn compute(
         return Err(RopeError::BadBase { base });
     }
     if let Some(ff) = freq_factors {
-        crate::error::check_len("freq_factors", pairs, ff.len())?;
-        for &f in ff {
-            positive("freq_factors", f)?;
-        }
+        factor_list("freq_factors", ff, pairs)?;
     }
     let divide = |i: usize, f: f64| match freq_factors {
         Some(ff) => f / ff[i],
@@ -505,14 +508,8 @@ pub(crate) fn compute(
         }
         Scaling::Llama3(l) => llama3(&l, base, dim, &divide, out)?,
         Scaling::LongRope(l) => {
-            crate::error::check_len("short_factor", pairs, l.short_factor.len())?;
-            crate::error::check_len("long_factor", pairs, l.long_factor.len())?;
-            for &f in l.short_factor {
-                positive("short_factor", f)?;
-            }
-            for &f in l.long_factor {
-                positive("long_factor", f)?;
-            }
+            factor_list("short_factor", l.short_factor, pairs)?;
+            factor_list("long_factor", l.long_factor, pairs)?;
             let orig = positive_len(
                 "original_max_position_embeddings",
                 l.original_max_position_embeddings,
@@ -650,10 +647,7 @@ pub(crate) fn ggml(g: &Ggml<'_>, out: &mut [f64]) -> Result<f64, RopeError> {
         return Err(bad("ext_factor", ext));
     }
     if let Some(ff) = g.freq_factors {
-        crate::error::check_len("freq_factors", pairs, ff.len())?;
-        for &f in ff {
-            positive("freq_factors", f)?;
-        }
+        factor_list("freq_factors", ff, pairs)?;
     }
     let n = g.n_dims as f64;
     let (mut lo, mut hi) = (0.0, 0.0);

@@ -255,12 +255,7 @@ pub extern "C" fn rope_config_default(head_dim: u32) -> RopeConfig {
 /// NULL or valid for `n_inv_freq` doubles.
 #[no_mangle]
 pub unsafe extern "C" fn rope_create(config: *const RopeConfig, out: *mut *mut RopeHandle) -> i32 {
-    if out.is_null() {
-        return ROPE_ERR_NULL;
-    }
-    // SAFETY: `out` is non-null and writable (caller).
-    unsafe { *out = std::ptr::null_mut() };
-    guard(|| {
+    let make = || {
         if config.is_null() {
             return Err(ROPE_ERR_NULL);
         }
@@ -291,8 +286,26 @@ pub unsafe extern "C" fn rope_create(config: *const RopeConfig, out: *mut *mut R
         if let Some(backend) = backend_from(c.backend)? {
             b = b.backend(backend);
         }
-        let rope = b.build().map_err(code)?;
-        // SAFETY: `out` is non-null and writable (caller).
+        b.build().map_err(code)
+    };
+    // SAFETY: `out` is valid or NULL (caller).
+    unsafe { create_into(out, make) }
+}
+
+/// Set `*out` to NULL, then to a new handle for `make`'s `Rope`; the error code if `make`
+/// fails (or panics), `*out` staying NULL.
+///
+/// # Safety
+/// `out` must be NULL (an error) or valid for writing a pointer.
+unsafe fn create_into(out: *mut *mut RopeHandle, make: impl FnOnce() -> Result<Rope, i32>) -> i32 {
+    if out.is_null() {
+        return ROPE_ERR_NULL;
+    }
+    // SAFETY: `out` is non-null and writable (caller).
+    unsafe { *out = std::ptr::null_mut() };
+    guard(|| {
+        let rope = make()?;
+        // SAFETY: as above.
         unsafe { *out = Box::into_raw(Box::new(RopeHandle(rope))) };
         Ok(())
     })
@@ -336,12 +349,7 @@ pub unsafe extern "C" fn rope_create_ggml(
     params: *const RopeGgmlParams,
     out: *mut *mut RopeHandle,
 ) -> i32 {
-    if out.is_null() {
-        return ROPE_ERR_NULL;
-    }
-    // SAFETY: `out` is non-null and writable (caller).
-    unsafe { *out = std::ptr::null_mut() };
-    guard(|| {
+    let make = || {
         if params.is_null() {
             return Err(ROPE_ERR_NULL);
         }
@@ -369,14 +377,14 @@ pub unsafe extern "C" fn rope_create_ggml(
             n_ctx_orig: p.n_ctx_orig,
             freq_factors: factors,
         };
-        let mut rope = Rope::ggml(p.head_dim as usize, layout, &g).map_err(code)?;
-        if let Some(backend) = backend_from(p.backend)? {
-            rope = rope.with_backend(backend).map_err(code)?;
+        let rope = Rope::ggml(p.head_dim as usize, layout, &g).map_err(code)?;
+        match backend_from(p.backend)? {
+            Some(backend) => rope.with_backend(backend).map_err(code),
+            None => Ok(rope),
         }
-        // SAFETY: `out` is non-null and writable (caller).
-        unsafe { *out = Box::into_raw(Box::new(RopeHandle(rope))) };
-        Ok(())
-    })
+    };
+    // SAFETY: `out` is valid or NULL (caller).
+    unsafe { create_into(out, make) }
 }
 
 /// Free a description from `rope_create` (NULL is ignored).
