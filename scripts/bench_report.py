@@ -58,14 +58,15 @@ NOTES = """\
 - **16-bit prefill against the roof.** The same work per element, now at a size where the
   roof runs at memory speed over half as many bytes as f32: the conversions keep the
   16-bit kernels below that speed, although per element they beat f32 at 4096 tokens.
-- **Prefill with half-split pairs and large heads (hd256).** Found after this run: 4K
-  aliasing. glibc places every large allocation at the same offset in its first page, so
+- **Prefill with half-split pairs and large heads (hd256).** Half-split trails the
+  interleaved layout here, at 512 and at 4096 tokens. At 512 tokens a probe found 4K
+  aliasing: glibc places every large allocation at the same offset in its first page, so
   the cos/sin table rows and the Q/K head rows (1 KiB apart at hd256) share their address
-  bits below 4096 every few heads, and the loads of the next head's cos/sin wait on the
-  stores of the previous head. A probe that only moved the table a few dozen bytes removed
-  most of the gap to the interleaved layout. The naive loop, which reads the same table,
-  suffers the same way. Not yet fixed in the kernels (a per-token copy of the cos/sin run
-  to a well-placed stack buffer is the planned fix).
+  bits below 4096 every few heads, and the loads of cos/sin wait on the stores just made to
+  the head; moving the table a few dozen bytes removed most of the gap in that probe. At
+  4096 tokens a first attempt at a fix (copying each token's cos/sin to a stack buffer
+  placed away from the heads) did not close the gap, so the cause there is not established.
+  The naive loop, which reads the same table, slows down the same way.
 - **bf16 against candle-nn's 50x goal.** candle-nn's bf16 path is much faster than its
   f16 path (a bf16 conversion in `half` is a shift and a rounding; f16 needs a software
   conversion), so the bf16 ratio measures our bf16 kernel against a fair scalar loop and
