@@ -450,8 +450,7 @@ impl<'a> RopeBuilder<'a> {
                     dim,
                     self.freq_factors,
                     &mut inv_freq[..rotated],
-                )?
-                .attention;
+                )?;
                 if self.axes == Axes::Axial2d {
                     inv_freq.copy_within(..rotated, rotated);
                 }

@@ -476,12 +476,7 @@ pub trait Rotate: private::Source {
     {
         use rayon::prelude::*;
         let g = self.geom();
-        let dims = Dims {
-            len: x.len(),
-            heads: shape.heads,
-            kind: Kind::Shape(shape.order),
-            what: "x",
-        };
+        let dims = Dims::shape(x.len(), shape, "x");
         let tokens = validate(self, &g, &[dims], &positions)?;
         if tokens == 0 {
             return Ok(());
@@ -532,12 +527,7 @@ pub trait Rotate: private::Source {
         direction: Direction,
     ) -> Result<(), RopeError> {
         let g = self.geom();
-        let dims = Dims {
-            len: src.len(),
-            heads: shape.heads,
-            kind: Kind::Shape(shape.order),
-            what: "src",
-        };
+        let dims = Dims::shape(src.len(), shape, "src");
         let tokens = validate(self, &g, &[dims], &positions)?;
         slot.check(tokens, shape.heads, g.head_dim, dst.len())?;
         into_unchecked(
@@ -715,6 +705,18 @@ struct Dims {
     heads: usize,
     kind: Kind,
     what: &'static str,
+}
+
+impl Dims {
+    /// A `[tokens, heads, head_dim]` or `[heads, tokens, head_dim]` buffer of `len`.
+    fn shape(len: usize, shape: Shape, what: &'static str) -> Self {
+        Dims {
+            len,
+            heads: shape.heads,
+            kind: Kind::Shape(shape.order),
+            what,
+        }
+    }
 }
 
 impl<E> Target<'_, E> {

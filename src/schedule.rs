@@ -441,12 +441,6 @@ fn ntk_exponent(dim: usize) -> Result<f64, RopeError> {
     Ok(dim as f64 / (dim as f64 - 2.0))
 }
 
-/// What a schedule computes.
-pub(crate) struct Computed {
-    /// The attention factor (magnitude) the schedule asks for.
-    pub(crate) attention: f64,
-}
-
 /// Fill `out` (one per pair) with the inverse frequencies of `scaling` over `dim`
 /// channels (`out.len() <= dim / 2`), each base frequency first divided by its
 /// `freq_factors` entry. Returns the attention factor.
@@ -456,7 +450,7 @@ pub(crate) fn compute(
     dim: usize,
     freq_factors: Option<&[f64]>,
     out: &mut [f64],
-) -> Result<Computed, RopeError> {
+) -> Result<f64, RopeError> {
     let pairs = out.len();
     debug_assert!(pairs <= MAX_PAIRS && 2 * pairs <= dim);
     if !(base.is_finite() && base > 1.0) {
@@ -536,7 +530,7 @@ pub(crate) fn compute(
             }
         }
     }
-    Ok(Computed { attention })
+    Ok(attention)
 }
 
 /// YaRN's `get_mscale`.

@@ -51,15 +51,19 @@ impl Case {
         self.num(key).map(|v| v as u64)
     }
     fn list(&self, key: &str) -> Vec<f64> {
-        self.get(key)
-            .unwrap_or_else(|| panic!("missing {key}"))
-            .split(' ')
-            .map(|v| v.parse().unwrap())
-            .collect()
+        numbers(self.get(key).unwrap_or_else(|| panic!("missing {key}")))
     }
     fn name(&self) -> &str {
         self.get("case").unwrap()
     }
+}
+
+/// Space-separated numbers.
+fn numbers<T: std::str::FromStr>(text: &str) -> Vec<T>
+where
+    T::Err: std::fmt::Debug,
+{
+    text.split(' ').map(|v| v.parse().unwrap()).collect()
 }
 
 fn parse() -> Vec<Case> {
@@ -70,7 +74,6 @@ fn parse() -> Vec<Case> {
         .filter(|l| !l.starts_with('#') && !l.is_empty())
     {
         let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-        let nums = |v: &str| -> Vec<f64> { v.split(' ').map(|s| s.parse().unwrap()).collect() };
         match key {
             "case" => cases.push(Case {
                 fields: BTreeMap::from([(key.to_string(), value.to_string())]),
@@ -95,20 +98,16 @@ fn parse() -> Vec<Case> {
             _ => {
                 let case = cases.last_mut().unwrap();
                 match (key, case.rotations.last_mut()) {
-                    ("positions", Some(r)) => {
-                        r.positions = value.split(' ').map(|p| p.parse().unwrap()).collect()
-                    }
+                    ("positions", Some(r)) => r.positions = numbers(value),
                     ("coords", Some(r)) => {
                         r.coords = value
                             .split([' ', ','])
                             .map(|p| p.parse().unwrap())
                             .collect()
                     }
-                    ("x", Some(r)) => r.x = value.split(' ').map(|v| v.parse().unwrap()).collect(),
-                    ("expected", Some(r)) => r.expected = nums(value),
-                    ("transformers", Some(r)) => {
-                        r.transformers = value.split(' ').map(|v| v.parse().unwrap()).collect()
-                    }
+                    ("x", Some(r)) => r.x = numbers(value),
+                    ("expected", Some(r)) => r.expected = numbers(value),
+                    ("transformers", Some(r)) => r.transformers = numbers(value),
                     _ => {
                         case.fields.insert(key.to_string(), value.to_string());
                     }
