@@ -167,6 +167,19 @@ def goals(res):
                 ours, roof = r and r["ns"], m and m["ns"]
                 value = ratio(roof, ours) if higher else ratio(ours, roof)
                 rows.append(goal_row(label.format(dt=dt, hd=hd, b=b), value, target, higher))
+    # The same two ratios for 16-bit buffers against `memory16`, the in-place pass over
+    # the 16-bit buffer itself with hardware conversions (the other reading of "an
+    # in-place pass over their own bytes").
+    for phase, label, target, higher in (("prefill4096", "prefill 4096 {dt} hd{hd}: bandwidth vs 16-bit roof ({b})", 0.9, True),
+                                         ("decode", "decode {dt} hd{hd}: time vs 16-bit roof ({b})", 1.3, False)):
+        for hd in HEAD_DIMS:
+            for dt in ("f16", "bf16"):
+                g = f"{phase}/{dt}/hd{hd}"
+                b, r = best_table(res, g)
+                m = res.get(f"{g}/memory16")
+                ours, roof = r and r["ns"], m and m["ns"]
+                value = ratio(roof, ours) if higher else ratio(ours, roof)
+                rows.append(goal_row(label.format(dt=dt, hd=hd, b=b), value, target, higher))
     for phase, _ in PHASES:
         for hd in HEAD_DIMS:
             _, r32 = best_table(res, f"{phase}/f32/hd{hd}")
@@ -203,8 +216,8 @@ def goals(res):
 
 def main_table(res):
     rows = [
-        "| shape | dtype | memory roof | naive | ours (table, best backend) | GB/s | Gelem/s | x naive | x roof | candle rope_thd 1 thread | x candle |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| shape | dtype | memory roof | naive | ours (table, best backend) | GB/s | Gelem/s | x naive | x roof | x 16-bit roof | candle rope_thd 1 thread | x candle |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase, tokens in PHASES:
         for hd in HEAD_DIMS:
@@ -212,6 +225,7 @@ def main_table(res):
                 g = f"{phase}/{dt}/hd{hd}"
                 b, r = best_table(res, g)
                 m = res.get(f"{g}/memory")
+                m16 = res.get(f"{g}/memory16")
                 n = res.get(f"{g}/naive/half_split")
                 c = res.get(f"peers/{g}/candle/rope_thd/1thread")
                 o = res.get(f"peers/{g}/rope_simd/tokens_heads/1thread")
@@ -222,6 +236,7 @@ def main_table(res):
                     f"| {phase} hd{hd} | {dt} | {fmt_time(m and m['ns'])} | {fmt_time(n and n['ns'])} "
                     f"| {fmt_time(r['ns'])} ({b}) | {rate:.1f} | {rate / size:.2f} "
                     f"| {fx(ratio(n and n['ns'], r['ns']), 1)} | {fx(ratio(r['ns'], m and m['ns']))} "
+                    f"| {fx(ratio(r['ns'], m16 and m16['ns']))} "
                     f"| {fmt_time(c and c['ns'])} | {fx(ratio(c and c['ns'], o and o['ns']), 1)} |"
                 )
     return rows

@@ -1,6 +1,7 @@
 //! Every backend of this machine against the scalar kernel (bit for bit) and the float64
 //! reference (within the bound): every dtype, both layouts, full and partial rotary, the
-//! head sizes around each SIMD width, buffers starting 0..15 elements into a larger
+//! head sizes around each SIMD width (and 200 and 272, which give the kernels' blocks of
+//! four vectors a remainder), buffers starting 0..15 elements into a larger
 //! allocation, with canaries on both sides that must stay untouched.
 
 mod common;
@@ -12,7 +13,7 @@ use rope_simd::{
 
 #[cfg(not(miri))]
 const HEAD_DIMS: &[usize] = &[
-    2, 4, 6, 8, 14, 16, 18, 30, 32, 62, 64, 66, 96, 128, 256, 512,
+    2, 4, 6, 8, 14, 16, 18, 30, 32, 62, 64, 66, 96, 128, 200, 256, 272, 512,
 ];
 #[cfg(not(miri))]
 const OFFSETS: usize = 16;

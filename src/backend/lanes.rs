@@ -109,6 +109,7 @@ unsafe fn store_u16(v: u32x8, p: *mut u16) {
 // pointer ranges (8 elements, or 4 for `load_dup`).
 impl Vector for Lanes {
     const N: usize = 8;
+    const KEEP: usize = 2;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: see the impl comment.

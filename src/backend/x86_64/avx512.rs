@@ -12,6 +12,10 @@
 //! `vfmadd` anywhere. The `with_bf16` instantiation (checked the same way, 2026-11-29)
 //! stores bf16 with `vcvtneps2bf16`; on this machine it took 14% off the bf16 decode step
 //! and 20% off the 512-token bf16 prefill against the integer narrowing (criterion, A/B).
+//! Checked again after the kernels began keeping cos/sin in registers across rows
+//! (`generic::bodies_in_registers`, 2026-11-29): at head_dim 256 the 16 cos/sin vectors
+//! sit in zmm10-zmm25 through the row loop, reloaded from the stack only around the
+//! scalar-tail call, and no kernel calls out to `core::array::from_fn`.
 
 use core::arch::x86_64::*;
 
@@ -32,6 +36,7 @@ const NEAREST: i32 = 0x08;
 // elements.
 impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
+    const KEEP: usize = 8;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Self(_mm512_loadu_ps(p)) }
