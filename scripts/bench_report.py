@@ -37,6 +37,12 @@ NOTES = """\
 - "x roof" is our time divided by the memory pass's time (1.0 = at the roof; lower is
   faster than the roof, which happens when the buffer sits in cache and our loop is
   cheaper per byte than the roof's scalar-dependent loop).
+- For f16 and bf16 there is a second roof, `memory16` ("x 16-bit roof"): `x *= c` in
+  place over the 16-bit buffer itself, each value widened, multiplied and rounded back
+  with this CPU's own conversion instructions (AVX-512F for f16, AVX512_BF16 for bf16),
+  16 at a time. It is the least work any in-place 16-bit pass computing in f32 does, so
+  it answers "how close to a bare 16-bit pass are we", where `memory` answers "how close
+  to moving the bytes".
 - candle-nn's ops are out of place (each call allocates its output) and take cos/sin in
   the activations' dtype; its 16-bit path computes element by element through `half`'s
   software conversions. Its `rope_thd` parallelises over the batch only (1 here), so its
@@ -50,23 +56,30 @@ NOTES = """\
   20-80 KiB: cache-resident, so both passes are bound by instructions, not memory. The
   roof moves bytes with one multiply per 4 bytes; each of our 16-bit elements needs a
   widening conversion, the rotation (4 multiplies, 2 adds per pair on f32 lanes) and a
-  rounding narrowing. For bf16 without AVX512_BF16 that narrowing is an exact integer
-  round-to-nearest-even with NaN handling (about 8 instructions per vector); with
-  AVX512_BF16 (this CPU) it is `vcvtneps2bf16` plus a check for subnormal inputs, which
-  the instruction would flush. The profile table above counts the instructions per
-  element (under valgrind, which emulates AVX2 but not AVX-512).
+  rounding narrowing. The 16-bit roof shows how much of that is the conversions alone:
+  compare the `memory` and `memory16` rows of the decode groups below (on this CPU the
+  bare 16-bit pass takes longer than the f32-bytes roof before any rotation is done). For bf16 without AVX512_BF16 the
+  narrowing is an exact integer round-to-nearest-even with NaN handling (about 8
+  instructions per vector); with AVX512_BF16 (this CPU) it is `vcvtneps2bf16` plus a
+  check for subnormal inputs, which the instruction would flush. The profile table
+  above counts the instructions per element (under valgrind, which emulates AVX2 but not
+  AVX-512).
 - **16-bit prefill against the roof.** The same work per element, now at a size where the
   roof runs at memory speed over half as many bytes as f32: the conversions keep the
   16-bit kernels below that speed, although per element they beat f32 at 4096 tokens.
-- **Prefill with half-split pairs and large heads (hd256).** Half-split trails the
-  interleaved layout here, at 512 and at 4096 tokens. At 512 tokens a probe found 4K
-  aliasing: glibc places every large allocation at the same offset in its first page, so
-  the cos/sin table rows and the Q/K head rows (1 KiB apart at hd256) share their address
-  bits below 4096 every few heads, and the loads of cos/sin wait on the stores just made to
-  the head; moving the table a few dozen bytes removed most of the gap in that probe. At
-  4096 tokens a first attempt at a fix (copying each token's cos/sin to a stack buffer
-  placed away from the heads) did not close the gap, so the cause there is not established.
-  The naive loop, which reads the same table, slows down the same way.
+- **Half-split pairs at head_dim 256 (fixed on 2026-11-29).** Half-split used to run at
+  about half the speed of the interleaved layout at hd256, for two causes found with
+  probes: (1) 4K aliasing at cache-resident sizes: glibc places every large allocation at
+  the same offset in its first page, so the cos/sin table rows and the head rows share
+  their address bits below 4096 every few heads, and loads of cos/sin waited on the stores
+  just made to a head; (2) out of DRAM, the ping-pong between a head's two halves (512
+  bytes apart at hd256 f32): in a probe (AVX-512, 4096 tokens x 40 heads, hd256, f32)
+  the rotation touching one vector of each half in turn took 13.5-17.8 ms where a
+  sequential in-place pass took 8.3-9.2 ms, and the same rotation in blocks of two or
+  four vectors per half 9.7-10.6 ms. The kernels
+  now load a span's cos/sin into registers once for all its heads when they fit (no
+  cos/sin loads left to alias) and process the halves in blocks of four vectors; the
+  naive loop, which does neither, still shows both effects.
 - **bf16 against candle-nn's 50x goal.** candle-nn's bf16 path is much faster than its
   f16 path (a bf16 conversion in `half` is a shift and a rounding; f16 needs a software
   conversion), so the bf16 ratio measures our bf16 kernel against a fair scalar loop and

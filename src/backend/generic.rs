@@ -335,10 +335,10 @@ unsafe fn interleaved<V: Vector>(v: V, c: V, s: V) -> V {
 ///
 /// The order is the point: all the block's first-half loads, then its second-half loads,
 /// then the stores in the same order, so memory sees runs of `B` consecutive vectors
-/// rather than a ping-pong between two places 2-4 cache lines apart. Measured on this
-/// crate's test machine (4096-token prefill, head_dim 256, f32, AVX-512, out of DRAM):
-/// the ping-pong order took 13.5-15 ms against the 7.5-8 ms of an in-place pass over the
-/// same bytes; blocks of 4 took 8.0-8.3 ms.
+/// rather than a ping-pong between two places up to 8 cache lines apart. Measured on
+/// this crate's test machine (4096 tokens x 40 heads, head_dim 256, f32, AVX-512, out of
+/// DRAM; probes, host noise 10-30%): the ping-pong order took 13.5-17.8 ms against
+/// 7.5-9.2 ms for an in-place pass over the same bytes; blocks of 4 took 8.0-10.4 ms.
 ///
 /// # Safety
 /// The ISA is supported; the `B` vectors at `src`/`dst` (each `width` elements apart)
