@@ -99,6 +99,7 @@ def load():
         results[meta["full_id"]] = {
             "ns": est["median"]["point_estimate"],
             "bytes": thr.get("Bytes"),
+            "when": (bench.parent / "estimates.json").stat().st_mtime,
         }
     return results
 
@@ -361,6 +362,15 @@ def profile():
     return ["## Profile: instructions per element (`bash scripts/profile.sh`)", "", p.read_text(), ""]
 
 
+def span_of(res, peers):
+    """The UTC time span over which a family of results was measured."""
+    times = [r["when"] for k, r in res.items() if k.startswith("peers/") == peers]
+    if not times:
+        return "not measured"
+    fmt = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return f"{fmt(min(times))}-{fmt(max(times))[11:]} UTC"
+
+
 def main():
     res = load()
     if not res:
@@ -380,6 +390,9 @@ def main():
         "- Commands: `cargo bench --features rayon --bench rope`, `cargo bench -p rope-simd-peers`,",
         "  `python3 scripts/bench_report.py`",
         "- Medians of criterion samples (10 samples, 1 s each benchmark), single thread unless said.",
+        f"- Measured: this crate's benches {span_of(res, False)}; the candle-nn comparison (`peers/`) "
+        f"{span_of(res, True)}",
+        "  (its ratios compare candle-nn with this crate as built for that run).",
         "",
         "![throughput vs tokens](BENCHMARKS.svg)",
         "",
