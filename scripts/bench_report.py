@@ -170,30 +170,22 @@ def goal_row(what, value, target, higher_is_better):
 def goals(res):
     rows = ["| goal | measured | target | |", "|---|---|---|---|"]
     # (phase, label, target, higher is better): prefill as bandwidth (roof time / ours),
-    # decode as time (ours / roof time).
-    for phase, label, target, higher in (("prefill4096", "prefill 4096 {dt} hd{hd}: bandwidth vs roof ({b})", 0.9, True),
-                                         ("decode", "decode {dt} hd{hd}: time vs roof ({b})", 1.3, False)):
-        for hd in HEAD_DIMS:
-            for dt, _ in DTYPES:
-                g = f"{phase}/{dt}/hd{hd}"
-                b, r = best_table(res, g)
-                m = res.get(f"{g}/memory")
-                ours, roof = r and r["ns"], m and m["ns"]
-                value = ratio(roof, ours) if higher else ratio(ours, roof)
-                rows.append(goal_row(label.format(dt=dt, hd=hd, b=b), value, target, higher))
-    # The same two ratios for 16-bit buffers against `memory16`, the in-place pass over
-    # the 16-bit buffer itself with hardware conversions (the other reading of "an
-    # in-place pass over their own bytes").
-    for phase, label, target, higher in (("prefill4096", "prefill 4096 {dt} hd{hd}: bandwidth vs 16-bit roof ({b})", 0.9, True),
-                                         ("decode", "decode {dt} hd{hd}: time vs 16-bit roof ({b})", 1.3, False)):
-        for hd in HEAD_DIMS:
-            for dt in ("f16", "bf16"):
-                g = f"{phase}/{dt}/hd{hd}"
-                b, r = best_table(res, g)
-                m = res.get(f"{g}/memory16")
-                ours, roof = r and r["ns"], m and m["ns"]
-                value = ratio(roof, ours) if higher else ratio(ours, roof)
-                rows.append(goal_row(label.format(dt=dt, hd=hd, b=b), value, target, higher))
+    # decode as time (ours / roof time); against `memory` for every dtype, and for 16-bit
+    # buffers also against `memory16`, the in-place pass over the 16-bit buffer itself
+    # with hardware conversions (the other reading of "an in-place pass over their own
+    # bytes").
+    for roof_id, roof_name, dtypes in (("memory", "roof", [dt for dt, _ in DTYPES]),
+                                       ("memory16", "16-bit roof", ["f16", "bf16"])):
+        for phase, label, target, higher in (("prefill4096", "prefill 4096 {dt} hd{hd}: bandwidth vs {roof} ({b})", 0.9, True),
+                                             ("decode", "decode {dt} hd{hd}: time vs {roof} ({b})", 1.3, False)):
+            for hd in HEAD_DIMS:
+                for dt in dtypes:
+                    g = f"{phase}/{dt}/hd{hd}"
+                    b, r = best_table(res, g)
+                    m = res.get(f"{g}/{roof_id}")
+                    ours, roof = r and r["ns"], m and m["ns"]
+                    value = ratio(roof, ours) if higher else ratio(ours, roof)
+                    rows.append(goal_row(label.format(dt=dt, hd=hd, b=b, roof=roof_name), value, target, higher))
     for phase, _ in PHASES:
         for hd in HEAD_DIMS:
             _, r32 = best_table(res, f"{phase}/f32/hd{hd}")
