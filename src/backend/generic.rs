@@ -90,6 +90,14 @@ impl SimdElement for bf16 {
     }
 }
 
+/// Pairs per vector of `V` for this span's layout, and the pairs of a row that whole
+/// vectors cover (the rest, the tail, goes to the scalar kernel).
+#[inline(always)]
+fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
+    let width = if span.interleaved { V::N / 2 } else { V::N };
+    (width, span.n / width * width)
+}
+
 /// Rotate `span` of `x` with vectors `V`.
 ///
 /// Row by row (head by head), each row front to back. When a row's cos/sin fit in a
@@ -110,46 +118,45 @@ pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
     sin: &[f32],
 ) {
     span.assert_fits(x.len(), cos, sin);
-    let width = if span.interleaved { V::N / 2 } else { V::N }; // pairs per vector
-    let body = span.n / width * width;
+    let (_, body) = vector_body::<V>(span);
     let p = x.as_mut_ptr();
     // SAFETY: forwarded from the caller; `assert_fits` checked the span above (for
     // reading and writing the same rows).
-    if unsafe { bodies_in_registers::<V, E, E>(p.cast_const(), p, span.stride, span, cos, sin) } {
-        if body < span.n {
-            for r in 0..span.rows {
-                let row_x = &mut x[r * span.stride..];
-                kernel::scalar(row_x, &span.row_tail(body), &cos[body..], &sin[body..]);
-            }
-        }
+    let done =
+        unsafe { bodies_in_registers::<V, E, E>(p.cast_const(), p, span.stride, span, cos, sin) };
+    if done && body == span.n {
         return;
     }
+    let to = if done { 0 } else { body };
     match block_len::<V, E>(span.second - span.first) {
         // SAFETY: forwarded from the caller; `assert_fits` checked the span above.
-        4 => unsafe { rows::<V, E, 4>(x, span, body, cos, sin) },
-        _ => unsafe { rows::<V, E, 1>(x, span, body, cos, sin) },
+        4 => unsafe { rows::<V, E, 4>(x, span, to, cos, sin) },
+        _ => unsafe { rows::<V, E, 1>(x, span, to, cos, sin) },
     }
 }
 
-/// The rows of `span`, each with cos/sin loaded per vector (half-split in blocks of `B`),
-/// then its scalar tail from pair `body`.
+/// The rows of `span`: pairs `0..to` of each with cos/sin loaded per vector (half-split
+/// in blocks of `B`; `to` is 0 when [`bodies_in_registers`] did them), then the scalar
+/// tail after the last whole vector.
 ///
 /// # Safety
-/// The CPU must support `V`'s ISA; the span fits `x`, `cos` and `sin` (`assert_fits`).
+/// The CPU must support `V`'s ISA; the span fits `x`, `cos` and `sin` (`assert_fits`);
+/// `to` is 0 or the vector body.
 #[inline(always)]
 unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
     x: &mut [E],
     span: &Span,
-    body: usize,
+    to: usize,
     cos: &[f32],
     sin: &[f32],
 ) {
+    let (_, body) = vector_body::<V>(span);
     for r in 0..span.rows {
         let row_x = &mut x[r * span.stride..];
         let p = row_x.as_mut_ptr();
-        // SAFETY: the ISA is supported (caller); pairs `0..body` of this row lie within
+        // SAFETY: the ISA is supported (caller); pairs `0..to` of this row lie within
         // `row_x` (`assert_fits`), and `cos`/`sin` hold at least `n` values.
-        unsafe { vector_pairs::<V, E, E, B>(p, p, span, body, cos, sin) };
+        unsafe { vector_pairs::<V, E, E, B>(p, p, span, to, cos, sin) };
         if body < span.n {
             kernel::scalar(row_x, &span.row_tail(body), &cos[body..], &sin[body..]);
         }
@@ -186,7 +193,7 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element>(
     if span.rows < 2 {
         return false;
     }
-    let width = if span.interleaved { V::N / 2 } else { V::N };
+    let (width, _) = vector_body::<V>(span);
     // SAFETY: forwarded from the caller.
     unsafe {
         match span.n / width {
@@ -213,7 +220,7 @@ unsafe fn in_registers<V: Vector, S: crate::Element, D: crate::Element, const K:
     cos: &[f32],
     sin: &[f32],
 ) {
-    let width = if span.interleaved { V::N / 2 } else { V::N };
+    let (width, _) = vector_body::<V>(span);
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     let block = block_len::<V, S>(span.second - span.first).min(K);
     // SAFETY (every block below): the ISA is supported (caller); `cos`/`sin` hold at
@@ -514,48 +521,43 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
     let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
     // SAFETY: forwarded from the caller; both spans fit (checked above), and the two
     // slices cannot overlap.
-    if unsafe { bodies_in_registers::<V, S, D>(sp, dp, dst_stride, span, cos, sin) } {
-        let width = if span.interleaved { V::N / 2 } else { V::N };
-        let body = span.n / width * width;
-        if body < span.n {
-            let tail = span.row_tail(body);
-            for r in 0..span.rows {
-                let (s_row, d_row) = (&src[r * span.stride..], &mut dst[r * dst_stride..]);
-                kernel::scalar_into(s_row, d_row, &tail, 0, &cos[body..], &sin[body..]);
-            }
-        }
+    let done = unsafe { bodies_in_registers::<V, S, D>(sp, dp, dst_stride, span, cos, sin) };
+    let (_, body) = vector_body::<V>(span);
+    if done && body == span.n {
         return;
     }
+    let to = if done { 0 } else { body };
     match block_len::<V, S>(span.second - span.first) {
         // SAFETY: forwarded from the caller; both spans fit (checked above).
-        4 => unsafe { rows_into::<V, S, D, 4>(src, dst, span, dst_stride, cos, sin) },
-        _ => unsafe { rows_into::<V, S, D, 1>(src, dst, span, dst_stride, cos, sin) },
+        4 => unsafe { rows_into::<V, S, D, 4>(src, dst, span, dst_stride, to, cos, sin) },
+        _ => unsafe { rows_into::<V, S, D, 1>(src, dst, span, dst_stride, to, cos, sin) },
     }
 }
 
-/// The rows of [`rotate_into`], half-split pairs in blocks of `B`.
+/// The rows of [`rotate_into`], as [`rows`] does them in place.
 ///
 /// # Safety
-/// The CPU must support `V`'s ISA; both spans fit (`assert_fits`).
+/// The CPU must support `V`'s ISA; both spans fit (`assert_fits`); `to` is 0 or the
+/// vector body.
 #[inline(always)]
 unsafe fn rows_into<V: Vector, S: crate::Element, D: crate::Element, const B: usize>(
     src: &[S],
     dst: &mut [D],
     span: &Span,
     dst_stride: usize,
+    to: usize,
     cos: &[f32],
     sin: &[f32],
 ) {
-    let width = if span.interleaved { V::N / 2 } else { V::N };
-    let body = span.n / width * width;
+    let (_, body) = vector_body::<V>(span);
     for r in 0..span.rows {
         let src_row = &src[r * span.stride..];
         let dst_row = &mut dst[r * dst_stride..];
-        // SAFETY: the ISA is supported (caller); pairs `0..body` of this row lie within
+        // SAFETY: the ISA is supported (caller); pairs `0..to` of this row lie within
         // both rows (`assert_fits` on both spans), which are different slices, and
         // `cos`/`sin` hold at least `n` values.
         unsafe {
-            vector_pairs::<V, S, D, B>(src_row.as_ptr(), dst_row.as_mut_ptr(), span, body, cos, sin)
+            vector_pairs::<V, S, D, B>(src_row.as_ptr(), dst_row.as_mut_ptr(), span, to, cos, sin)
         };
         if body < span.n {
             let tail = span.row_tail(body);
