@@ -7,18 +7,30 @@
 //! 1. Once per frequency, `theta / 2pi` is stored as a double-double `t = hi + lo`
 //!    (≈106 bits), so the angle in *turns* is `p * t`. Frequencies are at most 2pi
 //!    (validated), so `t <= 1` and `p * t < 2^53`.
-//! 2. Per position, `p * hi` is split exactly into `h + l` (Dekker's two-product; `p` is an
-//!    integer below 2^53, exact in f64), the whole turns `round(h)` are dropped exactly, and
-//!    `f = (h - round(h)) + (l + p * lo)` is the fraction of a turn, in [-0.5, 0.5], with an
-//!    absolute error near 2^-54 turns for every position below 2^32 (the error
-//!    of `p * lo` grows with `p`, and stays below 2^-53 turns up to the 2^53 limit).
+//! 2. Per position, the angle in turns is split into whole turns, dropped exactly, and a
+//!    fraction `f` in [-0.5, 0.5] (up to a whole turn more for huge products), with an
+//!    absolute error near 2^-54 turns for every position below 2^32 (the error of `p * lo`
+//!    grows with `p`, and stays below 2^-53 turns up to the 2^53 limit). Two exact ways to
+//!    form it, both in plain f64 (`p` is an integer below 2^53, exact in f64):
+//!    - positions below 2^24 (every context a model runs today): `hi` is cut into its top
+//!      26 significant bits `hi26` and the rest `mid = hi - hi26` (exact), so `p * hi26`
+//!      is exact (at most 50 bits); `f = (p*hi26 - round(p*hi26)) + (p*mid + p*lo)`, where
+//!      `p * mid < 0.5` is rounded once, to 2^-55;
+//!    - larger positions: `p * hi` is split exactly into `h + l` (Dekker's two-product),
+//!      and `f = (h - round(h)) + (l + p * lo)`.
+//!
+//!    The first takes 11 operations per pair where the second takes 20; which one runs
+//!    depends on the position only, so a given position always gets the same bits.
 //! 3. The fraction is split into a quarter turn `q` (its nearest multiple of 1/4) and a
 //!    remainder `r` in [-1/8, 1/8] turns (exactly), `x = r * 2pi` (|x| <= pi/4), and
-//!    sin/cos of `x` come from their Taylor series to degree 17 and 18 (truncation error
-//!    below 2e-19), evaluated by Horner's rule in f64; the quadrant `q` swaps and negates
-//!    them. The magnitude scale is applied in f64 and the result rounded to f32 once.
+//!    sin/cos of `x` come from the minimax polynomials of degree 13 and 14 that fdlibm's
+//!    `__kernel_sin`/`__kernel_cos` use (Sun Microsystems, 1993; error below 2^-58 on
+//!    |x| <= pi/4), evaluated in f64 by Horner's rule; the quadrant `q` swaps and negates
+//!    them. The magnitude scale is applied in f64 (skipped when it is 1) and the result
+//!    rounded to f32 once.
 //!
-//! Every step is branch-free f64 arithmetic on independent pairs, so a token's pairs are
+//! Within a batch every step is branch-free f64 arithmetic on independent pairs (the
+//! choices above are made once per batch), so a token's pairs are
 //! computed in SIMD lanes where the compiler vectorizes the loop (AVX-512 and AVX2 builds
 //! of it are dispatched at run time) and in plain scalar code elsewhere, with the same
 //! bits: IEEE operations in a fixed order, no fused multiply-add, no library calls.
@@ -97,51 +109,72 @@ fn round_int(x: f64) -> f64 {
     (x + magic) - magic
 }
 
-// Taylor coefficients: (-1)^k / (2k+1)! and (-1)^k / (2k)!.
-const S: [f64; 8] = [
-    -1.666_666_666_666_666_6e-1,
-    8.333_333_333_333_333e-3,
-    -1.984_126_984_126_984e-4,
-    2.755_731_922_398_589_3e-6,
-    -2.505_210_838_544_172e-8,
-    1.605_904_383_682_161_3e-10,
-    -7.647_163_731_819_816e-13,
-    2.811_457_254_345_520_6e-15,
-];
-const C: [f64; 9] = [
-    -0.5,
-    4.166_666_666_666_666_4e-2,
-    -1.388_888_888_888_889e-3,
-    2.480_158_730_158_73e-5,
-    -2.755_731_922_398_589_3e-7,
-    2.087_675_698_786_81e-9,
-    -1.147_074_559_772_972_5e-11,
-    4.779_477_332_387_385e-14,
-    -1.561_920_696_858_622_6e-16,
-];
+// fdlibm's minimax coefficients (k_sin.c, k_cos.c), by their bits: on |x| <= pi/4,
+// |sin(x)/x - (1 + S1 x^2 + ... + S6 x^12)| <= 2^-58 and
+// |cos(x) - (1 - x^2/2 + C1 x^4 + ... + C6 x^14)| <= 2^-58.
+const S1: f64 = f64::from_bits(0xBFC5_5555_5555_5549); // -1.66666666666666324348e-01
+const S2: f64 = f64::from_bits(0x3F81_1111_1110_F8A6); // 8.33333333332248946124e-03
+const S3: f64 = f64::from_bits(0xBF2A_01A0_19C1_61D5); // -1.98412698298579493134e-04
+const S4: f64 = f64::from_bits(0x3EC7_1DE3_57B1_FE7D); // 2.75573137070700676789e-06
+const S5: f64 = f64::from_bits(0xBE5A_E5E6_8A2B_9CEB); // -2.50507602534068634195e-08
+const S6: f64 = f64::from_bits(0x3DE5_D93A_5ACF_D57C); // 1.58969099521155010221e-10
+const C1: f64 = f64::from_bits(0x3FA5_5555_5555_554C); // 4.16666666666666019037e-02
+const C2: f64 = f64::from_bits(0xBF56_C16C_16C1_5177); // -1.38888888888741095749e-03
+const C3: f64 = f64::from_bits(0x3EFA_01A0_19CB_1590); // 2.48015872894767294178e-05
+const C4: f64 = f64::from_bits(0xBE92_7E4F_809C_52AD); // -2.75573143513906633035e-07
+const C5: f64 = f64::from_bits(0x3E21_EE9E_BDB4_B1C4); // 2.08757232129817482790e-09
+const C6: f64 = f64::from_bits(0xBDA8_FAE9_BE88_38D4); // -1.13596475577881948265e-11
 
-/// `(cos, sin)` in f64 of the angle `p * (hi + lo)` turns (p an integer below 2^53).
+/// Positions below this take the short exact product (see the module docs, step 2).
+const SHORT_PRODUCT_BELOW: f64 = 16_777_216.0; // 2^24
+
+/// The fraction of a turn of the angle `p * (hi + lo)` turns (step 2 of the module docs):
+/// `SHORT` selects the product for `p < 2^24`, which the caller checked.
 #[inline(always)]
-fn cos_sin_turns(p: f64, hi: f64, lo: f64) -> (f64, f64) {
-    let (h, l) = two_prod(p, hi);
-    let frac = (h - round_int(h)) + (l + p * lo); // turns, |frac| <= ~1.5
+fn turn_fraction<const SHORT: bool>(p: f64, hi: f64, lo: f64) -> f64 {
+    if SHORT {
+        // The top 26 significant bits of `hi` (the sign and exponent kept), and the rest.
+        let hi26 = f64::from_bits(hi.to_bits() & !((1u64 << 27) - 1));
+        let mid = hi - hi26;
+        let h = p * hi26;
+        (h - round_int(h)) + (p * mid + p * lo)
+    } else {
+        let (h, l) = two_prod(p, hi);
+        (h - round_int(h)) + (l + p * lo)
+    }
+}
+
+/// sin and cos of `x`, `|x| <= pi/4`, from fdlibm's polynomials, by Horner's rule.
+///
+/// fdlibm adds a compensation term to the cosine (the rounding of `1 - x^2/2`); here it
+/// would buy nothing: the angle itself carries up to ~3.5e-16 rad of reduction error
+/// (step 2), more than this evaluation's ~1.1e-16, and the operations it saves are most
+/// of what a decode step spends on the on-the-fly source.
+#[inline(always)]
+fn sin_cos_kernel(x: f64) -> (f64, f64) {
+    let z = x * x;
+    let r = S2 + z * (S3 + z * (S4 + z * (S5 + z * S6)));
+    let s = x + (z * x) * (S1 + z * r);
+    let r = C1 + z * (C2 + z * (C3 + z * (C4 + z * (C5 + z * C6))));
+    let c = 1.0 - z * (0.5 - z * r);
+    (s, c)
+}
+
+/// `(cos, sin)` in f64 of the angle `p * (hi + lo)` turns (p an integer below 2^53,
+/// below 2^24 if `SHORT`).
+#[inline(always)]
+fn cos_sin_turns<const SHORT: bool>(p: f64, hi: f64, lo: f64) -> (f64, f64) {
+    let frac = turn_fraction::<SHORT>(p, hi, lo); // turns, |frac| <= ~1.5
                                                   // Nearest quarter turn: q4 + MAGIC holds the integer round(q4) in its low bits.
     const MAGIC: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52
-    let biased = frac * 4.0 + MAGIC;
+    let quarters = frac * 4.0;
+    let biased = quarters + MAGIC;
     let q = biased - MAGIC;
     let quadrant = biased.to_bits() & 3;
-    let x = (frac - q * 0.25) * TAU_HI; // |x| <= pi/4; the subtraction is exact
-    let x2 = x * x;
-    let mut s = S[7];
-    for &k in S[..7].iter().rev() {
-        s = s * x2 + k;
-    }
-    let s = x + x * (x2 * s);
-    let mut c = C[8];
-    for &k in C[..8].iter().rev() {
-        c = c * x2 + k;
-    }
-    let c = 1.0 + x2 * c;
+    // |x| <= pi/4. The subtraction is exact, and the product is the one rounding of
+    // `(frac - q/4) * TAU_HI` (scaling by 4 is exact).
+    let x = (quarters - q) * (TAU_HI * 0.25);
+    let (s, c) = sin_cos_kernel(x);
     // Turn by the quadrant: (sin, cos) of x + quadrant * pi/2.
     let (s, c) = if quadrant & 1 == 1 { (c, s) } else { (s, c) };
     let sin_neg = (quadrant & 2) << 62;
@@ -155,7 +188,12 @@ fn cos_sin_turns(p: f64, hi: f64, lo: f64) -> (f64, f64) {
 /// `(cos, sin)` of `position * theta` in f64 (within about 1e-16 of the true values).
 #[inline]
 pub(crate) fn cos_sin_f64(position: u64, turns: Turns) -> (f64, f64) {
-    cos_sin_turns(position as f64, turns.hi, turns.lo)
+    let p = position as f64;
+    if p < SHORT_PRODUCT_BELOW {
+        cos_sin_turns::<true>(p, turns.hi, turns.lo)
+    } else {
+        cos_sin_turns::<false>(p, turns.hi, turns.lo)
+    }
 }
 
 /// `(cos, sin)` of `position * theta`, times `scale`, each rounded once to f32.
@@ -178,11 +216,50 @@ pub(crate) fn cos_sin_batch(
     sin: &mut [f32],
 ) {
     let p = position as f64;
+    // Four loops, so that each vectorizes with no test inside. A scale of 1 is skipped:
+    // multiplying by it changes no bit.
+    match (p < SHORT_PRODUCT_BELOW, scale == 1.0) {
+        (true, true) => batch::<true, false>(p, hi, lo, scale, cos, sin),
+        (true, false) => batch::<true, true>(p, hi, lo, scale, cos, sin),
+        (false, true) => batch::<false, false>(p, hi, lo, scale, cos, sin),
+        (false, false) => batch::<false, true>(p, hi, lo, scale, cos, sin),
+    }
+}
+
+/// [`cos_sin_batch`] with the product chosen, and the scale applied if `SCALED`.
+#[inline(always)]
+fn batch<const SHORT: bool, const SCALED: bool>(
+    p: f64,
+    hi: &[f64],
+    lo: &[f64],
+    scale: f64,
+    cos: &mut [f32],
+    sin: &mut [f32],
+) {
     let n = cos.len().min(sin.len()).min(hi.len()).min(lo.len());
-    for i in 0..n {
-        let (c, s) = cos_sin_turns(p, hi[i], lo[i]);
-        cos[i] = (c * scale) as f32;
-        sin[i] = (s * scale) as f32;
+    let (c, s, hi, lo) = (&mut cos[..n], &mut sin[..n], &hi[..n], &lo[..n]);
+    let one = |hi: f64, lo: f64| {
+        let (c, s) = cos_sin_turns::<SHORT>(p, hi, lo);
+        if SCALED {
+            ((c * scale) as f32, (s * scale) as f32)
+        } else {
+            (c as f32, s as f32)
+        }
+    };
+    // Two independent pairs per iteration, half the run apart, so that the vectorized
+    // loop carries two dependency chains side by side (each is long: the polynomials).
+    let half = n / 2;
+    let (c0, c1) = c.split_at_mut(half);
+    let (s0, s1) = s.split_at_mut(half);
+    let (h0, h1) = hi.split_at(half);
+    let (l0, l1) = lo.split_at(half);
+    let (c1, s1, h1, l1) = (&mut c1[..half], &mut s1[..half], &h1[..half], &l1[..half]);
+    for i in 0..half {
+        (c0[i], s0[i]) = one(h0[i], l0[i]);
+        (c1[i], s1[i]) = one(h1[i], l1[i]);
+    }
+    if n % 2 == 1 {
+        (c[n - 1], s[n - 1]) = one(hi[n - 1], lo[n - 1]);
     }
 }
 
@@ -242,23 +319,56 @@ mod tests {
     }
 
     #[test]
-    fn taylor_coefficients_are_the_factorials() {
-        let mut fact = 1.0f64;
-        for n in 1..=18u32 {
-            fact *= f64::from(n);
-            if n == 1 {
-                continue;
-            }
-            let k = if n % 2 == 1 {
-                (n as usize - 3) / 2
-            } else {
-                n as usize / 2 - 1
-            };
-            let sign = if (n / 2) % 2 == 1 { -1.0 } else { 1.0 };
-            if n % 2 == 1 && n >= 3 {
-                assert!((S[k] - sign / fact).abs() <= 2.3e-16 / fact, "sin {n}");
-            } else if n % 2 == 0 {
-                assert!((C[k] - sign / fact).abs() <= 2.3e-16 / fact, "cos {n}");
+    fn coefficient_bits_are_the_published_decimals() {
+        let published = [
+            (S1, "-1.66666666666666324348e-01"),
+            (S2, "8.33333333332248946124e-03"),
+            (S3, "-1.98412698298579493134e-04"),
+            (S4, "2.75573137070700676789e-06"),
+            (S5, "-2.50507602534068634195e-08"),
+            (S6, "1.58969099521155010221e-10"),
+            (C1, "4.16666666666666019037e-02"),
+            (C2, "-1.38888888888741095749e-03"),
+            (C3, "2.48015872894767294178e-05"),
+            (C4, "-2.75573143513906633035e-07"),
+            (C5, "2.08757232129817482790e-09"),
+            (C6, "-1.13596475577881948265e-11"),
+        ];
+        for (bits, text) in published {
+            assert_eq!(bits, text.parse::<f64>().unwrap(), "{text}");
+        }
+    }
+
+    #[test]
+    fn kernels_match_libm_on_the_reduced_interval() {
+        // 2^-58 polynomial error plus a few roundings of values up to 1.
+        let n = 200_000;
+        for i in -n..=n {
+            let x = core::f64::consts::FRAC_PI_4 * f64::from(i) / f64::from(n);
+            let (s, c) = sin_cos_kernel(x);
+            assert!((s - libm::sin(x)).abs() <= 2.3e-16, "sin {x}");
+            assert!((c - libm::cos(x)).abs() <= 2.3e-16, "cos {x}");
+        }
+    }
+
+    #[test]
+    fn short_and_long_products_agree_below_2_pow_24() {
+        // Frequencies with all 53 bits in use, positive and negative (cache deltas).
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let theta = (seed >> 11) as f64 / (1u64 << 53) as f64 * core::f64::consts::TAU;
+            let theta = if seed & 1 == 1 { -theta } else { theta };
+            let (hi, lo) = Turns::from_inv_freq(theta).parts();
+            let p = ((seed >> 20) % (1 << 24)) as f64;
+            for p in [p, 16_777_215.0] {
+                let short = turn_fraction::<true>(p, hi, lo);
+                let long = turn_fraction::<false>(p, hi, lo);
+                // Both within ~2^-54 turns of the truth, up to a whole turn.
+                let d = (short - long) - (short - long).round();
+                assert!(d.abs() <= 1.2e-16, "{p} {theta}: {short} vs {long}");
             }
         }
     }
