@@ -211,7 +211,7 @@ pub(crate) fn rotate_into<S: crate::Element, D: crate::Element>(
         }
         #[cfg(target_arch = "x86_64")]
         Backend::Avx512 if x86_64::has_avx512_bf16() => {
-            // SAFETY: the CPU and OS support AVX-512F, AVX512_BF16, AVX2 and F16C (checked
+            // SAFETY: the CPU and OS support AVX-512F/DQ, AVX512_BF16, AVX2 and F16C (checked
             // just above).
             unsafe { x86_64::avx512::with_bf16::rotate_into(src, dst, span, dst_stride, cos, sin) }
         }

@@ -64,13 +64,11 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     unsafe fn store_bf16(self, p: *mut u16) {
         if BF16 {
             // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions
-            // enable avx512bf16 and run only where `has_avx512_bf16()` said so.
+            // enable avx512bf16 and avx512dq and run only where `has_avx512_bf16()` said
+            // so.
             unsafe {
-                let x = _mm512_castps_si512(self.0);
-                // Lanes with a subnormal input: |x| in 1..=0x7F_FFFF as bits.
-                let abs = _mm512_and_si512(x, _mm512_set1_epi32(0x7FFF_FFFF));
-                let m1 = _mm512_sub_epi32(abs, _mm512_set1_epi32(1));
-                let subnormal = _mm512_cmplt_epu32_mask(m1, _mm512_set1_epi32(0x007F_FFFF));
+                // Lanes with a subnormal input (VFPCLASSPS category 5, AVX-512DQ).
+                let subnormal = _mm512_fpclass_ps_mask::<0x20>(self.0);
                 if subnormal == 0 {
                     let h: __m256i = core::mem::transmute(_mm512_cvtneps_pbh(self.0));
                     _mm256_storeu_si256(p.cast(), h);
@@ -148,7 +146,7 @@ pub(crate) mod with_bf16 {
     use super::Avx512;
     isa_entries!(
         kernels Avx512<true>,
-        "avx512f,avx512bf16,avx,avx2,f16c",
+        "avx512f,avx512dq,avx512bf16,avx,avx2,f16c",
         super::super::has_avx512_bf16
     );
 }

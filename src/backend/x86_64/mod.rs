@@ -176,11 +176,13 @@ pub(crate) fn has_avx512() -> bool {
     features() & AVX512 != 0
 }
 
-/// Whether the AVX-512 kernels with AVX512_BF16 narrowing run here.
+/// Whether the AVX-512 kernels with AVX512_BF16 narrowing run here (they also use
+/// AVX-512DQ's `vfpclassps`, which every CPU with AVX512_BF16 has).
 #[inline]
 pub(crate) fn has_avx512_bf16() -> bool {
     if cfg!(all(
         target_feature = "avx512f",
+        target_feature = "avx512dq",
         target_feature = "avx512bf16",
         target_feature = "avx2",
         target_feature = "f16c"
@@ -237,8 +239,10 @@ fn detect() -> u8 {
     let l7 = cpuid(7, 0);
     let avx2 = ymm && f16c && bit(l7.ebx, 5);
     let avx512f = avx2 && zmm && bit(l7.ebx, 16);
-    // AVX512_BF16: CPUID.(EAX=7, ECX=1):EAX bit 5 (leaf 7 reports its last subleaf in EAX).
-    let bf16 = avx512f && l7.eax >= 1 && bit(cpuid(7, 1).eax, 5);
+    // AVX512_BF16: CPUID.(EAX=7, ECX=1):EAX bit 5 (leaf 7 reports its last subleaf in EAX),
+    // with AVX-512DQ (CPUID.7:EBX bit 17).
+    let dq = bit(l7.ebx, 17);
+    let bf16 = avx512f && dq && l7.eax >= 1 && bit(cpuid(7, 1).eax, 5);
     (if avx2 { AVX2 } else { 0 })
         | (if avx512f { AVX512 } else { 0 })
         | (if bf16 { AVX512_BF16 } else { 0 })
@@ -252,7 +256,9 @@ mod tests {
         let std_avx2 =
             std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("f16c");
         let std_avx512 = std_avx2 && std::is_x86_feature_detected!("avx512f");
-        let std_bf16 = std_avx512 && std::is_x86_feature_detected!("avx512bf16");
+        let std_bf16 = std_avx512
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512bf16");
         assert_eq!(super::has_avx2(), std_avx2);
         assert_eq!(super::has_avx512(), std_avx512);
         assert_eq!(super::has_avx512_bf16(), std_bf16);
