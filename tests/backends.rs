@@ -265,3 +265,82 @@ fn narrowing_matches_half_on_every_backend() {
         }
     }
 }
+
+/// bf16 to bf16 (in place and into a bf16 cache slot), from random bit patterns: every
+/// class of value (NaN payloads, infinities, subnormals, ties after rotation) in the
+/// same vectors, at the head sizes where the AVX512_BF16 kernels take their paired path
+/// (whole chunks of 32 channels, several heads) and at some where they do not; bit for
+/// bit against the scalar kernel on every backend, NaN payloads included on x86_64 (whose
+/// scalar and vector units propagate NaNs alike).
+#[test]
+fn bf16_from_every_bit_class_matches_scalar() {
+    let same = |want: &[bf16], got: &[bf16], what: &str| {
+        if cfg!(target_arch = "x86_64") {
+            for (i, (w, g)) in want.iter().zip(got).enumerate() {
+                assert_eq!(w.to_bits(), g.to_bits(), "{what}: element {i}");
+            }
+        } else {
+            assert_same_bits(want, got, what);
+        }
+    };
+    let mut rng = Rng(0xB_F16);
+    for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+        for head_dim in [32, 64, 96, 128, 256, 512] {
+            // Scale 1.5 at position 0 (cos = 1.5, sin = 0) makes exact ties: a bf16 with
+            // an odd last significand bit, times 1.5, lies halfway between two bf16.
+            for (direction, scale) in [(Direction::Forward, 1.5), (Direction::Inverse, 1.0)] {
+                let (heads, tokens) = (5, 4);
+                let n = heads * tokens * head_dim;
+                // Heads of four kinds: random bits; subnormal bf16 (so that the rotated
+                // pairs are subnormal too, taking the kernels' fallback) with infinities
+                // and NaNs of random payload in one lane of five; subnormal at even
+                // channels only, or odd ones only (half-split pairs then give subnormal
+                // results in only the even, or only the odd, lanes of a chunk).
+                let x: Vec<bf16> = (0..n)
+                    .map(|i| {
+                        let b = rng.next_u64() as u16;
+                        let (kind, t) = ((i / head_dim) % 4, i % head_dim);
+                        let tiny = match kind {
+                            1 => true,
+                            2 => t % 2 == 0,
+                            3 => t % 2 == 1,
+                            _ => false,
+                        };
+                        bf16::from_bits(match (tiny, kind == 1 && i % 5 == 0) {
+                            (true, true) => 0x7F80 | (b & 0x807F),
+                            (true, false) => b & 0x807F,
+                            (false, _) => b,
+                        })
+                    })
+                    .collect();
+                let positions = [0, rng.below(1 << 20) as u32, 7, rng.below(1 << 30) as u32];
+                let shape = Shape::tokens_heads(heads);
+                let scalar = Rope::builder(head_dim)
+                    .layout(layout)
+                    .scale(scale)
+                    .backend(Backend::Scalar)
+                    .build()
+                    .unwrap();
+                let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+                let at = Positions::List(&positions);
+                // In place and into a slot, each against the scalar kernel doing the same
+                // (they differ in one way: at the identity, position 0 and scale 1, in
+                // place leaves a signaling NaN as it is, a copy into a slot quiets it).
+                let run = |rope: &Rope| {
+                    let mut y = x.clone();
+                    rope.apply(&mut y, shape, at, direction).unwrap();
+                    let mut dst = vec![bf16::ZERO; n];
+                    rope.rotate_into(&x, shape, &mut dst, slot, at, direction)
+                        .unwrap();
+                    (y, dst)
+                };
+                let (want, want_into) = run(&scalar);
+                for b in backends() {
+                    let (y, dst) = run(&scalar.clone().with_backend(b).unwrap());
+                    same(&want, &y, &format!("{} in place", b.name()));
+                    same(&want_into, &dst, &format!("{} into", b.name()));
+                }
+            }
+        }
+    }
+}

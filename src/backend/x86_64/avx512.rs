@@ -16,6 +16,12 @@
 //! (`generic::bodies_in_registers`, 2026-11-29): at head_dim 256 the 16 cos/sin vectors
 //! sit in zmm10-zmm25 through the row loop, reloaded from the stack only around the
 //! scalar-tail call, and no kernel calls out to `core::array::from_fn`.
+//! The `with_bf16` instantiation also implements the bf16-pair methods
+//! (`generic::bf16_pairs_in_registers`): checked 2026-11-29, its bf16 rotation loads 32
+//! bf16 with one `vmovdqu64`, widens with `vpslld`/`vpandd`, and stores through
+//! `vcvtne2ps2bf16` and `vpermw` (`vfpclassps` guarding both halves), with no calls left
+//! in the kernel once `generic::array!` replaced closures (LLVM had kept calls to the
+//! closures that built the cos/sin arrays, and the path ran 30% slower).
 
 use core::arch::x86_64::*;
 
@@ -64,8 +70,8 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     unsafe fn store_bf16(self, p: *mut u16) {
         if BF16 {
             // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions
-            // enable avx512bf16 and avx512dq and run only where `has_avx512_bf16()` said
-            // so.
+            // enable avx512bf16, avx512bw and avx512dq and run only where
+            // `has_avx512_bf16()` said so.
             unsafe {
                 // Lanes with a subnormal input (VFPCLASSPS category 5, AVX-512DQ).
                 let subnormal = _mm512_fpclass_ps_mask::<0x20>(self.0);
@@ -77,14 +83,7 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
             }
         }
         unsafe {
-            let x = _mm512_castps_si512(self.0);
-            let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(self.0, self.0);
-            let hi = _mm512_srli_epi32::<16>(x);
-            let odd = _mm512_and_si512(hi, _mm512_set1_epi32(1));
-            let biased = _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7FFF)), odd);
-            let rounded = _mm512_srli_epi32::<16>(biased);
-            // NaN: the top half with the quiet bit set, instead of the rounded value.
-            let r = _mm512_mask_or_epi32(rounded, is_nan, hi, _mm512_set1_epi32(0x0040));
+            let r = _mm512_srli_epi32::<16>(round_bf16_bits(self.0));
             _mm256_storeu_si256(p.cast(), _mm512_cvtepi32_epi16(r));
         }
     }
@@ -127,6 +126,61 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     unsafe fn sub(self, o: Self) -> Self {
         unsafe { Self(_mm512_sub_ps(self.0, o.0)) }
     }
+    const BF16_PAIRS: bool = BF16;
+    #[inline(always)]
+    unsafe fn load_f32_pairs(p: *const f32) -> (Self, Self) {
+        unsafe {
+            let (a, b) = (_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16)));
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            (
+                Self(_mm512_permutex2var_ps(a, even, b)),
+                Self(_mm512_permutex2var_ps(a, odd, b)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_pairs(p: *const u16) -> (Self, Self) {
+        unsafe {
+            let x = _mm512_loadu_si512(p.cast());
+            let odd = _mm512_and_si512(x, _mm512_set1_epi32(0xFFFF_0000_u32 as i32));
+            (
+                Self(_mm512_castsi512_ps(_mm512_slli_epi32::<16>(x))),
+                Self(_mm512_castsi512_ps(odd)),
+            )
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_pairs(even: Self, odd: Self, p: *mut u16) {
+        debug_assert!(BF16, "bf16 pairs need AVX512_BF16");
+        // SAFETY: called only where `BF16_PAIRS`, i.e. in the `with_bf16` entries, whose
+        // functions enable avx512bf16, avx512bw and avx512dq and run only where
+        // `has_avx512_bf16()` said so.
+        unsafe {
+            let subnormal =
+                _mm512_fpclass_ps_mask::<0x20>(even.0) | _mm512_fpclass_ps_mask::<0x20>(odd.0);
+            let bits = if subnormal == 0 {
+                // Words 0-15 are `even` rounded, 16-31 `odd`: interleave them.
+                let w: __m512i = core::mem::transmute(_mm512_cvtne2ps_pbh(odd.0, even.0));
+                let idx = _mm512_set_epi16(
+                    31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21,
+                    5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0,
+                );
+                _mm512_permutexvar_epi16(idx, w)
+            } else {
+                // The integer rounding of `store_bf16`, each result left in its half of
+                // the 32-bit lane: even ones in the low half, odd ones in the high half.
+                let low = _mm512_srli_epi32::<16>(round_bf16_bits(even.0));
+                // low | (high & 0xFFFF0000): truth table a | (b & c) = 0xF8
+                _mm512_ternarylogic_epi32::<0xF8>(
+                    low,
+                    round_bf16_bits(odd.0),
+                    _mm512_set1_epi32(0xFFFF_0000_u32 as i32),
+                )
+            };
+            _mm512_storeu_si512(p.cast(), bits);
+        }
+    }
     #[inline(always)]
     unsafe fn xor(self, o: Self) -> Self {
         // AVX-512F has no float xor (that is AVX-512DQ): xor the bits.
@@ -134,6 +188,23 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
             let x = _mm512_xor_si512(_mm512_castps_si512(self.0), _mm512_castps_si512(o.0));
             Self(_mm512_castsi512_ps(x))
         }
+    }
+}
+
+/// `v` rounded to bf16 in the top half of each lane's bits (nearest even; a NaN keeps its
+/// top half with the quiet bit set, as `half` does); the low half is left over.
+///
+/// # Safety
+/// AVX-512F is supported (see the impl above).
+#[inline(always)]
+unsafe fn round_bf16_bits(v: __m512) -> __m512i {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let x = _mm512_castps_si512(v);
+        let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(x), _mm512_set1_epi32(1));
+        let biased = _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7FFF)), odd);
+        let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        _mm512_mask_or_epi32(biased, is_nan, x, _mm512_set1_epi32(0x0040_0000))
     }
 }
 
@@ -146,7 +217,7 @@ pub(crate) mod with_bf16 {
     use super::Avx512;
     isa_entries!(
         kernels Avx512<true>,
-        "avx512f,avx512dq,avx512bf16,avx,avx2,f16c",
+        "avx512f,avx512bw,avx512dq,avx512bf16,avx,avx2,f16c",
         super::super::has_avx512_bf16
     );
 }

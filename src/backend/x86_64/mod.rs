@@ -177,11 +177,13 @@ pub(crate) fn has_avx512() -> bool {
 }
 
 /// Whether the AVX-512 kernels with AVX512_BF16 narrowing run here (they also use
-/// AVX-512DQ's `vfpclassps`, which every CPU with AVX512_BF16 has).
+/// AVX-512DQ's `vfpclassps` and AVX-512BW's `vpermw`, which every CPU with AVX512_BF16
+/// has).
 #[inline]
 pub(crate) fn has_avx512_bf16() -> bool {
     if cfg!(all(
         target_feature = "avx512f",
+        target_feature = "avx512bw",
         target_feature = "avx512dq",
         target_feature = "avx512bf16",
         target_feature = "avx2",
@@ -240,9 +242,9 @@ fn detect() -> u8 {
     let avx2 = ymm && f16c && bit(l7.ebx, 5);
     let avx512f = avx2 && zmm && bit(l7.ebx, 16);
     // AVX512_BF16: CPUID.(EAX=7, ECX=1):EAX bit 5 (leaf 7 reports its last subleaf in EAX),
-    // with AVX-512DQ (CPUID.7:EBX bit 17).
-    let dq = bit(l7.ebx, 17);
-    let bf16 = avx512f && dq && l7.eax >= 1 && bit(cpuid(7, 1).eax, 5);
+    // with AVX-512DQ and AVX-512BW (CPUID.7:EBX bits 17 and 30).
+    let dq_bw = bit(l7.ebx, 17) && bit(l7.ebx, 30);
+    let bf16 = avx512f && dq_bw && l7.eax >= 1 && bit(cpuid(7, 1).eax, 5);
     (if avx2 { AVX2 } else { 0 })
         | (if avx512f { AVX512 } else { 0 })
         | (if bf16 { AVX512_BF16 } else { 0 })
@@ -258,6 +260,7 @@ mod tests {
         let std_avx512 = std_avx2 && std::is_x86_feature_detected!("avx512f");
         let std_bf16 = std_avx512
             && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512bf16");
         assert_eq!(super::has_avx2(), std_avx2);
         assert_eq!(super::has_avx512(), std_avx512);
