@@ -275,7 +275,8 @@ fn narrowing_matches_half_on_every_backend() {
 #[test]
 fn bf16_from_every_bit_class_matches_scalar() {
     let same = |want: &[bf16], got: &[bf16], what: &str| {
-        if cfg!(target_arch = "x86_64") {
+        // (Miri picks NaN payloads at random, as IEEE 754 allows.)
+        if cfg!(all(target_arch = "x86_64", not(miri))) {
             for (i, (w, g)) in want.iter().zip(got).enumerate() {
                 assert_eq!(w.to_bits(), g.to_bits(), "{what}: element {i}");
             }
@@ -285,7 +286,12 @@ fn bf16_from_every_bit_class_matches_scalar() {
     };
     let mut rng = Rng(0xB_F16);
     for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
-        for head_dim in [32, 64, 96, 128, 256, 512] {
+        let head_dims: &[usize] = if cfg!(miri) {
+            &[32, 64]
+        } else {
+            &[32, 64, 96, 128, 256, 512]
+        };
+        for &head_dim in head_dims {
             // Scale 1.5 at position 0 (cos = 1.5, sin = 0) makes exact ties: a bf16 with
             // an odd last significand bit, times 1.5, lies halfway between two bf16.
             for (direction, scale) in [(Direction::Forward, 1.5), (Direction::Inverse, 1.0)] {
