@@ -39,8 +39,9 @@ NOTES = """\
   cheaper per byte than the roof's scalar-dependent loop).
 - For f16 and bf16 there is a second roof, `memory16` ("x 16-bit roof"): `x *= c` in
   place over the 16-bit buffer itself, each value widened, multiplied and rounded back
-  with this CPU's own conversion instructions (AVX-512F for f16, AVX512_BF16 for bf16),
-  16 at a time. It is the least work any in-place 16-bit pass computing in f32 does, so
+  with this CPU's own conversion instructions (AVX-512F for f16, 16 at a time;
+  AVX512_BF16 for bf16, 32 at a time in even and odd lanes, as the bf16 kernels do; on
+  this CPU that bare bf16 pass is faster than the f32-bytes roof). It is the least work any in-place 16-bit pass computing in f32 does, so
   it answers "how close to a bare 16-bit pass are we", where `memory` answers "how close
   to moving the bytes".
 - candle-nn's ops are out of place (each call allocates its output) and take cos/sin in
@@ -57,13 +58,16 @@ NOTES = """\
   roof moves bytes with one multiply per 4 bytes; each of our 16-bit elements needs a
   widening conversion, the rotation (4 multiplies, 2 adds per pair on f32 lanes) and a
   rounding narrowing. The 16-bit roof shows how much of that is the conversions alone:
-  compare the `memory` and `memory16` rows of the decode groups below (on this CPU the
-  bare 16-bit pass takes longer than the f32-bytes roof before any rotation is done). For bf16 without AVX512_BF16 the
-  narrowing is an exact integer round-to-nearest-even with NaN handling (about 8
-  instructions per vector); with AVX512_BF16 (this CPU) it is `vcvtneps2bf16` plus a
-  check for subnormal inputs, which the instruction would flush. The profile table
-  above counts the instructions per element (under valgrind, which emulates AVX2 but not
-  AVX-512).
+  compare the `memory` and `memory16` rows of the decode groups below. f16 goes through
+  `vcvtph2ps`/`vcvtps2ph`, which on this CPU make the bare f16 pass slower than the
+  f32-bytes roof before any rotation is done. bf16 with AVX512_BF16 (this CPU) loads 32
+  values at once, widens even and odd lanes with a shift and a mask, and rounds both
+  with one `vcvtne2ps2bf16` plus a `vpermw` to interleave them; that bare pass is cheap,
+  so the rotation's own multiplies and adds, and a `vfpclassps` per vector (subnormal
+  results, which the instruction would flush to zero, take an exact integer rounding
+  instead), are most of the bf16 time. Without AVX512_BF16 the bf16 narrowing is the
+  integer rounding throughout. The profile table below counts the instructions per
+  element (under valgrind, which emulates AVX2 but not AVX-512).
 - **16-bit prefill against the roof.** The same work per element, now at a size where the
   roof runs at memory speed over half as many bytes as f32: the conversions keep the
   16-bit kernels below that speed, although per element they beat f32 at 4096 tokens.
