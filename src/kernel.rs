@@ -28,6 +28,9 @@ pub struct Span {
     pub n: usize,
     pub interleaved: bool,
     pub inverse: bool,
+    /// Out of place only: the whole call writes so much that the output cannot stay in
+    /// cache, so the kernels may write it with non-temporal (streaming) stores.
+    pub stream: bool,
 }
 
 impl Span {

@@ -362,3 +362,59 @@ fn bad_slots_are_errors_and_write_nothing() {
         .is_err());
     assert!(dst.iter().all(|v| *v == f16::ZERO));
 }
+
+/// A call writing 16 MiB or more of 16-bit output takes the kernels' streaming stores
+/// (AVX2 and AVX-512): the same bits as rotating in place and converting, both layouts,
+/// with a slot aligned for them and one that is not (one element in, where the kernels
+/// fall back to plain stores), and nothing written outside the slot. Release builds only
+/// (a 32 MiB input); not under Miri.
+#[test]
+#[cfg_attr(any(debug_assertions, miri), ignore)]
+fn large_rotate_into_streams_the_same_bits() {
+    fn run<D: TestElement>() {
+        let (tokens, heads, head_dim) = (2048, 32, 128);
+        let n = tokens * heads * head_dim;
+        assert!(n * 2 >= 16 << 20, "below the streaming threshold");
+        let src: Vec<f32> = Rng(77).vec(n, 3.0);
+        let shape = Shape::tokens_heads(heads);
+        for layout in [PairLayout::HalfSplit, PairLayout::Interleaved] {
+            for b in backends() {
+                let r = rope(head_dim, head_dim, layout, b);
+                let mut in_place = src.clone();
+                r.apply(
+                    &mut in_place,
+                    shape,
+                    Positions::Start(5),
+                    Direction::Forward,
+                )
+                .unwrap();
+                for offset in [0, 1] {
+                    let canary = D::from_f32(-7.0);
+                    let mut dst = vec![canary; n + 2];
+                    let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+                    r.rotate_into(
+                        &src,
+                        shape,
+                        &mut dst[offset..offset + n],
+                        slot,
+                        Positions::Start(5),
+                        Direction::Forward,
+                    )
+                    .unwrap();
+                    let want: Vec<D> = in_place.iter().map(|&v| D::from_f32(v)).collect();
+                    let what = format!("{} {b:?} {layout:?} offset {offset}", D::NAME);
+                    assert_same_bits(&want, &dst[offset..offset + n], &what);
+                    let outside = [&dst[..offset], &dst[offset + n..]];
+                    assert!(
+                        outside
+                            .iter()
+                            .all(|s| s.iter().all(|v| v.bits() == canary.bits())),
+                        "{what}: written outside the slot"
+                    );
+                }
+            }
+        }
+    }
+    run::<f16>();
+    run::<bf16>();
+}

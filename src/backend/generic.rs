@@ -64,6 +64,19 @@ pub trait Vector: Copy {
     unsafe fn sub(self, o: Self) -> Self;
     unsafe fn xor(self, o: Self) -> Self;
 
+    /// Whether the streaming stores below are non-temporal (otherwise they are plain
+    /// stores) and need `p` 16-byte aligned.
+    const STREAM: bool = false;
+    /// `store_f16`, bypassing the cache where `STREAM` (then `p` is 16-byte aligned).
+    unsafe fn store_f16_stream(self, p: *mut u16) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.store_f16(p) }
+    }
+    /// `store_bf16`, bypassing the cache where `STREAM` (then `p` is 16-byte aligned).
+    unsafe fn store_bf16_stream(self, p: *mut u16) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.store_bf16(p) }
+    }
     /// Whether the three bf16-pair methods below exist (the AVX512_BF16 kernels; see
     /// [`bf16_pairs_in_registers`]). Where it is false they are never called.
     const BF16_PAIRS: bool = false;
@@ -87,8 +100,16 @@ pub trait Vector: Copy {
 pub trait SimdElement: Copy {
     /// True for bf16 only (a transparent u16).
     const IS_BF16: bool = false;
+    /// True where [`SimdElement::store_stream`] can bypass the cache (f16, bf16).
+    const STREAMS: bool = false;
     unsafe fn load<V: Vector>(p: *const Self) -> V;
     unsafe fn store<V: Vector>(v: V, p: *mut Self);
+    /// [`SimdElement::store`], non-temporal where `STREAMS` and `V::STREAM` (then `p`
+    /// must be 16-byte aligned).
+    unsafe fn store_stream<V: Vector>(v: V, p: *mut Self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::store(v, p) }
+    }
 }
 
 impl SimdElement for f32 {
@@ -105,6 +126,12 @@ impl SimdElement for f32 {
 }
 
 impl SimdElement for f16 {
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream<V: Vector>(v: V, p: *mut Self) {
+        // SAFETY: forwarded from the caller; f16 is a transparent u16.
+        unsafe { v.store_f16_stream(p.cast()) }
+    }
     #[inline(always)]
     unsafe fn load<V: Vector>(p: *const Self) -> V {
         // SAFETY: forwarded from the caller; f16 is a transparent u16.
@@ -119,6 +146,12 @@ impl SimdElement for f16 {
 
 impl SimdElement for bf16 {
     const IS_BF16: bool = true;
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream<V: Vector>(v: V, p: *mut Self) {
+        // SAFETY: forwarded from the caller; bf16 is a transparent u16.
+        unsafe { v.store_bf16_stream(p.cast()) }
+    }
     #[inline(always)]
     unsafe fn load<V: Vector>(p: *const Self) -> V {
         // SAFETY: forwarded from the caller; bf16 is a transparent u16.
@@ -163,8 +196,9 @@ pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
     let p = x.as_mut_ptr();
     // SAFETY: forwarded from the caller; `assert_fits` checked the span above (for
     // reading and writing the same rows).
-    let done =
-        unsafe { bodies_in_registers::<V, E, E>(p.cast_const(), p, span.stride, span, cos, sin) };
+    let done = unsafe {
+        bodies_in_registers::<V, E, E, false>(p.cast_const(), p, span.stride, span, cos, sin)
+    };
     if done && body == span.n {
         return;
     }
@@ -197,7 +231,7 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
         let p = row_x.as_mut_ptr();
         // SAFETY: the ISA is supported (caller); pairs `0..to` of this row lie within
         // `row_x` (`assert_fits`), and `cos`/`sin` hold at least `n` values.
-        unsafe { vector_pairs::<V, E, E, B>(p, p, span, to, cos, sin) };
+        unsafe { vector_pairs::<V, E, E, B, false>(p, p, span, to, cos, sin) };
         if body < span.n {
             kernel::scalar(row_x, &span.row_tail(body), &cos[body..], &sin[body..]);
         }
@@ -223,7 +257,7 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// The CPU must support `V`'s ISA; the span must fit both buffers and `cos`/`sin`
 /// (`assert_fits`); `src` and `dst` are the same rows or do not overlap.
 #[inline(always)]
-unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element>(
+unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, const NT: bool>(
     src: *const S,
     dst: *mut D,
     dst_stride: usize,
@@ -234,7 +268,7 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element>(
     if span.rows < 2 {
         return false;
     }
-    if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 {
+    if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 && !NT {
         // SAFETY: forwarded from the caller; `S` and `D` are bf16, a transparent u16.
         if unsafe {
             bf16_pairs_in_registers::<V>(src.cast(), dst.cast(), dst_stride, span, cos, sin)
@@ -246,10 +280,14 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element>(
     // SAFETY: forwarded from the caller.
     unsafe {
         match span.n / width {
-            1 => in_registers::<V, S, D, 1>(src, dst, dst_stride, span, cos, sin),
-            2 => in_registers::<V, S, D, 2>(src, dst, dst_stride, span, cos, sin),
-            4 if V::KEEP >= 4 => in_registers::<V, S, D, 4>(src, dst, dst_stride, span, cos, sin),
-            8 if V::KEEP >= 8 => in_registers::<V, S, D, 8>(src, dst, dst_stride, span, cos, sin),
+            1 => in_registers::<V, S, D, 1, NT>(src, dst, dst_stride, span, cos, sin),
+            2 => in_registers::<V, S, D, 2, NT>(src, dst, dst_stride, span, cos, sin),
+            4 if V::KEEP >= 4 => {
+                in_registers::<V, S, D, 4, NT>(src, dst, dst_stride, span, cos, sin)
+            }
+            8 if V::KEEP >= 8 => {
+                in_registers::<V, S, D, 8, NT>(src, dst, dst_stride, span, cos, sin)
+            }
             _ => return false,
         }
     }
@@ -395,7 +433,13 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
 /// # Safety
 /// As for [`bodies_in_registers`], with `span.n / width == K`.
 #[inline(always)]
-unsafe fn in_registers<V: Vector, S: crate::Element, D: crate::Element, const K: usize>(
+unsafe fn in_registers<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const K: usize,
+    const NT: bool,
+>(
     src: *const S,
     dst: *mut D,
     dst_stride: usize,
@@ -429,7 +473,7 @@ unsafe fn in_registers<V: Vector, S: crate::Element, D: crate::Element, const K:
             for j in 0..K {
                 unsafe {
                     let o = span.first + 2 * j * width;
-                    D::store(interleaved::<V>(S::load(x.add(o)), c[j], s[j]), y.add(o));
+                    put::<V, D, NT>(interleaved::<V>(S::load(x.add(o)), c[j], s[j]), y.add(o));
                 }
             }
         } else {
@@ -441,9 +485,9 @@ unsafe fn in_registers<V: Vector, S: crate::Element, D: crate::Element, const K:
             };
             unsafe {
                 match block {
-                    4 => split_regs::<V, S, D, K, 4>(a, b, width, &c, &s),
-                    2 => split_regs::<V, S, D, K, 2>(a, b, width, &c, &s),
-                    _ => split_regs::<V, S, D, K, 1>(a, b, width, &c, &s),
+                    4 => split_regs::<V, S, D, K, 4, NT>(a, b, width, &c, &s),
+                    2 => split_regs::<V, S, D, K, 2, NT>(a, b, width, &c, &s),
+                    _ => split_regs::<V, S, D, K, 1, NT>(a, b, width, &c, &s),
                 }
             }
         }
@@ -477,6 +521,7 @@ unsafe fn split_regs<
     D: crate::Element,
     const K: usize,
     const B: usize,
+    const NT: bool,
 >(
     src: (*const S, *const S),
     dst: (*mut D, *mut D),
@@ -494,7 +539,7 @@ unsafe fn split_regs<
         // SAFETY: forwarded from the caller; vectors `j*B..(j+1)*B` of the row.
         unsafe {
             let (a, d) = ((src.0.add(o), src.1.add(o)), (dst.0.add(o), dst.1.add(o)));
-            split_block::<V, S, D, B>(a, d, width, cb, sb);
+            split_block::<V, S, D, B, NT>(a, d, width, cb, sb);
         }
     }
 }
@@ -505,6 +550,22 @@ unsafe fn split_regs<
 unsafe fn interleaved<V: Vector>(v: V, c: V, s: V) -> V {
     // SAFETY: forwarded from the caller (the ISA is supported).
     unsafe { v.mul(c).add(v.swap_pairs().mul(s)) }
+}
+
+/// Store `v` at `p`: with a streaming (non-temporal) store if `NT`.
+///
+/// # Safety
+/// As for [`SimdElement::store`]; with `NT`, `p` is 16-byte aligned.
+#[inline(always)]
+unsafe fn put<V: Vector, D: crate::Element, const NT: bool>(v: V, p: *mut D) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if NT {
+            D::store_stream(v, p)
+        } else {
+            D::store(v, p)
+        }
+    }
 }
 
 /// `B` consecutive vectors of half-split pairs, read from `src` (first halves, second
@@ -521,7 +582,13 @@ unsafe fn interleaved<V: Vector>(v: V, c: V, s: V) -> V {
 /// The ISA is supported; the `B` vectors at `src`/`dst` (each `width` elements apart)
 /// are readable/writable.
 #[inline(always)]
-unsafe fn split_block<V: Vector, S: crate::Element, D: crate::Element, const B: usize>(
+unsafe fn split_block<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const B: usize,
+    const NT: bool,
+>(
     src: (*const S, *const S),
     dst: (*mut D, *mut D),
     width: usize,
@@ -533,10 +600,10 @@ unsafe fn split_block<V: Vector, S: crate::Element, D: crate::Element, const B: 
         let a: [V; B] = array!(B, |i| S::load(src.0.add(i * width)));
         let b: [V; B] = array!(B, |i| S::load(src.1.add(i * width)));
         for i in 0..B {
-            D::store(a[i].mul(c[i]).sub(b[i].mul(s[i])), dst.0.add(i * width));
+            put::<V, D, NT>(a[i].mul(c[i]).sub(b[i].mul(s[i])), dst.0.add(i * width));
         }
         for i in 0..B {
-            D::store(b[i].mul(c[i]).add(a[i].mul(s[i])), dst.1.add(i * width));
+            put::<V, D, NT>(b[i].mul(c[i]).add(a[i].mul(s[i])), dst.1.add(i * width));
         }
     }
 }
@@ -549,7 +616,13 @@ unsafe fn split_block<V: Vector, S: crate::Element, D: crate::Element, const B: 
 /// The CPU must support `V`'s ISA; the pairs must lie within both rows and `cos`/`sin`;
 /// `src` and `dst` are either the same row or do not overlap.
 #[inline(always)]
-unsafe fn vector_pairs<V: Vector, S: crate::Element, D: crate::Element, const B: usize>(
+unsafe fn vector_pairs<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const B: usize,
+    const NT: bool,
+>(
     src: *const S,
     dst: *mut D,
     span: &Span,
@@ -568,7 +641,7 @@ unsafe fn vector_pairs<V: Vector, S: crate::Element, D: crate::Element, const B:
             unsafe {
                 let (c, s) = (V::load_dup(cp.add(k)), V::load_dup(sp.add(k)).xor(flip));
                 let o = span.first + 2 * k;
-                D::store(interleaved::<V>(S::load(src.add(o)), c, s), dst.add(o));
+                put::<V, D, NT>(interleaved::<V>(S::load(src.add(o)), c, s), dst.add(o));
             }
             k += V::N / 2;
         }
@@ -576,11 +649,11 @@ unsafe fn vector_pairs<V: Vector, S: crate::Element, D: crate::Element, const B:
         // SAFETY: forwarded from the caller.
         unsafe {
             let k = if B > 1 {
-                split_run::<V, S, D, B>(src, dst, span, 0, to, cos, sin)
+                split_run::<V, S, D, B, NT>(src, dst, span, 0, to, cos, sin)
             } else {
                 0
             };
-            split_run::<V, S, D, 1>(src, dst, span, k, to, cos, sin);
+            split_run::<V, S, D, 1, NT>(src, dst, span, k, to, cos, sin);
         }
     }
 }
@@ -591,7 +664,13 @@ unsafe fn vector_pairs<V: Vector, S: crate::Element, D: crate::Element, const B:
 /// # Safety
 /// As for [`vector_pairs`], with `from` a whole number of vectors.
 #[inline(always)]
-unsafe fn split_run<V: Vector, S: crate::Element, D: crate::Element, const B: usize>(
+unsafe fn split_run<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const B: usize,
+    const NT: bool,
+>(
     src: *const S,
     dst: *mut D,
     span: &Span,
@@ -611,7 +690,7 @@ unsafe fn split_run<V: Vector, S: crate::Element, D: crate::Element, const B: us
             let s: [V; B] = array!(B, |i| V::load(sp.add(k + i * V::N)).xor(flip));
             let (oa, ob) = (span.first + k, span.second + k);
             let (a, d) = ((src.add(oa), src.add(ob)), (dst.add(oa), dst.add(ob)));
-            split_block::<V, S, D, B>(a, d, V::N, c, s);
+            split_block::<V, S, D, B, NT>(a, d, V::N, c, s);
         }
         k += B * V::N;
     }
@@ -669,7 +748,10 @@ pub(crate) unsafe fn narrow<V: Vector, E: crate::Element>(src: &[f32], dst: &mut
 /// Rotate `span` reading from `src` and writing `dst`, out of place: row `r` of the span
 /// is at `r * span.stride` in `src` and at `r * dst_stride` in `dst`, its channels at the
 /// same offsets in both. Each value is widened, rotated in f32 exactly as the in-place
-/// kernels do, and rounded once to `D`.
+/// kernels do, and rounded once to `D`. With `span.stream`, a 16-bit `D`, an ISA with
+/// streaming stores and every vector store 16-byte aligned, the vector stores are
+/// non-temporal (the scalar tails are not); the caller then runs
+/// [`stream_fence`](crate::backend::stream_fence) once the whole call is written.
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Bounds are checked here.
@@ -689,9 +771,28 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
     };
     dst_span.assert_fits(dst.len(), cos, sin);
     let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
+    // Streaming stores need every vector store 16-byte aligned: the slice, the row
+    // stride and the halves' offsets (vectors are 16 or 32 bytes).
+    let bytes = core::mem::size_of::<D>();
+    let aligned = [
+        dp as usize,
+        dst_stride * bytes,
+        span.first * bytes,
+        span.second * bytes,
+    ]
+    .iter()
+    .all(|v| v.is_multiple_of(16));
+    let stream = span.stream && V::STREAM && D::STREAMS && aligned;
     // SAFETY: forwarded from the caller; both spans fit (checked above), and the two
-    // slices cannot overlap.
-    let done = unsafe { bodies_in_registers::<V, S, D>(sp, dp, dst_stride, span, cos, sin) };
+    // slices cannot overlap; streaming stores only where every store is aligned (the
+    // caller fences them once its whole call is written: `backend::stream_fence`).
+    let done = unsafe {
+        if stream {
+            bodies_in_registers::<V, S, D, true>(sp, dp, dst_stride, span, cos, sin)
+        } else {
+            bodies_in_registers::<V, S, D, false>(sp, dp, dst_stride, span, cos, sin)
+        }
+    };
     let (_, body) = vector_body::<V>(span);
     if done && body == span.n {
         return;
@@ -699,8 +800,14 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
     let to = if done { 0 } else { body };
     match block_len::<V, S>(span.second - span.first) {
         // SAFETY: forwarded from the caller; both spans fit (checked above).
-        4 => unsafe { rows_into::<V, S, D, 4>(src, dst, span, dst_stride, to, cos, sin) },
-        _ => unsafe { rows_into::<V, S, D, 1>(src, dst, span, dst_stride, to, cos, sin) },
+        4 if stream => unsafe {
+            rows_into::<V, S, D, 4, true>(src, dst, span, dst_stride, to, cos, sin)
+        },
+        4 => unsafe { rows_into::<V, S, D, 4, false>(src, dst, span, dst_stride, to, cos, sin) },
+        _ if stream => unsafe {
+            rows_into::<V, S, D, 1, true>(src, dst, span, dst_stride, to, cos, sin)
+        },
+        _ => unsafe { rows_into::<V, S, D, 1, false>(src, dst, span, dst_stride, to, cos, sin) },
     }
 }
 
@@ -710,7 +817,13 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
 /// The CPU must support `V`'s ISA; both spans fit (`assert_fits`); `to` is 0 or the
 /// vector body.
 #[inline(always)]
-unsafe fn rows_into<V: Vector, S: crate::Element, D: crate::Element, const B: usize>(
+unsafe fn rows_into<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const B: usize,
+    const NT: bool,
+>(
     src: &[S],
     dst: &mut [D],
     span: &Span,
@@ -727,7 +840,14 @@ unsafe fn rows_into<V: Vector, S: crate::Element, D: crate::Element, const B: us
         // both rows (`assert_fits` on both spans), which are different slices, and
         // `cos`/`sin` hold at least `n` values.
         unsafe {
-            vector_pairs::<V, S, D, B>(src_row.as_ptr(), dst_row.as_mut_ptr(), span, to, cos, sin)
+            vector_pairs::<V, S, D, B, NT>(
+                src_row.as_ptr(),
+                dst_row.as_mut_ptr(),
+                span,
+                to,
+                cos,
+                sin,
+            )
         };
         if body < span.n {
             let tail = span.row_tail(body);

@@ -192,6 +192,20 @@ impl Backend {
     }
 }
 
+/// Make the streaming stores of the `rotate_into` calls before it (spans with `stream`
+/// set) ordered before everything after it, as plain stores are: `sfence` on x86_64,
+/// where the AVX2 and AVX-512 kernels stream; nothing elsewhere. Call it once a whole
+/// out-of-place call has been written.
+#[inline]
+pub(crate) fn stream_fence() {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unused_unsafe)] // `_mm_sfence` is safe on newer compilers
+    // SAFETY: SFENCE is part of SSE, which every x86_64 CPU has.
+    unsafe {
+        core::arch::x86_64::_mm_sfence()
+    }
+}
+
 /// Rotate out of place with `backend` (see `generic::rotate_into`).
 pub(crate) fn rotate_into<S: crate::Element, D: crate::Element>(
     backend: Backend,

@@ -51,19 +51,21 @@ impl Vector for Avx2 {
     }
     #[inline(always)]
     unsafe fn store_bf16(self, p: *mut u16) {
+        unsafe { _mm_storeu_si128(p.cast(), self.bf16_bits()) }
+    }
+    const STREAM: bool = true;
+    #[inline(always)]
+    unsafe fn store_f16_stream(self, p: *mut u16) {
         unsafe {
-            let x = _mm256_castps_si256(self.0);
-            let is_nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0));
-            let hi = _mm256_srli_epi32::<16>(x);
-            let odd = _mm256_and_si256(hi, _mm256_set1_epi32(1));
-            let biased = _mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), odd);
-            let rounded = _mm256_srli_epi32::<16>(biased);
-            let nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x0040));
-            let r = _mm256_blendv_epi8(rounded, nan, is_nan);
-            // Pack 8 x u32 (each <= 0xFFFF) to u16; packus works per 128-bit half.
-            let packed = _mm256_permute4x64_epi64::<0b10_00_10_00>(_mm256_packus_epi32(r, r));
-            _mm_storeu_si128(p.cast(), _mm256_castsi256_si128(packed));
+            _mm_stream_si128(
+                p.cast(),
+                _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(self.0),
+            )
         }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_stream(self, p: *mut u16) {
+        unsafe { _mm_stream_si128(p.cast(), self.bf16_bits()) }
     }
     #[inline(always)]
     unsafe fn load_dup(p: *const f32) -> Self {
@@ -103,6 +105,30 @@ impl Vector for Avx2 {
     #[inline(always)]
     unsafe fn xor(self, o: Self) -> Self {
         unsafe { Avx2(_mm256_xor_ps(self.0, o.0)) }
+    }
+}
+
+impl Avx2 {
+    /// The 8 lanes rounded to bf16 (nearest even, as `half` does), in the low 128 bits.
+    ///
+    /// # Safety
+    /// As for the `Vector` methods above.
+    #[inline(always)]
+    unsafe fn bf16_bits(self) -> __m128i {
+        // SAFETY: AVX2 is supported (the caller).
+        unsafe {
+            let x = _mm256_castps_si256(self.0);
+            let is_nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(self.0, self.0));
+            let hi = _mm256_srli_epi32::<16>(x);
+            let odd = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+            let biased = _mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), odd);
+            let rounded = _mm256_srli_epi32::<16>(biased);
+            let nan = _mm256_or_si256(hi, _mm256_set1_epi32(0x0040));
+            let r = _mm256_blendv_epi8(rounded, nan, is_nan);
+            // Pack 8 x u32 (each <= 0xFFFF) to u16; packus works per 128-bit half.
+            let packed = _mm256_permute4x64_epi64::<0b10_00_10_00>(_mm256_packus_epi32(r, r));
+            _mm256_castsi256_si128(packed)
+        }
     }
 }
 

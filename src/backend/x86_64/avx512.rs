@@ -68,24 +68,16 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     }
     #[inline(always)]
     unsafe fn store_bf16(self, p: *mut u16) {
-        if BF16 {
-            // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions
-            // enable avx512bf16, avx512bw and avx512dq and run only where
-            // `has_avx512_bf16()` said so.
-            unsafe {
-                // Lanes with a subnormal input (VFPCLASSPS category 5, AVX-512DQ).
-                let subnormal = _mm512_fpclass_ps_mask::<0x20>(self.0);
-                if subnormal == 0 {
-                    let h: __m256i = core::mem::transmute(_mm512_cvtneps_pbh(self.0));
-                    _mm256_storeu_si256(p.cast(), h);
-                    return;
-                }
-            }
-        }
-        unsafe {
-            let r = _mm512_srli_epi32::<16>(round_bf16_bits(self.0));
-            _mm256_storeu_si256(p.cast(), _mm512_cvtepi32_epi16(r));
-        }
+        unsafe { _mm256_storeu_si256(p.cast(), self.bf16_bits()) }
+    }
+    const STREAM: bool = true;
+    #[inline(always)]
+    unsafe fn store_f16_stream(self, p: *mut u16) {
+        unsafe { stream32(p, _mm512_cvtps_ph::<NEAREST>(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_stream(self, p: *mut u16) {
+        unsafe { stream32(p, self.bf16_bits()) }
     }
     #[inline(always)]
     unsafe fn load_dup(p: *const f32) -> Self {
@@ -188,6 +180,43 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
             let x = _mm512_xor_si512(_mm512_castps_si512(self.0), _mm512_castps_si512(o.0));
             Self(_mm512_castsi512_ps(x))
         }
+    }
+}
+
+impl<const BF16: bool> Avx512<BF16> {
+    /// The 16 lanes rounded to bf16 (nearest even, as `half` does).
+    ///
+    /// # Safety
+    /// As for the `Vector` methods above.
+    #[inline(always)]
+    unsafe fn bf16_bits(self) -> __m256i {
+        if BF16 {
+            // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions
+            // enable avx512bf16, avx512bw and avx512dq and run only where
+            // `has_avx512_bf16()` said so.
+            unsafe {
+                // Lanes with a subnormal input (VFPCLASSPS category 5, AVX-512DQ).
+                let subnormal = _mm512_fpclass_ps_mask::<0x20>(self.0);
+                if subnormal == 0 {
+                    return core::mem::transmute::<__m256bh, __m256i>(_mm512_cvtneps_pbh(self.0));
+                }
+            }
+        }
+        // SAFETY: AVX-512F is supported (the caller).
+        unsafe { _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(round_bf16_bits(self.0))) }
+    }
+}
+
+/// Store 32 bytes at `p` (16-byte aligned) with two non-temporal 16-byte stores.
+///
+/// # Safety
+/// AVX-512F is supported; `p` is 16-byte aligned and valid for 32 bytes of writes.
+#[inline(always)]
+unsafe fn stream32(p: *mut u16, v: __m256i) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        _mm_stream_si128(p.cast(), _mm256_castsi256_si128(v));
+        _mm_stream_si128(p.add(8).cast(), _mm256_extracti128_si256::<1>(v));
     }
 }
 
