@@ -375,7 +375,7 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize>(
             unsafe {
                 let o = span.first + 2 * j * V::N;
                 let (a, b) = V::load_bf16_pairs(x.add(o));
-                let (a2, b2) = (a.mul(c[j]).sub(b.mul(s[j])), b.mul(c[j]).add(a.mul(s[j])));
+                let (a2, b2) = pair(a, b, c[j], s[j]);
                 V::store_bf16_pairs(a2, b2, y.add(o));
             }
         }
@@ -413,16 +413,9 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
                 let (ae, ao) = V::load_bf16_pairs(x.add(oa));
                 let (be, bo) = V::load_bf16_pairs(x.add(ob));
                 let ((ce, co), (se, so)) = (c[j], s[j]);
-                V::store_bf16_pairs(
-                    ae.mul(ce).sub(be.mul(se)),
-                    ao.mul(co).sub(bo.mul(so)),
-                    y.add(oa),
-                );
-                V::store_bf16_pairs(
-                    be.mul(ce).add(ae.mul(se)),
-                    bo.mul(co).add(ao.mul(so)),
-                    y.add(ob),
-                );
+                let ((ae2, be2), (ao2, bo2)) = (pair(ae, be, ce, se), pair(ao, bo, co, so));
+                V::store_bf16_pairs(ae2, ao2, y.add(oa));
+                V::store_bf16_pairs(be2, bo2, y.add(ob));
             }
         }
     }
@@ -550,6 +543,17 @@ unsafe fn split_regs<
 unsafe fn interleaved<V: Vector>(v: V, c: V, s: V) -> V {
     // SAFETY: forwarded from the caller (the ISA is supported).
     unsafe { v.mul(c).add(v.swap_pairs().mul(s)) }
+}
+
+/// Pairs `(a, b)` in lanes rotated by `c` and `s`: `(a*c - b*s, b*c + a*s)`, the scalar
+/// kernel's arithmetic.
+///
+/// # Safety
+/// The CPU must support `V`'s ISA.
+#[inline(always)]
+unsafe fn pair<V: Vector>(a: V, b: V, c: V, s: V) -> (V, V) {
+    // SAFETY: forwarded from the caller.
+    unsafe { (a.mul(c).sub(b.mul(s)), b.mul(c).add(a.mul(s))) }
 }
 
 /// Store `v` at `p`: with a streaming (non-temporal) store if `NT`.
