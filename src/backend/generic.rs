@@ -803,7 +803,8 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
     }
     let to = if done { 0 } else { body };
     match block_len::<V, S>(span.second - span.first) {
-        // SAFETY: forwarded from the caller; both spans fit (checked above).
+        // SAFETY (every arm): forwarded from the caller; both spans fit (checked above);
+        // streaming stores only where every vector store is aligned (`stream`).
         4 if stream => unsafe {
             rows_into::<V, S, D, 4, true>(src, dst, span, dst_stride, to, cos, sin)
         },
