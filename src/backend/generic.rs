@@ -366,7 +366,7 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize>(
     // SAFETY (every block below): the ISA is supported and has bf16 pairs (caller);
     // `cos`/`sin` hold `n = K * N` values, and each row's `2n` channels from
     // `span.first` lie within both buffers (`assert_fits`, checked by the caller).
-    let flip = unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) };
+    let flip = unsafe { sin_flip::<V>(span) };
     let c: [V; K] = array!(K, |j| unsafe { V::load(cp.add(j * V::N)) });
     let s: [V; K] = array!(K, |j| unsafe { V::load(sp.add(j * V::N)).xor(flip) });
     for r in 0..span.rows {
@@ -399,7 +399,7 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
     // SAFETY (every block below): the ISA is supported and has bf16 pairs (caller);
     // `cos`/`sin` hold `n = K * 2N` values, and each row's two halves of `n` channels
     // lie within both buffers (`assert_fits`, checked by the caller).
-    let flip = unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) };
+    let flip = unsafe { sin_flip::<V>(span) };
     let c: [(V, V); K] = array!(K, |j| unsafe { V::load_f32_pairs(cp.add(j * 2 * V::N)) });
     let s: [(V, V); K] = array!(K, |j| unsafe {
         let (e, o) = V::load_f32_pairs(sp.add(j * 2 * V::N));
@@ -454,7 +454,7 @@ unsafe fn in_registers<
             array!(K, |j| unsafe { V::load_dup(sp.add(j * width)).xor(flip) }),
         )
     } else {
-        let flip = unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) };
+        let flip = unsafe { sin_flip::<V>(span) };
         (
             array!(K, |j| unsafe { V::load(cp.add(j * width)) }),
             array!(K, |j| unsafe { V::load(sp.add(j * width)).xor(flip) }),
@@ -545,6 +545,17 @@ unsafe fn interleaved<V: Vector>(v: V, c: V, s: V) -> V {
     unsafe { v.mul(c).add(v.swap_pairs().mul(s)) }
 }
 
+/// What to xor into every lane of sin for a span whose pairs are not interleaved (and
+/// for the bf16-pair kernels): `-0.0` when the rotation is inverse, `0.0` otherwise.
+///
+/// # Safety
+/// The CPU must support `V`'s ISA.
+#[inline(always)]
+unsafe fn sin_flip<V: Vector>(span: &Span) -> V {
+    // SAFETY: forwarded from the caller.
+    unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) }
+}
+
 /// Pairs `(a, b)` in lanes rotated by `c` and `s`: `(a*c - b*s, b*c + a*s)`, the scalar
 /// kernel's arithmetic.
 ///
@@ -603,11 +614,12 @@ unsafe fn split_block<
     unsafe {
         let a: [V; B] = array!(B, |i| S::load(src.0.add(i * width)));
         let b: [V; B] = array!(B, |i| S::load(src.1.add(i * width)));
+        // Each loop keeps one half of `pair`; the other half is dead code to LLVM.
         for i in 0..B {
-            put::<V, D, NT>(a[i].mul(c[i]).sub(b[i].mul(s[i])), dst.0.add(i * width));
+            put::<V, D, NT>(pair(a[i], b[i], c[i], s[i]).0, dst.0.add(i * width));
         }
         for i in 0..B {
-            put::<V, D, NT>(b[i].mul(c[i]).add(a[i].mul(s[i])), dst.1.add(i * width));
+            put::<V, D, NT>(pair(a[i], b[i], c[i], s[i]).1, dst.1.add(i * width));
         }
     }
 }
@@ -686,7 +698,7 @@ unsafe fn split_run<
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): forwarded from the caller; pairs `k..k + B * N` lie
     // within both rows and `cos`/`sin`.
-    let flip = unsafe { V::splat(if span.inverse { -0.0 } else { 0.0 }) };
+    let flip = unsafe { sin_flip::<V>(span) };
     let mut k = from;
     while k + B * V::N <= to {
         unsafe {
