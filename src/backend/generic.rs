@@ -93,6 +93,14 @@ pub trait Vector: Copy {
     unsafe fn store_bf16_pairs(_even: Self, _odd: Self, _p: *mut u16) {
         unreachable!("rope-simd internal error: no bf16 pairs on this ISA")
     }
+    /// `store_bf16_pairs` of `M` chunks, `(even, odd, p)` each (one branch for all where
+    /// the ISA checks its rounding).
+    unsafe fn store_bf16_chunks<const M: usize>(chunks: [(Self, Self, *mut u16); M]) {
+        for (even, odd, p) in chunks {
+            // SAFETY: forwarded from the caller.
+            unsafe { Self::store_bf16_pairs(even, odd, p) }
+        }
+    }
 }
 
 /// Loads and stores of one element type through a [`Vector`] (a supertrait of every
@@ -371,12 +379,20 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize>(
     let s: [V; K] = array!(K, |j| unsafe { V::load(sp.add(j * V::N)).xor(flip) });
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        for j in 0..K {
+        // Chunks two at a time (one rounding check for both), K being 1 or even.
+        for j in (0..K).step_by(2) {
             unsafe {
                 let o = span.first + 2 * j * V::N;
                 let (a, b) = V::load_bf16_pairs(x.add(o));
                 let (a2, b2) = pair(a, b, c[j], s[j]);
-                V::store_bf16_pairs(a2, b2, y.add(o));
+                if j + 1 < K {
+                    let o1 = o + 2 * V::N;
+                    let (a, b) = V::load_bf16_pairs(x.add(o1));
+                    let (a3, b3) = pair(a, b, c[j + 1], s[j + 1]);
+                    V::store_bf16_chunks([(a2, b2, y.add(o)), (a3, b3, y.add(o1))]);
+                } else {
+                    V::store_bf16_pairs(a2, b2, y.add(o));
+                }
             }
         }
     }
@@ -414,8 +430,7 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
                 let (be, bo) = V::load_bf16_pairs(x.add(ob));
                 let ((ce, co), (se, so)) = (c[j], s[j]);
                 let ((ae2, be2), (ao2, bo2)) = (pair(ae, be, ce, se), pair(ao, bo, co, so));
-                V::store_bf16_pairs(ae2, ao2, y.add(oa));
-                V::store_bf16_pairs(be2, bo2, y.add(ob));
+                V::store_bf16_chunks([(ae2, ao2, y.add(oa)), (be2, bo2, y.add(ob))]);
             }
         }
     }

@@ -144,46 +144,40 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     }
     #[inline(always)]
     unsafe fn store_bf16_pairs(even: Self, odd: Self, p: *mut u16) {
-        debug_assert!(BF16, "bf16 pairs need AVX512_BF16");
-        // SAFETY: called only where `BF16_PAIRS`, i.e. in the `with_bf16` entries, whose
-        // functions enable avx512bf16, avx512bw and avx512dq and run only where
-        // `has_avx512_bf16()` said so.
+        // SAFETY: as for `store_bf16_pairs_x2`.
         unsafe {
-            // Words 0-15 are `even` rounded, 16-31 `odd`: interleave them.
-            let w: __m512i = core::mem::transmute(_mm512_cvtne2ps_pbh(odd.0, even.0));
-            let idx = _mm512_set_epi16(
-                31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
-                20, 4, 19, 3, 18, 2, 17, 1, 16, 0,
-            );
-            let rounded = _mm512_permutexvar_epi16(idx, w);
-            // The instruction reads a subnormal lane as zero, so a subnormal gives a ±0
-            // word, and a normal f32 never rounds to a bf16 zero: one word test on the 32
-            // results screens them, and only when a word is ±0 (from a zero or a subnormal
-            // lane) does VFPCLASSPS (category 5, AVX-512DQ) look at the lanes. On this
-            // crate's test machine a compare into a mask register runs on the two ports
-            // the rotation's multiplies use, so one test instead of two VFPCLASSPS frees
-            // them (decode bf16 hd128, A/B medians: 391 -> 374 ns half-split, 385 -> 366
-            // interleaved; prefill512 hd128 4-5% too). The test reads the shuffled words: on
-            // the instruction's own result LLVM rewrites it into a bf16 compare with
-            // zero, which it has no instruction for and does one lane at a time.
-            let zero = _mm512_testn_epi16_mask(rounded, _mm512_set1_epi16(0x7FFF));
-            let bits = if zero == 0
-                || (_mm512_fpclass_ps_mask::<0x20>(even.0) | _mm512_fpclass_ps_mask::<0x20>(odd.0))
-                    == 0
-            {
+            let rounded = Self::rounded_pairs(even, odd);
+            let bits = if Self::zero_words(rounded) == 0 {
                 rounded
             } else {
-                // The integer rounding of `store_bf16`, each result left in its half of
-                // the 32-bit lane: even ones in the low half, odd ones in the high half.
-                let low = _mm512_srli_epi32::<16>(round_bf16_bits(even.0));
-                // low | (high & 0xFFFF0000): truth table a | (b & c) = 0xF8
-                _mm512_ternarylogic_epi32::<0xF8>(
-                    low,
-                    round_bf16_bits(odd.0),
-                    _mm512_set1_epi32(0xFFFF_0000_u32 as i32),
-                )
+                Self::exact_pairs(even, odd, rounded)
             };
             _mm512_storeu_si512(p.cast(), bits);
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_chunks<const M: usize>(chunks: [(Self, Self, *mut u16); M]) {
+        // SAFETY: called only where `BF16_PAIRS`, i.e. in the `with_bf16` entries, whose
+        // functions enable avx512bf16, avx512bw and avx512dq and run only where
+        // `has_avx512_bf16()` said so; each `p` is valid for 64 bytes (caller).
+        unsafe {
+            let mut rounded = [_mm512_setzero_si512(); M];
+            // One mask test and branch for all the screens: with two chunks per branch
+            // instead of one, decode bf16 hd128 went 373 -> 356 ns half-split and
+            // 364 -> 347 interleaved (A/B medians; prefill512 hd128 3-5%).
+            let mut zero = 0;
+            for (r, &(even, odd, _)) in rounded.iter_mut().zip(&chunks) {
+                *r = Self::rounded_pairs(even, odd);
+                zero |= Self::zero_words(*r);
+            }
+            for (i, &(even, odd, p)) in chunks.iter().enumerate() {
+                let bits = if zero == 0 {
+                    rounded[i]
+                } else {
+                    Self::exact_pairs(even, odd, rounded[i])
+                };
+                _mm512_storeu_si512(p.cast(), bits);
+            }
         }
     }
     #[inline(always)]
@@ -197,6 +191,72 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
 }
 
 impl<const BF16: bool> Avx512<BF16> {
+    /// `even` and `odd` rounded by `vcvtne2ps2bf16` and interleaved: `even[i]` in word
+    /// `2i`, `odd[i]` in word `2i + 1`. Right unless a lane is subnormal: the instruction
+    /// reads those as zero (see `zero_words`).
+    ///
+    /// # Safety
+    /// AVX512_BF16 and AVX-512BW are supported (the `with_bf16` entries).
+    #[inline(always)]
+    unsafe fn rounded_pairs(even: Self, odd: Self) -> __m512i {
+        debug_assert!(BF16, "bf16 pairs need AVX512_BF16");
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            // Words 0-15 are `even` rounded, 16-31 `odd`: interleave them.
+            let w: __m512i = core::mem::transmute(_mm512_cvtne2ps_pbh(odd.0, even.0));
+            let idx = _mm512_set_epi16(
+                31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5,
+                20, 4, 19, 3, 18, 2, 17, 1, 16, 0,
+            );
+            _mm512_permutexvar_epi16(idx, w)
+        }
+    }
+
+    /// The screen for `rounded_pairs`: a bit per word that is ±0. A subnormal lane gives a
+    /// ±0 word, and a normal f32 never rounds to a bf16 zero, so where this is 0 the
+    /// rounding was exact; otherwise `exact_pairs` looks closer. On this crate's test
+    /// machine a compare into a mask register runs on the two ports the rotation's
+    /// multiplies use, so one word test per 32 results instead of two VFPCLASSPS frees
+    /// them (decode bf16 hd128, A/B medians: 391 -> 374 ns half-split, 385 -> 366
+    /// interleaved; prefill512 hd128 4-5% too). It reads the shuffled words: on the
+    /// conversion's own result LLVM rewrites the test into a bf16 compare with zero,
+    /// which it has no instruction for and does one lane at a time.
+    ///
+    /// # Safety
+    /// AVX-512BW is supported.
+    #[inline(always)]
+    unsafe fn zero_words(rounded: __m512i) -> u32 {
+        // SAFETY: forwarded from the caller.
+        unsafe { _mm512_testn_epi16_mask(rounded, _mm512_set1_epi16(0x7FFF)) }
+    }
+
+    /// `rounded` (from `rounded_pairs(even, odd)`) if no lane is subnormal (VFPCLASSPS
+    /// category 5, AVX-512DQ: a ±0 word may come from a zero), else the same words by the
+    /// exact integer rounding of `store_bf16`.
+    ///
+    /// # Safety
+    /// AVX-512F and AVX-512DQ are supported.
+    #[inline(always)]
+    unsafe fn exact_pairs(even: Self, odd: Self, rounded: __m512i) -> __m512i {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let subnormal =
+                _mm512_fpclass_ps_mask::<0x20>(even.0) | _mm512_fpclass_ps_mask::<0x20>(odd.0);
+            if subnormal == 0 {
+                return rounded;
+            }
+            // Each result left in its half of the 32-bit lane: even ones in the low
+            // half, odd ones in the high half; low | (high & 0xFFFF0000) is truth table
+            // a | (b & c) = 0xF8.
+            let low = _mm512_srli_epi32::<16>(round_bf16_bits(even.0));
+            _mm512_ternarylogic_epi32::<0xF8>(
+                low,
+                round_bf16_bits(odd.0),
+                _mm512_set1_epi32(0xFFFF_0000_u32 as i32),
+            )
+        }
+    }
+
     /// The 16 lanes rounded to bf16 (nearest even, as `half` does).
     ///
     /// # Safety
