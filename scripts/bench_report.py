@@ -76,8 +76,11 @@ NOTES = """\
   rounding throughout. The profile table below counts the instructions per element
   (under valgrind, which emulates AVX2 but not AVX-512).
 - **16-bit prefill against the roof.** The same work per element, now at a size where the
-  roof runs at memory speed over half as many bytes as f32: the conversions keep the
-  16-bit kernels below that speed, although per element they beat f32 at 4096 tokens.
+  roof runs at memory speed over half as many bytes as f32. For f16 the add-port work
+  above, at the rate the decode step reaches in cache, already takes about as long as
+  the roof's whole pass, so the kernel stays below memory speed although per element it
+  beats f32 at 4096 tokens; FMA would lift that bound here too. bf16 meets the target at
+  head_dim 128 and 256; at 64 the rows are short and the per-row work weighs more.
 - **Half-split pairs at head_dim 256 (fixed on 2026-11-29).** Half-split used to run at
   about half the speed of the interleaved layout at hd256, for two causes found with
   probes: (1) 4K aliasing at cache-resident sizes: glibc places every large allocation at
