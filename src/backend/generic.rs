@@ -1,6 +1,6 @@
 //! The SIMD kernel, written once over a small vector trait and instantiated per ISA.
 //!
-//! It reproduces [`kernel::scalar`](crate::kernel::scalar) bit for bit: the same f32
+//! It reproduces [`crate::kernel::scalar`] bit for bit: the same f32
 //! multiplies and adds per element, in the same order up to IEEE-exact rewrites
 //! (`a*c - b*s == a*c + b*(-s)`, `x + y == y + x`), no fused multiply-add, the same
 //! conversions. Pairs left over after the last full vector go to the scalar kernel.
