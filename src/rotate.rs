@@ -33,7 +33,7 @@ pub enum Positions<'a> {
     /// (Shifting cached keys by a fixed delta is a rotation of all of them by one angle.)
     Same(u64),
     /// Several coordinates per token, token by token, for a source built with more than
-    /// one position axis ([`Axes`](crate::Axes)): `(t, h, w)` for M-RoPE, `(row, column)`
+    /// one position axis ([`Axes`]): `(t, h, w)` for M-RoPE, `(row, column)`
     /// for 2-D axial RoPE. The buffer must hold `len / axes` tokens.
     Axes(&'a [u32]),
 }
@@ -47,6 +47,7 @@ struct At {
 }
 
 impl At {
+    #[inline]
     fn is_zero(&self) -> bool {
         self.coords[0] == 0 && (!self.multi || self.coords.iter().all(|&c| c == 0))
     }
@@ -863,7 +864,7 @@ fn run<S: Source + ?Sized, E: Element>(
         if at.is_zero() && g.scale == 1.0 {
             continue; // the identity, bit for bit (cos 1, sin 0 would turn -0.0 into +0.0)
         }
-        for_each_at(src, &g, at, |first_pair, cos, sin| {
+        for_each_at(src, &g, &at, |first_pair, cos, sin| {
             for target in targets.iter_mut() {
                 let heads = target.heads;
                 let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
@@ -883,7 +884,7 @@ fn run<S: Source + ?Sized, E: Element>(
 fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
     src: &S,
     g: &Geom,
-    at: At,
+    at: &At,
     mut f: F,
 ) {
     if !at.multi {
@@ -969,7 +970,7 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         }
         let inverse = direction == Direction::Inverse;
         let dst_base = (slot.first_token + t) * slot.token_stride;
-        for_each_at(src, &g, at, |first, cos, sin| {
+        for_each_at(src, &g, &at, |first, cos, sin| {
             let span = Span {
                 stream,
                 ..span_for(&g, dims.heads, stride, first, cos.len(), inverse)
