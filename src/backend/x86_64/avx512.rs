@@ -144,7 +144,7 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     }
     #[inline(always)]
     unsafe fn store_bf16_pairs(even: Self, odd: Self, p: *mut u16) {
-        // SAFETY: as for `store_bf16_pairs_x2`.
+        // SAFETY: as for `store_bf16_chunks` below.
         unsafe {
             let rounded = Self::rounded_pairs(even, odd);
             let bits = if Self::zero_words(rounded) == 0 {
