@@ -365,7 +365,8 @@ fn bad_slots_are_errors_and_write_nothing() {
 
 /// A call writing 16 MiB or more of 16-bit output takes the kernels' streaming stores
 /// (AVX2 and AVX-512): the same bits as rotating in place and converting, both layouts,
-/// with a slot aligned for them and one that is not (one element in, where the kernels
+/// with a slot aligned for them (placed at a 16-byte boundary of its buffer, whatever
+/// the allocator returned) and one that is not (one element further, where the kernels
 /// fall back to plain stores), and nothing written outside the slot. Release builds on
 /// x86_64 only, where the streaming kernels are (a 32 MiB input: too much for the wasm32
 /// test runner's memory, and slow under Miri).
@@ -389,9 +390,12 @@ fn large_rotate_into_streams_the_same_bits() {
                     Direction::Forward,
                 )
                 .unwrap();
-                for offset in [0, 1] {
-                    let canary = D::from_f32(-7.0);
-                    let mut dst = vec![canary; n + 2];
+                let canary = D::from_f32(-7.0);
+                let mut dst = vec![canary; n + 9];
+                // The first element at a 16-byte boundary (elements are 2 bytes).
+                let aligned = (16 - dst.as_ptr() as usize % 16) % 16 / 2;
+                for offset in [aligned, aligned + 1] {
+                    dst.fill(canary);
                     let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
                     r.rotate_into(
                         &src,

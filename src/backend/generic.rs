@@ -276,6 +276,8 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
     if span.rows < 2 {
         return false;
     }
+    // The bf16-pair stores have no streaming form: a streaming bf16 -> bf16 call takes
+    // the one-vector kernels below.
     if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 && !NT {
         // SAFETY: forwarded from the caller; `S` and `D` are bf16, a transparent u16.
         if unsafe {

@@ -17,7 +17,8 @@ pub(crate) struct Avx2(__m256);
 // `#[target_feature(enable = "avx,avx2,f16c")]` functions that `isa_entries!` generates at
 // the bottom, which are called only when `has_avx2()` said the CPU and OS support those
 // features; the callers of the pointer methods guarantee 8 (or 4 for `load_dup`) readable
-// or writable elements.
+// or writable elements, and a 16-byte aligned `p` for the `_stream` stores
+// (`generic::rotate_into` streams only where every vector store is aligned).
 impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;

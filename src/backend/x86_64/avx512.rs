@@ -36,10 +36,12 @@ const NEAREST: i32 = 0x08;
 
 // SAFETY (every unsafe block below): these methods run only inside the
 // `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` functions that `isa_entries!`
-// generates at the bottom (with `avx512bf16` added for `Avx512<true>`), which are called
-// only when `has_avx512()` (`has_avx512_bf16()`) said the CPU and OS support those
-// features; the callers of the pointer methods guarantee 16 (or 8 for `load_dup`)
-// elements.
+// generates at the bottom (with `avx512bf16`, `avx512bw` and `avx512dq` added for
+// `Avx512<true>`), which are called only when `has_avx512()` (`has_avx512_bf16()`) said
+// the CPU and OS support those features; the callers of the pointer methods guarantee 16
+// (or 8 for `load_dup`, 32 for the pair methods) elements,
+// and a 16-byte aligned `p` for the `_stream` stores (`generic::rotate_into` streams only
+// where every vector store is aligned).
 impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     const KEEP: usize = 8;
