@@ -266,8 +266,44 @@ mod x86 {
         }
     }
 
+    /// 16 values of a buffer as f32 lanes: f32 itself, or f16 through the F16C/AVX-512
+    /// conversions.
+    trait Lanes: Copy {
+        /// # Safety
+        /// AVX-512F is supported; 16 values at `p` are readable.
+        unsafe fn load(p: *const Self) -> __m512;
+        /// # Safety
+        /// AVX-512F is supported; 16 values at `p` are writable.
+        unsafe fn store(p: *mut Self, v: __m512);
+    }
+    impl Lanes for f32 {
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            // SAFETY: forwarded from the caller.
+            unsafe { _mm512_loadu_ps(p) }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            // SAFETY: forwarded from the caller.
+            unsafe { _mm512_storeu_ps(p, v) }
+        }
+    }
+    impl Lanes for u16 {
+        #[inline(always)]
+        unsafe fn load(p: *const u16) -> __m512 {
+            // SAFETY: forwarded from the caller.
+            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut u16, v: __m512) {
+            // SAFETY: forwarded from the caller.
+            unsafe { _mm256_storeu_si256(p.cast(), _mm512_cvtps_ph::<0x08>(v)) }
+        }
+    }
+
+    /// The f32 (`T = f32`) or f16 (`T = u16`, the bits) decode step.
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512bf16,fma,f16c,avx2")]
-    unsafe fn decode_f32<const FMA: bool>(x: &mut [f32], cs: &[f32; 64], sn: &[f32; 64]) {
+    unsafe fn decode_step<T: Lanes, const FMA: bool>(x: &mut [T], cs: &[f32; 64], sn: &[f32; 64]) {
         assert_eq!(x.len(), N);
         let p = x.as_mut_ptr();
         // SAFETY: 16 values at `j * 16 < 64` of cos/sin; in each of the 40 heads of 128,
@@ -278,35 +314,10 @@ mod x86 {
             for h in 0..HEADS {
                 let q = p.add(h * HD);
                 for j in 0..4 {
-                    let (a, b) = (
-                        _mm512_loadu_ps(q.add(16 * j)),
-                        _mm512_loadu_ps(q.add(64 + 16 * j)),
-                    );
-                    let [a2, b2] = pair::<FMA>(a, b, c[j], s[j]);
-                    _mm512_storeu_ps(q.add(16 * j), a2);
-                    _mm512_storeu_ps(q.add(64 + 16 * j), b2);
-                }
-            }
-        }
-    }
-
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512bf16,fma,f16c,avx2")]
-    unsafe fn decode_f16<const FMA: bool>(x: &mut [u16], cs: &[f32; 64], sn: &[f32; 64]) {
-        assert_eq!(x.len(), N);
-        let p = x.as_mut_ptr();
-        // SAFETY: as in `decode_f32`, 16 f16 at a time.
-        unsafe {
-            let c: [__m512; 4] = core::array::from_fn(|j| _mm512_loadu_ps(cs.as_ptr().add(16 * j)));
-            let s: [__m512; 4] = core::array::from_fn(|j| _mm512_loadu_ps(sn.as_ptr().add(16 * j)));
-            for h in 0..HEADS {
-                let q = p.add(h * HD);
-                for j in 0..4 {
                     let (qa, qb) = (q.add(16 * j), q.add(64 + 16 * j));
-                    let a = _mm512_cvtph_ps(_mm256_loadu_si256(qa.cast()));
-                    let b = _mm512_cvtph_ps(_mm256_loadu_si256(qb.cast()));
-                    let [a2, b2] = pair::<FMA>(a, b, c[j], s[j]);
-                    _mm256_storeu_si256(qa.cast(), _mm512_cvtps_ph::<0x08>(a2));
-                    _mm256_storeu_si256(qb.cast(), _mm512_cvtps_ph::<0x08>(b2));
+                    let [a2, b2] = pair::<FMA>(T::load(qa), T::load(qb), c[j], s[j]);
+                    T::store(qa, a2);
+                    T::store(qb, b2);
                 }
             }
         }
@@ -323,7 +334,7 @@ mod x86 {
     ) {
         assert_eq!(x.len(), N);
         let p = x.as_mut_ptr();
-        // SAFETY: as in `decode_f32`, 32 bf16 (or 32 cos/sin) at a time.
+        // SAFETY: as in `decode_step`, 32 bf16 (or 32 cos/sin) at a time.
         unsafe {
             let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
             let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -423,10 +434,10 @@ mod x86 {
         let mut g = c.benchmark_group("limits/decode/f32");
         // SAFETY (every closure below): `supported()` was checked by the caller.
         g.bench_function("mul_add", |b| {
-            b.iter(|| unsafe { decode_f32::<false>(black_box(&mut x32), &cs, &sn) })
+            b.iter(|| unsafe { decode_step::<f32, false>(black_box(&mut x32), &cs, &sn) })
         });
         g.bench_function("fma", |b| {
-            b.iter(|| unsafe { decode_f32::<true>(black_box(&mut x32), &cs, &sn) })
+            b.iter(|| unsafe { decode_step::<f32, true>(black_box(&mut x32), &cs, &sn) })
         });
         g.finish();
         let mut g = c.benchmark_group("limits/decode/f16");
@@ -434,10 +445,10 @@ mod x86 {
             b.iter(|| unsafe { roof_f16(black_box(&mut x16)) })
         });
         g.bench_function("mul_add", |b| {
-            b.iter(|| unsafe { decode_f16::<false>(black_box(&mut x16), &cs, &sn) })
+            b.iter(|| unsafe { decode_step::<u16, false>(black_box(&mut x16), &cs, &sn) })
         });
         g.bench_function("fma", |b| {
-            b.iter(|| unsafe { decode_f16::<true>(black_box(&mut x16), &cs, &sn) })
+            b.iter(|| unsafe { decode_step::<u16, true>(black_box(&mut x16), &cs, &sn) })
         });
         g.finish();
         let mut g = c.benchmark_group("limits/decode/bf16");
