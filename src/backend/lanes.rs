@@ -6,7 +6,7 @@
 use super::generic::{self, Vector};
 use crate::kernel::Span;
 use half::{bf16, f16};
-use wide::{bytemuck::cast, f32x8, i32x8, u16x8, u32x8};
+use wide::{bytemuck::cast, f32x8, i16x8, i32x8, u16x8, u32x8};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Lanes(f32x8);
@@ -45,12 +45,14 @@ pub(crate) fn f16_to_f32(h: u32x8) -> f32x8 {
     float(sign | mag)
 }
 
-/// f32 to f16 bits (in the low 16 bits of each u32 lane), rounding to nearest even exactly
-/// as `half::f16::from_f32`.
+/// f32 to f16 bits, rounding to nearest even exactly as `half::f16::from_f32`: the 16 bits
+/// sign-extended in each i32 lane (so that [`store_u16`] packs them with one saturating
+/// narrowing, which cannot saturate).
 #[inline(always)]
-pub(crate) fn f32_to_f16(v: f32x8) -> u32x8 {
+pub(crate) fn f32_to_f16(v: f32x8) -> i32x8 {
     let x = bits(v);
-    let sign = (x & splat(0x8000_0000)).unbounded_shr_scalar(16);
+    // 0xFFFF_8000 for a negative value, 0 otherwise.
+    let sign = cast::<i32x8, u32x8>(cast::<u32x8, i32x8>(x) >> 16_i32) & splat(0xFFFF_8000);
     let a = x & splat(0x7FFF_FFFF);
     // NaN: quiet, top payload bits kept.
     let nan = splat(0x7E00) | (a & splat(0x007F_FFFF)).unbounded_shr_scalar(13);
@@ -68,7 +70,7 @@ pub(crate) fn f32_to_f16(v: f32x8) -> u32x8 {
         nan,
         is_inf.select(splat(0x7C00), is_sub.select(sub, normal)),
     );
-    sign | mag
+    cast(sign | mag)
 }
 
 /// bf16 bits to f32: exact, a shift. (`half` also sets the quiet bit of a NaN; the kernels
@@ -78,14 +80,17 @@ pub(crate) fn bf16_to_f32(h: u32x8) -> f32x8 {
     float(h.unbounded_shl_scalar(16))
 }
 
-/// f32 to bf16 bits, rounding to nearest even exactly as `half::bf16::from_f32`.
+/// f32 to bf16 bits, rounding to nearest even exactly as `half::bf16::from_f32`: the 16
+/// bits sign-extended in each i32 lane (see [`f32_to_f16`]).
 #[inline(always)]
-pub(crate) fn f32_to_bf16(v: f32x8) -> u32x8 {
+pub(crate) fn f32_to_bf16(v: f32x8) -> i32x8 {
     let x = bits(v);
-    let is_nan: u32x8 = cast(v.is_nan());
-    let nan = x.unbounded_shr_scalar(16) | splat(0x0040);
+    let is_nan: i32x8 = cast(v.is_nan());
     let odd = x.unbounded_shr_scalar(16) & splat(1);
-    let rounded = (x + splat(0x7FFF) + odd).unbounded_shr_scalar(16);
+    // The top 16 bits, shifted down arithmetically: sign-extended.
+    let high = |u: u32x8| cast::<u32x8, i32x8>(u) >> 16_i32;
+    let nan = high(x) | i32x8::splat(0x0040);
+    let rounded = high(x + splat(0x7FFF) + odd);
     is_nan.select(nan, rounded)
 }
 
@@ -96,10 +101,12 @@ unsafe fn load_u16(p: *const u16) -> u32x8 {
     u32x8::from(u16x8::new(h))
 }
 
+/// Store 8 u16 given sign-extended in i32 lanes: one saturating narrowing (`packssdw`,
+/// `i16x8.narrow_i32x4_s`, `sqxtn`), exact since every lane is in i16 range. (Truncating
+/// lane by lane instead compiled to eight 16-bit lane stores on wasm32.)
 #[inline(always)]
-unsafe fn store_u16(v: u32x8, p: *mut u16) {
-    let a = v.to_array();
-    let h: [u16; 8] = core::array::from_fn(|i| a[i] as u16);
+unsafe fn store_u16(v: i32x8, p: *mut u16) {
+    let h: [u16; 8] = cast(i16x8::from_i32x8_saturate(v));
     // SAFETY: the caller guarantees 8 writable u16 at `p` (any alignment).
     unsafe { p.cast::<[u16; 8]>().write_unaligned(h) }
 }
