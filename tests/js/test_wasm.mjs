@@ -89,7 +89,8 @@ function testRotations(w) {
   }
 }
 
-// Median time of a 512-token prefill (32 heads x 128, f32, from a table).
+// Median time of a 512-token prefill (32 heads x 128, from a table) in f32, f16 and
+// bf16, on data in [-1, 1); ns per element as well, to compare the dtypes.
 function timePrefill(w) {
   const [T, H, D] = [512, 32, 128];
   const rope = createRope(w, { headDim: D, base: 500000 });
@@ -101,17 +102,47 @@ function timePrefill(w) {
   const dv = new DataView(w.memory.buffer);
   dv.setUint32(table, storage, true); dv.setUint32(table + 4, tlen, true); dv.setUint32(table + 8, T, true);
   const n = T * H * D, ptr = w.rope_alloc(n * 4);
-  new Float32Array(w.memory.buffer, ptr, n).fill(0.5);
-  const times = [];
-  for (let r = 0; r < 31; r++) {
-    const t0 = process.hrtime.bigint();
-    w.rope_rotate_f32(rope, table, ptr, n, H, 0n, 0, 0, 0);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e3);
+  const values = new Float32Array(n);
+  let seed = 1;
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    values[i] = (seed >>> 8) / (1 << 23) - 1;
   }
-  times.sort((a, b) => a - b);
-  const backend = w.rope_backend(rope);
+  const bits = new Uint32Array(values.buffer);
+  const fill = {
+    f32: () => new Float32Array(w.memory.buffer, ptr, n).set(values),
+    // bf16: the top half of the f32 bits (truncated; rounding does not matter here).
+    bf16: () => new Uint16Array(w.memory.buffer, ptr, n).set(bits.map((b) => b >>> 16)),
+    // f16: sign, exponent rebased from f32, top 10 mantissa bits (values here are
+    // normal f16 or flushed to zero below 2^-14).
+    f16: () => new Uint16Array(w.memory.buffer, ptr, n).set(bits.map((b) => {
+      const e = ((b >>> 23) & 0xff) - 127 + 15;
+      return ((b >>> 16) & 0x8000) | (e > 0 ? (e << 10) | ((b >>> 13) & 0x3ff) : 0);
+    })),
+  };
+  const result = { backend: w.rope_backend(rope) };
+  for (const [dtype, bytes, call] of [
+    ["f32", 4, w.rope_rotate_f32], ["f16", 2, w.rope_rotate_f16], ["bf16", 2, w.rope_rotate_bf16],
+  ]) {
+    fill[dtype]();
+    const times = [];
+    for (let r = 0; r < 21; r++) {
+      const t0 = process.hrtime.bigint();
+      const rc = call(rope, table, ptr, n, H, 0n, 0, 0, 0);
+      times.push(Number(process.hrtime.bigint() - t0) / 1e3);
+      if (r === 0) check(rc === 0, `timed ${dtype} prefill`);
+    }
+    times.sort((a, b) => a - b);
+    const us = times[10];
+    result[dtype] = { us, nsPerElement: (us * 1e3) / n, gbps: (2 * n * bytes) / (us * 1e3) };
+  }
   w.rope_destroy(rope);
-  return { us: times[15], backend, gbps: (2 * n * 4) / (times[15] * 1e3) };
+  return result;
+}
+
+function describe(t) {
+  return ["f32", "f16", "bf16"].map((d) =>
+    `${d} ${t[d].us.toFixed(0)} us (${t[d].nsPerElement.toFixed(3)} ns/element, ${t[d].gbps.toFixed(1)} GB/s)`).join("; ");
 }
 
 const [simdPath, scalarPath] = process.argv.slice(2);
@@ -119,13 +150,16 @@ const simd = await load(simdPath);
 testRotations(simd);
 const s = timePrefill(simd);
 const size = (await stat(simdPath)).size;
-console.log(`simd128 module: ${size} bytes; 512-token prefill (32x128 f32, table): ${s.us.toFixed(0)} us, ${s.gbps.toFixed(2)} GB/s (backend ${s.backend})`);
+console.log(`simd128 module: ${size} bytes, backend ${s.backend}; 512-token prefill, 32x128, table (medians of 21):`);
+console.log(`  ${describe(s)}`);
 if (scalarPath) {
   const scalar = await load(scalarPath);
   testRotations(scalar);
   const c = timePrefill(scalar);
   const csize = (await stat(scalarPath)).size;
-  console.log(`scalar module:  ${csize} bytes; 512-token prefill: ${c.us.toFixed(0)} us (backend ${c.backend}); simd128 speedup ${(c.us / s.us).toFixed(2)}x`);
+  console.log(`scalar module:  ${csize} bytes, backend ${c.backend}:`);
+  console.log(`  ${describe(c)}`);
+  console.log(`  simd128 speedup: ${["f32", "f16", "bf16"].map((d) => `${d} ${(c[d].us / s[d].us).toFixed(2)}x`).join(", ")}`);
 }
 console.log(`wasm: ${passed} passed, ${failed} failed`);
 process.exitCode = failed ? 1 : 0;
