@@ -88,7 +88,8 @@ pub enum Backend {
     Scalar,
     /// Portable 8-lane vectors (`wide`), compiled for the build target's SIMD: SSE2 on
     /// x86_64, NEON on aarch64, simd128 on wasm32 built with `-C target-feature=+simd128`.
-    /// Runs everywhere (as plain arrays where the target has no SIMD).
+    /// Runs everywhere (as plain arrays where the target has no SIMD). f16 converts with
+    /// AdvSIMD's `fcvtl`/`fcvtn` on aarch64, with exact integer lane formulas elsewhere.
     Lanes,
     /// x86_64 AVX2 (with F16C): 8 lanes in 256-bit registers. Detected at run time.
     Avx2,
