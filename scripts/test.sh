@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test of rope-simd, on a fresh Debian machine with rustup and Node.js:
-#   formatting, clippy, docs, the x86_64 suite (scalar, lanes, AVX2, AVX-512 where the CPU
-#   has them), no_std builds (thumbv7em, wasm32), the suite on aarch64 under qemu-user and
-#   on wasm32-wasip1 (simd128) under Node.js, and the main example.
+#   formatting, clippy, docs, a check with the declared minimum Rust (rust-version), the
+#   x86_64 suite (scalar, lanes, AVX2, AVX-512 where the CPU has them), no_std builds
+#   (thumbv7em, wasm32), the suite on aarch64 under qemu-user and on wasm32-wasip1
+#   (simd128) under Node.js, and the main example.
 # It installs what it needs (rustup targets and components, Debian packages) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,17 @@ cargo fmt --all -- --check
 cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
 cargo clippy -p rope-simd --all-targets --features rayon -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+
+step "MSRV: the rust-version in Cargo.toml checks (host, aarch64, wasm32 simd128, no_std)"
+msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+rustup toolchain install "$msrv" --profile minimal >/dev/null
+rustup target add --toolchain "$msrv" aarch64-unknown-linux-gnu wasm32-unknown-unknown >/dev/null
+cargo +"$msrv" check -q --workspace --exclude rope-simd-peers --all-targets --target-dir target/msrv
+cargo +"$msrv" check -q -p rope-simd --all-targets --features rayon --target-dir target/msrv
+cargo +"$msrv" check -q --target aarch64-unknown-linux-gnu --target-dir target/msrv
+RUSTFLAGS="-C target-feature=+simd128" \
+  cargo +"$msrv" check -q --no-default-features --target wasm32-unknown-unknown --target-dir target/msrv
+echo "rust $msrv: ok"
 
 step "no_std builds (no default features: no std, no alloc)"
 cargo build --no-default-features --target thumbv7em-none-eabihf
