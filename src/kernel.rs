@@ -121,13 +121,57 @@ pub(crate) fn rotate_pair(a: f32, b: f32, c: f32, s: f32) -> (f32, f32) {
 /// The scalar kernel, generic over the element type: the definition of the result.
 pub(crate) fn scalar<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
     span.assert_fits(x.len(), cos, sin);
+    let (cos, sin) = (&cos[..span.n], &sin[..span.n]);
     for r in 0..span.rows {
         let row = &mut x[r * span.stride..];
-        for (ia, ib, c, s) in span.pairs(cos, sin) {
-            let (a, b) = rotate_pair(row[ia].to_f32(), row[ib].to_f32(), c, s);
-            row[ia] = E::from_f32(a);
-            row[ib] = E::from_f32(b);
+        // Whole slices per row, so that the loops below index nothing (no bounds checks
+        // per pair) and test the layout and direction once per row, not per pair.
+        if span.interleaved {
+            let pairs = row[span.first..span.first + 2 * span.n].chunks_exact_mut(2);
+            if span.inverse {
+                for (p, (&c, &s)) in pairs.zip(cos.iter().zip(sin)) {
+                    rotate_in_place(p, c, -s);
+                }
+            } else {
+                for (p, (&c, &s)) in pairs.zip(cos.iter().zip(sin)) {
+                    rotate_in_place(p, c, s);
+                }
+            }
+        } else {
+            let (lo, hi) = row.split_at_mut(span.second);
+            let (a, b) = (&mut lo[span.first..span.first + span.n], &mut hi[..span.n]);
+            rotate_halves(a, b, cos, sin, span.inverse);
         }
+    }
+}
+
+/// Half-split pairs `(a[j], b[j])`, all slices of one length. A function of its own so
+/// that the compiler knows `a` and `b` do not overlap (and may vectorize it).
+#[inline(never)]
+fn rotate_halves<E: Element>(a: &mut [E], b: &mut [E], cos: &[f32], sin: &[f32], inverse: bool) {
+    if inverse {
+        for (((a, b), &c), &s) in a.iter_mut().zip(b.iter_mut()).zip(cos).zip(sin) {
+            rotate_refs(a, b, c, -s);
+        }
+    } else {
+        for (((a, b), &c), &s) in a.iter_mut().zip(b.iter_mut()).zip(cos).zip(sin) {
+            rotate_refs(a, b, c, s);
+        }
+    }
+}
+
+/// [`rotate_pair`] on two elements in place, widened and rounded as the kernels do.
+#[inline(always)]
+fn rotate_refs<E: Element>(a: &mut E, b: &mut E, c: f32, s: f32) {
+    let (x, y) = rotate_pair(a.to_f32(), b.to_f32(), c, s);
+    (*a, *b) = (E::from_f32(x), E::from_f32(y));
+}
+
+/// [`rotate_refs`] on a chunk of two elements.
+#[inline(always)]
+fn rotate_in_place<E: Element>(p: &mut [E], c: f32, s: f32) {
+    if let [a, b] = p {
+        rotate_refs(a, b, c, s);
     }
 }
 
