@@ -49,8 +49,40 @@ fn rope(head_dim: usize, layout: PairLayout, backend: Backend) -> Rope {
         .unwrap()
 }
 
-/// What a user writes by hand: cos/sin from a table, f32 arithmetic, one element at a time.
-fn naive<E: Element>(
+/// A user's own conversions: `half`'s for 16-bit values (the crate has its own, faster
+/// scalar ones, with the same bits).
+trait ByHand: Element {
+    fn widen(self) -> f32;
+    fn round(v: f32) -> Self;
+}
+
+impl ByHand for f32 {
+    fn widen(self) -> f32 {
+        self
+    }
+    fn round(v: f32) -> Self {
+        v
+    }
+}
+
+macro_rules! by_half {
+    ($t:ty) => {
+        impl ByHand for $t {
+            fn widen(self) -> f32 {
+                <$t>::to_f32(self) // half's inherent method
+            }
+            fn round(v: f32) -> Self {
+                <$t>::from_f32(v)
+            }
+        }
+    };
+}
+by_half!(f16);
+by_half!(bf16);
+
+/// What a user writes by hand: cos/sin from a table, f32 arithmetic, one element at a time,
+/// `half`'s conversions.
+fn naive<E: ByHand>(
     x: &mut [E],
     heads: usize,
     head_dim: usize,
@@ -67,9 +99,9 @@ fn naive<E: Element>(
                     PairLayout::HalfSplit => (i, i + half),
                     PairLayout::Interleaved => (2 * i, 2 * i + 1),
                 };
-                let (a, b) = (head[ia].to_f32(), head[ib].to_f32());
-                head[ia] = E::from_f32(a * cos[i] - b * sin[i]);
-                head[ib] = E::from_f32(b * cos[i] + a * sin[i]);
+                let (a, b) = (head[ia].widen(), head[ib].widen());
+                head[ia] = E::round(a * cos[i] - b * sin[i]);
+                head[ib] = E::round(b * cos[i] + a * sin[i]);
             }
         }
     }
@@ -81,7 +113,7 @@ fn data<E: Element>(n: usize) -> Vec<E> {
         .collect()
 }
 
-fn group<E: Element>(c: &mut Criterion, phase: &str, tokens: usize, start: usize, hd: usize) {
+fn group<E: ByHand>(c: &mut Criterion, phase: &str, tokens: usize, start: usize, hd: usize) {
     let (nq, nk) = (tokens * Q_HEADS * hd, tokens * KV_HEADS * hd);
     let bytes = (nq + nk) * std::mem::size_of::<E>();
     let mut g = c.benchmark_group(format!("{phase}/{}/hd{hd}", E::NAME));
@@ -225,7 +257,7 @@ fn scale16<E: Element>(x: &mut [E], is_f16: bool) {
     }
 }
 
-fn phases<E: Element>(c: &mut Criterion) {
+fn phases<E: ByHand>(c: &mut Criterion) {
     for hd in HEAD_DIMS {
         group::<E>(c, "decode", 1, 4095, hd);
         group::<E>(c, "prefill512", 512, 0, hd);
