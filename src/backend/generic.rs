@@ -5,6 +5,7 @@
 //! (`a*c - b*s == a*c + b*(-s)`, `x + y == y + x`), no fused multiply-add, the same
 //! conversions. Pairs left over after the last full vector go to the scalar kernel.
 
+use crate::config::MAX_PAIRS;
 use crate::kernel::{self, Span};
 use half::{bf16, f16};
 
@@ -68,17 +69,19 @@ pub trait Vector: Copy {
     /// stores) and need `p` 16-byte aligned.
     const STREAM: bool = false;
     /// `store_f16`, bypassing the cache where `STREAM` (then `p` is 16-byte aligned).
+    #[inline(always)]
     unsafe fn store_f16_stream(self, p: *mut u16) {
         // SAFETY: forwarded from the caller.
         unsafe { self.store_f16(p) }
     }
     /// `store_bf16`, bypassing the cache where `STREAM` (then `p` is 16-byte aligned).
+    #[inline(always)]
     unsafe fn store_bf16_stream(self, p: *mut u16) {
         // SAFETY: forwarded from the caller.
         unsafe { self.store_bf16(p) }
     }
-    /// Whether the three bf16-pair methods below exist (the AVX512_BF16 kernels; see
-    /// [`bf16_pairs_in_registers`]). Where it is false they are never called.
+    /// Whether the bf16-pair methods below exist (see [`bf16_pairs_in_registers`] and
+    /// [`bf16_pairs_rows`]). Where it is false they are never called.
     const BF16_PAIRS: bool = false;
     /// Load `2N` f32 as (even-indexed, odd-indexed) lanes.
     unsafe fn load_f32_pairs(_p: *const f32) -> (Self, Self) {
@@ -94,7 +97,10 @@ pub trait Vector: Copy {
         unreachable!("rope-simd internal error: no bf16 pairs on this ISA")
     }
     /// `store_bf16_pairs` of `M` chunks, `(even, odd, p)` each (one branch for all where
-    /// the ISA checks its rounding).
+    /// the ISA checks its rounding). (Inlined always, like every method here: a default
+    /// body compiled on its own lacks the ISA's target features, and its intrinsics
+    /// become calls; this one ran 60x slower so.)
+    #[inline(always)]
     unsafe fn store_bf16_chunks<const M: usize>(chunks: [(Self, Self, *mut u16); M]) {
         for (even, odd, p) in chunks {
             // SAFETY: forwarded from the caller.
@@ -273,18 +279,20 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
     cos: &[f32],
     sin: &[f32],
 ) -> bool {
-    if span.rows < 2 {
-        return false;
-    }
     // The bf16-pair stores have no streaming form: a streaming bf16 -> bf16 call takes
     // the one-vector kernels below.
     if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 && !NT {
+        let (src, dst) = (src.cast::<u16>(), dst.cast::<u16>());
         // SAFETY: forwarded from the caller; `S` and `D` are bf16, a transparent u16.
         if unsafe {
-            bf16_pairs_in_registers::<V>(src.cast(), dst.cast(), dst_stride, span, cos, sin)
+            (span.rows >= 2 && bf16_pairs_in_registers::<V>(src, dst, dst_stride, span, cos, sin))
+                || bf16_pairs_rows::<V>(src, dst, dst_stride, span, cos, sin)
         } {
             return true;
         }
+    }
+    if span.rows < 2 {
+        return false;
     }
     let (width, _) = vector_body::<V>(span);
     // SAFETY: forwarded from the caller.
@@ -310,10 +318,13 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
 ///
 /// A chunk of `2N` bf16 is one load; its even- and odd-indexed elements widen with one
 /// shift and one mask into two vectors of f32 (no lane crossing), and the results go back
-/// with one two-vector rounding and one word shuffle. Interleaved pairs are then (even,
-/// odd) lanes of the same vector, so cos/sin are plain loads (no duplication, no swap);
-/// half-split pairs match even with even and odd with odd lanes of their two halves, so
-/// cos/sin are split into even and odd lanes once per span. The arithmetic per element
+/// with one two-vector rounding and one word shuffle (AVX512_BF16), or rounded in
+/// integers with each result left in its half of a 32-bit lane and the halves merged
+/// with a shift, masks and an or (every other ISA: no shuffle). Interleaved pairs are
+/// then (even, odd) lanes of the same vector, so cos/sin are plain loads (no
+/// duplication, no swap); half-split pairs match even with even and odd with odd lanes
+/// of their two halves, so cos/sin are split into even and odd lanes once per span. The
+/// arithmetic per element
 /// is the scalar kernel's (`a*c - b*s`, `b*c + a*s`). Measured in isolation on this
 /// crate's test machine (AMD EPYC, AVX-512 + AVX512_BF16, 16 KiB in L1, best of 7): a
 /// bf16 `x *= c` pass took 0.93 ns per 16 elements this way against 1.36 ns with
@@ -436,6 +447,87 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
             }
         }
     }
+}
+
+/// The bf16-pair kernels (see [`bf16_pairs_in_registers`]) for spans that one does not
+/// take (one row, or more chunks than fit in registers), with cos/sin loaded per chunk
+/// and row: plain loads for interleaved pairs; for half-split pairs, from a copy split
+/// into even and odd lanes once per span. Covers every row's vector body (the caller
+/// does the scalar tails); returns `false`, having done nothing, when that body is not
+/// a whole number of chunks.
+///
+/// # Safety
+/// As for [`bf16_pairs_in_registers`].
+#[inline(always)]
+unsafe fn bf16_pairs_rows<V: Vector>(
+    src: *const u16,
+    dst: *mut u16,
+    dst_stride: usize,
+    span: &Span,
+    cos: &[f32],
+    sin: &[f32],
+) -> bool {
+    let (_, body) = vector_body::<V>(span);
+    let chunk = if span.interleaved { V::N } else { 2 * V::N };
+    if body == 0 || !body.is_multiple_of(chunk) {
+        return false;
+    }
+    let chunks = body / chunk;
+    if body > MAX_PAIRS {
+        return false; // never: no span has more pairs than a head
+    }
+    // SAFETY (every block below): the ISA is supported and has bf16 pairs (caller);
+    // `cos`/`sin` hold `n >= body` values, and each row's pairs `0..body` lie within both
+    // buffers (`assert_fits`, checked by the caller); the split copies below hold the
+    // `body` values written before the loop.
+    let flip = unsafe { sin_flip::<V>(span) };
+    if span.interleaved {
+        let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
+        for r in 0..span.rows {
+            let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+            for j in 0..chunks {
+                unsafe {
+                    let (c, s) = (V::load(cp.add(j * V::N)), V::load(sp.add(j * V::N)));
+                    let o = span.first + 2 * j * V::N;
+                    let (a, b) = V::load_bf16_pairs(x.add(o));
+                    let (a2, b2) = pair(a, b, c, s.xor(flip));
+                    V::store_bf16_pairs(a2, b2, y.add(o));
+                }
+            }
+        }
+        return true;
+    }
+    // Chunk j's even cos at `2jN`, its odd ones at `2jN + N` (sin likewise, sign-flipped).
+    let mut split = [[core::mem::MaybeUninit::<f32>::uninit(); MAX_PAIRS]; 2];
+    let [cs, ss] = &mut split;
+    let (cs, ss) = (cs.as_mut_ptr().cast::<f32>(), ss.as_mut_ptr().cast::<f32>());
+    for j in 0..chunks {
+        unsafe {
+            let o = j * chunk;
+            let (ce, co) = V::load_f32_pairs(cos.as_ptr().add(o));
+            let (se, so) = V::load_f32_pairs(sin.as_ptr().add(o));
+            ce.store(cs.add(o));
+            co.store(cs.add(o + V::N));
+            se.xor(flip).store(ss.add(o));
+            so.xor(flip).store(ss.add(o + V::N));
+        }
+    }
+    for r in 0..span.rows {
+        let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+        for j in 0..chunks {
+            unsafe {
+                let o = j * chunk;
+                let (ce, co) = (V::load(cs.add(o)), V::load(cs.add(o + V::N)));
+                let (se, so) = (V::load(ss.add(o)), V::load(ss.add(o + V::N)));
+                let (oa, ob) = (span.first + o, span.second + o);
+                let (ae, ao) = V::load_bf16_pairs(x.add(oa));
+                let (be, bo) = V::load_bf16_pairs(x.add(ob));
+                let ((ae2, be2), (ao2, bo2)) = (pair(ae, be, ce, se), pair(ao, bo, co, so));
+                V::store_bf16_chunks([(ae2, ao2, y.add(oa)), (be2, bo2, y.add(ob))]);
+            }
+        }
+    }
+    true
 }
 
 /// [`bodies_in_registers`] for a body of `K` vectors.

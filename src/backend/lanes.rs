@@ -91,18 +91,22 @@ pub(crate) fn bf16_to_f32(h: u32x8) -> f32x8 {
     float(h.unbounded_shl_scalar(16))
 }
 
+/// f32 rounded to bf16 (nearest even; a NaN keeps its top half with the quiet bit set, as
+/// `half` does) in the high half of each 32-bit lane; the low half is left over.
+#[inline(always)]
+fn bf16_high(v: f32x8) -> u32x8 {
+    let x = bits(v);
+    let is_nan: u32x8 = cast(v.is_nan());
+    let odd = x.unbounded_shr_scalar(16) & splat(1);
+    is_nan.select(x | splat(0x0040_0000), x + splat(0x7FFF) + odd)
+}
+
 /// f32 to bf16 bits, rounding to nearest even exactly as `half::bf16::from_f32`: the 16
 /// bits sign-extended in each i32 lane (see [`f32_to_f16`]).
 #[inline(always)]
 pub(crate) fn f32_to_bf16(v: f32x8) -> i32x8 {
-    let x = bits(v);
-    let is_nan: i32x8 = cast(v.is_nan());
-    let odd = x.unbounded_shr_scalar(16) & splat(1);
     // The top 16 bits, shifted down arithmetically: sign-extended.
-    let high = |u: u32x8| cast::<u32x8, i32x8>(u) >> 16_i32;
-    let nan = high(x) | i32x8::splat(0x0040);
-    let rounded = high(x + splat(0x7FFF) + odd);
-    is_nan.select(nan, rounded)
+    cast::<u32x8, i32x8>(bf16_high(v)) >> 16_i32
 }
 
 #[inline(always)]
@@ -193,7 +197,7 @@ mod neon {
 
 // SAFETY (the unsafe fns below): `wide` chose this target's SIMD at compile time, so
 // every operation is supported wherever the crate runs; the callers guarantee the
-// pointer ranges (8 elements, or 4 for `load_dup`).
+// pointer ranges (8 elements, 4 for `load_dup`, 16 for the bf16-pair methods).
 impl Vector for Lanes {
     const N: usize = 8;
     const KEEP: usize = 2;
@@ -272,6 +276,39 @@ impl Vector for Lanes {
     #[inline(always)]
     unsafe fn xor(self, o: Self) -> Self {
         Lanes(self.0 ^ o.0)
+    }
+    const BF16_PAIRS: bool = true;
+    #[inline(always)]
+    unsafe fn load_f32_pairs(p: *const f32) -> (Self, Self) {
+        // SAFETY: see the impl comment (16 f32).
+        let v = unsafe { p.cast::<[f32; 16]>().read_unaligned() };
+        let (even, odd) = (
+            core::array::from_fn(|i| v[2 * i]),
+            core::array::from_fn(|i| v[2 * i + 1]),
+        );
+        (Lanes(f32x8::new(even)), Lanes(f32x8::new(odd)))
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_pairs(p: *const u16) -> (Self, Self) {
+        // SAFETY: see the impl comment (16 bf16, as 8 little-endian 32-bit words: even
+        // elements in the low halves).
+        let x = u32x8::new(unsafe { p.cast::<[u32; 8]>().read_unaligned() }.map(u32::from_le));
+        (
+            Lanes(float(x.unbounded_shl_scalar(16))),
+            Lanes(float(x & splat(0xFFFF_0000))),
+        )
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_pairs(even: Self, odd: Self, p: *mut u16) {
+        // Even results to the low half of each 32-bit word, odd ones kept in the high
+        // half: no narrowing or shuffle.
+        let low = bf16_high(even.0).unbounded_shr_scalar(16);
+        let words = low | (bf16_high(odd.0) & splat(0xFFFF_0000));
+        // SAFETY: see the impl comment (16 bf16).
+        unsafe {
+            p.cast::<[u32; 8]>()
+                .write_unaligned(words.to_array().map(u32::to_le))
+        }
     }
 }
 

@@ -9,7 +9,9 @@
 //! instantiations of `avx512::rotate_tf`, after this file's entry points moved into
 //! `isa_entries!`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on zmm registers, `vcvtph2ps`
 //! and `vcvtps2ph` zmm for f16, `vpmovzxwd`/`vpslld`/`vcmpunordps`/`vpmovdw` for bf16; no
-//! `vfmadd` anywhere. The `with_bf16` instantiation (checked the same way, 2026-11-29)
+//! `vfmadd` anywhere. (Since the integer instantiation also takes the paired bf16 path,
+//! it puts pairs of results together with `vpternlogd`; not timed here, where
+//! `Backend::Avx512` runs the `with_bf16` one. `x86_64::tests` checks its bits.) The `with_bf16` instantiation (checked the same way, 2026-11-29)
 //! stores bf16 with `vcvtneps2bf16`; on this machine it took 14% off the bf16 decode step
 //! and 20% off the 512-token bf16 prefill against the integer narrowing (criterion, A/B).
 //! Checked again after the kernels began keeping cos/sin in registers across rows
@@ -120,7 +122,7 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     unsafe fn sub(self, o: Self) -> Self {
         unsafe { Self(_mm512_sub_ps(self.0, o.0)) }
     }
-    const BF16_PAIRS: bool = BF16;
+    const BF16_PAIRS: bool = true;
     #[inline(always)]
     unsafe fn load_f32_pairs(p: *const f32) -> (Self, Self) {
         unsafe {
@@ -146,6 +148,10 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     }
     #[inline(always)]
     unsafe fn store_bf16_pairs(even: Self, odd: Self, p: *mut u16) {
+        if !BF16 {
+            // SAFETY: AVX-512F is supported; `p` is valid for 64 bytes (caller).
+            return unsafe { _mm512_storeu_si512(p.cast(), integer_pairs(even.0, odd.0)) };
+        }
         // SAFETY: as for `store_bf16_chunks` below.
         unsafe {
             let rounded = Self::rounded_pairs(even, odd);
@@ -159,9 +165,16 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     }
     #[inline(always)]
     unsafe fn store_bf16_chunks<const M: usize>(chunks: [(Self, Self, *mut u16); M]) {
-        // SAFETY: called only where `BF16_PAIRS`, i.e. in the `with_bf16` entries, whose
-        // functions enable avx512bf16, avx512bw and avx512dq and run only where
-        // `has_avx512_bf16()` said so; each `p` is valid for 64 bytes (caller).
+        if !BF16 {
+            for (even, odd, p) in chunks {
+                // SAFETY: forwarded from the caller.
+                unsafe { Self::store_bf16_pairs(even, odd, p) }
+            }
+            return;
+        }
+        // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions enable
+        // avx512bf16, avx512bw and avx512dq and run only where `has_avx512_bf16()` said
+        // so; each `p` is valid for 64 bytes (caller).
         unsafe {
             let mut rounded = [_mm512_setzero_si512(); M];
             // One mask test and branch for all the screens: with two chunks per branch
@@ -247,15 +260,7 @@ impl<const BF16: bool> Avx512<BF16> {
             if subnormal == 0 {
                 return rounded;
             }
-            // Each result left in its half of the 32-bit lane: even ones in the low
-            // half, odd ones in the high half; low | (high & 0xFFFF0000) is truth table
-            // a | (b & c) = 0xF8.
-            let low = _mm512_srli_epi32::<16>(round_bf16_bits(even.0));
-            _mm512_ternarylogic_epi32::<0xF8>(
-                low,
-                round_bf16_bits(odd.0),
-                _mm512_set1_epi32(0xFFFF_0000_u32 as i32),
-            )
+            integer_pairs(even.0, odd.0)
         }
     }
 
@@ -309,6 +314,27 @@ unsafe fn round_bf16_bits(v: __m512) -> __m512i {
         let biased = _mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7FFF)), odd);
         let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
         _mm512_mask_or_epi32(biased, is_nan, x, _mm512_set1_epi32(0x0040_0000))
+    }
+}
+
+/// `even` and `odd` rounded to bf16 in integers (exact for every input) and interleaved:
+/// `even[i]` in word `2i`, `odd[i]` in word `2i + 1`, each result left in its half of the
+/// 32-bit lane (no shuffle).
+///
+/// # Safety
+/// AVX-512F is supported (see the impl above).
+#[inline(always)]
+unsafe fn integer_pairs(even: __m512, odd: __m512) -> __m512i {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        // Even results to the low half, odd ones kept in the high half:
+        // low | (high & 0xFFFF0000) is truth table a | (b & c) = 0xF8.
+        let low = _mm512_srli_epi32::<16>(round_bf16_bits(even));
+        _mm512_ternarylogic_epi32::<0xF8>(
+            low,
+            round_bf16_bits(odd),
+            _mm512_set1_epi32(0xFFFF_0000_u32 as i32),
+        )
     }
 }
 
