@@ -497,6 +497,18 @@ unsafe fn bf16_pairs_rows<V: Vector>(
         }
         return true;
     }
+    if span.rows == 1 {
+        // One row: split each chunk's cos/sin as it is used.
+        for j in 0..chunks {
+            unsafe {
+                let o = j * chunk;
+                let c = V::load_f32_pairs(cos.as_ptr().add(o));
+                let (se, so) = V::load_f32_pairs(sin.as_ptr().add(o));
+                split_pairs_chunk(src, dst, span, o, c, (se.xor(flip), so.xor(flip)));
+            }
+        }
+        return true;
+    }
     // Chunk j's even cos at `2jN`, its odd ones at `2jN + N` (sin likewise, sign-flipped).
     let mut split = [[core::mem::MaybeUninit::<f32>::uninit(); MAX_PAIRS]; 2];
     let [cs, ss] = &mut split;
@@ -517,17 +529,37 @@ unsafe fn bf16_pairs_rows<V: Vector>(
         for j in 0..chunks {
             unsafe {
                 let o = j * chunk;
-                let (ce, co) = (V::load(cs.add(o)), V::load(cs.add(o + V::N)));
-                let (se, so) = (V::load(ss.add(o)), V::load(ss.add(o + V::N)));
-                let (oa, ob) = (span.first + o, span.second + o);
-                let (ae, ao) = V::load_bf16_pairs(x.add(oa));
-                let (be, bo) = V::load_bf16_pairs(x.add(ob));
-                let ((ae2, be2), (ao2, bo2)) = (pair(ae, be, ce, se), pair(ao, bo, co, so));
-                V::store_bf16_chunks([(ae2, ao2, y.add(oa)), (be2, bo2, y.add(ob))]);
+                let c = (V::load(cs.add(o)), V::load(cs.add(o + V::N)));
+                let s = (V::load(ss.add(o)), V::load(ss.add(o + V::N)));
+                split_pairs_chunk(x, y, span, o, c, s);
             }
         }
     }
     true
+}
+
+/// Half-split bf16 pairs `o..o + 2N` of the row at `x` (written to `y`), with their cos
+/// and sign-flipped sin as (even, odd) lanes.
+///
+/// # Safety
+/// As for [`bf16_pairs_rows`], for pairs `o..o + 2N` of one row.
+#[inline(always)]
+unsafe fn split_pairs_chunk<V: Vector>(
+    x: *const u16,
+    y: *mut u16,
+    span: &Span,
+    o: usize,
+    (ce, co): (V, V),
+    (se, so): (V, V),
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let (oa, ob) = (span.first + o, span.second + o);
+        let (ae, ao) = V::load_bf16_pairs(x.add(oa));
+        let (be, bo) = V::load_bf16_pairs(x.add(ob));
+        let ((ae2, be2), (ao2, bo2)) = (pair(ae, be, ce, se), pair(ao, bo, co, so));
+        V::store_bf16_chunks([(ae2, ao2, y.add(oa)), (be2, bo2, y.add(ob))]);
+    }
 }
 
 /// [`bodies_in_registers`] for a body of `K` vectors.
