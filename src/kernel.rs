@@ -86,23 +86,6 @@ impl Span {
         }
     }
 
-    /// Each pair of a row with its cos and sin (sin negated for the inverse).
-    #[inline(always)]
-    fn pairs<'a>(
-        &'a self,
-        cos: &'a [f32],
-        sin: &'a [f32],
-    ) -> impl Iterator<Item = (usize, usize, f32, f32)> + 'a {
-        cos[..self.n]
-            .iter()
-            .zip(&sin[..self.n])
-            .enumerate()
-            .map(move |(j, (&c, &s))| {
-                let (ia, ib) = self.pair(j);
-                (ia, ib, c, if self.inverse { -s } else { s })
-            })
-    }
-
     fn extent_of_row(&self) -> usize {
         if self.interleaved {
             self.first + 2 * self.n
@@ -191,12 +174,49 @@ pub(crate) fn scalar_into<S: Element, D: Element>(
         ..*span
     }
     .assert_fits(dst.len(), cos, sin);
+    let (n, cos, sin) = (span.n, &cos[..span.n], &sin[..span.n]);
     for r in 0..span.rows {
         let (x, y) = (&src[r * span.stride..], &mut dst[r * dst_stride..]);
-        for (ia, ib, c, s) in span.pairs(cos, sin) {
-            let (a, b) = rotate_pair(x[ia].to_f32(), x[ib].to_f32(), c, s);
-            y[ia] = D::from_f32(a);
-            y[ib] = D::from_f32(b);
+        // Whole slices per row, as in `scalar`.
+        if span.interleaved {
+            let range = span.first..span.first + 2 * n;
+            let pairs = x[range.clone()]
+                .chunks_exact(2)
+                .zip(y[range].chunks_exact_mut(2));
+            for ((p, q), (&c, &s)) in pairs.zip(cos.iter().zip(sin)) {
+                let s = if span.inverse { -s } else { s };
+                if let ([a, b], [qa, qb]) = (p, q) {
+                    let (a, b) = rotate_pair(a.to_f32(), b.to_f32(), c, s);
+                    (*qa, *qb) = (D::from_f32(a), D::from_f32(b));
+                }
+            }
+        } else {
+            let (a, b) = (
+                &x[span.first..span.first + n],
+                &x[span.second..span.second + n],
+            );
+            let (lo, hi) = y.split_at_mut(span.second);
+            let (qa, qb) = (&mut lo[span.first..span.first + n], &mut hi[..n]);
+            rotate_halves_into(a, b, qa, qb, cos, sin, span.inverse);
         }
+    }
+}
+
+/// [`rotate_halves`] out of place: `(a[j], b[j])` rotated into `(qa[j], qb[j])`.
+#[inline(never)]
+fn rotate_halves_into<S: Element, D: Element>(
+    a: &[S],
+    b: &[S],
+    qa: &mut [D],
+    qb: &mut [D],
+    cos: &[f32],
+    sin: &[f32],
+    inverse: bool,
+) {
+    let pairs = a.iter().zip(b).zip(qa.iter_mut().zip(qb.iter_mut()));
+    for (((&a, &b), (qa, qb)), (&c, &s)) in pairs.zip(cos.iter().zip(sin)) {
+        let s = if inverse { -s } else { s };
+        let (a, b) = rotate_pair(a.to_f32(), b.to_f32(), c, s);
+        (*qa, *qb) = (D::from_f32(a), D::from_f32(b));
     }
 }
