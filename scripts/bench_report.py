@@ -33,7 +33,9 @@ NOTES = """\
 - Each benchmark rotates one Llama-shaped layer's Q (32 heads) and K (8 heads) in place:
   `rotate_qk` with a cos/sin table unless the id says `compact` (two-level table) or `fly`
   (cos/sin computed per token). `naive` is the hand-written scalar loop with the same
-  table; `memory` is an in-place `x *= c` pass over the same bytes, measured in the same
+  table (16-bit values converted with `half`'s functions, as a user's loop would; the
+  crate's `Scalar` backend has its own, faster conversions with the same bits);
+  `memory` is an in-place `x *= c` pass over the same bytes, measured in the same
   run: the roof a rotation cannot beat, since it too reads and writes every byte once.
 - "x roof" is our time divided by the memory pass's time (1.0 = at the roof; lower is
   faster than the roof, which happens when the buffer sits in cache and our loop is
@@ -72,8 +74,9 @@ NOTES = """\
   The bf16 bare pass is cheaper (a shift, a mask and one rounding per 32 values), so the
   rotation's multiplies and adds and the check for subnormal results (which
   `vcvtne2ps2bf16` would flush to zero; the `unscreened` row leaves it out to weigh it)
-  are most of the bf16 time. Without AVX512_BF16 the bf16 narrowing is an exact integer
-  rounding throughout. The profile table below counts the instructions per element
+  are most of the bf16 time. Without AVX512_BF16 (the AVX2, portable and integer
+  AVX-512 kernels) the bf16 narrowing is an exact integer rounding throughout, two
+  vectors' results put back together with shifts, masks and an or. The profile table below counts the instructions per element
   (under valgrind, which emulates AVX2 but not AVX-512).
 - **16-bit prefill against the roof.** The same work per element, now at a size where the
   roof runs at memory speed over half as many bytes as f32. For f16 the add-port work
