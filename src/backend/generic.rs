@@ -5,6 +5,8 @@
 //! (`a*c - b*s == a*c + b*(-s)`, `x + y == y + x`), no fused multiply-add, the same
 //! conversions. Pairs left over after the last full vector go to the scalar kernel.
 
+use core::mem::MaybeUninit;
+
 use crate::config::MAX_PAIRS;
 use crate::kernel::{self, Span};
 use half::{bf16, f16};
@@ -240,12 +242,16 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
     sin: &[f32],
 ) {
     let (_, body) = vector_body::<V>(span);
+    let mut dup = Dup::new();
+    // SAFETY: the ISA is supported (caller); `cos`/`sin` hold `n >= to` values.
+    let dup = unsafe { dup.fill::<V>(span, to, cos, sin) };
     for r in 0..span.rows {
         let row_x = &mut x[r * span.stride..];
         let p = row_x.as_mut_ptr();
         // SAFETY: the ISA is supported (caller); pairs `0..to` of this row lie within
-        // `row_x` (`assert_fits`), and `cos`/`sin` hold at least `n` values.
-        unsafe { vector_pairs::<V, E, E, B, false>(p, p, span, to, cos, sin) };
+        // `row_x` (`assert_fits`), `cos`/`sin` hold at least `n` values, and `dup` (if
+        // any) was filled for this span up to `to`.
+        unsafe { vector_pairs::<V, E, E, B, false>(p, p, span, to, (cos, sin), dup) };
         if body < span.n {
             kernel::scalar(row_x, &span.row_tail(body), &cos[body..], &sin[body..]);
         }
@@ -510,7 +516,7 @@ unsafe fn bf16_pairs_rows<V: Vector>(
         return true;
     }
     // Chunk j's even cos at `2jN`, its odd ones at `2jN + N` (sin likewise, sign-flipped).
-    let mut split = [[core::mem::MaybeUninit::<f32>::uninit(); MAX_PAIRS]; 2];
+    let mut split = [[MaybeUninit::<f32>::uninit(); MAX_PAIRS]; 2];
     let [cs, ss] = &mut split;
     let (cs, ss) = (cs.as_mut_ptr().cast::<f32>(), ss.as_mut_ptr().cast::<f32>());
     for j in 0..chunks {
@@ -765,13 +771,72 @@ unsafe fn split_block<
     }
 }
 
+/// An interleaved span's cos and sign-flipped sin for pairs `0..to`, each value twice
+/// (`c0 c0 c1 c1 ...`; sin with the alternating sign the kernel xors in), written once
+/// per span for rows that load cos/sin per vector: then each row takes plain loads
+/// instead of two duplicating shuffles per vector.
+struct Dup {
+    cos: [MaybeUninit<f32>; 2 * MAX_PAIRS],
+    sin: [MaybeUninit<f32>; 2 * MAX_PAIRS],
+}
+
+impl Dup {
+    /// Room for a span's duplicated cos/sin, not yet written.
+    #[inline(always)]
+    fn new() -> Self {
+        Dup {
+            cos: [MaybeUninit::uninit(); 2 * MAX_PAIRS],
+            sin: [MaybeUninit::uninit(); 2 * MAX_PAIRS],
+        }
+    }
+
+    /// Fill pairs `0..to` for `span` (interleaved, `to` a whole number of vectors) and
+    /// return `self`, or `None` (nothing written) where there is no point: one row, or
+    /// nothing to do per vector.
+    ///
+    /// # Safety
+    /// The CPU must support `V`'s ISA; `cos`/`sin` hold at least `to` values.
+    #[inline(always)]
+    unsafe fn fill<V: Vector>(
+        &mut self,
+        span: &Span,
+        to: usize,
+        cos: &[f32],
+        sin: &[f32],
+    ) -> Option<&Self> {
+        if !span.interleaved || span.rows < 2 || to == 0 || to > MAX_PAIRS {
+            return None;
+        }
+        let (cd, sd) = (
+            self.cos.as_mut_ptr().cast::<f32>(),
+            self.sin.as_mut_ptr().cast::<f32>(),
+        );
+        // SAFETY: forwarded from the caller; pairs `k..k + N/2` of `cos`/`sin` in, values
+        // `2k..2k + N` of `2 * MAX_PAIRS` out.
+        unsafe {
+            let flip = V::alternating_sign(span.inverse);
+            let mut k = 0;
+            while k < to {
+                V::load_dup(cos.as_ptr().add(k)).store(cd.add(2 * k));
+                V::load_dup(sin.as_ptr().add(k))
+                    .xor(flip)
+                    .store(sd.add(2 * k));
+                k += V::N / 2;
+            }
+        }
+        Some(self)
+    }
+}
+
 /// Pairs `0..to` (a whole number of vectors) of one row, read from the row at `src` and
 /// written to the row at `dst` (the same row for an in-place rotation; channels at the
-/// same offsets in both), cos/sin loaded per vector, half-split pairs in blocks of `B`.
+/// same offsets in both), cos/sin loaded per vector, half-split pairs in blocks of `B`;
+/// interleaved pairs from `dup` when given (see [`Dup`]).
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA; the pairs must lie within both rows and `cos`/`sin`;
-/// `src` and `dst` are either the same row or do not overlap.
+/// `src` and `dst` are either the same row or do not overlap; `dup`, if given, holds
+/// pairs `0..to` of this span.
 #[inline(always)]
 unsafe fn vector_pairs<
     V: Vector,
@@ -784,14 +849,28 @@ unsafe fn vector_pairs<
     dst: *mut D,
     span: &Span,
     to: usize,
-    cos: &[f32],
-    sin: &[f32],
+    (cos, sin): (&[f32], &[f32]),
+    dup: Option<&Dup>,
 ) {
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): forwarded from the caller; `k < to` and each access is
-    // one vector of channels (or N/2 cos/sin values) starting at pair `k` (`B` of them
-    // for a block).
-    if span.interleaved {
+    // one vector of channels (or N/2 cos/sin values, N from `dup`) starting at pair `k`
+    // (`B` of them for a block).
+    if let (true, Some(dup)) = (span.interleaved, dup) {
+        let (cd, sd) = (
+            dup.cos.as_ptr().cast::<f32>(),
+            dup.sin.as_ptr().cast::<f32>(),
+        );
+        let mut k = 0;
+        while k < to {
+            unsafe {
+                let (c, s) = (V::load(cd.add(2 * k)), V::load(sd.add(2 * k)));
+                let o = span.first + 2 * k;
+                put::<V, D, NT>(interleaved::<V>(S::load(src.add(o)), c, s), dst.add(o));
+            }
+            k += V::N / 2;
+        }
+    } else if span.interleaved {
         let flip = unsafe { V::alternating_sign(span.inverse) };
         let mut k = 0;
         while k < to {
@@ -991,20 +1070,24 @@ unsafe fn rows_into<
     sin: &[f32],
 ) {
     let (_, body) = vector_body::<V>(span);
+    let mut dup = Dup::new();
+    // SAFETY: the ISA is supported (caller); `cos`/`sin` hold `n >= to` values.
+    let dup = unsafe { dup.fill::<V>(span, to, cos, sin) };
     for r in 0..span.rows {
         let src_row = &src[r * span.stride..];
         let dst_row = &mut dst[r * dst_stride..];
         // SAFETY: the ISA is supported (caller); pairs `0..to` of this row lie within
-        // both rows (`assert_fits` on both spans), which are different slices, and
-        // `cos`/`sin` hold at least `n` values.
+        // both rows (`assert_fits` on both spans), which are different slices,
+        // `cos`/`sin` hold at least `n` values, and `dup` (if any) was filled for this
+        // span up to `to`.
         unsafe {
             vector_pairs::<V, S, D, B, NT>(
                 src_row.as_ptr(),
                 dst_row.as_mut_ptr(),
                 span,
                 to,
-                cos,
-                sin,
+                (cos, sin),
+                dup,
             )
         };
         if body < span.n {
