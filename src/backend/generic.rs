@@ -443,14 +443,7 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
         for j in 0..K {
-            unsafe {
-                let (oa, ob) = (span.first + j * 2 * V::N, span.second + j * 2 * V::N);
-                let (ae, ao) = V::load_bf16_pairs(x.add(oa));
-                let (be, bo) = V::load_bf16_pairs(x.add(ob));
-                let ((ce, co), (se, so)) = (c[j], s[j]);
-                let ((ae2, be2), (ao2, bo2)) = (pair(ae, be, ce, se), pair(ao, bo, co, so));
-                V::store_bf16_chunks([(ae2, ao2, y.add(oa)), (be2, bo2, y.add(ob))]);
-            }
+            unsafe { split_pairs_chunk(x, y, span, j * 2 * V::N, c[j], s[j]) };
         }
     }
 }
@@ -548,7 +541,7 @@ unsafe fn bf16_pairs_rows<V: Vector>(
 /// and sign-flipped sin as (even, odd) lanes.
 ///
 /// # Safety
-/// As for [`bf16_pairs_rows`], for pairs `o..o + 2N` of one row.
+/// As for [`bf16_pairs_in_registers`], for pairs `o..o + 2N` of one row.
 #[inline(always)]
 unsafe fn split_pairs_chunk<V: Vector>(
     x: *const u16,
