@@ -330,11 +330,10 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
 /// then (even, odd) lanes of the same vector, so cos/sin are plain loads (no
 /// duplication, no swap); half-split pairs match even with even and odd with odd lanes
 /// of their two halves, so cos/sin are split into even and odd lanes once per span. The
-/// arithmetic per element
-/// is the scalar kernel's (`a*c - b*s`, `b*c + a*s`). Measured in isolation on this
-/// crate's test machine (AMD EPYC, AVX-512 + AVX512_BF16, 16 KiB in L1, best of 7): a
-/// bf16 `x *= c` pass took 0.93 ns per 16 elements this way against 1.36 ns with
-/// `vpmovzxwd` widening and one-vector rounding.
+/// arithmetic per element is the scalar kernel's (`a*c - b*s`, `b*c + a*s`). Measured in
+/// isolation on this crate's test machine (AMD EPYC, AVX-512 + AVX512_BF16, 16 KiB in
+/// L1, best of 7): a bf16 `x *= c` pass took 0.93 ns per 16 elements this way against
+/// 1.36 ns with `vpmovzxwd` widening and one-vector rounding.
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `src`/`dst` bf16 bits and `V::BF16_PAIRS`.
