@@ -1,6 +1,7 @@
 //! The crate's main job on a realistic shape: one Llama-3-8B attention layer's RoPE
 //! (32 query heads, 8 KV heads, head_dim 128, theta 500000, half-split pairs), for a
-//! 512-token prefill and a one-token decode step, with every backend this machine runs.
+//! 512-token prefill and a one-token decode step, in f32, f16 and bf16, with every backend
+//! this machine runs.
 //!
 //! Prints the backend chosen, throughput, and the largest error against a float64
 //! reference written from the formula.
@@ -11,7 +12,7 @@
 
 use std::time::Instant;
 
-use rope_simd::{bf16, Backend, Element, PairLayout, Positions, Rope, Rotate};
+use rope_simd::{bf16, f16, Backend, Element, PairLayout, Positions, Rope, Rotate};
 
 const Q_HEADS: usize = 32;
 const KV_HEADS: usize = 8;
@@ -123,8 +124,10 @@ fn main() {
     );
     println!("(GB/s counts bytes read + written; error is against an f64 reference, in units of the values)");
     step::<f32>("prefill", 512, 0, 21);
+    step::<f16>("prefill", 512, 0, 21);
     step::<bf16>("prefill", 512, 0, 21);
     step::<f32>("decode", 1, 4096, 2001);
+    step::<f16>("decode", 1, 4096, 2001);
     step::<bf16>("decode", 1, 4096, 2001);
     step::<f32>("decode", 1, 500_000, 2001);
 }

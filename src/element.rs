@@ -194,6 +194,19 @@ pub(crate) mod soft {
         ((x + 0x7FFF + ((x >> 16) & 1)) >> 16) as u16
     }
 
+    /// For the conversion tests: every f32 whose low 16 bits are one of the patterns that
+    /// decide rounding (zero, one, just below/at/above half of an f16 or bf16 ulp, all
+    /// ones, over a few middle bits), for every sign, exponent and top mantissa bits
+    /// (every `step`-th of those), eight at a time (one per low pattern).
+    #[cfg(test)]
+    pub(crate) fn rounding_cases(step: usize) -> impl Iterator<Item = [u32; 8]> {
+        const LOWS: [u32; 8] = [0, 1, 0x0FFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF];
+        const MIDS: [u32; 8] = [0, 0x10, 0x2000, 0x2010, 0x4000, 0x6000, 0x7FF0, 0xE000];
+        (0..=u32::from(u16::MAX))
+            .step_by(step)
+            .flat_map(|top| MIDS.map(|mid| LOWS.map(|low| (top << 16) | ((mid | low) & 0xFFFF))))
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -224,19 +237,11 @@ pub(crate) mod soft {
             );
         }
 
-        /// Narrowing matches `half` on every f32 whose low bits are one of the patterns
-        /// that decide rounding (zero, one, just below/at/above half of a bf16 or f16 ulp,
-        /// all ones), for every sign, exponent and top mantissa bits.
+        /// Narrowing matches `half` on every rounding case (see [`rounding_cases`]).
         #[test]
         fn narrowing_matches_half_on_every_rounding_case() {
-            let lows = [0u32, 1, 0x0FFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF];
-            let mids = [0u32, 0x10, 0x2000, 0x2010, 0x4000, 0x6000, 0x7FF0, 0xE000];
-            for top in (0..=u32::from(u16::MAX)).step_by(if cfg!(miri) { 997 } else { 1 }) {
-                for mid in mids {
-                    for low in lows {
-                        check_narrowing((top << 16) | ((mid | low) & 0xFFFF));
-                    }
-                }
+            for xs in rounding_cases(if cfg!(miri) { 997 } else { 1 }) {
+                xs.into_iter().for_each(check_narrowing);
             }
         }
 

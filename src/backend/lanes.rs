@@ -94,7 +94,7 @@ pub(crate) fn bf16_to_f32(h: u32x8) -> f32x8 {
 /// f32 rounded to bf16 (nearest even; a NaN keeps its top half with the quiet bit set, as
 /// `half` does) in the high half of each 32-bit lane; the low half is left over.
 #[inline(always)]
-fn bf16_high(v: f32x8) -> u32x8 {
+fn round_bf16_bits(v: f32x8) -> u32x8 {
     let x = bits(v);
     let is_nan: u32x8 = cast(v.is_nan());
     let odd = x.unbounded_shr_scalar(16) & splat(1);
@@ -106,7 +106,7 @@ fn bf16_high(v: f32x8) -> u32x8 {
 #[inline(always)]
 pub(crate) fn f32_to_bf16(v: f32x8) -> i32x8 {
     // The top 16 bits, shifted down arithmetically: sign-extended.
-    cast::<u32x8, i32x8>(bf16_high(v)) >> 16_i32
+    cast::<u32x8, i32x8>(round_bf16_bits(v)) >> 16_i32
 }
 
 #[inline(always)]
@@ -302,8 +302,8 @@ impl Vector for Lanes {
     unsafe fn store_bf16_pairs(even: Self, odd: Self, p: *mut u16) {
         // Even results to the low half of each 32-bit word, odd ones kept in the high
         // half: no narrowing or shuffle.
-        let low = bf16_high(even.0).unbounded_shr_scalar(16);
-        let words = low | (bf16_high(odd.0) & splat(0xFFFF_0000));
+        let low = round_bf16_bits(even.0).unbounded_shr_scalar(16);
+        let words = low | (round_bf16_bits(odd.0) & splat(0xFFFF_0000));
         // SAFETY: see the impl comment (16 bf16).
         unsafe {
             p.cast::<[u32; 8]>()
@@ -342,106 +342,69 @@ convert!(widen_bf16, narrow_bf16, bf16);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::element::soft::rounding_cases;
 
-    /// Every f16 bit pattern widens to `half`'s f32 bits.
-    #[test]
-    fn f16_widening_matches_half_for_every_input() {
-        for hi in (0..=u16::MAX / 8).step_by(if cfg!(miri) { 97 } else { 1 }) {
-            let h: [u32; 8] = core::array::from_fn(|i| u32::from(hi * 8 + i as u16));
-            let got = f16_to_f32(u32x8::new(h)).to_array();
-            for (i, &g) in got.iter().enumerate() {
-                let want = f16::from_bits(h[i] as u16).to_f32();
-                assert_eq!(g.to_bits(), want.to_bits(), "f16 {:#06x}", h[i]);
+    /// Every 16-bit pattern, eight at a time (every `step`-th group).
+    fn every_pattern(step: usize) -> impl Iterator<Item = [u16; 8]> {
+        (0..=u16::MAX / 8)
+            .step_by(step)
+            .map(|hi| core::array::from_fn(|i| hi * 8 + i as u16))
+    }
+
+    /// Widened f16 and bf16 against `half`: exact bits, a bf16 NaN only as NaN (the lane
+    /// formula does not force the quiet bit; arithmetic on a NaN gives a NaN either way).
+    fn check_widening(h: [u16; 8], f: [f32; 8], b: [f32; 8]) {
+        for i in 0..8 {
+            let want = f16::from_bits(h[i]).to_f32();
+            assert_eq!(f[i].to_bits(), want.to_bits(), "f16 {:#06x}", h[i]);
+            let want = bf16::from_bits(h[i]).to_f32();
+            if want.is_nan() {
+                assert!(b[i].is_nan(), "bf16 {:#06x}", h[i]);
+            } else {
+                assert_eq!(b[i].to_bits(), want.to_bits(), "bf16 {:#06x}", h[i]);
             }
         }
     }
 
-    /// Every bf16 bit pattern widens exactly (NaN to a NaN).
-    #[test]
-    fn bf16_widening_matches_half_for_every_input() {
-        for hi in (0..=u16::MAX / 8).step_by(if cfg!(miri) { 97 } else { 1 }) {
-            let h: [u32; 8] = core::array::from_fn(|i| u32::from(hi * 8 + i as u16));
-            let got = bf16_to_f32(u32x8::new(h)).to_array();
-            for (i, &g) in got.iter().enumerate() {
-                let want = bf16::from_bits(h[i] as u16).to_f32();
-                if want.is_nan() {
-                    assert!(g.is_nan(), "bf16 {:#06x}", h[i]); // quiet bit not forced
-                } else {
-                    assert_eq!(g.to_bits(), want.to_bits(), "bf16 {:#06x}", h[i]);
-                }
-            }
+    /// Narrowed f16 and bf16 bits of `x` against `half`'s.
+    fn check_narrowing(x: [u32; 8], h: [u16; 8], b: [u16; 8]) {
+        for i in 0..8 {
+            let f = f32::from_bits(x[i]);
+            assert_eq!(h[i], f16::from_f32(f).to_bits(), "f16 of {:#010x}", x[i]);
+            assert_eq!(b[i], bf16::from_f32(f).to_bits(), "bf16 of {:#010x}", x[i]);
         }
     }
 
-    /// Narrowing matches `half` on every f32 whose low bits are one of the patterns that
-    /// decide rounding (zero, just below/at/above the half-way point, all ones), for every
-    /// sign, exponent and top mantissa bits: 2^16 x 8 x 8 inputs.
+    /// The lane formulas widen every 16-bit pattern and round every rounding case to
+    /// `half`'s bits (on aarch64 too, where `Lanes` converts f16 with NEON instead).
     #[test]
-    fn narrowing_matches_half_on_every_rounding_case() {
-        let lows: [u32; 8] = [0, 1, 0x0FFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF];
-        let stride = if cfg!(miri) { 997 } else { 1 }; // Miri: a sample
-        for top in (0..=u32::from(u16::MAX)).step_by(stride) {
-            for mid in [0u32, 0x10, 0x2000, 0x2010, 0x4000, 0x6000, 0x7FF0, 0xE000] {
-                let x: [u32; 8] =
-                    core::array::from_fn(|i| (top << 16) | ((mid | lows[i]) & 0xFFFF));
-                let v = f32x8::new(x.map(f32::from_bits));
-                let (h, b) = (f32_to_f16(v).to_array(), f32_to_bf16(v).to_array());
-                for i in 0..8 {
-                    let f = f32::from_bits(x[i]);
-                    assert_eq!(
-                        h[i] as u16,
-                        f16::from_f32(f).to_bits(),
-                        "f16 of {:#010x}",
-                        x[i]
-                    );
-                    assert_eq!(
-                        b[i] as u16,
-                        bf16::from_f32(f).to_bits(),
-                        "bf16 of {:#010x}",
-                        x[i]
-                    );
-                }
-            }
+    fn lane_formulas_match_half() {
+        for h in every_pattern(if cfg!(miri) { 97 } else { 1 }) {
+            let v = u32x8::new(h.map(u32::from));
+            check_widening(h, f16_to_f32(v).to_array(), bf16_to_f32(v).to_array());
+        }
+        for x in rounding_cases(if cfg!(miri) { 997 } else { 1 }) {
+            let v = f32x8::new(x.map(f32::from_bits));
+            let narrow = |w: i32x8| w.to_array().map(|b| b as u16);
+            check_narrowing(x, narrow(f32_to_f16(v)), narrow(f32_to_bf16(v)));
         }
     }
 
-    /// `Lanes`' own loads and stores (what the kernels call: the lane formulas, or on
-    /// aarch64 NEON's f16 conversions) widen every 16-bit pattern and round every
-    /// rounding case (as above) to `half`'s bits.
+    /// `Lanes`' own loads and stores (what the kernels call) widen every 16-bit pattern
+    /// and round every rounding case to `half`'s bits.
     #[test]
     fn vector_loads_and_stores_match_half() {
-        let step = if cfg!(miri) { 97 } else { 1 };
-        for hi in (0..=u16::MAX / 8).step_by(step) {
-            let h: [u16; 8] = core::array::from_fn(|i| hi * 8 + i as u16);
+        for h in every_pattern(if cfg!(miri) { 97 } else { 1 }) {
             // SAFETY: `Lanes` needs no runtime feature; 8 readable u16.
             let (f, b) = unsafe { (Lanes::load_f16(h.as_ptr()), Lanes::load_bf16(h.as_ptr())) };
-            let (f, b) = (f.0.to_array(), b.0.to_array());
-            for i in 0..8 {
-                let want = f16::from_bits(h[i]).to_f32();
-                assert_eq!(f[i].to_bits(), want.to_bits(), "f16 {:#06x}", h[i]);
-                let want = bf16::from_bits(h[i]).to_f32();
-                if want.is_nan() {
-                    assert!(b[i].is_nan(), "bf16 {:#06x}", h[i]); // quiet bit not forced
-                } else {
-                    assert_eq!(b[i].to_bits(), want.to_bits(), "bf16 {:#06x}", h[i]);
-                }
-            }
+            check_widening(h, f.0.to_array(), b.0.to_array());
         }
-        let lows: [u32; 8] = [0, 1, 0x0FFF, 0x1000, 0x1001, 0x7FFF, 0x8000, 0xFFFF];
-        for top in (0..=u32::from(u16::MAX)).step_by(if cfg!(miri) { 997 } else { 1 }) {
-            for mid in [0u32, 0x10, 0x2000, 0x2010, 0x4000, 0x6000, 0x7FF0, 0xE000] {
-                let x: [u32; 8] =
-                    core::array::from_fn(|i| (top << 16) | ((mid | lows[i]) & 0xFFFF));
-                let v = Lanes(f32x8::new(x.map(f32::from_bits)));
-                let (mut h, mut b) = ([0u16; 8], [0u16; 8]);
-                // SAFETY: `Lanes` needs no runtime feature; 8 writable u16 each.
-                unsafe { (v.store_f16(h.as_mut_ptr()), v.store_bf16(b.as_mut_ptr())) };
-                for i in 0..8 {
-                    let f = f32::from_bits(x[i]);
-                    assert_eq!(h[i], f16::from_f32(f).to_bits(), "f16 of {:#010x}", x[i]);
-                    assert_eq!(b[i], bf16::from_f32(f).to_bits(), "bf16 of {:#010x}", x[i]);
-                }
-            }
+        for x in rounding_cases(if cfg!(miri) { 997 } else { 1 }) {
+            let v = Lanes(f32x8::new(x.map(f32::from_bits)));
+            let (mut h, mut b) = ([0u16; 8], [0u16; 8]);
+            // SAFETY: `Lanes` needs no runtime feature; 8 writable u16 each.
+            unsafe { (v.store_f16(h.as_mut_ptr()), v.store_bf16(b.as_mut_ptr())) };
+            check_narrowing(x, h, b);
         }
     }
 }

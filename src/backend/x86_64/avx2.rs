@@ -149,8 +149,11 @@ impl Vector for Avx2 {
         unsafe {
             // Even results to the low half of each 32-bit lane, odd ones kept in the high
             // half: no shuffle (the one-vector store needs a pack and a permute).
-            let low = _mm256_srli_epi32::<16>(even.bf16_high());
-            let high = _mm256_and_si256(odd.bf16_high(), _mm256_set1_epi32(0xFFFF_0000_u32 as i32));
+            let low = _mm256_srli_epi32::<16>(even.round_bf16_bits());
+            let high = _mm256_and_si256(
+                odd.round_bf16_bits(),
+                _mm256_set1_epi32(0xFFFF_0000_u32 as i32),
+            );
             _mm256_storeu_si256(p.cast(), _mm256_or_si256(low, high));
         }
     }
@@ -165,7 +168,7 @@ impl Avx2 {
     unsafe fn bf16_bits(self) -> __m128i {
         // SAFETY: AVX2 is supported (the caller).
         unsafe {
-            let r = _mm256_srli_epi32::<16>(self.bf16_high());
+            let r = _mm256_srli_epi32::<16>(self.round_bf16_bits());
             // Pack 8 x u32 (each <= 0xFFFF) to u16; packus works per 128-bit half.
             let packed = _mm256_permute4x64_epi64::<0b10_00_10_00>(_mm256_packus_epi32(r, r));
             _mm256_castsi256_si128(packed)
@@ -179,7 +182,7 @@ impl Avx2 {
     /// # Safety
     /// As for the `Vector` methods above.
     #[inline(always)]
-    unsafe fn bf16_high(self) -> __m256i {
+    unsafe fn round_bf16_bits(self) -> __m256i {
         // SAFETY: AVX2 is supported (the caller).
         unsafe {
             let x = _mm256_castps_si256(self.0);

@@ -322,6 +322,7 @@ mod tests {
         ] {
             for rotary in [hd, (hd / 2) & !1].into_iter().filter(|&r| r > 0) {
                 let n = rotary / 2;
+                // Angles in [0, 100) rad, every fifth 0 (cos 1, sin 0).
                 let angles = data(n, &mut seed, |b| (b % 100_000) as f64 * 0.001, &[0]);
                 let mut cos: Vec<f32> = angles.iter().map(|&a: &f64| a.cos() as f32).collect();
                 let mut sin: Vec<f32> = angles.iter().map(|&a: &f64| a.sin() as f32).collect();
