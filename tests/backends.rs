@@ -270,20 +270,29 @@ fn narrowing_matches_half_on_every_backend() {
 /// class of value (NaN payloads, infinities, subnormals, ties after rotation) in the
 /// same vectors, at the head sizes where the AVX512_BF16 kernels take their paired path
 /// (whole chunks of 32 channels, several heads) and at some where they do not; bit for
-/// bit against the scalar kernel on every backend, NaN payloads included on x86_64 (whose
-/// scalar and vector units propagate NaNs alike).
+/// bit against the scalar kernel on every backend. On x86_64 NaN payloads are compared
+/// too where they are determined: x86 returns the first NaN operand (quieted), so a
+/// result whose pair held one NaN carries that NaN's payload on every backend, while a
+/// pair of two NaNs gives whichever the compiler put first (it may swap an add's
+/// operands; the crate leaves payloads unspecified), compared only as NaN.
 #[test]
 fn bf16_from_every_bit_class_matches_scalar() {
-    let same = |want: &[bf16], got: &[bf16], what: &str| {
-        // (Miri picks NaN payloads at random, as IEEE 754 allows.)
-        if cfg!(all(target_arch = "x86_64", not(miri))) {
+    let same =
+        |x: &[bf16], partner: &dyn Fn(usize) -> usize, want: &[bf16], got: &[bf16], what: &str| {
+            // (Miri picks NaN payloads at random, as IEEE 754 allows.)
+            let strict = cfg!(all(target_arch = "x86_64", not(miri)));
             for (i, (w, g)) in want.iter().zip(got).enumerate() {
-                assert_eq!(w.to_bits(), g.to_bits(), "{what}: element {i}");
+                let two_nans = x[i].is_nan() && x[partner(i)].is_nan();
+                if w.is_nan() && g.is_nan() && (!strict || two_nans) {
+                    continue;
+                }
+                assert_eq!(
+                    w.to_bits(),
+                    g.to_bits(),
+                    "{what}: element {i}: {w:?} vs {g:?}"
+                );
             }
-        } else {
-            assert_same_bits(want, got, what);
-        }
-    };
+        };
     let mut rng = Rng(0xB_F16);
     for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
         let head_dims: &[usize] = if cfg!(miri) {
@@ -340,11 +349,25 @@ fn bf16_from_every_bit_class_matches_scalar() {
                         .unwrap();
                     (y, dst)
                 };
+                // The element paired with element `i` (every channel is rotated).
+                let partner = |i: usize| {
+                    let (base, t) = (i - i % head_dim, i % head_dim);
+                    match layout {
+                        PairLayout::Interleaved => base + (t ^ 1),
+                        PairLayout::HalfSplit => base + (t + head_dim / 2) % head_dim,
+                    }
+                };
                 let (want, want_into) = run(&scalar);
                 for b in backends() {
                     let (y, dst) = run(&scalar.clone().with_backend(b).unwrap());
-                    same(&want, &y, &format!("{} in place", b.name()));
-                    same(&want_into, &dst, &format!("{} into", b.name()));
+                    same(&x, &partner, &want, &y, &format!("{} in place", b.name()));
+                    same(
+                        &x,
+                        &partner,
+                        &want_into,
+                        &dst,
+                        &format!("{} into", b.name()),
+                    );
                 }
             }
         }
