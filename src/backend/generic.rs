@@ -98,6 +98,25 @@ pub trait Vector: Copy {
     unsafe fn store_bf16_pairs(_even: Self, _odd: Self, _p: *mut u16) {
         unreachable!("rope-simd internal error: no bf16 pairs on this ISA")
     }
+    /// Whether the masked methods below exist (see [`split_aligned`]). Where it is false
+    /// they are never called.
+    const MASKED: bool = false;
+    /// The lanes of `mask` (bit `i` for lane `i`) loaded from `p`, the others 0. Only
+    /// those lanes' elements are read: `p` needs to be valid for them alone.
+    #[inline(always)]
+    unsafe fn load_masked(_p: *const f32, _mask: u32) -> Self {
+        unreachable!("rope-simd internal error: no masked loads on this ISA")
+    }
+    /// Lanes of `mask` from `b`, the others from `a`.
+    #[inline(always)]
+    unsafe fn blend(_mask: u32, _a: Self, _b: Self) -> Self {
+        unreachable!("rope-simd internal error: no masked blend on this ISA")
+    }
+    /// Store the lanes of `mask` at `p`; only those lanes' elements are written.
+    #[inline(always)]
+    unsafe fn store_masked(self, _p: *mut f32, _mask: u32) {
+        unreachable!("rope-simd internal error: no masked stores on this ISA")
+    }
     /// `store_bf16_pairs` of `M` chunks, `(even, odd, p)` each (one branch for all where
     /// the ISA checks its rounding). (Inlined always, like every method here: a default
     /// body compiled on its own lacks the ISA's target features, and its intrinsics
@@ -116,6 +135,8 @@ pub trait Vector: Copy {
 pub trait SimdElement: Copy {
     /// True for bf16 only (a transparent u16).
     const IS_BF16: bool = false;
+    /// True for f32 only.
+    const IS_F32: bool = false;
     /// True where [`SimdElement::store_stream`] can bypass the cache (f16, bf16).
     const STREAMS: bool = false;
     unsafe fn load<V: Vector>(p: *const Self) -> V;
@@ -129,6 +150,7 @@ pub trait SimdElement: Copy {
 }
 
 impl SimdElement for f32 {
+    const IS_F32: bool = true;
     #[inline(always)]
     unsafe fn load<V: Vector>(p: *const Self) -> V {
         // SAFETY: forwarded from the caller.
@@ -299,6 +321,13 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
     }
     if span.rows < 2 {
         return false;
+    }
+    if V::MASKED && S::IS_F32 && D::IS_F32 && !NT {
+        let (src, dst) = (src.cast::<f32>(), dst.cast::<f32>());
+        // SAFETY: forwarded from the caller; `S` and `D` are f32.
+        if unsafe { split_aligned::<V>(src, dst, dst_stride, span, cos, sin) } {
+            return true;
+        }
     }
     let (width, _) = vector_body::<V>(span);
     // SAFETY: forwarded from the caller.
@@ -557,6 +586,182 @@ unsafe fn split_pairs_chunk<V: Vector>(
         let (be, bo) = V::load_bf16_pairs(x.add(ob));
         let ((ae2, be2), (ao2, bo2)) = (pair(ae, be, ce, se), pair(ao, bo, co, so));
         V::store_bf16_chunks([(ae2, ao2, y.add(oa)), (be2, bo2, y.add(ob))]);
+    }
+}
+
+/// [`bodies_in_registers`] for f32 half-split spans whose rows lie back to back (every
+/// channel rotated: pairs `(i, i + n)`, stride `2n`) but start off a vector boundary, on
+/// ISAs with masked loads and stores ([`Vector::MASKED`]): the span is walked as one
+/// run of vectors on `V::N`-element boundaries, so that no load or store crosses a
+/// cache line. Returns `false`, having done nothing, unless the span (and the
+/// destination) start `m > 0` elements past a boundary and `n` is `K` vectors for a `K`
+/// that fits.
+///
+/// Why: with 16 lanes a vector is a 64-byte cache line, and a row that starts off a line
+/// (Rust's `Vec<f32>` is 16-byte aligned by the allocator) makes every 512-bit load and
+/// store of it cross one. On an Intel Xeon (family 6 model 207, 2026-12-01; f32 decode
+/// step, 40 heads, in L1) rows 16 bytes off took 1.3-1.6x the time of 64-byte aligned
+/// rows; with this path, in an A/B probe of that step at 16 bytes off (best of 18
+/// timings each, two builds run alternately), head_dim 64 went 162 -> 124 ns and 128
+/// 324 -> 215 ns, within 1.1-1.25x of aligned rows (which do not take it). Not covered:
+/// head_dim 256 (`K = 8` would keep about 49 vectors live, more than the 32 registers)
+/// and interleaved pairs.
+///
+/// The run: vector `w` holds elements `w*N - m..(w+1)*N - m` of the span. Per row `r`
+/// (`2K` vectors, `u = w - 2Kr`), vector `u = 0` (`B`) holds the end of row `r - 1`'s
+/// second half in lanes `0..m` and the start of row `r`'s first half in lanes `m..N`;
+/// `u = K` (`M`) the end of the first half and the start of the second; the others
+/// lie inside one half and pair with the vector `K` away. The lanes of `B` and `M`
+/// pair with lanes of the `M` and `B` around them (`B_r`: `M_(r-1)` below `m`, `M_r`
+/// from `m`; `M_r`: `B_(r+1)` below `m`, `B_r` from `m`), put together with one blend.
+/// Each lane computes `x*c + y*s'`, with `s' = -s` where `x` is the pair's first
+/// element and `s` where it is the second: the scalar kernel's `a*c - b*s` and
+/// `b*c + a*s`, exactly (`p - q == p + (-q)` in IEEE arithmetic).
+///
+/// # Safety
+/// As for [`bodies_in_registers`], with `V::MASKED` and f32 on both sides.
+#[inline(always)]
+unsafe fn split_aligned<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    dst_stride: usize,
+    span: &Span,
+    cos: &[f32],
+    sin: &[f32],
+) -> bool {
+    let lanes = V::N;
+    let n = span.n;
+    let off = |p: *const f32| (p as usize / core::mem::size_of::<f32>()) % lanes;
+    let m = off(src.wrapping_add(span.first));
+    if span.interleaved
+        || m == 0
+        || off(dst.wrapping_add(span.first).cast_const()) != m
+        || span.second != span.first + n
+        || span.stride != 2 * n
+        || dst_stride != 2 * n
+        || !n.is_multiple_of(lanes)
+    {
+        return false;
+    }
+    let (src, dst) = (src.wrapping_add(span.first), dst.wrapping_add(span.first));
+    // SAFETY: forwarded from the caller (the arms give `n == K * N`).
+    unsafe {
+        match n / lanes {
+            1 => split_stream::<V, 1>(src, dst, span, cos, sin, m),
+            2 => split_stream::<V, 2>(src, dst, span, cos, sin, m),
+            4 => split_stream::<V, 4>(src, dst, span, cos, sin, m),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`split_aligned`] for `n == K * N`, the span's `rows * 2n` elements starting at `src`
+/// (read) and `dst` (written), `m` (`0 < m < N`) elements past a vector boundary.
+///
+/// # Safety
+/// As for [`split_aligned`]; `src`/`dst` hold `span.rows * 2n` elements from there.
+#[inline(always)]
+unsafe fn split_stream<V: Vector, const K: usize>(
+    src: *const f32,
+    dst: *mut f32,
+    span: &Span,
+    cos: &[f32],
+    sin: &[f32],
+    m: usize,
+) {
+    let (lanes, rows, n) = (V::N, span.rows, K * V::N);
+    let full = (1u32 << lanes) - 1;
+    let (low, high) = ((1u32 << m) - 1, full & (full << m));
+    // Vector `w` of the run (wrapping: vector 0 starts before `src`, and is accessed
+    // only in its lanes from `m`).
+    let at = |w: usize| src.wrapping_add(w * lanes).wrapping_sub(m);
+    let at_mut = |w: usize| dst.wrapping_add(w * lanes).wrapping_sub(m);
+    let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
+    // SAFETY (every block below): the ISA is supported and has masked loads and stores
+    // (caller). cos/sin: `n = K * N` values; the loads at `u*N - m` (`0 < u < K`) lie
+    // within them, and the masked ones read lanes `0..m` at `n - m` and `m..N` at `-m`,
+    // which are `cos[n - m..n]` and `cos[0..N - m]`. The data: vectors `1..2K*rows` of
+    // the run lie within the span's elements; vector 0 is accessed in lanes `m..N` (the
+    // span's first `N - m` elements) and vector `2K*rows` in lanes `0..m` (its last `m`).
+    // In place, every element is read once, before it is written, and written once.
+    let flip = unsafe { sin_flip::<V>(span) };
+    let neg = unsafe { V::splat(-0.0) };
+    // Vectors inside a half: cos and sin for pairs `u*N - m..`, `u` in `1..K` (index 0
+    // unused, and 0).
+    let zero = unsafe { V::splat(0.0) };
+    let c: [V; K] = array!(K, |u| unsafe {
+        if u == 0 {
+            zero
+        } else {
+            V::load(cp.add(u * lanes - m))
+        }
+    });
+    let s: [V; K] = array!(K, |u| unsafe {
+        if u == 0 {
+            zero
+        } else {
+            V::load(sp.add(u * lanes - m)).xor(flip)
+        }
+    });
+    // `B` and `M`: pairs `n - m..n` in lanes `0..m`, `0..N - m` in lanes `m..N`; in
+    // `B` the low lanes are second elements and the high lanes first ones, in `M` the
+    // other way round.
+    let (cb, sb) = unsafe {
+        let (c_lo, c_hi) = (
+            V::load_masked(cp.add(n - m), low),
+            V::load_masked(cp.wrapping_sub(m), high),
+        );
+        let (s_lo, s_hi) = (
+            V::load_masked(sp.add(n - m), low),
+            V::load_masked(sp.wrapping_sub(m), high),
+        );
+        (
+            V::blend(high, c_lo, c_hi),
+            V::blend(high, s_lo, s_hi).xor(flip),
+        )
+    };
+    let (sb_b, sb_m) = unsafe {
+        (
+            V::blend(high, sb, sb.xor(neg)),
+            V::blend(low, sb, sb.xor(neg)),
+        )
+    };
+    let (s_a, s_b): ([V; K], [V; K]) = (array!(K, |u| unsafe { s[u].xor(neg) }), s);
+    unsafe {
+        let mut b_cur = V::load_masked(at(0), high);
+        let mut m_prev = b_cur; // lanes below `m` of B_0 are never stored
+        for r in 0..rows {
+            let w = 2 * K * r;
+            let a: [V; K] = array!(K, |u| if u == 0 { zero } else { V::load(at(w + u)) });
+            let m_cur = V::load(at(w + K));
+            let b: [V; K] = array!(K, |u| if u == 0 { zero } else { V::load(at(w + K + u)) });
+            let b_next = if r + 1 < rows {
+                V::load(at(w + 2 * K))
+            } else {
+                V::load_masked(at(w + 2 * K), low)
+            };
+            let out_b = b_cur.mul(cb).add(V::blend(high, m_prev, m_cur).mul(sb_b));
+            let out_m = m_cur.mul(cb).add(V::blend(high, b_next, b_cur).mul(sb_m));
+            if r == 0 {
+                out_b.store_masked(at_mut(w), high);
+            } else {
+                out_b.store(at_mut(w));
+            }
+            for u in 1..K {
+                a[u].mul(c[u]).add(b[u].mul(s_a[u])).store(at_mut(w + u));
+            }
+            out_m.store(at_mut(w + K));
+            for u in 1..K {
+                b[u].mul(c[u])
+                    .add(a[u].mul(s_b[u]))
+                    .store(at_mut(w + K + u));
+            }
+            (m_prev, b_cur) = (m_cur, b_next);
+        }
+        // The last `B`: the end of the last row's second half, in lanes `0..m`.
+        let out_b = b_cur.mul(cb).add(m_prev.mul(sb_b));
+        out_b.store_masked(at_mut(2 * K * rows), low);
     }
 }
 

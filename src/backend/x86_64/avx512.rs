@@ -24,6 +24,10 @@
 //! `vcvtne2ps2bf16` and `vpermw` (`vfpclassps` guarding both halves), with no calls left
 //! in the kernel once `generic::array!` replaced closures (LLVM had kept calls to the
 //! closures that built the cos/sin arrays, and the path ran 30% slower).
+//! The masked methods serve `generic::split_aligned` (f32 half-split rows off a 64-byte
+//! boundary): checked 2026-12-01, its loop body at head_dim 64 is four `vmovups` zmm
+//! loads and stores on 64-byte boundaries, eight `vmulps`, four `vaddps` and two
+//! `vblendmps`, with `{k}` masked `vmovups` only before and after the row loop.
 
 use core::arch::x86_64::*;
 
@@ -41,7 +45,8 @@ const NEAREST: i32 = 0x08;
 // generates at the bottom (with `avx512bf16`, `avx512bw` and `avx512dq` added for
 // `Avx512<true>`), which are called only when `has_avx512()` (`has_avx512_bf16()`) said
 // the CPU and OS support those features; the callers of the pointer methods guarantee 16
-// (or 8 for `load_dup`, 32 for the pair methods) elements,
+// (or 8 for `load_dup`, 32 for the pair methods, the mask's lanes for the masked ones:
+// AVX-512 masked loads and stores touch no other element, and fault on none) elements,
 // and a 16-byte aligned `p` for the `_stream` stores (`generic::rotate_into` streams only
 // where every vector store is aligned).
 impl<const BF16: bool> Vector for Avx512<BF16> {
@@ -121,6 +126,19 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     #[inline(always)]
     unsafe fn sub(self, o: Self) -> Self {
         unsafe { Self(_mm512_sub_ps(self.0, o.0)) }
+    }
+    const MASKED: bool = true;
+    #[inline(always)]
+    unsafe fn load_masked(p: *const f32, mask: u32) -> Self {
+        unsafe { Self(_mm512_maskz_loadu_ps(mask as __mmask16, p)) }
+    }
+    #[inline(always)]
+    unsafe fn blend(mask: u32, a: Self, b: Self) -> Self {
+        unsafe { Self(_mm512_mask_blend_ps(mask as __mmask16, a.0, b.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_masked(self, p: *mut f32, mask: u32) {
+        unsafe { _mm512_mask_storeu_ps(p, mask as __mmask16, self.0) }
     }
     const BF16_PAIRS: bool = true;
     #[inline(always)]
