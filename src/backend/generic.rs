@@ -98,7 +98,7 @@ pub trait Vector: Copy {
     unsafe fn store_bf16_pairs(_even: Self, _odd: Self, _p: *mut u16) {
         unreachable!("rope-simd internal error: no bf16 pairs on this ISA")
     }
-    /// Whether the masked methods below exist (see [`split_aligned`]). Where it is false
+    /// Whether the masked methods below exist (see [`aligned_run`]). Where it is false
     /// they are never called.
     const MASKED: bool = false;
     /// The lanes of `mask` (bit `i` for lane `i`) loaded from `p`, the others 0. Only
@@ -325,7 +325,7 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
     if V::MASKED && S::IS_F32 && D::IS_F32 && !NT {
         let (src, dst) = (src.cast::<f32>(), dst.cast::<f32>());
         // SAFETY: forwarded from the caller; `S` and `D` are f32.
-        if unsafe { split_aligned::<V>(src, dst, dst_stride, span, cos, sin) } {
+        if unsafe { aligned_run::<V>(src, dst, dst_stride, span, cos, sin) } {
             return true;
         }
     }
@@ -589,23 +589,148 @@ unsafe fn split_pairs_chunk<V: Vector>(
     }
 }
 
-/// [`bodies_in_registers`] for f32 half-split spans whose rows lie back to back (every
-/// channel rotated: pairs `(i, i + n)`, stride `2n`) but start off a vector boundary, on
-/// ISAs with masked loads and stores ([`Vector::MASKED`]): the span is walked as one
-/// run of vectors on `V::N`-element boundaries, so that no load or store crosses a
-/// cache line. Returns `false`, having done nothing, unless the span (and the
-/// destination) start `m > 0` elements past a boundary and `n` is `K` vectors for a `K`
-/// that fits.
+/// [`bodies_in_registers`] for f32 spans whose rows lie back to back (every channel
+/// rotated, stride `2n`) but start off a vector boundary, on ISAs with masked loads and
+/// stores ([`Vector::MASKED`]): the span is walked as one run of vectors on
+/// `V::N`-element boundaries, so that no load or store crosses a cache line (half-split
+/// pairs in [`split_stream`], interleaved ones in [`interleaved_stream`]). Returns
+/// `false`, having done nothing, unless the span (and the destination) start `m > 0`
+/// elements past a boundary (`m` even for interleaved pairs, so that no pair straddles
+/// two vectors) and a row is a number of vectors that fits.
 ///
 /// Why: with 16 lanes a vector is a 64-byte cache line, and a row that starts off a line
 /// (Rust's `Vec<f32>` is 16-byte aligned by the allocator) makes every 512-bit load and
 /// store of it cross one. On an Intel Xeon (family 6 model 207, 2026-12-01; f32 decode
 /// step, 40 heads, in L1) rows 16 bytes off took 1.3-1.6x the time of 64-byte aligned
 /// rows; with this path, in an A/B probe of that step at 16 bytes off (best of 18
-/// timings each, two builds run alternately), head_dim 64 went 162 -> 124 ns and 128
-/// 324 -> 215 ns, within 1.1-1.25x of aligned rows (which do not take it). Not covered:
-/// head_dim 256 (`K = 8` would keep about 49 vectors live, more than the 32 registers)
-/// and interleaved pairs.
+/// timings each, two builds run alternately), half-split head_dim 64 went 162 -> 124 ns
+/// and 128 324 -> 215 ns (within 1.1-1.25x of aligned rows, which do not take it),
+/// 256 611 -> 431 ns; interleaved 64 149 -> 141, 128 304 -> 254, 256 1041 -> 655 ns. At
+/// head_dim 256 the cos/sin vectors do not all fit in registers and LLVM keeps some on
+/// the stack, where they are aligned loads.
+///
+/// # Safety
+/// As for [`bodies_in_registers`], with `V::MASKED` and f32 on both sides.
+#[inline(always)]
+unsafe fn aligned_run<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    dst_stride: usize,
+    span: &Span,
+    cos: &[f32],
+    sin: &[f32],
+) -> bool {
+    let (lanes, n) = (V::N, span.n);
+    let off = |p: *const f32| (p as usize / core::mem::size_of::<f32>()) % lanes;
+    let m = off(src.wrapping_add(span.first));
+    if m == 0
+        || off(dst.wrapping_add(span.first).cast_const()) != m
+        || span.stride != 2 * n
+        || dst_stride != 2 * n
+        || !(2 * n).is_multiple_of(lanes)
+    {
+        return false;
+    }
+    let (src, dst) = (src.wrapping_add(span.first), dst.wrapping_add(span.first));
+    // SAFETY: forwarded from the caller (the arms give `n == K * N`, or `2n == R * N`).
+    unsafe {
+        if span.interleaved {
+            if m % 2 != 0 {
+                return false;
+            }
+            match 2 * n / lanes {
+                1 => interleaved_stream::<V, 1>(src, dst, span, cos, sin, m),
+                2 => interleaved_stream::<V, 2>(src, dst, span, cos, sin, m),
+                4 => interleaved_stream::<V, 4>(src, dst, span, cos, sin, m),
+                8 => interleaved_stream::<V, 8>(src, dst, span, cos, sin, m),
+                16 => interleaved_stream::<V, 16>(src, dst, span, cos, sin, m),
+                _ => return false,
+            }
+        } else {
+            if span.second != span.first + n || !n.is_multiple_of(lanes) {
+                return false;
+            }
+            match n / lanes {
+                1 => split_stream::<V, 1>(src, dst, span, cos, sin, m),
+                2 => split_stream::<V, 2>(src, dst, span, cos, sin, m),
+                4 => split_stream::<V, 4>(src, dst, span, cos, sin, m),
+                8 => split_stream::<V, 8>(src, dst, span, cos, sin, m),
+                _ => return false,
+            }
+        }
+    }
+    true
+}
+
+/// [`aligned_run`] for interleaved pairs, `2n == R * N`: vector `w` of the run holds
+/// elements `w*N - m..(w+1)*N - m` of the span. Every pair lies within one vector (`m`
+/// is even), so each vector is rotated on its own as in [`in_registers`]; the vectors
+/// that straddle two rows (`w` a multiple of `R`) hold the end of one row in lanes
+/// `0..m` and the start of the next in lanes `m..N`, and take cos/sin put together the
+/// same way, once per span.
+///
+/// # Safety
+/// As for [`aligned_run`]; `src`/`dst` hold `span.rows * 2n` elements from there.
+#[inline(always)]
+unsafe fn interleaved_stream<V: Vector, const R: usize>(
+    src: *const f32,
+    dst: *mut f32,
+    span: &Span,
+    cos: &[f32],
+    sin: &[f32],
+    m: usize,
+) {
+    let (lanes, rows) = (V::N, span.rows);
+    let (half, shift, n) = (V::N / 2, m / 2, R * V::N / 2);
+    let full = (1u32 << lanes) - 1;
+    let (low, high) = ((1u32 << m) - 1, full & (full << m));
+    let at = |w: usize| src.wrapping_add(w * lanes).wrapping_sub(m);
+    let at_mut = |w: usize| dst.wrapping_add(w * lanes).wrapping_sub(m);
+    // The straddling vectors' pairs: `n - m/2..n`, then `0..N/2 - m/2`.
+    let (mut bc, mut bs) = ([0.0f32; 16], [0.0f32; 16]);
+    for l in 0..half.min(16) {
+        let j = if l < shift { n - shift + l } else { l - shift };
+        (bc[l], bs[l]) = (cos[j], sin[j]);
+    }
+    // SAFETY (every block below): the ISA is supported and has masked loads and stores
+    // (caller); `V::N / 2 <= 16` values are read from `bc`/`bs`, and `N/2` from
+    // cos/sin at pair `u*N/2 - m/2` for `0 < u < R`, which end at `n - m/2` at most.
+    // The data: vectors `1..R*rows` of the run lie within the span's elements; vector 0
+    // is accessed in lanes `m..N` (the span's first `N - m` elements) and vector `R*rows`
+    // in lanes `0..m` (its last `m`). In place, every element is read once, before it
+    // is written, and written once.
+    unsafe {
+        let flip = V::alternating_sign(span.inverse);
+        let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
+        let c: [V; R] = array!(R, |u| if u == 0 {
+            V::load_dup(bc.as_ptr())
+        } else {
+            V::load_dup(cp.add(u * half - shift))
+        });
+        let s: [V; R] = array!(R, |u| if u == 0 {
+            V::load_dup(bs.as_ptr()).xor(flip)
+        } else {
+            V::load_dup(sp.add(u * half - shift)).xor(flip)
+        });
+        for r in 0..rows {
+            for u in 0..R {
+                let w = r * R + u;
+                if r == 0 && u == 0 {
+                    let v = V::load_masked(at(0), high);
+                    interleaved(v, c[0], s[0]).store_masked(at_mut(0), high);
+                } else {
+                    interleaved(V::load(at(w)), c[u], s[u]).store(at_mut(w));
+                }
+            }
+        }
+        let v = V::load_masked(at(R * rows), low);
+        interleaved(v, c[0], s[0]).store_masked(at_mut(R * rows), low);
+    }
+}
+
+/// [`aligned_run`] for half-split pairs, `n == K * N`: the span's `rows * 2n` elements
+/// starting at `src` (read) and `dst` (written), `m` (`0 < m < N`) elements past a
+/// vector boundary.
 ///
 /// The run: vector `w` holds elements `w*N - m..(w+1)*N - m` of the span. Per row `r`
 /// (`2K` vectors, `u = w - 2Kr`), vector `u = 0` (`B`) holds the end of row `r - 1`'s
@@ -619,48 +744,7 @@ unsafe fn split_pairs_chunk<V: Vector>(
 /// `b*c + a*s`, exactly (`p - q == p + (-q)` in IEEE arithmetic).
 ///
 /// # Safety
-/// As for [`bodies_in_registers`], with `V::MASKED` and f32 on both sides.
-#[inline(always)]
-unsafe fn split_aligned<V: Vector>(
-    src: *const f32,
-    dst: *mut f32,
-    dst_stride: usize,
-    span: &Span,
-    cos: &[f32],
-    sin: &[f32],
-) -> bool {
-    let lanes = V::N;
-    let n = span.n;
-    let off = |p: *const f32| (p as usize / core::mem::size_of::<f32>()) % lanes;
-    let m = off(src.wrapping_add(span.first));
-    if span.interleaved
-        || m == 0
-        || off(dst.wrapping_add(span.first).cast_const()) != m
-        || span.second != span.first + n
-        || span.stride != 2 * n
-        || dst_stride != 2 * n
-        || !n.is_multiple_of(lanes)
-    {
-        return false;
-    }
-    let (src, dst) = (src.wrapping_add(span.first), dst.wrapping_add(span.first));
-    // SAFETY: forwarded from the caller (the arms give `n == K * N`).
-    unsafe {
-        match n / lanes {
-            1 => split_stream::<V, 1>(src, dst, span, cos, sin, m),
-            2 => split_stream::<V, 2>(src, dst, span, cos, sin, m),
-            4 => split_stream::<V, 4>(src, dst, span, cos, sin, m),
-            _ => return false,
-        }
-    }
-    true
-}
-
-/// [`split_aligned`] for `n == K * N`, the span's `rows * 2n` elements starting at `src`
-/// (read) and `dst` (written), `m` (`0 < m < N`) elements past a vector boundary.
-///
-/// # Safety
-/// As for [`split_aligned`]; `src`/`dst` hold `span.rows * 2n` elements from there.
+/// As for [`aligned_run`]; `src`/`dst` hold `span.rows * 2n` elements from there.
 #[inline(always)]
 unsafe fn split_stream<V: Vector, const K: usize>(
     src: *const f32,

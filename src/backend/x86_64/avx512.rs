@@ -24,8 +24,8 @@
 //! `vcvtne2ps2bf16` and `vpermw` (`vfpclassps` guarding both halves), with no calls left
 //! in the kernel once `generic::array!` replaced closures (LLVM had kept calls to the
 //! closures that built the cos/sin arrays, and the path ran 30% slower).
-//! The masked methods serve `generic::split_aligned` (f32 half-split rows off a 64-byte
-//! boundary): checked 2026-12-01, its loop body at head_dim 64 is four `vmovups` zmm
+//! The masked methods serve `generic::aligned_run` (f32 rows off a 64-byte boundary):
+//! checked 2026-12-01, its half-split loop body at head_dim 64 is four `vmovups` zmm
 //! loads and stores on 64-byte boundaries, eight `vmulps`, four `vaddps` and two
 //! `vblendmps`, with `{k}` masked `vmovups` only before and after the row loop.
 
