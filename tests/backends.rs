@@ -373,3 +373,68 @@ fn bf16_from_every_bit_class_matches_scalar() {
         }
     }
 }
+
+/// f32 into an f32 cache slot with the source and the destination at every offset
+/// 0..15 elements into their allocations (the same offset, where the AVX-512 kernels
+/// walk rows back to back on cache-line boundaries, and others), bit for bit against the
+/// scalar kernel, with canaries around the destination.
+#[test]
+fn f32_into_a_slot_at_every_offset_matches_scalar() {
+    let (heads, tokens) = (4, 3);
+    let positions = [3u32, 70_001, 9];
+    let head_dims: &[usize] = if cfg!(miri) {
+        &[32]
+    } else {
+        &[16, 32, 64, 128, 256]
+    };
+    let offsets = if cfg!(miri) { 2 } else { 16 };
+    for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+        for &head_dim in head_dims {
+            let n = heads * tokens * head_dim;
+            let x: Vec<f32> = Rng(head_dim as u64 + 7).vec(n, 20.0);
+            let shape = Shape::tokens_heads(heads);
+            let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+            let at = Positions::List(&positions);
+            let scalar = Rope::builder(head_dim)
+                .layout(layout)
+                .backend(Backend::Scalar)
+                .build()
+                .unwrap();
+            let mut want = vec![0.0f32; n];
+            scalar
+                .rotate_into(&x, shape, &mut want, slot, at, Direction::Forward)
+                .unwrap();
+            for b in backends() {
+                let rope = scalar.clone().with_backend(b).unwrap();
+                for src_off in 0..offsets {
+                    for dst_off in [src_off, (src_off + 2) % offsets, (src_off + 5) % offsets] {
+                        let mut src = vec![0.0f32; src_off + n];
+                        src[src_off..].copy_from_slice(&x);
+                        let mut dst = vec![CANARY; dst_off + n + 16];
+                        rope.rotate_into(
+                            &src[src_off..],
+                            shape,
+                            &mut dst[dst_off..dst_off + n],
+                            slot,
+                            at,
+                            Direction::Forward,
+                        )
+                        .unwrap();
+                        let what = format!(
+                            "{} {layout:?} head_dim {head_dim} offsets {src_off}/{dst_off}",
+                            b.name()
+                        );
+                        assert_same_bits(&want, &dst[dst_off..dst_off + n], &what);
+                        assert!(
+                            dst[..dst_off]
+                                .iter()
+                                .chain(&dst[dst_off + n..])
+                                .all(|&c| c == CANARY),
+                            "{what}: canary overwritten"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
