@@ -53,6 +53,16 @@ cargo test --features rayon --test parallel
 cargo test --features rayon --doc par_apply
 cargo test --release -- --nocapture 2>&1 | grep -E "backends on this machine|fingerprint|test result" | sort | uniq -c
 
+step "Miri, started in the background (one core for about 6 minutes; results below, before fuzzing)"
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup +nightly component add miri rust-src >/dev/null
+(
+  cargo +nightly miri setup >/dev/null &&
+    timeout 900 cargo +nightly miri test --lib --test bad_input --test backends --test fused
+) >target/miri.log 2>&1 &
+miri_pid=$!
+trap 'kill "$miri_pid" 2>/dev/null || true' EXIT
+
 step "C ABI: header up to date, C test against the static and the shared library"
 cargo test -p rope-simd-capi
 cargo build --release -p rope-simd-capi
@@ -88,11 +98,14 @@ CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
   cargo test --release --target wasm32-wasip1 -- --test-threads=1 --nocapture 2>&1 |
   tee target/wasm32-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
 
-step "Miri: undefined-behaviour checks of the scalar and portable kernels and validation"
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-rustup +nightly component add miri rust-src >/dev/null
-cargo +nightly miri setup >/dev/null
-timeout 900 cargo +nightly miri test --lib --test bad_input --test backends --test fused
+step "Miri: undefined-behaviour checks of the scalar and portable kernels and validation (results)"
+wait "$miri_pid" && miri_rc=0 || miri_rc=$?
+grep -E "^(test result|test .* FAILED|error)|panicked" target/miri.log || true
+if ((miri_rc != 0)); then
+  tail -n 60 target/miri.log
+  echo "Miri failed (exit $miri_rc)"
+  exit 1
+fi
 
 step "fuzzing: each target 60 s from the committed seeds (a crash fails; save it in fuzz/regressions/)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
