@@ -107,14 +107,28 @@ if ((miri_rc != 0)); then
   exit 1
 fi
 
-step "fuzzing: each target 60 s from the committed seeds (a crash fails; save it in fuzz/regressions/)"
+step "fuzzing: each target 60 s from the committed seeds, the two side by side (a crash fails; save it in fuzz/regressions/)"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p fuzz/corpus/rotate fuzz/corpus/capi
+(cd fuzz && cargo +nightly fuzz build -O)
+fuzz_pids=()
 for target in rotate capi; do
   (cd fuzz && cargo +nightly fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time=60 -print_final_stats=1 2>&1 | tee "../target/fuzz-$target.log" |
-    grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|crash-|panicked")
+    -max_total_time=60 -print_final_stats=1 >"../target/fuzz-$target.log" 2>&1) &
+  fuzz_pids+=($!)
 done
+fuzz_failed=0
+for pid in "${fuzz_pids[@]}"; do wait "$pid" || fuzz_failed=1; done
+for target in rotate capi; do
+  echo "fuzz $target:"
+  grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|crash-|panicked" \
+    "target/fuzz-$target.log" || true
+done
+if ((fuzz_failed)); then
+  tail -n 40 target/fuzz-rotate.log target/fuzz-capi.log
+  echo "fuzzing failed"
+  exit 1
+fi
 
 step "main example"
 cargo run --release --example llama_step
