@@ -601,13 +601,13 @@ unsafe fn split_pairs_chunk<V: Vector>(
 /// Why: with 16 lanes a vector is a 64-byte cache line, and a row that starts off a line
 /// (Rust's `Vec<f32>` is 16-byte aligned by the allocator) makes every 512-bit load and
 /// store of it cross one. On an Intel Xeon (family 6 model 207, 2026-12-01; f32 decode
-/// step, 40 heads, in L1) rows 16 bytes off took 1.3-1.6x the time of 64-byte aligned
+/// step, 40 heads, in L1) rows 16 bytes off took 1.2-1.7x the time of 64-byte aligned
 /// rows; with this path, in an A/B probe of that step at 16 bytes off (best of 18
-/// timings each, two builds run alternately), half-split head_dim 64 went 162 -> 124 ns
-/// and 128 324 -> 215 ns (within 1.1-1.25x of aligned rows, which do not take it),
-/// 256 611 -> 431 ns; interleaved 64 149 -> 141, 128 304 -> 254, 256 1041 -> 655 ns. At
-/// head_dim 256 the cos/sin vectors do not all fit in registers and LLVM keeps some on
-/// the stack, where they are aligned loads.
+/// timings each, two builds run alternately), half-split head_dim 64 went 162 -> 124 ns,
+/// 128 324 -> 215 ns and 256 611 -> 431 ns; interleaved 64 149 -> 141, 128 304 -> 254,
+/// 256 1041 -> 655 ns: 1.05-1.25x the time of aligned rows (which do not take this
+/// path). At head_dim 256 the cos/sin vectors do not all fit in registers and LLVM keeps
+/// some on the stack, where they are aligned loads.
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `V::MASKED` and f32 on both sides.
