@@ -631,7 +631,11 @@ unsafe fn aligned_run<V: Vector>(
     {
         return false;
     }
-    let (src, dst) = (src.wrapping_add(span.first), dst.wrapping_add(span.first));
+    let run = Run::new::<V>(
+        src.wrapping_add(span.first),
+        dst.wrapping_add(span.first),
+        m,
+    );
     // SAFETY: forwarded from the caller (the arms give `n == K * N`, or `2n == R * N`).
     unsafe {
         if span.interleaved {
@@ -639,11 +643,11 @@ unsafe fn aligned_run<V: Vector>(
                 return false;
             }
             match 2 * n / lanes {
-                1 => interleaved_stream::<V, 1>(src, dst, span, cos, sin, m),
-                2 => interleaved_stream::<V, 2>(src, dst, span, cos, sin, m),
-                4 => interleaved_stream::<V, 4>(src, dst, span, cos, sin, m),
-                8 => interleaved_stream::<V, 8>(src, dst, span, cos, sin, m),
-                16 => interleaved_stream::<V, 16>(src, dst, span, cos, sin, m),
+                1 => interleaved_stream::<V, 1>(run, span, cos, sin),
+                2 => interleaved_stream::<V, 2>(run, span, cos, sin),
+                4 => interleaved_stream::<V, 4>(run, span, cos, sin),
+                8 => interleaved_stream::<V, 8>(run, span, cos, sin),
+                16 => interleaved_stream::<V, 16>(run, span, cos, sin),
                 _ => return false,
             }
         } else {
@@ -651,15 +655,54 @@ unsafe fn aligned_run<V: Vector>(
                 return false;
             }
             match n / lanes {
-                1 => split_stream::<V, 1>(src, dst, span, cos, sin, m),
-                2 => split_stream::<V, 2>(src, dst, span, cos, sin, m),
-                4 => split_stream::<V, 4>(src, dst, span, cos, sin, m),
-                8 => split_stream::<V, 8>(src, dst, span, cos, sin, m),
+                1 => split_stream::<V, 1>(run, span, cos, sin),
+                2 => split_stream::<V, 2>(run, span, cos, sin),
+                4 => split_stream::<V, 4>(run, span, cos, sin),
+                8 => split_stream::<V, 8>(run, span, cos, sin),
                 _ => return false,
             }
         }
     }
     true
+}
+
+/// The run of [`aligned_run`]: vector `w` starts `m` (`0 < m < N`) elements before
+/// `src + w*N` (read) and `dst + w*N` (written), on a vector boundary; `low` and `high`
+/// are the lane masks `0..m` and `m..N`.
+#[derive(Clone, Copy)]
+struct Run {
+    src: *const f32,
+    dst: *mut f32,
+    m: usize,
+    low: u32,
+    high: u32,
+}
+
+impl Run {
+    #[inline(always)]
+    fn new<V: Vector>(src: *const f32, dst: *mut f32, m: usize) -> Self {
+        let full = (1u32 << V::N) - 1;
+        let (low, high) = ((1u32 << m) - 1, full & (full << m));
+        Run {
+            src,
+            dst,
+            m,
+            low,
+            high,
+        }
+    }
+    /// Where vector `w` is read (wrapping arithmetic: vector 0 starts before `src`, and
+    /// is accessed only in its lanes `m..N`). Plain pointer arithmetic, no intrinsics:
+    /// the kernels call it through closures.
+    #[inline(always)]
+    fn at<V: Vector>(self, w: usize) -> *const f32 {
+        self.src.wrapping_add(w * V::N).wrapping_sub(self.m)
+    }
+    /// Where vector `w` is written (as for [`Run::at`]).
+    #[inline(always)]
+    fn at_mut<V: Vector>(self, w: usize) -> *mut f32 {
+        self.dst.wrapping_add(w * V::N).wrapping_sub(self.m)
+    }
 }
 
 /// [`aligned_run`] for interleaved pairs, `2n == R * N`: vector `w` of the run holds
@@ -670,22 +713,18 @@ unsafe fn aligned_run<V: Vector>(
 /// same way, once per span.
 ///
 /// # Safety
-/// As for [`aligned_run`]; `src`/`dst` hold `span.rows * 2n` elements from there.
+/// As for [`aligned_run`]; `run.src`/`run.dst` hold `span.rows * 2n` elements from there.
 #[inline(always)]
 unsafe fn interleaved_stream<V: Vector, const R: usize>(
-    src: *const f32,
-    dst: *mut f32,
+    run: Run,
     span: &Span,
     cos: &[f32],
     sin: &[f32],
-    m: usize,
 ) {
-    let (lanes, rows) = (V::N, span.rows);
-    let (half, shift, n) = (V::N / 2, m / 2, R * V::N / 2);
-    let full = (1u32 << lanes) - 1;
-    let (low, high) = ((1u32 << m) - 1, full & (full << m));
-    let at = |w: usize| src.wrapping_add(w * lanes).wrapping_sub(m);
-    let at_mut = |w: usize| dst.wrapping_add(w * lanes).wrapping_sub(m);
+    let rows = span.rows;
+    let (half, shift, n) = (V::N / 2, run.m / 2, R * V::N / 2);
+    let (low, high) = (run.low, run.high);
+    let (at, at_mut) = (|w| run.at::<V>(w), |w| run.at_mut::<V>(w));
     // The straddling vectors' pairs: `n - m/2..n`, then `0..N/2 - m/2`.
     let (mut bc, mut bs) = ([0.0f32; 16], [0.0f32; 16]);
     for l in 0..half.min(16) {
@@ -729,8 +768,8 @@ unsafe fn interleaved_stream<V: Vector, const R: usize>(
 }
 
 /// [`aligned_run`] for half-split pairs, `n == K * N`: the span's `rows * 2n` elements
-/// starting at `src` (read) and `dst` (written), `m` (`0 < m < N`) elements past a
-/// vector boundary.
+/// starting at `run.src` (read) and `run.dst` (written), `m` (`0 < m < N`) elements
+/// past a vector boundary.
 ///
 /// The run: vector `w` holds elements `w*N - m..(w+1)*N - m` of the span. Per row `r`
 /// (`2K` vectors, `u = w - 2Kr`), vector `u = 0` (`B`) holds the end of row `r - 1`'s
@@ -744,23 +783,12 @@ unsafe fn interleaved_stream<V: Vector, const R: usize>(
 /// `b*c + a*s`, exactly (`p - q == p + (-q)` in IEEE arithmetic).
 ///
 /// # Safety
-/// As for [`aligned_run`]; `src`/`dst` hold `span.rows * 2n` elements from there.
+/// As for [`aligned_run`]; `run.src`/`run.dst` hold `span.rows * 2n` elements from there.
 #[inline(always)]
-unsafe fn split_stream<V: Vector, const K: usize>(
-    src: *const f32,
-    dst: *mut f32,
-    span: &Span,
-    cos: &[f32],
-    sin: &[f32],
-    m: usize,
-) {
-    let (lanes, rows, n) = (V::N, span.rows, K * V::N);
-    let full = (1u32 << lanes) - 1;
-    let (low, high) = ((1u32 << m) - 1, full & (full << m));
-    // Vector `w` of the run (wrapping: vector 0 starts before `src`, and is accessed
-    // only in its lanes from `m`).
-    let at = |w: usize| src.wrapping_add(w * lanes).wrapping_sub(m);
-    let at_mut = |w: usize| dst.wrapping_add(w * lanes).wrapping_sub(m);
+unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[f32], sin: &[f32]) {
+    let (lanes, rows, n, m) = (V::N, span.rows, K * V::N, run.m);
+    let (low, high) = (run.low, run.high);
+    let (at, at_mut) = (|w| run.at::<V>(w), |w| run.at_mut::<V>(w));
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): the ISA is supported and has masked loads and stores
     // (caller). cos/sin: `n = K * N` values; the loads at `u*N - m` (`0 < u < K`) lie
