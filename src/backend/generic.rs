@@ -45,6 +45,9 @@ pub trait Vector: Copy {
     /// How many vectors of cos and as many of sin the kernel may keep in registers
     /// across rows (a quarter of the ISA's registers, leaving the rest for the data).
     const KEEP: usize;
+    /// The longest row body, in vectors, that [`bodies_in_registers`] unrolls (a power of
+    /// two; at least `KEEP`, past it cos/sin are reloaded from the stack).
+    const UNROLL: usize;
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
     /// Load `N` f16 (as bits) and widen exactly.
@@ -212,9 +215,10 @@ fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
 
 /// Rotate `span` of `x` with vectors `V`.
 ///
-/// Row by row (head by head), each row front to back. When a row's cos/sin fit in a
-/// quarter of the registers (`V::KEEP` vectors each) and the span has several rows, they
-/// are loaded once and kept there for every row (see [`bodies_in_registers`]); otherwise
+/// Row by row (head by head), each row front to back. When a row's body is short enough
+/// (`V::UNROLL` vectors, 8 for half-split pairs) and the span has several rows, its cos/sin
+/// are made ready once and each row is one unrolled block (see [`bodies_in_registers`]: in
+/// registers as far as a quarter of them, `V::KEEP` vectors each, holds them); otherwise
 /// they are reloaded per row from L1. (The other order, each vector of cos/sin applied to
 /// every row before the next, measured 3x slower on a 64 MiB prefill: it walks memory
 /// with a stride.) Half-split pairs go in blocks (see [`split_block`]). Pairs after the
@@ -280,20 +284,34 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
     }
 }
 
-/// The vector body of every row of `span`, read from `src` and written to `dst` (row `r`
-/// at `r * span.stride` and `r * dst_stride`; the same rows for an in-place rotation),
-/// with the span's cos/sin loaded once into registers (`K` vectors each) before the first
-/// row, when the body is `K` vectors for a `K` that fits (`V::KEEP`) and there is more
-/// than one row. Returns `false`, having done nothing, otherwise. The caller does the
-/// scalar tails.
+/// The vector body of every row of `span`, read from `src` and written to `dst` (row `r` at
+/// `r * span.stride` and `r * dst_stride`; the same rows for an in-place rotation), with
+/// the span's cos/sin made ready once (`K` vectors each: duplicated and sign-flipped for
+/// interleaved pairs) before the first row, when the body is `K` vectors for `K` up to
+/// `V::UNROLL` (at most 8 for half-split pairs) and there is more than one row; each row is
+/// then one unrolled block. Returns `false`, having done nothing, otherwise. The caller
+/// does the scalar tails.
 ///
-/// Besides saving two loads and a sign flip per vector, this removes a slowdown measured
-/// on this crate's AMD EPYC test machine: every large allocation starts at the same
-/// offset within a 4 KiB page, so at head_dim 256 (half-split) each cos/sin row shares
-/// its address bits below 4096 with the rows of one head in four, and loads of cos/sin
-/// issued right after stores to those rows waited on them ("4K aliasing"): 512-token
-/// prefills took twice as long in a probe. With no cos/sin loads between the stores,
-/// nothing can alias.
+/// Up to `V::KEEP` vectors each stay in registers. Past that the compiler keeps the rest
+/// on the stack and each vector of a row loads its cos/sin from there, as the per-row
+/// loop of [`rows`] loads them from the table or [`Dup`]: the same loads, without that
+/// loop's per-row and per-vector bookkeeping. On this crate's Intel test machine (decode,
+/// 40 heads, f32 unless said; A/B probe, best of 3-4 alternating runs of 16 buffer
+/// placements each) that took AVX2 interleaved hd64 312 -> 200 ns, hd128 578 -> 414 (f16
+/// 363 -> 260 and 660 -> 515), AVX2 half-split hd128 452 -> 353, AVX-512 interleaved
+/// hd256 646 -> 491; 16-bit rows otherwise within 4% (their conversions bound them).
+/// Half-split rows of 16 vectors lost (AVX2 f16 hd256 1032 -> 1102, the portable lanes
+/// f32 hd256 1644 -> 1920, in repeated runs), and rows of 32 vectors (AVX-512 hd512)
+/// gained nothing: those stay with [`rows`]. (The portable lanes, whose `UNROLL` is its
+/// `KEEP`, say why at their impl.)
+///
+/// Where cos/sin fit in registers, besides saving two loads and a sign flip per vector,
+/// this removes a slowdown measured on this crate's AMD EPYC test machine: every large
+/// allocation starts at the same offset within a 4 KiB page, so at head_dim 256
+/// (half-split) each cos/sin row shares its address bits below 4096 with the rows of one
+/// head in four, and loads of cos/sin issued right after stores to those rows waited on
+/// them ("4K aliasing"): 512-token prefills took twice as long in a probe. With no
+/// cos/sin loads between the stores, nothing can alias.
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA; the span must fit both buffers and `cos`/`sin`
@@ -335,11 +353,14 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
         match span.n / width {
             1 => in_registers::<V, S, D, 1, NT>(src, dst, dst_stride, span, cos, sin),
             2 => in_registers::<V, S, D, 2, NT>(src, dst, dst_stride, span, cos, sin),
-            4 if V::KEEP >= 4 => {
+            4 if V::UNROLL >= 4 => {
                 in_registers::<V, S, D, 4, NT>(src, dst, dst_stride, span, cos, sin)
             }
-            8 if V::KEEP >= 8 => {
+            8 if V::UNROLL >= 8 => {
                 in_registers::<V, S, D, 8, NT>(src, dst, dst_stride, span, cos, sin)
+            }
+            16 if V::UNROLL >= 16 && span.interleaved => {
+                in_registers::<V, S, D, 16, NT>(src, dst, dst_stride, span, cos, sin)
             }
             _ => return false,
         }

@@ -27,6 +27,7 @@ pub(crate) struct Avx2(__m256);
 impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;
+    const UNROLL: usize = 16;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Avx2(_mm256_loadu_ps(p)) }

@@ -52,6 +52,7 @@ const NEAREST: i32 = 0x08;
 impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     const KEEP: usize = 8;
+    const UNROLL: usize = 16;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Self(_mm512_loadu_ps(p)) }
