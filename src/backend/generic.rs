@@ -617,7 +617,9 @@ unsafe fn split_pairs_chunk<V: Vector>(
 /// pairs in [`split_stream`], interleaved ones in [`interleaved_stream`]). Returns
 /// `false`, having done nothing, unless the span (and the destination) start `m > 0`
 /// elements past a boundary (`m` even for interleaved pairs, so that no pair straddles
-/// two vectors) and a row is a number of vectors that fits.
+/// two vectors) and a row is a number of vectors that fits: up to `V::KEEP` per half for
+/// half-split pairs, `2 * V::KEEP` for interleaved ones (past that, on AVX2, the run was
+/// no faster: below).
 ///
 /// Why: with 16 lanes a vector is a 64-byte cache line, and a row that starts off a line
 /// (Rust's `Vec<f32>` is 16-byte aligned by the allocator) makes every 512-bit load and
@@ -629,6 +631,13 @@ unsafe fn split_pairs_chunk<V: Vector>(
 /// 256 1041 -> 655 ns: 1.05-1.25x the time of aligned rows (which do not take this
 /// path). At head_dim 256 the cos/sin vectors do not all fit in registers and LLVM keeps
 /// some on the stack, where they are aligned loads.
+///
+/// With AVX2's 8 lanes a vector is half a line, and every other one of a row 16 bytes off
+/// crosses one: on the same machine such rows took 1.2-1.5x the time of aligned ones
+/// (f32 decode, 40 heads). The run, on the same probe (best of 6 alternating runs of 16
+/// placements 16 bytes off), took head_dim 64 half-split 225 -> 189 ns and interleaved
+/// 250 -> 184 (aligned: 161 and 208); at 128, where cos/sin take 24 and 32 of the 16
+/// registers, half-split went 481 -> 472 and interleaved 490 -> 629, so AVX2 stops at 64.
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `V::MASKED` and f32 on both sides.
@@ -667,8 +676,8 @@ unsafe fn aligned_run<V: Vector>(
                 1 => interleaved_stream::<V, 1>(run, span, cos, sin),
                 2 => interleaved_stream::<V, 2>(run, span, cos, sin),
                 4 => interleaved_stream::<V, 4>(run, span, cos, sin),
-                8 => interleaved_stream::<V, 8>(run, span, cos, sin),
-                16 => interleaved_stream::<V, 16>(run, span, cos, sin),
+                8 if V::KEEP >= 4 => interleaved_stream::<V, 8>(run, span, cos, sin),
+                16 if V::KEEP >= 8 => interleaved_stream::<V, 16>(run, span, cos, sin),
                 _ => return false,
             }
         } else {
@@ -678,8 +687,8 @@ unsafe fn aligned_run<V: Vector>(
             match n / lanes {
                 1 => split_stream::<V, 1>(run, span, cos, sin),
                 2 => split_stream::<V, 2>(run, span, cos, sin),
-                4 => split_stream::<V, 4>(run, span, cos, sin),
-                8 => split_stream::<V, 8>(run, span, cos, sin),
+                4 if V::KEEP >= 4 => split_stream::<V, 4>(run, span, cos, sin),
+                8 if V::KEEP >= 8 => split_stream::<V, 8>(run, span, cos, sin),
                 _ => return false,
             }
         }
