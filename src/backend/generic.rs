@@ -617,9 +617,9 @@ unsafe fn split_pairs_chunk<V: Vector>(
 /// pairs in [`split_stream`], interleaved ones in [`interleaved_stream`]). Returns
 /// `false`, having done nothing, unless the span (and the destination) start `m > 0`
 /// elements past a boundary (`m` even for interleaved pairs, so that no pair straddles
-/// two vectors) and a row is a number of vectors that fits: up to `V::KEEP` per half for
-/// half-split pairs, `2 * V::KEEP` for interleaved ones (past that, on AVX2, the run was
-/// no faster: below).
+/// two vectors) and a row is a number of vectors that fits: up to `2 * V::KEEP` per half
+/// for half-split pairs and per row for interleaved ones (8 and 16 with AVX-512, 8 and 8
+/// with AVX2, where an interleaved run of 16 measured slower: below).
 ///
 /// Why: with 16 lanes a vector is a 64-byte cache line, and a row that starts off a line
 /// (Rust's `Vec<f32>` is 16-byte aligned by the allocator) makes every 512-bit load and
@@ -634,10 +634,13 @@ unsafe fn split_pairs_chunk<V: Vector>(
 ///
 /// With AVX2's 8 lanes a vector is half a line, and every other one of a row 16 bytes off
 /// crosses one: on the same machine such rows took 1.2-1.5x the time of aligned ones
-/// (f32 decode, 40 heads). The run, on the same probe (best of 6 alternating runs of 16
-/// placements 16 bytes off), took head_dim 64 half-split 225 -> 189 ns and interleaved
-/// 250 -> 184 (aligned: 161 and 208); at 128, where cos/sin take 24 and 32 of the 16
-/// registers, half-split went 481 -> 472 and interleaved 490 -> 629, so AVX2 stops at 64.
+/// (f32 decode, 40 heads). The run, on the same probe (best of 4-6 alternating runs of
+/// 16 placements 16 bytes off), took head_dim 64 half-split 225 -> 189 ns and
+/// interleaved 250 -> 184 (aligned: 161 and 208), and half-split 128 500 -> 376 (aligned
+/// 337) once each pair of vectors was loaded just before its stores (loading a row's
+/// vectors first, as at first, left it at 481 -> 472: AVX2 has 16 registers).
+/// Interleaved 128 (cos/sin in 32 vectors, most on the stack) went 526 -> 683 and is
+/// left to the unaligned vectors.
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `V::MASKED` and f32 on both sides.
@@ -688,7 +691,7 @@ unsafe fn aligned_run<V: Vector>(
                 1 => split_stream::<V, 1>(run, span, cos, sin),
                 2 => split_stream::<V, 2>(run, span, cos, sin),
                 4 if V::KEEP >= 4 => split_stream::<V, 4>(run, span, cos, sin),
-                8 if V::KEEP >= 8 => split_stream::<V, 8>(run, span, cos, sin),
+                8 if V::KEEP >= 4 => split_stream::<V, 8>(run, span, cos, sin),
                 _ => return false,
             }
         }
@@ -875,9 +878,10 @@ unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[
         let mut m_prev = b_cur; // lanes below `m` of B_0 are never stored
         for r in 0..rows {
             let w = 2 * K * r;
-            let a: [V; K] = array!(K, |u| if u == 0 { zero } else { V::load(at(w + u)) });
+            // `B` and `M` first (their blends need the loads around them), then each pair
+            // of vectors inside the halves loaded just before its stores: few registers
+            // live beyond cos/sin (with all `2K` loaded first, AVX2's 16 ran out at K = 8).
             let m_cur = V::load(at(w + K));
-            let b: [V; K] = array!(K, |u| if u == 0 { zero } else { V::load(at(w + K + u)) });
             let b_next = if r + 1 < rows {
                 V::load(at(w + 2 * K))
             } else {
@@ -890,14 +894,11 @@ unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[
             } else {
                 out_b.store(at_mut(w));
             }
-            for u in 1..K {
-                a[u].mul(c[u]).add(b[u].mul(s_a[u])).store(at_mut(w + u));
-            }
             out_m.store(at_mut(w + K));
             for u in 1..K {
-                b[u].mul(c[u])
-                    .add(a[u].mul(s_b[u]))
-                    .store(at_mut(w + K + u));
+                let (a, b) = (V::load(at(w + u)), V::load(at(w + K + u)));
+                a.mul(c[u]).add(b.mul(s_a[u])).store(at_mut(w + u));
+                b.mul(c[u]).add(a.mul(s_b[u])).store(at_mut(w + K + u));
             }
             (m_prev, b_cur) = (m_cur, b_next);
         }
