@@ -72,6 +72,22 @@ impl Span {
         }
     }
 
+    /// Every row's pairs `0..to` (the same rows, fewer pairs).
+    #[inline(always)]
+    pub fn head(&self, to: usize) -> Span {
+        Span { n: to, ..*self }
+    }
+
+    /// Every row's pairs `from..n` as a span of their own, with `cos`/`sin` to be sliced
+    /// from `from` too.
+    #[inline(always)]
+    pub fn tails(&self, from: usize) -> Span {
+        Span {
+            rows: self.rows,
+            ..self.row_tail(from)
+        }
+    }
+
     /// One row's pairs `from..n` as a span of their own (for the scalar tail after the
     /// vector body), with `cos`/`sin` to be sliced from `from` too.
     #[inline(always)]

@@ -205,6 +205,7 @@ impl Vector for Lanes {
     // `bodies_in_registers`) measured 1.1-1.25x faster at decode on x86_64 (SSE2, f32,
     // hd64 and hd128) but made the wasm32 C ABI module 27% larger (140 -> 178 KB).
     const UNROLL: usize = 2;
+    type Tail = Self;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: see the impl comment.

@@ -30,6 +30,7 @@ impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;
     const UNROLL: usize = 16;
+    type Tail = Self;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Avx2(_mm256_loadu_ps(p)) }

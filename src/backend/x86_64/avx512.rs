@@ -53,6 +53,7 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     const KEEP: usize = 8;
     const UNROLL: usize = 16;
+    type Tail = super::avx2::Avx2;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Self(_mm512_loadu_ps(p)) }
