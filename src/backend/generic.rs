@@ -885,8 +885,7 @@ unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): the ISA is supported and has masked loads and stores
     // (caller). cos/sin: `n = K * N` values; the loads at `u*N - m` (`0 < u < K`) lie
-    // within them, and the masked ones read lanes `0..m` at `n - m` and `m..N` at `-m`,
-    // which are `cos[n - m..n]` and `cos[0..N - m]`. The data: vectors `1..2K*rows` of
+    // within them, and `bc`/`bs` hold `N <= 16` values. The data: vectors `1..2K*rows` of
     // the run lie within the span's elements; vector 0 is accessed in lanes `m..N` (the
     // span's first `N - m` elements) and vector `2K*rows` in lanes `0..m` (its last `m`).
     // In place, every element is read once, before it is written, and written once.
@@ -912,20 +911,15 @@ unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[
     // `B` and `M`: pairs `n - m..n` in lanes `0..m`, `0..N - m` in lanes `m..N`; in
     // `B` the low lanes are second elements and the high lanes first ones, in `M` the
     // other way round.
-    let (cb, sb) = unsafe {
-        let (c_lo, c_hi) = (
-            V::load_masked(cp.add(n - m), low),
-            V::load_masked(cp.wrapping_sub(m), high),
-        );
-        let (s_lo, s_hi) = (
-            V::load_masked(sp.add(n - m), low),
-            V::load_masked(sp.wrapping_sub(m), high),
-        );
-        (
-            V::blend(high, c_lo, c_hi),
-            V::blend(high, s_lo, s_hi).xor(flip),
-        )
-    };
+    // Put together lane by lane, once per call (masked loads would reach before `cos`,
+    // where a page may end: the AVX-512 masks suppress faults there, AVX2's are only
+    // documented to by Intel).
+    let (mut bc, mut bs) = ([0.0f32; 16], [0.0f32; 16]);
+    for l in 0..lanes.min(16) {
+        let j = if l < m { n - m + l } else { l - m };
+        (bc[l], bs[l]) = (cos[j], sin[j]);
+    }
+    let (cb, sb) = unsafe { (V::load(bc.as_ptr()), V::load(bs.as_ptr()).xor(flip)) };
     let (sb_b, sb_m) = unsafe {
         (
             V::blend(high, sb, sb.xor(neg)),

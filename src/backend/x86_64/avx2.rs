@@ -117,8 +117,9 @@ impl Vector for Avx2 {
         unsafe { Avx2(_mm256_xor_ps(self.0, o.0)) }
     }
     // `vmaskmovps` reads and writes only the lanes whose mask is set, and raises no fault
-    // for the others (Intel SDM, VMASKMOV); the callers' masked-off lanes lie in the same
-    // aligned 32 bytes as lanes they own, so in a mapped page either way.
+    // for the others (Intel SDM, VMASKMOV); the one caller (`generic::aligned_run`) masks
+    // only data vectors on 32-byte boundaries, whose masked-off lanes lie in the same
+    // aligned 32 bytes as lanes it owns, so in a mapped page either way.
     const MASKED: bool = true;
     #[inline(always)]
     unsafe fn load_masked(p: *const f32, mask: u32) -> Self {
