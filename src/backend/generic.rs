@@ -245,18 +245,23 @@ pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
     cos: &[f32],
     sin: &[f32],
 ) {
-    match tail_split::<V>(span) {
+    // Not in debug builds, where a second instance inlined beside the first grows a stack
+    // frame that unoptimized code already makes large (see `bodies_in_registers`); the
+    // bits are the same either way, and the release tests cover this path.
+    #[cfg(not(debug_assertions))]
+    if let Some(body) = tail_split::<V>(span) {
         // SAFETY: forwarded from the caller (`V::Tail` runs wherever `V` does); both parts
         // lie within the span, checked by `rotate_rows`.
-        Some(body) => unsafe {
+        unsafe {
             if body > 0 {
                 rotate_rows::<V, E>(x, &span.head(body), cos, sin);
             }
             rotate_rows::<V::Tail, E>(x, &span.tails(body), &cos[body..], &sin[body..]);
-        },
-        // SAFETY: forwarded from the caller.
-        None => unsafe { rotate_rows::<V, E>(x, span, cos, sin) },
+        }
+        return;
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { rotate_rows::<V, E>(x, span, cos, sin) }
 }
 
 /// Where [`rotate`] and [`rotate_into`] split `span` between `V` and `V::Tail`: the pairs
@@ -266,6 +271,7 @@ pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
 /// interleaved) and leave 8 (4) or more: head_dim 80 (40 pairs: two 16-lane vectors and
 /// one 8-lane one) or partial rotary with 8 or 10 pairs (Pythia, GPT-NeoX, StableLM),
 /// which used to go to the scalar kernel whole. The bits are the same either way.
+#[cfg(not(debug_assertions))]
 #[inline(always)]
 fn tail_split<V: Vector>(span: &Span) -> Option<usize> {
     let (_, body) = vector_body::<V>(span);
@@ -419,6 +425,11 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
             8 if V::UNROLL >= 8 => {
                 in_registers::<V, S, D, 8, NT>(src, dst, dst_stride, span, cos, sin)
             }
+            // Not in debug builds: unoptimized code gives every inlined arm stack slots
+            // of its own, and this arm with the tail split in `rotate` took the debug
+            // frame of the AVX-512 `rotate_into` from 952 KiB to 2.8 MiB, past a test
+            // thread's whole stack (2 MiB); without both it is 956 KiB.
+            #[cfg(not(debug_assertions))]
             16 if V::UNROLL >= 16 && span.interleaved => {
                 in_registers::<V, S, D, 16, NT>(src, dst, dst_stride, span, cos, sin)
             }
@@ -1394,19 +1405,22 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
     cos: &[f32],
     sin: &[f32],
 ) {
-    match tail_split::<V>(span) {
+    // Not in debug builds, as in `rotate`.
+    #[cfg(not(debug_assertions))]
+    if let Some(body) = tail_split::<V>(span) {
         // SAFETY: as in `rotate`; both parts lie within the spans, checked by
         // `rotate_rows_into`.
-        Some(body) => unsafe {
+        unsafe {
             if body > 0 {
                 rotate_rows_into::<V, S, D>(src, dst, &span.head(body), dst_stride, cos, sin);
             }
             let (tails, cos, sin) = (span.tails(body), &cos[body..], &sin[body..]);
             rotate_rows_into::<V::Tail, S, D>(src, dst, &tails, dst_stride, cos, sin);
-        },
-        // SAFETY: forwarded from the caller.
-        None => unsafe { rotate_rows_into::<V, S, D>(src, dst, span, dst_stride, cos, sin) },
+        }
+        return;
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { rotate_rows_into::<V, S, D>(src, dst, span, dst_stride, cos, sin) }
 }
 
 /// [`rotate_into`] with `V` alone (as [`rotate_rows`] in place).
