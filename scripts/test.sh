@@ -28,8 +28,6 @@ step "format, lint, docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
 cargo clippy -p rope-simd --all-targets --features rayon -- -D warnings
-# What only release builds compile (the `cfg(not(debug_assertions))` kernel paths).
-cargo clippy -p rope-simd --release --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 step "MSRV: the rust-version in Cargo.toml checks (host, aarch64, wasm32 simd128, no_std)"

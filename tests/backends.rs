@@ -438,3 +438,83 @@ fn f32_into_a_slot_at_every_offset_matches_scalar() {
         }
     }
 }
+
+/// One call's stack, in every build: each backend and dtype, in place and into a slot,
+/// on shapes that reach every kernel path (whole vectors, unrolled rows of 4-16 vectors,
+/// the per-row loop past them, AVX-512 rows with AVX2 tails, the scalar tail), all on a
+/// thread with a 128 KiB stack, bit for bit against the scalar kernel. Unoptimized code
+/// gives every inlined function its own stack slots, so before the kernels stopped being
+/// inlined into one another in such builds (`cfg(rope_simd_unoptimized)`, set by
+/// `build.rs`) one AVX-512 call took 956 KiB.
+#[test]
+fn every_backend_runs_on_a_small_stack() {
+    fn into<S: TestElement, D: TestElement>(rope: &Rope, scalar: &Rope, head_dim: usize) {
+        let (heads, tokens) = (3, 2);
+        let n = heads * tokens * head_dim;
+        let x: Vec<S> = Rng(head_dim as u64 + 3).vec(n, 20.0);
+        let shape = Shape::tokens_heads(heads);
+        let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+        let at = Positions::List(&[5, 70_001]);
+        let mut want = vec![D::from_f32(0.0); n];
+        let mut got = want.clone();
+        let fwd = Direction::Forward;
+        scalar
+            .rotate_into(&x, shape, &mut want, slot, at, fwd)
+            .unwrap();
+        rope.rotate_into(&x, shape, &mut got, slot, at, fwd)
+            .unwrap();
+        let what = format!("{} -> {} into, head_dim {head_dim}", S::NAME, D::NAME);
+        assert_same_bits(&want, &got, &what);
+    }
+    fn in_place<E: TestElement>(rope: &Rope, scalar: &Rope, head_dim: usize) {
+        let heads = 5;
+        let x: Vec<E> = Rng(head_dim as u64).vec(heads * head_dim, 20.0);
+        let (mut want, mut got) = (x.clone(), x);
+        let what = format!("{} head_dim {head_dim}", E::NAME);
+        scalar
+            .rotate(&mut want, heads, Positions::Start(9))
+            .unwrap();
+        rope.rotate(&mut got, heads, Positions::Start(9)).unwrap();
+        assert_same_bits(&want, &got, &what);
+        rope.table(10)
+            .unwrap()
+            .rotate(&mut got, heads, Positions::Start(9))
+            .unwrap();
+        scalar
+            .rotate(&mut want, heads, Positions::Start(9))
+            .unwrap();
+        assert_same_bits(&want, &got, &format!("{what}, table"));
+    }
+    let run = || {
+        for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+            for head_dim in [16, 64, 80, 128, 256, 512] {
+                for rotary_dim in [head_dim, head_dim / 4] {
+                    let build = |b| {
+                        let r = Rope::builder(head_dim)
+                            .rotary_dim(rotary_dim)
+                            .layout(layout);
+                        r.backend(b).build().unwrap()
+                    };
+                    let scalar = build(Backend::Scalar);
+                    for b in backends() {
+                        let rope = build(b);
+                        in_place::<f32>(&rope, &scalar, head_dim);
+                        in_place::<f16>(&rope, &scalar, head_dim);
+                        in_place::<bf16>(&rope, &scalar, head_dim);
+                        into::<f32, f32>(&rope, &scalar, head_dim);
+                        into::<f32, f16>(&rope, &scalar, head_dim);
+                        into::<f32, bf16>(&rope, &scalar, head_dim);
+                        into::<f16, f16>(&rope, &scalar, head_dim);
+                        into::<bf16, f32>(&rope, &scalar, head_dim);
+                    }
+                }
+            }
+        }
+    };
+    std::thread::Builder::new()
+        .stack_size(128 << 10)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -4,6 +4,19 @@
 //! multiplies and adds per element, in the same order up to IEEE-exact rewrites
 //! (`a*c - b*s == a*c + b*(-s)`, `x + y == y + x`), no fused multiply-add, the same
 //! conversions. Pairs left over after the last full vector go to the scalar kernel.
+//!
+//! Every function here that holds a loop or chooses a path is `#[inline(always)]`, so
+//! that it all lands in the `#[target_feature]` entry points (`isa_entries!`), the only
+//! functions compiled for the ISA, except in unoptimized builds (`opt-level = 0`, where
+//! `build.rs` sets `cfg(rope_simd_unoptimized)`): there each is `#[inline(never)]`.
+//! Unoptimized code gives every inlined function's locals stack slots of their own, none
+//! shared between the arms a call does not take, and with everything inlined one AVX-512
+//! `rotate_into` frame was 956 KiB (2.8 MiB with the 16-vector rows and the row tails),
+//! enough to overflow a 2 MiB thread; split, a call needs under 128 KiB
+//! (`tests/backends.rs`, `every_backend_runs_on_a_small_stack`). The bits are the same,
+//! and the paths too: the instructions run are the ISA's either way (the intrinsics
+//! are functions of their own in such builds), only not inlined into one another. An
+//! optimized build with debug assertions still inlines everything.
 
 use core::mem::MaybeUninit;
 
@@ -238,17 +251,14 @@ fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA (see [`Vector`]). Bounds are checked here.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
     x: &mut [E],
     span: &Span,
     cos: &[f32],
     sin: &[f32],
 ) {
-    // Not in debug builds, where a second instance inlined beside the first grows a stack
-    // frame that unoptimized code already makes large (see `bodies_in_registers`); the
-    // bits are the same either way, and the release tests cover this path.
-    #[cfg(not(debug_assertions))]
     if let Some(body) = tail_split::<V>(span) {
         // SAFETY: forwarded from the caller (`V::Tail` runs wherever `V` does); both parts
         // lie within the span, checked by `rotate_rows`.
@@ -271,7 +281,6 @@ pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
 /// interleaved) and leave 8 (4) or more: head_dim 80 (40 pairs: two 16-lane vectors and
 /// one 8-lane one) or partial rotary with 8 or 10 pairs (Pythia, GPT-NeoX, StableLM),
 /// which used to go to the scalar kernel whole. The bits are the same either way.
-#[cfg(not(debug_assertions))]
 #[inline(always)]
 fn tail_split<V: Vector>(span: &Span) -> Option<usize> {
     let (_, body) = vector_body::<V>(span);
@@ -283,7 +292,8 @@ fn tail_split<V: Vector>(span: &Span) -> Option<usize> {
 ///
 /// # Safety
 /// As for [`rotate`].
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn rotate_rows<V: Vector, E: crate::Element>(
     x: &mut [E],
     span: &Span,
@@ -316,7 +326,8 @@ unsafe fn rotate_rows<V: Vector, E: crate::Element>(
 /// # Safety
 /// The CPU must support `V`'s ISA; the span fits `x`, `cos` and `sin` (`assert_fits`);
 /// `to` is 0 or the vector body.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
     x: &mut [E],
     span: &Span,
@@ -382,7 +393,8 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// # Safety
 /// The CPU must support `V`'s ISA; the span must fit both buffers and `cos`/`sin`
 /// (`assert_fits`); `src` and `dst` are the same rows or do not overlap.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, const NT: bool>(
     src: *const S,
     dst: *mut D,
@@ -425,11 +437,6 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
             8 if V::UNROLL >= 8 => {
                 in_registers::<V, S, D, 8, NT>(src, dst, dst_stride, span, cos, sin)
             }
-            // Not in debug builds: unoptimized code gives every inlined arm stack slots
-            // of its own, and this arm with the tail split in `rotate` took the debug
-            // frame of the AVX-512 `rotate_into` from 952 KiB to 2.8 MiB, past a test
-            // thread's whole stack (2 MiB); without both it is 956 KiB.
-            #[cfg(not(debug_assertions))]
             16 if V::UNROLL >= 16 && span.interleaved => {
                 in_registers::<V, S, D, 16, NT>(src, dst, dst_stride, span, cos, sin)
             }
@@ -458,7 +465,8 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `src`/`dst` bf16 bits and `V::BF16_PAIRS`.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn bf16_pairs_in_registers<V: Vector>(
     src: *const u16,
     dst: *mut u16,
@@ -500,7 +508,8 @@ unsafe fn bf16_pairs_in_registers<V: Vector>(
 ///
 /// # Safety
 /// As for [`bf16_pairs_in_registers`], with `span.n == K * V::N`.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn bf16_interleaved<V: Vector, const K: usize>(
     src: *const u16,
     dst: *mut u16,
@@ -541,7 +550,8 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize>(
 ///
 /// # Safety
 /// As for [`bf16_pairs_in_registers`], with `span.n == K * 2 * V::N`.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn bf16_split<V: Vector, const K: usize>(
     src: *const u16,
     dst: *mut u16,
@@ -577,7 +587,8 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
 ///
 /// # Safety
 /// As for [`bf16_pairs_in_registers`].
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn bf16_pairs_rows<V: Vector>(
     src: *const u16,
     dst: *mut u16,
@@ -662,7 +673,8 @@ unsafe fn bf16_pairs_rows<V: Vector>(
 ///
 /// # Safety
 /// As for [`bf16_pairs_in_registers`], for pairs `o..o + 2N` of one row.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn split_pairs_chunk<V: Vector>(
     x: *const u16,
     y: *mut u16,
@@ -715,7 +727,8 @@ unsafe fn split_pairs_chunk<V: Vector>(
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `V::MASKED` and f32 on both sides.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn aligned_run<V: Vector>(
     src: *const f32,
     dst: *mut f32,
@@ -818,7 +831,8 @@ impl Run {
 ///
 /// # Safety
 /// As for [`aligned_run`]; `run.src`/`run.dst` hold `span.rows * 2n` elements from there.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn interleaved_stream<V: Vector, const R: usize>(
     run: Run,
     span: &Span,
@@ -888,7 +902,8 @@ unsafe fn interleaved_stream<V: Vector, const R: usize>(
 ///
 /// # Safety
 /// As for [`aligned_run`]; `run.src`/`run.dst` hold `span.rows * 2n` elements from there.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[f32], sin: &[f32]) {
     let (lanes, rows, n, m) = (V::N, span.rows, K * V::N, run.m);
     let (low, high) = (run.low, run.high);
@@ -977,7 +992,8 @@ unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `span.n / width == K`.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn in_registers<
     V: Vector,
     S: crate::Element,
@@ -1059,7 +1075,8 @@ fn block_len<V: Vector, E>(gap: usize) -> usize {
 ///
 /// # Safety
 /// As for [`split_block`], for `K` vectors.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn split_regs<
     V: Vector,
     S: crate::Element,
@@ -1148,7 +1165,8 @@ unsafe fn put<V: Vector, D: crate::Element, const NT: bool>(v: V, p: *mut D) {
 /// # Safety
 /// The ISA is supported; the `B` vectors at `src`/`dst` (each `width` elements apart)
 /// are readable/writable.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn split_block<
     V: Vector,
     S: crate::Element,
@@ -1242,7 +1260,8 @@ impl Dup {
 /// The CPU must support `V`'s ISA; the pairs must lie within both rows and `cos`/`sin`;
 /// `src` and `dst` are either the same row or do not overlap; `dup`, if given, holds
 /// pairs `0..to` of this span.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn vector_pairs<
     V: Vector,
     S: crate::Element,
@@ -1304,7 +1323,8 @@ unsafe fn vector_pairs<
 ///
 /// # Safety
 /// As for [`vector_pairs`], with `from` a whole number of vectors.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn split_run<
     V: Vector,
     S: crate::Element,
@@ -1342,7 +1362,8 @@ unsafe fn split_run<
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Lengths are checked here.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 pub(crate) unsafe fn widen<V: Vector, E: crate::Element>(src: &[E], dst: &mut [f32]) {
     assert_eq!(
         src.len(),
@@ -1366,7 +1387,8 @@ pub(crate) unsafe fn widen<V: Vector, E: crate::Element>(src: &[E], dst: &mut [f
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Lengths are checked here.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 pub(crate) unsafe fn narrow<V: Vector, E: crate::Element>(src: &[f32], dst: &mut [E]) {
     assert_eq!(
         src.len(),
@@ -1396,7 +1418,8 @@ pub(crate) unsafe fn narrow<V: Vector, E: crate::Element>(src: &[f32], dst: &mut
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Bounds are checked here.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element>(
     src: &[S],
     dst: &mut [D],
@@ -1405,8 +1428,6 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
     cos: &[f32],
     sin: &[f32],
 ) {
-    // Not in debug builds, as in `rotate`.
-    #[cfg(not(debug_assertions))]
     if let Some(body) = tail_split::<V>(span) {
         // SAFETY: as in `rotate`; both parts lie within the spans, checked by
         // `rotate_rows_into`.
@@ -1427,7 +1448,8 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
 ///
 /// # Safety
 /// As for [`rotate_into`].
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn rotate_rows_into<V: Vector, S: crate::Element, D: crate::Element>(
     src: &[S],
     dst: &mut [D],
@@ -1489,7 +1511,8 @@ unsafe fn rotate_rows_into<V: Vector, S: crate::Element, D: crate::Element>(
 /// # Safety
 /// The CPU must support `V`'s ISA; both spans fit (`assert_fits`); `to` is 0 or the
 /// vector body.
-#[inline(always)]
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn rows_into<
     V: Vector,
     S: crate::Element,
