@@ -447,6 +447,10 @@ fn f32_into_a_slot_at_every_offset_matches_scalar() {
 /// inlined into one another in such builds (`cfg(rope_simd_unoptimized)`, set by
 /// `build.rs`) one AVX-512 call took 956 KiB.
 #[test]
+#[cfg_attr(
+    any(miri, target_family = "wasm"),
+    ignore = "spawns a thread: none on wasm32-wasip1, and slow under Miri"
+)]
 fn every_backend_runs_on_a_small_stack() {
     fn into<S: TestElement, D: TestElement>(rope: &Rope, scalar: &Rope, head_dim: usize) {
         let (heads, tokens) = (3, 2);
