@@ -65,6 +65,33 @@ pub trait Vector: Copy {
     /// or `Self` where there are none (see [`rotate`]). Their ISA must be part of this
     /// one's: they run inside this ISA's `#[target_feature]` functions.
     type Tail: Vector;
+    /// The second pass of [`rotate`] over row tails (see [`tail_split`]): `Self::Tail`'s
+    /// rows, by default inlined here. AVX-512 calls AVX2's entry point instead, one copy
+    /// of that code for all its callers rather than one inlined into each.
+    ///
+    /// # Safety
+    /// As for [`rotate_rows`] with `Self::Tail`.
+    #[inline(always)]
+    unsafe fn rotate_tails<E: crate::Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
+        // SAFETY: forwarded from the caller.
+        unsafe { rotate_rows::<Self::Tail, E>(x, span, cos, sin) }
+    }
+    /// [`Vector::rotate_tails`] for [`rotate_into`].
+    ///
+    /// # Safety
+    /// As for [`rotate_rows_into`] with `Self::Tail`.
+    #[inline(always)]
+    unsafe fn rotate_tails_into<S: crate::Element, D: crate::Element>(
+        src: &[S],
+        dst: &mut [D],
+        span: &Span,
+        dst_stride: usize,
+        cos: &[f32],
+        sin: &[f32],
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe { rotate_rows_into::<Self::Tail, S, D>(src, dst, span, dst_stride, cos, sin) }
+    }
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
     /// Load `N` f16 (as bits) and widen exactly.
@@ -259,19 +286,19 @@ pub(crate) unsafe fn rotate<V: Vector, E: crate::Element>(
     cos: &[f32],
     sin: &[f32],
 ) {
-    if let Some(body) = tail_split::<V>(span) {
-        // SAFETY: forwarded from the caller (`V::Tail` runs wherever `V` does); both parts
-        // lie within the span, checked by `rotate_rows`.
-        unsafe {
-            if body > 0 {
-                rotate_rows::<V, E>(x, &span.head(body), cos, sin);
-            }
-            rotate_rows::<V::Tail, E>(x, &span.tails(body), &cos[body..], &sin[body..]);
+    // One call of `rotate_rows` for both cases: each is a copy of the whole kernel.
+    let split = tail_split::<V>(span);
+    let head = split.map_or(*span, |body| span.head(body));
+    // SAFETY: forwarded from the caller (`V::Tail` runs wherever `V` does); both parts
+    // lie within the span, checked by `rotate_rows`.
+    unsafe {
+        if head.n > 0 {
+            rotate_rows::<V, E>(x, &head, cos, sin);
         }
-        return;
+        if let Some(body) = split {
+            V::rotate_tails(x, &span.tails(body), &cos[body..], &sin[body..]);
+        }
     }
-    // SAFETY: forwarded from the caller.
-    unsafe { rotate_rows::<V, E>(x, span, cos, sin) }
 }
 
 /// Where [`rotate`] and [`rotate_into`] split `span` between `V` and `V::Tail`: the pairs
@@ -1428,20 +1455,20 @@ pub(crate) unsafe fn rotate_into<V: Vector, S: crate::Element, D: crate::Element
     cos: &[f32],
     sin: &[f32],
 ) {
-    if let Some(body) = tail_split::<V>(span) {
-        // SAFETY: as in `rotate`; both parts lie within the spans, checked by
-        // `rotate_rows_into`.
-        unsafe {
-            if body > 0 {
-                rotate_rows_into::<V, S, D>(src, dst, &span.head(body), dst_stride, cos, sin);
-            }
-            let (tails, cos, sin) = (span.tails(body), &cos[body..], &sin[body..]);
-            rotate_rows_into::<V::Tail, S, D>(src, dst, &tails, dst_stride, cos, sin);
+    // As in `rotate`: one call of `rotate_rows_into`.
+    let split = tail_split::<V>(span);
+    let head = split.map_or(*span, |body| span.head(body));
+    // SAFETY: as in `rotate`; both parts lie within the spans, checked by
+    // `rotate_rows_into`.
+    unsafe {
+        if head.n > 0 {
+            rotate_rows_into::<V, S, D>(src, dst, &head, dst_stride, cos, sin);
         }
-        return;
+        if let Some(body) = split {
+            let (tails, cos, sin) = (span.tails(body), &cos[body..], &sin[body..]);
+            V::rotate_tails_into(src, dst, &tails, dst_stride, cos, sin);
+        }
     }
-    // SAFETY: forwarded from the caller.
-    unsafe { rotate_rows_into::<V, S, D>(src, dst, span, dst_stride, cos, sin) }
 }
 
 /// [`rotate_into`] with `V` alone (as [`rotate_rows`] in place).

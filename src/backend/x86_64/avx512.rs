@@ -55,6 +55,30 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     const UNROLL: usize = 16;
     type Tail = super::avx2::Avx2;
     #[inline(always)]
+    unsafe fn rotate_tails<E: crate::Element>(
+        x: &mut [E],
+        span: &crate::kernel::Span,
+        cos: &[f32],
+        sin: &[f32],
+    ) {
+        // SAFETY: AVX2's features are part of this ISA's (see above); the rest is
+        // forwarded from the caller. `generic::rotate` with AVX2 is its `rotate_rows`
+        // (AVX2 has no narrower tail).
+        unsafe { super::avx2::rotate_tf(x, span, cos, sin) }
+    }
+    #[inline(always)]
+    unsafe fn rotate_tails_into<S: crate::Element, D: crate::Element>(
+        src: &[S],
+        dst: &mut [D],
+        span: &crate::kernel::Span,
+        dst_stride: usize,
+        cos: &[f32],
+        sin: &[f32],
+    ) {
+        // SAFETY: as in `rotate_tails`.
+        unsafe { super::avx2::rotate_into(src, dst, span, dst_stride, cos, sin) }
+    }
+    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Self(_mm512_loadu_ps(p)) }
     }

@@ -20,8 +20,14 @@ macro_rules! isa_entries {
         use crate::Element;
         use half::{bf16, f16};
 
+        /// In-place rotation (see `generic::rotate`); never inlined, since the AVX-512
+        /// kernels call AVX2's for their row tails (`Vector::rotate_tails`).
+        ///
+        /// # Safety
+        /// The CPU and OS must support this module's features.
         #[target_feature(enable = $feats)]
-        unsafe fn rotate_tf<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
+        #[inline(never)]
+        pub(crate) unsafe fn rotate_tf<E: Element>(x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
             // SAFETY: this function's features are the ones the vector type needs.
             unsafe { generic::rotate::<$v, E>(x, span, cos, sin) }
         }
@@ -89,11 +95,13 @@ macro_rules! isa_entries {
             narrow(src, dst)
         }
 
-        /// Out-of-place rotation (see `generic::rotate_into`).
+        /// Out-of-place rotation (see `generic::rotate_into`); never inlined, as
+        /// `rotate_tf`.
         ///
         /// # Safety
         /// The CPU and OS must support this module's features.
         #[target_feature(enable = $feats)]
+        #[inline(never)]
         pub(crate) unsafe fn rotate_into<S: Element, D: Element>(
             src: &[S],
             dst: &mut [D],
