@@ -31,7 +31,18 @@ pub struct Span {
     /// Out of place only: the whole call writes so much that the output cannot stay in
     /// cache, so the kernels may write it with non-temporal (streaming) stores.
     pub stream: bool,
+    /// In place only: the call covers more bytes than the caches can be expected to
+    /// hold ([`PREFETCH_BYTES`]), so the SIMD kernels ask for each row's bytes
+    /// [`PREFETCH_AHEAD`] ahead of it (a hint; it changes no value).
+    pub prefetch: bool,
 }
+
+/// From this many bytes of rotated data in one call, the kernels prefetch ahead of the
+/// rows they rotate (see `generic::prefetch`).
+pub const PREFETCH_BYTES: usize = 1 << 20;
+
+/// How far ahead of a row the kernels prefetch, in bytes.
+pub const PREFETCH_AHEAD: usize = 4096;
 
 impl Span {
     /// One past the last element the span touches (the slice must be at least this long).
@@ -102,6 +113,13 @@ impl Span {
         }
     }
 
+    /// Bytes from a row's first element to one past the last one the span touches.
+    #[inline(always)]
+    pub fn row_bytes<E>(&self) -> usize {
+        self.extent_of_row() * core::mem::size_of::<E>()
+    }
+
+    #[inline(always)]
     fn extent_of_row(&self) -> usize {
         if self.interleaved {
             self.first + 2 * self.n

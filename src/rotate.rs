@@ -6,7 +6,7 @@ use crate::cache::Slot;
 use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION, MAX_ROTARY_DIM};
 use crate::element::Element;
 use crate::error::RopeError;
-use crate::kernel::Span;
+use crate::kernel::{Span, PREFETCH_BYTES};
 use crate::schedule::Axes;
 
 /// The positions of the tokens in a buffer.
@@ -705,6 +705,7 @@ fn span_for(
         interleaved,
         inverse,
         stream: false,
+        prefetch: false,
     }
 }
 
@@ -859,6 +860,8 @@ fn run<S: Source + ?Sized, E: Element>(
     let tokens = validate(src, &g, &dims[..targets.len()], &positions)?;
     let inverse = direction == Direction::Inverse;
     let axes = g.axes.count();
+    let bytes: usize = targets.iter().map(|t| core::mem::size_of_val(t.x)).sum();
+    let prefetch = bytes >= PREFETCH_BYTES;
     for t in 0..tokens {
         let at = positions.get(t, axes);
         if at.is_zero() && g.scale == 1.0 {
@@ -868,7 +871,10 @@ fn run<S: Source + ?Sized, E: Element>(
             for target in targets.iter_mut() {
                 let heads = target.heads;
                 let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
-                let span = span_for(&g, heads, stride, first_pair, cos.len(), inverse);
+                let span = Span {
+                    prefetch,
+                    ..span_for(&g, heads, stride, first_pair, cos.len(), inverse)
+                };
                 E::rotate(g.backend, &mut target.x[base..], &span, cos, sin);
             }
         });

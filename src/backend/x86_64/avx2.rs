@@ -33,6 +33,11 @@ impl Vector for Avx2 {
     const UNROLL: usize = 16;
     type Tail = Self;
     #[inline(always)]
+    unsafe fn prefetch(p: *const u8) {
+        // `prefetcht0`: SSE, part of every x86_64 CPU.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+    }
+    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Avx2(_mm256_loadu_ps(p)) }
     }

@@ -79,6 +79,11 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
         unsafe { super::avx2::rotate_into(src, dst, span, dst_stride, cos, sin) }
     }
     #[inline(always)]
+    unsafe fn prefetch(p: *const u8) {
+        // `prefetcht0`: SSE, part of every x86_64 CPU.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
+    }
+    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         unsafe { Self(_mm512_loadu_ps(p)) }
     }
