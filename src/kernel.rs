@@ -39,7 +39,7 @@ pub struct Span {
 
 /// From this many bytes of rotated data in one call, the kernels prefetch ahead of the
 /// rows they rotate (see `generic::prefetch`).
-pub const PREFETCH_BYTES: usize = 1 << 20;
+pub const PREFETCH_BYTES: usize = 4 << 20;
 
 /// How far ahead of a row the kernels prefetch, in bytes.
 pub const PREFETCH_AHEAD: usize = 4096;

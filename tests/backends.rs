@@ -522,3 +522,54 @@ fn every_backend_runs_on_a_small_stack() {
         .join()
         .unwrap();
 }
+
+/// Calls of 4 MiB or more take other kernel paths (the prefetching ones, see
+/// `generic::prefetch`): every backend against the scalar kernel on such calls, every
+/// dtype, both layouts, full and partial rotary (and so row tails), two offsets.
+#[test]
+#[cfg_attr(
+    any(miri, debug_assertions, not(target_arch = "x86_64")),
+    ignore = "4 MiB buffers: x86_64 release builds only (elsewhere no kernel prefetches; \
+              the x86_64 kernel tests also cover the prefetching paths in debug builds)"
+)]
+fn large_calls_match_scalar() {
+    fn one<E: TestElement>(head_dim: usize) {
+        let heads = 6;
+        let tokens = (4 << 20) / (heads * head_dim * core::mem::size_of::<E>()) + 3;
+        let n = tokens * heads * head_dim;
+        let x: Vec<E> = Rng(n as u64).vec(n, 30.0);
+        for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+            for rotary_dim in [head_dim, head_dim / 4] {
+                let build = |b| {
+                    let r = Rope::builder(head_dim)
+                        .rotary_dim(rotary_dim)
+                        .layout(layout)
+                        .base(500_000.0);
+                    r.backend(b).build().unwrap()
+                };
+                let mut want = x.clone();
+                let at = Positions::Start(1000);
+                build(Backend::Scalar).rotate(&mut want, heads, at).unwrap();
+                for b in backends() {
+                    for offset in [0, 3] {
+                        let mut buf = vec![E::from_f32(CANARY); n + offset];
+                        buf[offset..].copy_from_slice(&x);
+                        build(b).rotate(&mut buf[offset..], heads, at).unwrap();
+                        let what = format!(
+                            "{} {layout:?} rotary {rotary_dim} {} offset {offset}",
+                            E::NAME,
+                            b.name()
+                        );
+                        assert_same_bits(&want, &buf[offset..], &what);
+                    }
+                }
+            }
+        }
+    }
+    // 80: rows of whole vectors and tails; 128: every backend's unrolled rows.
+    for head_dim in [80, 128] {
+        one::<f32>(head_dim);
+        one::<f16>(head_dim);
+        one::<bf16>(head_dim);
+    }
+}

@@ -92,6 +92,9 @@ pub trait Vector: Copy {
         // SAFETY: forwarded from the caller.
         unsafe { rotate_rows_into::<Self::Tail, S, D>(src, dst, span, dst_stride, cos, sin) }
     }
+    /// Whether [`Vector::prefetch`] does anything (only then do spans marked `prefetch`
+    /// take the kernels that issue it, see [`prefetch`]).
+    const PREFETCH: bool = false;
     /// Ask for the 64-byte line holding `p` to be brought into L1 (no access, no fault,
     /// whatever `p` points at). By default nothing.
     #[inline(always)]
@@ -255,30 +258,44 @@ impl SimdElement for bf16 {
 
 /// Where `span.prefetch`, ask for the `len` bytes [`PREFETCH_AHEAD`] past `row`, one
 /// hint per 64-byte line, before rotating the row: the rows that far ahead are rotated
-/// a few microseconds later. On the test machine (Intel, KVM) the hardware prefetchers
-/// leave a plain in-place pass well below what the memory delivers. A probe alternating
-/// the builds without and with the hints, and an in-place `x *= c` pass over the same
-/// bytes, on a prefill of 4096 tokens of 32 + 8 heads of 128 (fastest of 3 x 10 runs),
-/// measured our bandwidth against that pass's: AVX-512 half-split f32 1.03x -> 1.40x,
-/// f16 0.85 -> 1.18, bf16 0.81 -> 1.15, interleaved f32 1.00 -> 1.23; AVX2 half-split
-/// f32 1.04 -> 1.24, interleaved f16 0.82 -> 1.09. 2 and 8 KiB ahead measured the same
-/// as 4 KiB. On 1.3-5 MiB that stay in cache the hints changed little (within 5%), and
-/// on a decode step in L1 they cost 30% (f32, AVX-512, 40 heads of 128), hence
-/// [`PREFETCH_BYTES`](crate::kernel::PREFETCH_BYTES). In place only: out of place
-/// (`rotate_into`, 4096 tokens of 32 heads of 128 from f32 into f16 and f32 slots)
-/// they measured no faster. A hint's address may lie outside every buffer (it is
-/// computed with `wrapping_add` and never dereferenced).
+/// a few microseconds later. [`rows`] calls this; the unrolled rows of [`in_registers`]
+/// call [`prefetch_lines`] in their own instantiation (`PF`), so that the ones decode
+/// runs carry no trace of it: with the hints behind a branch in the one instantiation,
+/// an AVX2 f32 decode step (head_dim 64, 40 heads) measured 10% slower, and sending
+/// prefetching calls to [`rows`] instead cost 1024-token prefills up to 50% (its
+/// bookkeeping shows once the data comes from L3). The bf16-pair kernels and the
+/// aligned runs have no prefetching form; such calls take the one-vector kernels.
+///
+/// Why: on the test machine (Intel, KVM; 2 MiB of L2 per core) the hardware
+/// prefetchers leave even a plain in-place pass well below what the caches past L2
+/// deliver. A/B probe, our bandwidth over an in-place `x *= c` pass's on the same bytes,
+/// 32 + 8 heads of 128 (fastest of 3 x 10 runs), without -> with the hints: 4096
+/// tokens, AVX-512 half-split f32 1.03 -> 1.31x, f16 0.86 -> 1.25, bf16 0.83 -> 1.06,
+/// f16 head_dim 64 0.83 -> 1.29, interleaved f32 1.04 -> 1.32; AVX2 half-split f32
+/// 1.00 -> 1.21, interleaved f16 0.82 -> 1.17. 1024 tokens, AVX-512: f32 1635 -> 1035
+/// us, f16 878 -> 725, bf16 905 -> 752; 512 tokens, AVX2 interleaved f16 443 -> 330 us.
+/// 2 and 8 KiB ahead measured as 4 KiB (an earlier build).
+/// Around 1.3 MiB the hints gained nothing (bf16 and AVX2 interleaved f16 5-10% slower)
+/// and in L1 they cost 30% (decode, f32, AVX-512), hence
+/// [`PREFETCH_BYTES`](crate::kernel::PREFETCH_BYTES) = 4 MiB. In place only: out of
+/// place (`rotate_into`, 4096 tokens of 32 heads of 128 from f32 into f16 and f32
+/// slots) they measured no faster. A hint's address may lie outside every buffer (it
+/// is computed with `wrapping_add` and never dereferenced).
 #[inline(always)]
 unsafe fn prefetch<V: Vector>(span: &Span, row: *const u8, len: usize) {
     if span.prefetch {
-        let p = row.wrapping_add(PREFETCH_AHEAD);
-        let mut l = 0;
-        while l < len {
-            // SAFETY: a hint reads nothing (see `Vector::prefetch`); the ISA is
-            // supported (caller).
-            unsafe { V::prefetch(p.wrapping_add(l)) };
-            l += 64;
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { prefetch_lines::<V>(row, len.div_ceil(64)) };
+    }
+}
+
+/// `lines` 64-byte lines from [`PREFETCH_AHEAD`] past `p` (see [`prefetch`]).
+#[inline(always)]
+unsafe fn prefetch_lines<V: Vector>(p: *const u8, lines: usize) {
+    for l in 0..lines {
+        // SAFETY: a hint reads nothing (see `Vector::prefetch`); the ISA is supported
+        // (caller).
+        unsafe { V::prefetch(p.wrapping_add(PREFETCH_AHEAD + 64 * l)) };
     }
 }
 
@@ -363,10 +380,16 @@ unsafe fn rotate_rows<V: Vector, E: crate::Element>(
     span.assert_fits(x.len(), cos, sin);
     let (_, body) = vector_body::<V>(span);
     let p = x.as_mut_ptr();
+    // Large calls take the instantiation that prefetches (see `prefetch`).
+    let (src, stride) = (p.cast_const(), span.stride);
     // SAFETY: forwarded from the caller; `assert_fits` checked the span above (for
     // reading and writing the same rows).
     let done = unsafe {
-        bodies_in_registers::<V, E, E, false>(p.cast_const(), p, span.stride, span, cos, sin)
+        if V::PREFETCH && span.prefetch {
+            bodies_in_registers::<V, E, E, false, true>(src, p, stride, span, cos, sin)
+        } else {
+            bodies_in_registers::<V, E, E, false, false>(src, p, stride, span, cos, sin)
+        }
     };
     if done && body == span.n {
         return;
@@ -452,12 +475,21 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// them ("4K aliasing"): 512-token prefills took twice as long in a probe. With no
 /// cos/sin loads between the stores, nothing can alias.
 ///
+/// With `PF` (in-place calls of [`PREFETCH_BYTES`](crate::kernel::PREFETCH_BYTES) or
+/// more), only the one-vector kernels, which prefetch (see [`prefetch`]).
+///
 /// # Safety
 /// The CPU must support `V`'s ISA; the span must fit both buffers and `cos`/`sin`
 /// (`assert_fits`); `src` and `dst` are the same rows or do not overlap.
 #[cfg_attr(not(rope_simd_unoptimized), inline(always))]
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
-unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, const NT: bool>(
+unsafe fn bodies_in_registers<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const NT: bool,
+    const PF: bool,
+>(
     src: *const S,
     dst: *mut D,
     dst_stride: usize,
@@ -467,7 +499,7 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
 ) -> bool {
     // The bf16-pair stores have no streaming form: a streaming bf16 -> bf16 call takes
     // the one-vector kernels below.
-    if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 && !NT {
+    if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 && !NT && !PF {
         let (src, dst) = (src.cast::<u16>(), dst.cast::<u16>());
         // SAFETY: forwarded from the caller; `S` and `D` are bf16, a transparent u16.
         if unsafe {
@@ -480,7 +512,7 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
     if span.rows < 2 {
         return false;
     }
-    if V::MASKED && S::IS_F32 && D::IS_F32 && !NT {
+    if V::MASKED && S::IS_F32 && D::IS_F32 && !NT && !PF {
         let (src, dst) = (src.cast::<f32>(), dst.cast::<f32>());
         // SAFETY: forwarded from the caller; `S` and `D` are f32.
         if unsafe { aligned_run::<V>(src, dst, dst_stride, span, cos, sin) } {
@@ -491,16 +523,16 @@ unsafe fn bodies_in_registers<V: Vector, S: crate::Element, D: crate::Element, c
     // SAFETY: forwarded from the caller.
     unsafe {
         match span.n / width {
-            1 => in_registers::<V, S, D, 1, NT>(src, dst, dst_stride, span, cos, sin),
-            2 => in_registers::<V, S, D, 2, NT>(src, dst, dst_stride, span, cos, sin),
+            1 => in_registers::<V, S, D, 1, NT, PF>(src, dst, dst_stride, span, cos, sin),
+            2 => in_registers::<V, S, D, 2, NT, PF>(src, dst, dst_stride, span, cos, sin),
             4 if V::UNROLL >= 4 => {
-                in_registers::<V, S, D, 4, NT>(src, dst, dst_stride, span, cos, sin)
+                in_registers::<V, S, D, 4, NT, PF>(src, dst, dst_stride, span, cos, sin)
             }
             8 if V::UNROLL >= 8 => {
-                in_registers::<V, S, D, 8, NT>(src, dst, dst_stride, span, cos, sin)
+                in_registers::<V, S, D, 8, NT, PF>(src, dst, dst_stride, span, cos, sin)
             }
             16 if V::UNROLL >= 16 && span.interleaved => {
-                in_registers::<V, S, D, 16, NT>(src, dst, dst_stride, span, cos, sin)
+                in_registers::<V, S, D, 16, NT, PF>(src, dst, dst_stride, span, cos, sin)
             }
             _ => return false,
         }
@@ -589,7 +621,6 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize>(
     let s: [V; K] = array!(K, |j| unsafe { V::load(sp.add(j * V::N)).xor(flip) });
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        unsafe { prefetch::<V>(span, x.cast(), span.row_bytes::<u16>()) };
         // Chunks two at a time (one rounding check for both), K being 1 or even.
         for j in (0..K).step_by(2) {
             unsafe {
@@ -635,7 +666,6 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
     });
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        unsafe { prefetch::<V>(span, x.cast(), span.row_bytes::<u16>()) };
         for j in 0..K {
             unsafe { split_pairs_chunk(x, y, span, j * 2 * V::N, c[j], s[j]) };
         }
@@ -679,7 +709,6 @@ unsafe fn bf16_pairs_rows<V: Vector>(
         let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
         for r in 0..span.rows {
             let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-            unsafe { prefetch::<V>(span, x.cast(), span.row_bytes::<u16>()) };
             for j in 0..chunks {
                 unsafe {
                     let (c, s) = (V::load(cp.add(j * V::N)), V::load(sp.add(j * V::N)));
@@ -721,7 +750,6 @@ unsafe fn bf16_pairs_rows<V: Vector>(
     }
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        unsafe { prefetch::<V>(span, x.cast(), span.row_bytes::<u16>()) };
         for j in 0..chunks {
             unsafe {
                 let o = j * chunk;
@@ -936,7 +964,6 @@ unsafe fn interleaved_stream<V: Vector, const R: usize>(
             V::load_dup(sp.add(u * half - shift)).xor(flip)
         });
         for r in 0..rows {
-            prefetch::<V>(span, at(r * R).cast(), R * V::N * 4);
             for u in 0..R {
                 let w = r * R + u;
                 if r == 0 && u == 0 {
@@ -1025,7 +1052,6 @@ unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[
         let mut m_prev = b_cur; // lanes below `m` of B_0 are never stored
         for r in 0..rows {
             let w = 2 * K * r;
-            prefetch::<V>(span, at(w).cast(), 2 * K * V::N * 4);
             // `B` and `M` first (their blends need the loads around them), then each pair
             // of vectors inside the halves loaded just before its stores: few registers
             // live beyond cos/sin (with all `2K` loaded first, AVX2's 16 ran out at K = 8).
@@ -1056,7 +1082,8 @@ unsafe fn split_stream<V: Vector, const K: usize>(run: Run, span: &Span, cos: &[
     }
 }
 
-/// [`bodies_in_registers`] for a body of `K` vectors.
+/// [`bodies_in_registers`] for a body of `K` vectors; with `PF`, each row's bytes
+/// [`PREFETCH_AHEAD`] ahead are asked for first (see [`prefetch`]).
 ///
 /// # Safety
 /// As for [`bodies_in_registers`], with `span.n / width == K`.
@@ -1068,6 +1095,7 @@ unsafe fn in_registers<
     D: crate::Element,
     const K: usize,
     const NT: bool,
+    const PF: bool,
 >(
     src: *const S,
     dst: *mut D,
@@ -1096,9 +1124,18 @@ unsafe fn in_registers<
             array!(K, |j| unsafe { V::load(sp.add(j * width)).xor(flip) }),
         )
     };
+    // A half's (split) or a row's (interleaved) bytes: K vectors.
+    let lines = (K * V::N * core::mem::size_of::<S>()).div_ceil(64);
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        unsafe { prefetch::<V>(span, x.cast(), span.row_bytes::<S>()) };
+        if PF {
+            unsafe {
+                prefetch_lines::<V>(x.add(span.first).cast(), lines);
+                if !span.interleaved {
+                    prefetch_lines::<V>(x.add(span.second).cast(), lines);
+                }
+            }
+        }
         if span.interleaved {
             for j in 0..K {
                 unsafe {
@@ -1551,9 +1588,9 @@ unsafe fn rotate_rows_into<V: Vector, S: crate::Element, D: crate::Element>(
     // caller fences them once its whole call is written: `backend::stream_fence`).
     let done = unsafe {
         if stream {
-            bodies_in_registers::<V, S, D, true>(sp, dp, dst_stride, span, cos, sin)
+            bodies_in_registers::<V, S, D, true, false>(sp, dp, dst_stride, span, cos, sin)
         } else {
-            bodies_in_registers::<V, S, D, false>(sp, dp, dst_stride, span, cos, sin)
+            bodies_in_registers::<V, S, D, false, false>(sp, dp, dst_stride, span, cos, sin)
         }
     };
     let (_, body) = vector_body::<V>(span);

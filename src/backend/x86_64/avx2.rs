@@ -32,6 +32,7 @@ impl Vector for Avx2 {
     const KEEP: usize = 4;
     const UNROLL: usize = 16;
     type Tail = Self;
+    const PREFETCH: bool = true;
     #[inline(always)]
     unsafe fn prefetch(p: *const u8) {
         // `prefetcht0`: SSE, part of every x86_64 CPU.

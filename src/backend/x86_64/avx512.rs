@@ -78,6 +78,7 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
         // SAFETY: as in `rotate_tails`.
         unsafe { super::avx2::rotate_into(src, dst, span, dst_stride, cos, sin) }
     }
+    const PREFETCH: bool = true;
     #[inline(always)]
     unsafe fn prefetch(p: *const u8) {
         // `prefetcht0`: SSE, part of every x86_64 CPU.
