@@ -258,22 +258,24 @@ impl SimdElement for bf16 {
 
 /// Where `span.prefetch`, ask for the `len` bytes [`PREFETCH_AHEAD`] past `row`, one
 /// hint per 64-byte line, before rotating the row: the rows that far ahead are rotated
-/// a few microseconds later. [`rows`] calls this; the unrolled rows of [`in_registers`]
+/// a few microseconds later. The per-row loops ([`rows`], [`bf16_pairs_rows`]) call
+/// this; the unrolled rows ([`in_registers`], [`bf16_interleaved`], [`bf16_split`])
 /// call [`prefetch_lines`] in their own instantiation (`PF`), so that the ones decode
 /// runs carry no trace of it: with the hints behind a branch in the one instantiation,
 /// an AVX2 f32 decode step (head_dim 64, 40 heads) measured 10% slower, and sending
 /// prefetching calls to [`rows`] instead cost 1024-token prefills up to 50% (its
-/// bookkeeping shows once the data comes from L3). The bf16-pair kernels and the
-/// aligned runs have no prefetching form; such calls take the one-vector kernels.
+/// bookkeeping shows once the data comes from L3). The aligned runs have no
+/// prefetching form; such calls take the unrolled rows.
 ///
 /// Why: on the test machine (Intel, KVM; 2 MiB of L2 per core) the hardware
 /// prefetchers leave even a plain in-place pass well below what the caches past L2
 /// deliver. A/B probe, our bandwidth over an in-place `x *= c` pass's on the same bytes,
-/// 32 + 8 heads of 128 (fastest of 3 x 10 runs), without -> with the hints: 4096
-/// tokens, AVX-512 half-split f32 1.03 -> 1.31x, f16 0.86 -> 1.25, bf16 0.83 -> 1.06,
-/// f16 head_dim 64 0.83 -> 1.29, interleaved f32 1.04 -> 1.32; AVX2 half-split f32
-/// 1.00 -> 1.21, interleaved f16 0.82 -> 1.17. 1024 tokens, AVX-512: f32 1635 -> 1035
-/// us, f16 878 -> 725, bf16 905 -> 752; 512 tokens, AVX2 interleaved f16 443 -> 330 us.
+/// 4096 tokens of 32 + 8 heads of 128 (fastest of 3 x 10 runs), without -> with the
+/// hints, half-split / interleaved: AVX-512 f32 1.12 -> 1.43x / 1.04 -> 1.30, f16
+/// 0.86 -> 1.19 / 0.80 -> 1.08, bf16 0.79 -> 1.15 / 0.78 -> 1.16; AVX2 f32 1.04 -> 1.31
+/// / 1.02 -> 1.25, f16 0.79 -> 1.07 / 0.80 -> 1.14, bf16 0.59 -> 0.75 / 0.59 -> 0.77
+/// (AVX2's bf16 rounding is integer work). 1024 tokens, AVX-512: f32 1635 -> 1035 us,
+/// f16 878 -> 725, bf16 820 -> 608; 512 tokens, AVX2 interleaved f16 443 -> 330 us.
 /// 2 and 8 KiB ahead measured as 4 KiB (an earlier build).
 /// Around 1.3 MiB the hints gained nothing (bf16 and AVX2 interleaved f16 5-10% slower)
 /// and in L1 they cost 30% (decode, f32, AVX-512), hence
@@ -476,7 +478,8 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// cos/sin loads between the stores, nothing can alias.
 ///
 /// With `PF` (in-place calls of [`PREFETCH_BYTES`](crate::kernel::PREFETCH_BYTES) or
-/// more), only the one-vector kernels, which prefetch (see [`prefetch`]).
+/// more), the kernels that prefetch (see [`prefetch`]): the unrolled rows, not the
+/// aligned runs.
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA; the span must fit both buffers and `cos`/`sin`
@@ -499,11 +502,12 @@ unsafe fn bodies_in_registers<
 ) -> bool {
     // The bf16-pair stores have no streaming form: a streaming bf16 -> bf16 call takes
     // the one-vector kernels below.
-    if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 && !NT && !PF {
+    if V::BF16_PAIRS && S::IS_BF16 && D::IS_BF16 && !NT {
         let (src, dst) = (src.cast::<u16>(), dst.cast::<u16>());
         // SAFETY: forwarded from the caller; `S` and `D` are bf16, a transparent u16.
         if unsafe {
-            (span.rows >= 2 && bf16_pairs_in_registers::<V>(src, dst, dst_stride, span, cos, sin))
+            (span.rows >= 2
+                && bf16_pairs_in_registers::<V, PF>(src, dst, dst_stride, span, cos, sin))
                 || bf16_pairs_rows::<V>(src, dst, dst_stride, span, cos, sin)
         } {
             return true;
@@ -561,7 +565,7 @@ unsafe fn bodies_in_registers<
 /// As for [`bodies_in_registers`], with `src`/`dst` bf16 bits and `V::BF16_PAIRS`.
 #[cfg_attr(not(rope_simd_unoptimized), inline(always))]
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
-unsafe fn bf16_pairs_in_registers<V: Vector>(
+unsafe fn bf16_pairs_in_registers<V: Vector, const PF: bool>(
     src: *const u16,
     dst: *mut u16,
     dst_stride: usize,
@@ -577,10 +581,14 @@ unsafe fn bf16_pairs_in_registers<V: Vector>(
                 return false;
             }
             match n / V::N {
-                1 => bf16_interleaved::<V, 1>(src, dst, dst_stride, span, cos, sin),
-                2 => bf16_interleaved::<V, 2>(src, dst, dst_stride, span, cos, sin),
-                4 if V::KEEP >= 4 => bf16_interleaved::<V, 4>(src, dst, dst_stride, span, cos, sin),
-                8 if V::KEEP >= 8 => bf16_interleaved::<V, 8>(src, dst, dst_stride, span, cos, sin),
+                1 => bf16_interleaved::<V, 1, PF>(src, dst, dst_stride, span, cos, sin),
+                2 => bf16_interleaved::<V, 2, PF>(src, dst, dst_stride, span, cos, sin),
+                4 if V::KEEP >= 4 => {
+                    bf16_interleaved::<V, 4, PF>(src, dst, dst_stride, span, cos, sin)
+                }
+                8 if V::KEEP >= 8 => {
+                    bf16_interleaved::<V, 8, PF>(src, dst, dst_stride, span, cos, sin)
+                }
                 _ => return false,
             }
         } else {
@@ -588,9 +596,9 @@ unsafe fn bf16_pairs_in_registers<V: Vector>(
                 return false;
             }
             match n / (2 * V::N) {
-                1 => bf16_split::<V, 1>(src, dst, dst_stride, span, cos, sin),
-                2 if V::KEEP >= 4 => bf16_split::<V, 2>(src, dst, dst_stride, span, cos, sin),
-                4 if V::KEEP >= 8 => bf16_split::<V, 4>(src, dst, dst_stride, span, cos, sin),
+                1 => bf16_split::<V, 1, PF>(src, dst, dst_stride, span, cos, sin),
+                2 if V::KEEP >= 4 => bf16_split::<V, 2, PF>(src, dst, dst_stride, span, cos, sin),
+                4 if V::KEEP >= 8 => bf16_split::<V, 4, PF>(src, dst, dst_stride, span, cos, sin),
                 _ => return false,
             }
         }
@@ -604,7 +612,7 @@ unsafe fn bf16_pairs_in_registers<V: Vector>(
 /// As for [`bf16_pairs_in_registers`], with `span.n == K * V::N`.
 #[cfg_attr(not(rope_simd_unoptimized), inline(always))]
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
-unsafe fn bf16_interleaved<V: Vector, const K: usize>(
+unsafe fn bf16_interleaved<V: Vector, const K: usize, const PF: bool>(
     src: *const u16,
     dst: *mut u16,
     dst_stride: usize,
@@ -619,8 +627,13 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize>(
     let flip = unsafe { sin_flip::<V>(span) };
     let c: [V; K] = array!(K, |j| unsafe { V::load(cp.add(j * V::N)) });
     let s: [V; K] = array!(K, |j| unsafe { V::load(sp.add(j * V::N)).xor(flip) });
+    // A row's `2n` bf16 from `span.first`.
+    let lines = (2 * K * V::N * 2).div_ceil(64);
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+        if PF {
+            unsafe { prefetch_lines::<V>(x.add(span.first).cast(), lines) };
+        }
         // Chunks two at a time (one rounding check for both), K being 1 or even.
         for j in (0..K).step_by(2) {
             unsafe {
@@ -646,7 +659,7 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize>(
 /// As for [`bf16_pairs_in_registers`], with `span.n == K * 2 * V::N`.
 #[cfg_attr(not(rope_simd_unoptimized), inline(always))]
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
-unsafe fn bf16_split<V: Vector, const K: usize>(
+unsafe fn bf16_split<V: Vector, const K: usize, const PF: bool>(
     src: *const u16,
     dst: *mut u16,
     dst_stride: usize,
@@ -664,8 +677,16 @@ unsafe fn bf16_split<V: Vector, const K: usize>(
         let (e, o) = V::load_f32_pairs(sp.add(j * 2 * V::N));
         (e.xor(flip), o.xor(flip))
     });
+    // Each half's `n` bf16.
+    let lines = (2 * K * V::N * 2).div_ceil(64);
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+        if PF {
+            unsafe {
+                prefetch_lines::<V>(x.add(span.first).cast(), lines);
+                prefetch_lines::<V>(x.add(span.second).cast(), lines);
+            }
+        }
         for j in 0..K {
             unsafe { split_pairs_chunk(x, y, span, j * 2 * V::N, c[j], s[j]) };
         }
@@ -709,6 +730,7 @@ unsafe fn bf16_pairs_rows<V: Vector>(
         let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
         for r in 0..span.rows {
             let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+            unsafe { prefetch::<V>(span, x.cast(), span.row_bytes::<u16>()) };
             for j in 0..chunks {
                 unsafe {
                     let (c, s) = (V::load(cp.add(j * V::N)), V::load(sp.add(j * V::N)));
@@ -750,6 +772,7 @@ unsafe fn bf16_pairs_rows<V: Vector>(
     }
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+        unsafe { prefetch::<V>(span, x.cast(), span.row_bytes::<u16>()) };
         for j in 0..chunks {
             unsafe {
                 let o = j * chunk;
