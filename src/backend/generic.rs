@@ -276,8 +276,8 @@ impl SimdElement for bf16 {
 /// / 1.02 -> 1.25, f16 0.79 -> 1.07 / 0.80 -> 1.14, bf16 0.59 -> 0.75 / 0.59 -> 0.77
 /// (AVX2's bf16 rounding is integer work). 1024 tokens, AVX-512: f32 1635 -> 1035 us,
 /// f16 878 -> 725, bf16 820 -> 608; 512 tokens, AVX2 interleaved f16 443 -> 330 us.
-/// Rows in `[heads, tokens]` order (a PyTorch-style cache; the hints then reach 16
-/// tokens ahead in the same head), 40 heads, 4096 tokens, AVX-512: f16 1.09-1.13 ->
+/// Rows in `[heads, tokens]` order (a PyTorch-style cache, where the hints reach later
+/// tokens of the same head), 40 heads, 4096 tokens, AVX-512: f16 1.09-1.13 ->
 /// 1.20-1.27x, f32 1.22 -> 1.28.
 /// 2 and 8 KiB ahead measured as 4 KiB (an earlier build).
 /// Around 1.3 MiB the hints gained nothing (bf16 and AVX2 interleaved f16 5-10% slower)
