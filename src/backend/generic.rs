@@ -274,7 +274,8 @@ impl SimdElement for bf16 {
 /// hints, half-split / interleaved: AVX-512 f32 1.12 -> 1.43x / 1.04 -> 1.30, f16
 /// 0.86 -> 1.19 / 0.80 -> 1.08, bf16 0.79 -> 1.15 / 0.78 -> 1.16; AVX2 f32 1.04 -> 1.31
 /// / 1.02 -> 1.25, f16 0.79 -> 1.07 / 0.80 -> 1.14, bf16 0.59 -> 0.75 / 0.59 -> 0.77
-/// (AVX2's bf16 rounding is integer work). 1024 tokens, AVX-512: f32 1635 -> 1035 us,
+/// (AVX2's bf16 rounding is integer work; 0.88-0.92 since it skips the NaN blend when
+/// there are no NaNs, see `x86_64/avx2.rs`). 1024 tokens, AVX-512: f32 1635 -> 1035 us,
 /// f16 878 -> 725, bf16 820 -> 608; 512 tokens, AVX2 interleaved f16 443 -> 330 us.
 /// Rows in `[heads, tokens]` order (a PyTorch-style cache, where the hints reach later
 /// tokens of the same head), 40 heads, 4096 tokens, AVX-512: f16 1.09-1.13 ->
