@@ -31,14 +31,14 @@ pub struct Span {
     /// Out of place only: the whole call writes so much that the output cannot stay in
     /// cache, so the kernels may write it with non-temporal (streaming) stores.
     pub stream: bool,
-    /// In place only: the call covers more bytes than the caches can be expected to
-    /// hold ([`PREFETCH_BYTES`]), so the SIMD kernels ask for each row's bytes
-    /// [`PREFETCH_AHEAD`] ahead of it (a hint; it changes no value).
+    /// In place only: the call covers at least [`PREFETCH_BYTES`], past what L2 holds,
+    /// so the SIMD kernels ask for each row's bytes [`PREFETCH_AHEAD`] ahead of it (a
+    /// hint; it changes no value).
     pub prefetch: bool,
 }
 
-/// From this many bytes of rotated data in one call, the kernels prefetch ahead of the
-/// rows they rotate (see `generic::prefetch`).
+/// From this many bytes of data in one in-place call, the kernels prefetch ahead of the
+/// rows they rotate (see `generic::prefetch`, which gives the measurements).
 pub const PREFETCH_BYTES: usize = 4 << 20;
 
 /// How far ahead of a row the kernels prefetch, in bytes.

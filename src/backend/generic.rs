@@ -295,6 +295,21 @@ unsafe fn prefetch<V: Vector>(span: &Span, row: *const u8, len: usize) {
     }
 }
 
+/// For the unrolled rows: `lines` lines from [`PREFETCH_AHEAD`] past the start of row
+/// `x`'s pairs (`span.first`), and as many past its second halves (`span.second`) when
+/// they are split.
+#[inline(always)]
+unsafe fn prefetch_halves<V: Vector, E>(x: *const E, span: &Span, lines: usize) {
+    let (first, second) = (x.wrapping_add(span.first), x.wrapping_add(span.second));
+    // SAFETY: forwarded from the caller (hints read nothing).
+    unsafe {
+        prefetch_lines::<V>(first.cast(), lines);
+        if !span.interleaved {
+            prefetch_lines::<V>(second.cast(), lines);
+        }
+    }
+}
+
 /// `lines` 64-byte lines from [`PREFETCH_AHEAD`] past `p` (see [`prefetch`]).
 #[inline(always)]
 unsafe fn prefetch_lines<V: Vector>(p: *const u8, lines: usize) {
@@ -631,12 +646,12 @@ unsafe fn bf16_interleaved<V: Vector, const K: usize, const PF: bool>(
     let flip = unsafe { sin_flip::<V>(span) };
     let c: [V; K] = array!(K, |j| unsafe { V::load(cp.add(j * V::N)) });
     let s: [V; K] = array!(K, |j| unsafe { V::load(sp.add(j * V::N)).xor(flip) });
-    // A row's `2n` bf16 from `span.first`.
+    // A row's `2n` bf16.
     let lines = (2 * K * V::N * 2).div_ceil(64);
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
         if PF {
-            unsafe { prefetch_lines::<V>(x.add(span.first).cast(), lines) };
+            unsafe { prefetch_halves::<V, u16>(x, span, lines) };
         }
         // Chunks two at a time (one rounding check for both), K being 1 or even.
         for j in (0..K).step_by(2) {
@@ -686,10 +701,7 @@ unsafe fn bf16_split<V: Vector, const K: usize, const PF: bool>(
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
         if PF {
-            unsafe {
-                prefetch_lines::<V>(x.add(span.first).cast(), lines);
-                prefetch_lines::<V>(x.add(span.second).cast(), lines);
-            }
+            unsafe { prefetch_halves::<V, u16>(x, span, lines) };
         }
         for j in 0..K {
             unsafe { split_pairs_chunk(x, y, span, j * 2 * V::N, c[j], s[j]) };
@@ -1156,12 +1168,7 @@ unsafe fn in_registers<
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
         if PF {
-            unsafe {
-                prefetch_lines::<V>(x.add(span.first).cast(), lines);
-                if !span.interleaved {
-                    prefetch_lines::<V>(x.add(span.second).cast(), lines);
-                }
-            }
+            unsafe { prefetch_halves::<V, S>(x, span, lines) };
         }
         if span.interleaved {
             for j in 0..K {
