@@ -292,12 +292,16 @@ mod x86 {
         #[inline(always)]
         unsafe fn load(p: *const u16) -> __m512 {
             // SAFETY: forwarded from the caller.
-            unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+            unsafe {
+                _mm512_cvt_roundph_ps::<_MM_FROUND_CUR_DIRECTION>(_mm256_loadu_si256(p.cast()))
+            }
         }
         #[inline(always)]
         unsafe fn store(p: *mut u16, v: __m512) {
             // SAFETY: forwarded from the caller.
-            unsafe { _mm256_storeu_si256(p.cast(), _mm512_cvtps_ph::<0x08>(v)) }
+            unsafe {
+                _mm256_storeu_si256(p.cast(), _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v))
+            }
         }
     }
 
@@ -391,8 +395,16 @@ mod x86 {
         for v in x.chunks_exact_mut(16) {
             // SAFETY: 16 f16 in bounds.
             unsafe {
-                let w = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256(v.as_ptr().cast())), k);
-                _mm256_storeu_si256(v.as_mut_ptr().cast(), _mm512_cvtps_ph::<0x08>(w));
+                let w = _mm512_mul_ps(
+                    _mm512_cvt_roundph_ps::<_MM_FROUND_CUR_DIRECTION>(_mm256_loadu_si256(
+                        v.as_ptr().cast(),
+                    )),
+                    k,
+                );
+                _mm256_storeu_si256(
+                    v.as_mut_ptr().cast(),
+                    _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(w),
+                );
             }
         }
     }

@@ -209,8 +209,10 @@ fn scale16<E: Element>(x: &mut [E], is_f16: bool) {
         for i in (0..n).step_by(16) {
             // SAFETY: `i + 16 <= n` (the caller passes whole vectors).
             unsafe {
-                let v = _mm512_cvtph_ps(_mm256_loadu_si256(p.add(i).cast()));
-                let r = _mm512_cvtps_ph::<0x08>(_mm512_mul_ps(v, c));
+                let v = _mm512_cvt_roundph_ps::<_MM_FROUND_CUR_DIRECTION>(_mm256_loadu_si256(
+                    p.add(i).cast(),
+                ));
+                let r = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm512_mul_ps(v, c));
                 _mm256_storeu_si256(p.add(i).cast(), r);
             }
         }

@@ -28,6 +28,13 @@
 //! checked 2026-12-01, its half-split loop body at head_dim 64 is four `vmovups` zmm
 //! loads and stores on 64-byte boundaries, eight `vmulps`, four `vaddps` and two
 //! `vblendmps`, with `{k}` masked `vmovups` only before and after the row loop.
+//! Checked 2026-12-02: f16 conversions take their memory operand (`vcvtph2ps (mem), zmm`,
+//! `vcvtps2ph $0, zmm, (mem)`; no `{sae}` form left in the library). Before, the
+//! `_MM_FROUND_NO_EXC` forms loaded and narrowed through a register, which costs the
+//! widening a shuffle uop on the multiplies' port: A/B probe, decode (40 heads x 128,
+//! f16, best of 30) half-split 483 -> 424 ns, interleaved 571 -> 494, head_dim 256
+//! 1135 -> 910; the bare in-place f16 pass `x *= c` went 340 -> 273 ns the same way
+//! (`benches/` now use that form for their roofs).
 
 use core::arch::x86_64::*;
 
@@ -37,8 +44,11 @@ use crate::backend::generic::Vector;
 #[derive(Clone, Copy)]
 pub(crate) struct Avx512<const BF16: bool>(__m512);
 
-/// `_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC`: round to nearest even.
-const NEAREST: i32 = 0x08;
+/// `_MM_FROUND_TO_NEAREST_INT`: round to nearest even, whatever MXCSR says. Without
+/// `_MM_FROUND_NO_EXC`: suppressing exceptions is the EVEX `{sae}` form, which takes no
+/// memory operand, so LLVM had to narrow into a register and store it with an instruction
+/// of its own (the flags it leaves in MXCSR are not read by anything here).
+const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT;
 
 // SAFETY (every unsafe block below): these methods run only inside the
 // `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` functions that `isa_entries!`
@@ -94,7 +104,13 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     }
     #[inline(always)]
     unsafe fn load_f16(p: *const u16) -> Self {
-        unsafe { Self(_mm512_cvtph_ps(_mm256_loadu_si256(p.cast()))) }
+        // Not `_mm512_cvtph_ps`: core::arch gives it `{sae}` (see `NEAREST`), so LLVM
+        // loaded into a register first, and the register form costs a shuffle uop more.
+        unsafe {
+            Self(_mm512_cvt_roundph_ps::<_MM_FROUND_CUR_DIRECTION>(
+                _mm256_loadu_si256(p.cast()),
+            ))
+        }
     }
     #[inline(always)]
     unsafe fn store_f16(self, p: *mut u16) {
