@@ -139,6 +139,72 @@ fn every_backend_bf16() {
     sweep::<bf16>();
 }
 
+/// The sweep above computes cos/sin on the fly (a table only at head_dim 8 and below, to
+/// keep its 65 538 positions small), and on-the-fly cos/sin come in blocks of at most 64
+/// pairs. The kernels that take longer rows whole (16 vectors a half on AVX2, interleaved
+/// rows of 16 vectors, the f32 runs) only see a table. So: every head_dim again, with a
+/// small table, several heads and tokens, every offset 0..15 and canaries, bit for bit
+/// against the scalar backend (whose bound against the float64 reference the sweep checks).
+fn table_sweep<E: TestElement>() {
+    const TOKENS: usize = 3;
+    const ROWS: usize = 5;
+    for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
+        for &head_dim in HEAD_DIMS {
+            for rotary_dim in [head_dim, (head_dim / 4) * 2]
+                .into_iter()
+                .filter(|&r| r >= 2)
+            {
+                let build = |b: Backend| {
+                    let rope = Rope::builder(head_dim)
+                        .rotary_dim(rotary_dim)
+                        .layout(layout)
+                        .base(500_000.0)
+                        .backend(b)
+                        .build()
+                        .unwrap();
+                    rope.table(7 + TOKENS).unwrap()
+                };
+                let n = TOKENS * ROWS * head_dim;
+                let x: Vec<E> = Rng(head_dim as u64 * 7 + rotary_dim as u64).vec(n, 50.0);
+                let mut want = x.clone();
+                build(Backend::Scalar)
+                    .rotate(&mut want, ROWS, Positions::Start(7))
+                    .unwrap();
+                for &backend in &backends() {
+                    let table = build(backend);
+                    for offset in 0..OFFSETS {
+                        let mut buf = vec![E::from_f32(CANARY); offset + n + 16];
+                        buf[offset..offset + n].copy_from_slice(&x);
+                        table
+                            .rotate(&mut buf[offset..offset + n], ROWS, Positions::Start(7))
+                            .unwrap();
+                        let what = format!(
+                            "{} {layout:?} head_dim {head_dim} rotary {rotary_dim}, table, {} offset {offset}",
+                            E::NAME,
+                            backend.name()
+                        );
+                        assert_same_bits(&want, &buf[offset..offset + n], &what);
+                        assert!(
+                            buf[..offset]
+                                .iter()
+                                .chain(&buf[offset + n..])
+                                .all(|c| c.bits() == E::from_f32(CANARY).bits()),
+                            "{what}: canary overwritten"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_backend_with_a_table() {
+    table_sweep::<f32>();
+    table_sweep::<f16>();
+    table_sweep::<bf16>();
+}
+
 /// Special values through every backend's 16-bit conversions: NaN, infinities,
 /// subnormals, values that overflow f16 after rotation, and -0.0.
 #[test]

@@ -331,7 +331,7 @@ fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
 /// Rotate `span` of `x` with vectors `V`.
 ///
 /// Row by row (head by head), each row front to back. When a row's body is short enough
-/// (`V::UNROLL` vectors, 8 for half-split pairs) and the span has several rows, its cos/sin
+/// (`V::UNROLL` vectors, 8 for 16-bit half-split pairs) and the span has several rows, its cos/sin
 /// are made ready once and each row is one unrolled block (see [`bodies_in_registers`]: in
 /// registers as far as a quarter of them, `V::KEEP` vectors each, holds them); otherwise
 /// they are reloaded per row from L1. (The other order, each vector of cos/sin applied to
@@ -471,7 +471,7 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// `r * span.stride` and `r * dst_stride`; the same rows for an in-place rotation), with
 /// the span's cos/sin made ready once (`K` vectors each: duplicated and sign-flipped for
 /// interleaved pairs) before the first row, when the body is `K` vectors for `K` up to
-/// `V::UNROLL` (at most 8 for half-split pairs) and there is more than one row; each row is
+/// `V::UNROLL` (at most 8 for 16-bit half-split pairs) and there is more than one row; each row is
 /// then one unrolled block. Returns `false`, having done nothing, otherwise. The caller
 /// does the scalar tails.
 ///
@@ -483,10 +483,14 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// placements each) that took AVX2 interleaved hd64 312 -> 200 ns, hd128 578 -> 414 (f16
 /// 363 -> 260 and 660 -> 515), AVX2 half-split hd128 452 -> 353, AVX-512 interleaved
 /// hd256 646 -> 491; 16-bit rows otherwise within 4% (their conversions bound them).
-/// Half-split rows of 16 vectors lost (AVX2 f16 hd256 1032 -> 1102, the portable lanes
-/// f32 hd256 1644 -> 1920, in repeated runs), and rows of 32 vectors (AVX-512 hd512)
-/// gained nothing: those stay with [`rows`]. (The portable lanes, whose `UNROLL` is its
-/// `KEEP`, say why at their impl.)
+/// 16-bit half-split rows of 16 vectors lost (AVX2 f16 hd256 1032 -> 1102, in repeated
+/// runs): those stay with [`rows`]. f32 ones gained, measured 2026-12-02 (f32 decode,
+/// best of 10 alternating runs): AVX2 hd256, 40 heads, 1149 -> 882 ns (the per-row loop
+/// had made its rows 65% slower per element than hd128's); AVX-512 hd512, 8 heads (in
+/// L1), 232 -> 185; AVX-512 hd512 at 40 heads (80 KiB, in L2) unchanged, 2075 -> 2048;
+/// prefills (AVX2 hd256 1024 tokens, AVX-512 hd512 512 tokens) 1.15 -> 1.23x and 1.20 ->
+/// 1.31x of the in-place pass's bandwidth. (The portable lanes, whose `UNROLL` is its
+/// `KEEP`, say why at their impl; they stop at 2.)
 ///
 /// Where cos/sin fit in registers, besides saving two loads and a sign flip per vector,
 /// this removes a slowdown measured on this crate's AMD EPYC test machine: every large
@@ -554,7 +558,8 @@ unsafe fn bodies_in_registers<
             8 if V::UNROLL >= 8 => {
                 in_registers::<V, S, D, 8, NT, PF>(src, dst, dst_stride, span, cos, sin)
             }
-            16 if V::UNROLL >= 16 && span.interleaved => {
+            // Half-split 16-bit rows of 16 vectors measured faster in `rows` (see above).
+            16 if V::UNROLL >= 16 && (span.interleaved || (S::IS_F32 && D::IS_F32)) => {
                 in_registers::<V, S, D, 16, NT, PF>(src, dst, dst_stride, span, cos, sin)
             }
             _ => return false,
