@@ -331,7 +331,7 @@ fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
 /// Rotate `span` of `x` with vectors `V`.
 ///
 /// Row by row (head by head), each row front to back. When a row's body is short enough
-/// (`V::UNROLL` vectors, 8 for 16-bit half-split pairs) and the span has several rows, its cos/sin
+/// (`V::UNROLL` vectors; 16 for f32 half-split pairs, 8 for 16-bit ones) and the span has several rows, its cos/sin
 /// are made ready once and each row is one unrolled block (see [`bodies_in_registers`]: in
 /// registers as far as a quarter of them, `V::KEEP` vectors each, holds them); otherwise
 /// they are reloaded per row from L1. (The other order, each vector of cos/sin applied to
@@ -471,7 +471,7 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// `r * span.stride` and `r * dst_stride`; the same rows for an in-place rotation), with
 /// the span's cos/sin made ready once (`K` vectors each: duplicated and sign-flipped for
 /// interleaved pairs) before the first row, when the body is `K` vectors for `K` up to
-/// `V::UNROLL` (at most 8 for 16-bit half-split pairs) and there is more than one row; each row is
+/// `V::UNROLL` (at most 16 for f32 half-split pairs, 8 for 16-bit ones) and there is more than one row; each row is
 /// then one unrolled block. Returns `false`, having done nothing, otherwise. The caller
 /// does the scalar tails.
 ///
@@ -489,7 +489,12 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// had made its rows 65% slower per element than hd128's); AVX-512 hd512, 8 heads (in
 /// L1), 232 -> 185; AVX-512 hd512 at 40 heads (80 KiB, in L2) unchanged, 2075 -> 2048;
 /// prefills (AVX2 hd256 1024 tokens, AVX-512 hd512 512 tokens) 1.15 -> 1.23x and 1.20 ->
-/// 1.31x of the in-place pass's bandwidth. (The portable lanes, whose `UNROLL` is its
+/// 1.31x of the in-place pass's bandwidth. Interleaved rows of 32 vectors (AVX2 hd256,
+/// AVX-512 hd512) likewise, every dtype, the same day: f32 decode AVX2 hd256 1261 -> 1050
+/// ns, AVX-512 hd512 at 8 heads 360 -> 243 and at 40 unchanged (1740 -> 1779), f16 within
+/// 8% either way and no slower; 64-token AVX2 hd256 prefill 0.81 -> 0.87x of the in-place
+/// pass, AVX-512 hd512 512 tokens 1.13 -> 1.25x. Together the two cost the x86_64 C
+/// library 56 KB (832 728 -> 888 632 bytes). (The portable lanes, whose `UNROLL` is its
 /// `KEEP`, say why at their impl; they stop at 2.)
 ///
 /// Where cos/sin fit in registers, besides saving two loads and a sign flip per vector,
@@ -561,6 +566,11 @@ unsafe fn bodies_in_registers<
             // Half-split 16-bit rows of 16 vectors measured faster in `rows` (see above).
             16 if V::UNROLL >= 16 && (span.interleaved || (S::IS_F32 && D::IS_F32)) => {
                 in_registers::<V, S, D, 16, NT, PF>(src, dst, dst_stride, span, cos, sin)
+            }
+            // Not f32 half-split rows of 32 vectors: AVX2 hd512 measured no faster (decode,
+            // 8 heads 389 -> 403 ns, 40 heads 2264 -> 2251).
+            32 if V::UNROLL >= 32 && span.interleaved => {
+                in_registers::<V, S, D, 32, NT, PF>(src, dst, dst_stride, span, cos, sin)
             }
             _ => return false,
         }

@@ -37,7 +37,7 @@ pub(crate) struct Avx2(__m256);
 impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;
-    const UNROLL: usize = 16;
+    const UNROLL: usize = 32;
     type Tail = Self;
     const PREFETCH: bool = true;
     #[inline(always)]

@@ -62,7 +62,7 @@ const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT;
 impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     const KEEP: usize = 8;
-    const UNROLL: usize = 16;
+    const UNROLL: usize = 32;
     type Tail = super::avx2::Avx2;
     #[inline(always)]
     unsafe fn rotate_tails<E: crate::Element>(
