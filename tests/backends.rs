@@ -27,6 +27,17 @@ const POSITIONS: [u32; 3] = [1, 4095, 65_537];
 const HEADS: usize = 3;
 const CANARY: f32 = 12345.0;
 
+/// Every element of `buf` outside `offset..offset + n` still holds the canary.
+fn assert_canaries<E: TestElement>(buf: &[E], offset: usize, n: usize, what: &str) {
+    assert!(
+        buf[..offset]
+            .iter()
+            .chain(&buf[offset + n..])
+            .all(|c| c.bits() == E::from_f32(CANARY).bits()),
+        "{what}: canary overwritten"
+    );
+}
+
 fn sweep<E: TestElement>() {
     let backends = backends();
     let mut cases = 0;
@@ -104,13 +115,7 @@ fn sweep<E: TestElement>() {
                             .unwrap();
                             let what = format!("{what} {} offset {offset}", backend.name());
                             assert_same_bits(&want_bits, &buf[offset..offset + n], &what);
-                            assert!(
-                                buf[..offset]
-                                    .iter()
-                                    .chain(&buf[offset + n..])
-                                    .all(|c| c.bits() == E::from_f32(CANARY).bits()),
-                                "{what}: canary overwritten"
-                            );
+                            assert_canaries(&buf, offset, n, &what);
                             cases += 1;
                         }
                     }
@@ -184,13 +189,7 @@ fn table_sweep<E: TestElement>() {
                             backend.name()
                         );
                         assert_same_bits(&want, &buf[offset..offset + n], &what);
-                        assert!(
-                            buf[..offset]
-                                .iter()
-                                .chain(&buf[offset + n..])
-                                .all(|c| c.bits() == E::from_f32(CANARY).bits()),
-                            "{what}: canary overwritten"
-                        );
+                        assert_canaries(&buf, offset, n, &what);
                     }
                 }
             }
@@ -491,13 +490,7 @@ fn f32_into_a_slot_at_every_offset_matches_scalar() {
                             b.name()
                         );
                         assert_same_bits(&want, &dst[dst_off..dst_off + n], &what);
-                        assert!(
-                            dst[..dst_off]
-                                .iter()
-                                .chain(&dst[dst_off + n..])
-                                .all(|&c| c == CANARY),
-                            "{what}: canary overwritten"
-                        );
+                        assert_canaries(&dst, dst_off, n, &what);
                     }
                 }
             }
