@@ -331,16 +331,16 @@ fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
 /// Rotate `span` of `x` with vectors `V`.
 ///
 /// Row by row (head by head), each row front to back. When a row's body is short enough
-/// (`V::UNROLL` vectors; 16 for f32 half-split pairs, 8 for 16-bit ones) and the span has several rows, its cos/sin
-/// are made ready once and each row is one unrolled block (see [`bodies_in_registers`]: in
-/// registers as far as a quarter of them, `V::KEEP` vectors each, holds them); otherwise
-/// they are reloaded per row from L1. (The other order, each vector of cos/sin applied to
-/// every row before the next, measured 3x slower on a 64 MiB prefill: it walks memory
-/// with a stride.) Half-split pairs go in blocks (see [`split_block`]). Pairs after the
-/// last full vector of a row go to `V::Tail`'s narrower vectors where one of those fits
-/// (see [`tail_split`]: on AVX-512, a second pass over the rows with AVX2's), and the rest
-/// to the scalar kernel, all rows' in one call where the bodies allow. Loads need no
-/// alignment.
+/// (`V::UNROLL` vectors; 16 for f32 half-split pairs, 8 for 16-bit ones) and the span has
+/// several rows, its cos/sin are made ready once and each row is one unrolled block (see
+/// [`bodies_in_registers`]: in registers as far as a quarter of them, `V::KEEP` vectors
+/// each, holds them); otherwise they are reloaded per row from L1. (The other order, each
+/// vector of cos/sin applied to every row before the next, measured 3x slower on a 64 MiB
+/// prefill: it walks memory with a stride.) Half-split pairs go in blocks (see
+/// [`split_block`]). Pairs after the last full vector of a row go to `V::Tail`'s narrower
+/// vectors where one of those fits (see [`tail_split`]: on AVX-512, a second pass over
+/// the rows with AVX2's), and the rest to the scalar kernel, all rows' in one call where
+/// the bodies allow. Loads need no alignment.
 ///
 /// Measured (A/B probe, 40 heads, f32 unless said, AVX-512, before -> after the narrower
 /// tails): head_dim 80 half-split 1208 -> 255 ns; 16 of 64 channels rotated (Pythia)
@@ -471,9 +471,9 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// `r * span.stride` and `r * dst_stride`; the same rows for an in-place rotation), with
 /// the span's cos/sin made ready once (`K` vectors each: duplicated and sign-flipped for
 /// interleaved pairs) before the first row, when the body is `K` vectors for `K` up to
-/// `V::UNROLL` (at most 16 for f32 half-split pairs, 8 for 16-bit ones) and there is more than one row; each row is
-/// then one unrolled block. Returns `false`, having done nothing, otherwise. The caller
-/// does the scalar tails.
+/// `V::UNROLL` (at most 16 for f32 half-split pairs, 8 for 16-bit ones) and there is more
+/// than one row; each row is then one unrolled block. Returns `false`, having done
+/// nothing, otherwise. The caller does the scalar tails.
 ///
 /// Up to `V::KEEP` vectors each stay in registers. Past that the compiler keeps the rest
 /// on the stack and each vector of a row loads its cos/sin from there, as the per-row
@@ -491,8 +491,8 @@ unsafe fn rows<V: Vector, E: crate::Element, const B: usize>(
 /// prefills (AVX2 hd256 1024 tokens, AVX-512 hd512 512 tokens) 1.15 -> 1.23x and 1.20 ->
 /// 1.31x of the in-place pass's bandwidth. Interleaved rows of 32 vectors (AVX2 hd256,
 /// AVX-512 hd512) likewise, every dtype, the same day: f32 decode AVX2 hd256 1261 -> 1050
-/// ns, AVX-512 hd512 at 8 heads 360 -> 243 and at 40 unchanged (1740 -> 1779), f16 within
-/// 8% either way and no slower; 64-token AVX2 hd256 prefill 0.81 -> 0.87x of the in-place
+/// ns, AVX-512 hd512 at 8 heads 360 -> 243 and at 40 unchanged (1740 -> 1779), f16 the same
+/// or up to 8% faster; 64-token AVX2 hd256 prefill 0.81 -> 0.87x of the in-place
 /// pass, AVX-512 hd512 512 tokens 1.13 -> 1.25x. Together the two cost the x86_64 C
 /// library 56 KB (832 728 -> 888 632 bytes). (The portable lanes, whose `UNROLL` is its
 /// `KEEP`, say why at their impl; they stop at 2.)
