@@ -146,10 +146,11 @@ fn every_backend_bf16() {
 
 /// The sweep above computes cos/sin on the fly (a table only at head_dim 8 and below, to
 /// keep its 65 538 positions small), and on-the-fly cos/sin come in blocks of at most 64
-/// pairs. The kernels that take longer rows whole (16 vectors a half on AVX2, interleaved
-/// rows of 16 vectors, the f32 runs) only see a table. So: every head_dim again, with a
-/// small table, several heads and tokens, every offset 0..15 and canaries, bit for bit
-/// against the scalar backend (whose bound against the float64 reference the sweep checks).
+/// pairs. The kernels that take longer rows whole (f32 half-split rows of 16 vectors a
+/// half, interleaved rows of 16 and 32 vectors, the f32 runs) only see a table. So: every
+/// head_dim again, with a small table, several heads and tokens, every offset 0..15 and
+/// canaries, the scalar backend within the bound of the float64 reference and every
+/// backend bit for bit against it.
 fn table_sweep<E: TestElement>() {
     const TOKENS: usize = 3;
     const ROWS: usize = 5;
@@ -160,34 +161,46 @@ fn table_sweep<E: TestElement>() {
                 .filter(|&r| r >= 2)
             {
                 let build = |b: Backend| {
-                    let rope = Rope::builder(head_dim)
+                    Rope::builder(head_dim)
                         .rotary_dim(rotary_dim)
                         .layout(layout)
                         .base(500_000.0)
                         .backend(b)
                         .build()
-                        .unwrap();
-                    rope.table(7 + TOKENS).unwrap()
+                        .unwrap()
                 };
                 let n = TOKENS * ROWS * head_dim;
                 let x: Vec<E> = Rng(head_dim as u64 * 7 + rotary_dim as u64).vec(n, 50.0);
                 let mut want = x.clone();
-                build(Backend::Scalar)
+                let scalar = build(Backend::Scalar);
+                scalar
+                    .table(7 + TOKENS)
+                    .unwrap()
                     .rotate(&mut want, ROWS, Positions::Start(7))
                     .unwrap();
+                let r = Reference {
+                    head_dim,
+                    rotary_dim,
+                    layout,
+                    inv_freq: scalar.inv_freqs(),
+                    scale: 1.0,
+                };
+                let pos: Vec<u64> = (7..7 + TOKENS as u64).collect();
+                let exact = r.rotate(&widen(&x), ROWS, Order::TokensHeads, &pos, false);
+                let what = format!(
+                    "{} {layout:?} head_dim {head_dim} rotary {rotary_dim}, table",
+                    E::NAME
+                );
+                assert_close(&r, &x, &want, &exact, &what);
                 for &backend in &backends() {
-                    let table = build(backend);
+                    let table = build(backend).table(7 + TOKENS).unwrap();
                     for offset in 0..OFFSETS {
                         let mut buf = vec![E::from_f32(CANARY); offset + n + 16];
                         buf[offset..offset + n].copy_from_slice(&x);
                         table
                             .rotate(&mut buf[offset..offset + n], ROWS, Positions::Start(7))
                             .unwrap();
-                        let what = format!(
-                            "{} {layout:?} head_dim {head_dim} rotary {rotary_dim}, table, {} offset {offset}",
-                            E::NAME,
-                            backend.name()
-                        );
+                        let what = format!("{what}, {} offset {offset}", backend.name());
                         assert_same_bits(&want, &buf[offset..offset + n], &what);
                         assert_canaries(&buf, offset, n, &what);
                     }

@@ -287,6 +287,10 @@ impl SimdElement for bf16 {
 /// place (`rotate_into`, 4096 tokens of 32 heads of 128 from f32 into f16 and f32
 /// slots) they measured no faster. A hint's address may lie outside every buffer (it
 /// is computed with `wrapping_add` and never dereferenced).
+///
+/// # Safety
+/// The CPU must support `V`'s ISA (see [`Vector`]). Any address will do: a hint reads
+/// nothing and cannot fault.
 #[inline(always)]
 unsafe fn prefetch<V: Vector>(span: &Span, row: *const u8, len: usize) {
     if span.prefetch {
@@ -298,6 +302,10 @@ unsafe fn prefetch<V: Vector>(span: &Span, row: *const u8, len: usize) {
 /// For the unrolled rows: `lines` lines from [`PREFETCH_AHEAD`] past the start of row
 /// `x`'s pairs (`span.first`), and as many past its second halves (`span.second`) when
 /// they are split.
+///
+/// # Safety
+/// The CPU must support `V`'s ISA (see [`Vector`]). Any address will do: a hint reads
+/// nothing and cannot fault.
 #[inline(always)]
 unsafe fn prefetch_halves<V: Vector, E>(x: *const E, span: &Span, lines: usize) {
     let (first, second) = (x.wrapping_add(span.first), x.wrapping_add(span.second));
@@ -311,6 +319,10 @@ unsafe fn prefetch_halves<V: Vector, E>(x: *const E, span: &Span, lines: usize) 
 }
 
 /// `lines` 64-byte lines from [`PREFETCH_AHEAD`] past `p` (see [`prefetch`]).
+///
+/// # Safety
+/// The CPU must support `V`'s ISA (see [`Vector`]). Any address will do: a hint reads
+/// nothing and cannot fault.
 #[inline(always)]
 unsafe fn prefetch_lines<V: Vector>(p: *const u8, lines: usize) {
     for l in 0..lines {
