@@ -78,13 +78,7 @@ fn sweep<E: TestElement>() {
                             direction,
                         )
                         .unwrap();
-                    let r = Reference {
-                        head_dim,
-                        rotary_dim,
-                        layout,
-                        inv_freq: scalar.inv_freqs(),
-                        scale: 1.0,
-                    };
+                    let r = Reference::of(&scalar);
                     let pos: Vec<u64> = POSITIONS.iter().map(|&p| u64::from(p)).collect();
                     let want = r.rotate(
                         &widen(&x),
@@ -178,13 +172,7 @@ fn table_sweep<E: TestElement>() {
                     .unwrap()
                     .rotate(&mut want, ROWS, Positions::Start(7))
                     .unwrap();
-                let r = Reference {
-                    head_dim,
-                    rotary_dim,
-                    layout,
-                    inv_freq: scalar.inv_freqs(),
-                    scale: 1.0,
-                };
+                let r = Reference::of(&scalar);
                 let pos: Vec<u64> = (7..7 + TOKENS as u64).collect();
                 let exact = r.rotate(&widen(&x), ROWS, Order::TokensHeads, &pos, false);
                 let what = format!(

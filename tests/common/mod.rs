@@ -16,6 +16,18 @@ pub struct Reference<'a> {
 }
 
 impl Reference<'_> {
+    /// The reference for `rope`'s configuration: its shape, layout, attention scale and
+    /// inverse frequencies (the formula stays this file's own).
+    pub fn of(rope: &rope_simd::Rope) -> Reference<'_> {
+        Reference {
+            head_dim: rope.head_dim(),
+            rotary_dim: rope.rotary_dim(),
+            layout: rope.layout(),
+            inv_freq: rope.inv_freqs(),
+            scale: rope.scale(),
+        }
+    }
+
     /// Plain default frequencies: `base^(-2i/rotary_dim)`.
     pub fn default_freqs(base: f64, rotary_dim: usize) -> Vec<f64> {
         (0..rotary_dim / 2)
