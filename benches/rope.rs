@@ -6,8 +6,9 @@
 //! - `naive/<layout>`: the loop a user writes by hand (scalar, cos/sin from the same table,
 //!   `half` conversions per element for 16-bit types);
 //! - `memory`: an in-place pass `x *= c` over the same number of bytes (the roof);
-//! - `memory16` (f16 and bf16, on CPUs with AVX-512F / AVX512_BF16 + BW): `x *= c` over the
-//!   16-bit buffer itself, with hardware conversions (the roof of a 16-bit pass).
+//! - `memory16` (f16 and bf16, x86_64): `x *= c` over the 16-bit buffer itself, with the
+//!   widest conversions the CPU has, AVX-512 or AVX2 + F16C (the roof of a 16-bit pass;
+//!   `common/roof16.rs`).
 //!
 //! Groups are `<phase>/<dtype>/hd<head_dim>` with phase `decode` (1 token at position
 //! 4095), `prefill512` or `prefill4096` (positions from 0); ids are `memory`,
@@ -130,12 +131,11 @@ fn group<E: ByHand>(c: &mut Criterion, phase: &str, tokens: usize, start: usize,
             black_box(&mut roof);
         })
     });
-    if let Some(scale) = roof16::<E>() {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(pass) = roof16_pass::<E>() {
         let mut roof16: Vec<E> = data(nq + nk);
         g.bench_function("memory16", |b| {
-            b.iter(|| {
-                scale(black_box(&mut roof16));
-            })
+            b.iter(|| scale16(pass, black_box(&mut roof16)))
         });
     }
     let best = Backend::detect();
@@ -176,86 +176,34 @@ fn group<E: ByHand>(c: &mut Criterion, phase: &str, tokens: usize, start: usize,
     g.finish();
 }
 
+#[cfg(target_arch = "x86_64")]
+#[path = "common/roof16.rs"]
+mod roof16;
+
 /// The second roof for 16-bit buffers, `memory16`: `x *= c` in place over the 16-bit
-/// buffer itself (not the f32 pass over the same bytes that `memory` is), each value
-/// widened to f32, multiplied and rounded back with the CPU's own conversions (AVX-512F
-/// for f16, 16 at a time; for bf16 AVX512_BF16 `vcvtne2ps2bf16` on even and odd lanes,
-/// 32 at a time, no subnormal fix-up): the least work an in-place 16-bit pass computing
-/// in f32 does. `None` for f32, or where the CPU lacks those instructions.
-fn roof16<E: Element>() -> Option<fn(&mut [E])> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let avx512 = is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("f16c");
-        let bf = avx512
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512bf16");
-        match E::NAME {
-            "f16" if avx512 => return Some(|x| scale16(x, true)),
-            "bf16" if bf => return Some(|x| scale16(x, false)),
-            _ => {}
-        }
+/// buffer itself (not the f32 pass over the same bytes that `memory` is), with the widest
+/// of the passes in `common/roof16.rs` this CPU has (AVX-512, else AVX2 + F16C): the
+/// least work an in-place 16-bit pass computing in f32 does. `None` for f32. (Off x86_64
+/// there is no `memory16`.)
+#[cfg(target_arch = "x86_64")]
+fn roof16_pass<E: Element>() -> Option<fn(&mut [u16])> {
+    if E::NAME == "f32" {
+        return None;
     }
-    None
+    roof16::widest(E::NAME == "f16")
 }
 
+/// `pass` (from [`roof16_pass`]) over the f16 or bf16 values `x`, and the values after
+/// its last whole block.
 #[cfg(target_arch = "x86_64")]
-fn scale16<E: Element>(x: &mut [E], is_f16: bool) {
-    use std::arch::x86_64::*;
-    const C: f32 = 1.000_001;
-
-    #[target_feature(enable = "avx512f,avx2,f16c")]
-    unsafe fn f16s(p: *mut u16, n: usize) {
-        let c = _mm512_set1_ps(C);
-        for i in (0..n).step_by(16) {
-            // SAFETY: `i + 16 <= n` (the caller passes whole vectors).
-            unsafe {
-                let v = _mm512_cvt_roundph_ps::<_MM_FROUND_CUR_DIRECTION>(_mm256_loadu_si256(
-                    p.add(i).cast(),
-                ));
-                let r = _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(_mm512_mul_ps(v, c));
-                _mm256_storeu_si256(p.add(i).cast(), r);
-            }
-        }
-    }
-    // The same pass as the bf16 kernels do their conversions on AVX512_BF16 CPUs (32 at a
-    // time: even and odd lanes widened with a shift and a mask, both rounded by one
-    // `vcvtne2ps2bf16`, interleaved back by `vpermw`), which on this crate's test machine
-    // is faster than widening 16 with `vpmovzxwd` and rounding with `vcvtneps2bf16`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512bf16,avx2")]
-    unsafe fn bf16s(p: *mut u16, n: usize) {
-        let c = _mm512_set1_ps(C);
-        let high = _mm512_set1_epi32(0xFFFF_0000_u32 as i32);
-        let idx = _mm512_set_epi16(
-            31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20,
-            4, 19, 3, 18, 2, 17, 1, 16, 0,
-        );
-        for i in (0..n).step_by(32) {
-            // SAFETY: `i + 32 <= n` (the caller passes whole vectors).
-            unsafe {
-                let x = _mm512_loadu_si512(p.add(i).cast());
-                let even = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(x));
-                let odd = _mm512_castsi512_ps(_mm512_and_si512(x, high));
-                let r = _mm512_cvtne2ps_pbh(_mm512_mul_ps(odd, c), _mm512_mul_ps(even, c));
-                let r: __m512i = std::mem::transmute(r);
-                _mm512_storeu_si512(p.add(i).cast(), _mm512_permutexvar_epi16(idx, r));
-            }
-        }
-    }
-
-    let width = if is_f16 { 16 } else { 32 };
-    let body = x.len() / width * width;
-    let p = x.as_mut_ptr().cast::<u16>();
-    // SAFETY: E is f16 or bf16 here (`roof16`), both a transparent u16; the features
-    // were detected in `roof16`; `body` elements are in bounds.
-    unsafe {
-        if is_f16 {
-            f16s(p, body)
-        } else {
-            bf16s(p, body)
-        }
-    }
+fn scale16<E: Element>(pass: fn(&mut [u16]), x: &mut [E]) {
+    assert_ne!(E::NAME, "f32");
+    // SAFETY: E is f16 or bf16 (asserted), both a transparent u16.
+    let bits = unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<u16>(), x.len()) };
+    pass(bits);
+    let body = x.len() / 32 * 32;
     for v in &mut x[body..] {
-        *v = E::from_f32(v.to_f32() * C);
+        *v = E::from_f32(v.to_f32() * roof16::C);
     }
 }
 

@@ -42,11 +42,12 @@ NOTES = """\
   cheaper per byte than the roof's scalar-dependent loop).
 - For f16 and bf16 there is a second roof, `memory16` ("x 16-bit roof"): `x *= c` in
   place over the 16-bit buffer itself, each value widened, multiplied and rounded back
-  with this CPU's own conversion instructions (AVX-512F for f16, 16 at a time;
-  AVX512_BF16 for bf16, 32 at a time in even and odd lanes, as the bf16 kernels do; on
-  this CPU that bare bf16 pass is faster than the f32-bytes roof). It is the least work any in-place 16-bit pass computing in f32 does, so
-  it answers "how close to a bare 16-bit pass are we", where `memory` answers "how close
-  to moving the bytes".
+  with the widest conversions this CPU has (`benches/common/roof16.rs`). With AVX-512:
+  AVX-512F for f16, 16 at a time; AVX512_BF16 for bf16, 32 at a time in even and odd
+  lanes, as the bf16 kernels do. Without it: F16C for f16, 8 at a time; for bf16 16 at a
+  time in even and odd lanes, rounded with integer operations. It is the least work any
+  in-place 16-bit pass computing in f32 does, so it answers "how close to a bare 16-bit
+  pass are we", where `memory` answers "how close to moving the bytes".
 - candle-nn's ops are out of place (each call allocates its output) and take cos/sin in
   the activations' dtype; its 16-bit path computes element by element through `half`'s
   software conversions. Its `rope_thd` parallelises over the batch only (1 here), so its
@@ -320,33 +321,41 @@ def misc_tables(res):
 
 
 def limits_tables(res):
-    """The `limits` bench (benches/limits.rs): port pairs and the decode step variants."""
-    base = res.get("limits/ports/8 vmulps")
-    if not base:
-        return []
-    out = ["## What bounds the 16-bit decode step on this CPU (`cargo bench --bench limits`)", "",
-           "Eight independent AVX-512 instructions per iteration (register to register), alone or",
-           "four and four; time relative to eight `vmulps`. A pair near the slower kind alone runs",
-           "on separate ports; a pair near the sum shares them.", "",
-           "| instructions | median | relative to 8 vmulps |", "|---|---|---|"]
-    for k in sorted((k for k in res if k.startswith("limits/ports/")), key=lambda k: res[k]["when"]):
-        out.append(f"| {k.split('/', 2)[2]} | {fmt_time(res[k]['ns'])} | {res[k]['ns'] / base['ns']:.2f} |")
-    out += ["", "The decode step (1 token x 40 heads x 128, half-split, cos/sin in registers) in plain",
-            "intrinsics: the crate's arithmetic (`mul_add`), the same with fused multiply-adds",
-            "(`fma`; different bits, so not used), bf16 without the subnormal check (`unscreened`;",
-            "wrong for subnormal results), and the bare 16-bit pass (`roof16`).", "",
-            "| dtype | roof16 | mul_add | fma | unscreened | mul_add / roof16 | fma / roof16 | fma / mul_add |",
-            "|---|---|---|---|---|---|---|---|"]
-    for dt, _ in DTYPES:
-        g = lambda v: res.get(f"limits/decode/{dt}/{v}")
-        roof, ma, fm, un = g("roof16"), g("mul_add"), g("fma"), g("unscreened")
-        if not ma:
+    """The `limits` bench (benches/limits.rs): port pairs and the decode step variants, for
+    AVX-512 (`limits/ports`, `limits/decode`) and AVX2 (`limits/ports_avx2`,
+    `limits/decode_avx2`), each where this CPU ran it."""
+    out = []
+    for isa, suffix, width in [("AVX-512", "", "512"), ("AVX2", "_avx2", "256")]:
+        ports = f"limits/ports{suffix}/"
+        base = res.get(f"{ports}8 vmulps")
+        if not base:
             continue
-        cell = lambda r: fmt_time(r["ns"]) if r else "-"
-        rel = lambda r: f"{r['ns'] / roof['ns']:.2f}x" if r and roof else "-"
-        gain = f"{fm['ns'] / ma['ns']:.2f}x" if fm else "-"
-        out.append(f"| {dt} | {cell(roof)} | {cell(ma)} | {cell(fm)} | {cell(un)} | {rel(ma)} | {rel(fm)} | {gain} |")
-    return out + [""]
+        out += [f"## What bounds the 16-bit decode step on this CPU: {isa} (`cargo bench --bench limits`)", "",
+                f"Eight independent {width}-bit instructions per iteration (register to register), alone or",
+                "four and four; time relative to eight `vmulps`. A pair near the slower kind alone runs",
+                "on separate ports; a pair near the sum shares them.", "",
+                "| instructions | median | relative to 8 vmulps |", "|---|---|---|"]
+        for k in sorted((k for k in res if k.startswith(ports)), key=lambda k: res[k]["when"]):
+            out.append(f"| {k.split('/', 2)[2]} | {fmt_time(res[k]['ns'])} | {res[k]['ns'] / base['ns']:.2f} |")
+        held = "in registers" if isa == "AVX-512" else "read from L1 (16 ymm registers would not hold them)"
+        screen = "subnormal" if isa == "AVX-512" else "NaN"
+        out += ["", f"The decode step with {isa} (1 token x 40 heads x 128, half-split, cos/sin {held}) in plain",
+                "intrinsics: the crate's arithmetic (`mul_add`), the same with fused multiply-adds",
+                f"(`fma`; different bits, so not used), bf16 without the {screen} check (`unscreened`;",
+                f"wrong for {screen} results), and the bare 16-bit pass (`roof16`).", "",
+                "| dtype | roof16 | mul_add | fma | unscreened | mul_add / roof16 | fma / roof16 | fma / mul_add |",
+                "|---|---|---|---|---|---|---|---|"]
+        for dt, _ in DTYPES:
+            g = lambda v: res.get(f"limits/decode{suffix}/{dt}/{v}")
+            roof, ma, fm, un = g("roof16"), g("mul_add"), g("fma"), g("unscreened")
+            if not ma:
+                continue
+            cell = lambda r: fmt_time(r["ns"]) if r else "-"
+            rel = lambda r: f"{r['ns'] / roof['ns']:.2f}x" if r and roof else "-"
+            gain = f"{fm['ns'] / ma['ns']:.2f}x" if fm else "-"
+            out.append(f"| {dt} | {cell(roof)} | {cell(ma)} | {cell(fm)} | {cell(un)} | {rel(ma)} | {rel(fm)} | {gain} |")
+        out.append("")
+    return out
 
 
 def chart(res, path):
