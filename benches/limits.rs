@@ -30,6 +30,38 @@ use criterion::{criterion_group, criterion_main, Criterion};
 #[path = "common/roof16.rs"]
 mod roof16;
 
+/// The decode step both sets time: one token, 40 heads of 128, and its inputs.
+#[cfg(target_arch = "x86_64")]
+mod step {
+    pub const HEADS: usize = 40;
+    pub const HD: usize = 128;
+    pub const N: usize = HEADS * HD;
+
+    /// cos/sin of one position's 64 pairs, and the same values in [-0.5, 0.5] as f32,
+    /// f16 bits and bf16 bits.
+    pub struct Inputs {
+        pub cs: [f32; 64],
+        pub sn: [f32; 64],
+        pub x32: Vec<f32>,
+        pub x16: Vec<u16>,
+        pub xb: Vec<u16>,
+    }
+
+    impl Inputs {
+        pub fn new() -> Self {
+            let x32: Vec<f32> = (0..N).map(|i| (i % 97) as f32 * 0.01 - 0.5).collect();
+            let bits = |f: fn(f32) -> u16| x32.iter().map(|&v| f(v)).collect::<Vec<u16>>();
+            Inputs {
+                cs: core::array::from_fn(|i| (i as f32 * 0.3).cos()),
+                sn: core::array::from_fn(|i| (i as f32 * 0.3).sin()),
+                x16: bits(|v| rope_simd::f16::from_f32(v).to_bits()),
+                xb: bits(|v| rope_simd::bf16::from_f32(v).to_bits()),
+                x32,
+            }
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use criterion::Criterion;
@@ -252,9 +284,7 @@ mod x86 {
         g.finish();
     }
 
-    const HEADS: usize = 40;
-    const HD: usize = 128;
-    const N: usize = HEADS * HD;
+    use super::step::{Inputs, HD, HEADS, N};
 
     /// One output pair: the crate's `(a*c - b*s, b*c + a*s)`, or with FMA.
     #[inline(always)]
@@ -399,18 +429,13 @@ mod x86 {
     }
 
     pub fn decode(c: &mut Criterion) {
-        let cs: [f32; 64] = core::array::from_fn(|i| (i as f32 * 0.3).cos());
-        let sn: [f32; 64] = core::array::from_fn(|i| (i as f32 * 0.3).sin());
-        let start: Vec<f32> = (0..N).map(|i| (i % 97) as f32 * 0.01 - 0.5).collect();
-        let mut x32 = start.clone();
-        let mut x16: Vec<u16> = start
-            .iter()
-            .map(|&v| rope_simd::f16::from_f32(v).to_bits())
-            .collect();
-        let mut xb: Vec<u16> = start
-            .iter()
-            .map(|&v| rope_simd::bf16::from_f32(v).to_bits())
-            .collect();
+        let Inputs {
+            cs,
+            sn,
+            mut x32,
+            mut x16,
+            mut xb,
+        } = Inputs::new();
 
         let mut g = c.benchmark_group("limits/decode/f32");
         // SAFETY (every closure below): `supported()` was checked by the caller.
@@ -610,9 +635,7 @@ mod x86_avx2 {
         );
         g.finish();
     }
-    const HEADS: usize = 40;
-    const HD: usize = 128;
-    const N: usize = HEADS * HD;
+    use super::step::{Inputs, HD, HEADS, N};
 
     /// One output pair: the crate's `(a*c - b*s, b*c + a*s)`, or with FMA.
     #[inline(always)]
@@ -761,8 +784,13 @@ mod x86_avx2 {
     }
 
     pub fn decode(c: &mut Criterion) {
-        let cs: [f32; 64] = core::array::from_fn(|i| (i as f32 * 0.3).cos());
-        let sn: [f32; 64] = core::array::from_fn(|i| (i as f32 * 0.3).sin());
+        let Inputs {
+            cs,
+            sn,
+            mut x32,
+            mut x16,
+            mut xb,
+        } = Inputs::new();
         let parity =
             |t: &[f32; 64], odd: usize| -> [f32; 32] { core::array::from_fn(|i| t[2 * i + odd]) };
         let split = [
@@ -771,16 +799,6 @@ mod x86_avx2 {
             parity(&sn, 0),
             parity(&sn, 1),
         ];
-        let start: Vec<f32> = (0..N).map(|i| (i % 97) as f32 * 0.01 - 0.5).collect();
-        let mut x32 = start.clone();
-        let mut x16: Vec<u16> = start
-            .iter()
-            .map(|&v| rope_simd::f16::from_f32(v).to_bits())
-            .collect();
-        let mut xb: Vec<u16> = start
-            .iter()
-            .map(|&v| rope_simd::bf16::from_f32(v).to_bits())
-            .collect();
 
         let mut g = c.benchmark_group("limits/decode_avx2/f32");
         // SAFETY (every closure below): `supported()` was checked by the caller.
