@@ -24,17 +24,6 @@ if ((${#need[@]})); then
 fi
 command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; exit 1; }
 
-step "Miri, started in the background (first, so that its sysroot build and its 4-5 minutes of tests overlap the rest; results below, before fuzzing)"
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-rustup +nightly component add miri rust-src >/dev/null
-mkdir -p target
-(
-  cargo +nightly miri setup >/dev/null &&
-    timeout 900 cargo +nightly miri test --lib --test bad_input --test backends --test fused
-) >target/miri.log 2>&1 &
-miri_pid=$!
-trap 'kill "$miri_pid" 2>/dev/null || true' EXIT
-
 step "format, lint, docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
@@ -66,6 +55,16 @@ cargo test --release -- --nocapture 2>&1 | grep -E "backends on this machine|fin
 if ! grep -qw avx512f /proc/cpuinfo || ! grep -qw avx512bw /proc/cpuinfo; then
   echo "NOTE: this CPU lacks AVX-512F/BW: the AVX-512 kernels were compiled and linted, not run"
 fi
+
+step "Miri, started in the background (one core for 6-10 minutes; results below, before fuzzing)"
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup +nightly component add miri rust-src >/dev/null
+(
+  cargo +nightly miri setup >/dev/null &&
+    timeout 900 cargo +nightly miri test --lib --test bad_input --test backends --test fused
+) >target/miri.log 2>&1 &
+miri_pid=$!
+trap 'kill "$miri_pid" 2>/dev/null || true' EXIT
 
 step "C ABI: header up to date, C test against the static and the shared library"
 cargo test -p rope-simd-capi
@@ -102,7 +101,7 @@ CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
   cargo test --release --target wasm32-wasip1 -- --test-threads=1 --nocapture 2>&1 |
   tee target/wasm32-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
 
-step "fuzz targets built (cargo-fuzz installed if missing), while Miri may still run"
+step "fuzz targets built (cargo-fuzz installed if missing) while Miri finishes"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p fuzz/corpus/rotate fuzz/corpus/capi
 (cd fuzz && cargo +nightly fuzz build -O)
