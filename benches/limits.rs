@@ -64,6 +64,7 @@ mod step {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use super::step::{Inputs, HD, HEADS, N};
     use criterion::Criterion;
     use std::arch::asm;
     use std::arch::x86_64::*;
@@ -284,8 +285,6 @@ mod x86 {
         g.finish();
     }
 
-    use super::step::{Inputs, HD, HEADS, N};
-
     /// One output pair: the crate's `(a*c - b*s, b*c + a*s)`, or with FMA.
     #[inline(always)]
     unsafe fn pair<const FMA: bool>(a: __m512, b: __m512, c: __m512, s: __m512) -> [__m512; 2] {
@@ -477,6 +476,7 @@ mod x86 {
 #[cfg(target_arch = "x86_64")]
 mod x86_avx2 {
     use super::roof16::{avx2_round_bf16, roof, Isa};
+    use super::step::{Inputs, HD, HEADS, N};
     use criterion::Criterion;
     use std::arch::asm;
     use std::arch::x86_64::*;
@@ -635,7 +635,6 @@ mod x86_avx2 {
         );
         g.finish();
     }
-    use super::step::{Inputs, HD, HEADS, N};
 
     /// One output pair: the crate's `(a*c - b*s, b*c + a*s)`, or with FMA.
     #[inline(always)]
