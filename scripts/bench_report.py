@@ -59,32 +59,40 @@ NOTES = """\
 
 - **16-bit decode against the roof, and per element against f32.** A decode step is
   20-80 KiB: cache-resident, so both passes are bound by the CPU's vector units, not by
-  memory. The `limits` tables below show how, on this CPU (AMD Zen 4, which runs each
-  512-bit instruction as two 256-bit halves): float multiplies use one pair of ports and
-  float adds another; the f16 and bf16 conversions (`vcvtph2ps`, `vcvtps2ph`,
-  `vcvtne2ps2bf16`) and the shifts share the adds' ports, and compares into mask
-  registers (`vptestnmw`, `vfpclassps`) share the multiplies'. Per 16 values an f16
-  rotation needs a widening, two multiplies, an add and a narrowing: three instructions
-  on the add ports where the 16-bit roof (widen, multiply, narrow) has two, so no
-  schedule of these instructions brings the f16 kernel within 1.3x of that roof here, and
-  f32, which needs neither conversion, stays ahead of it per element. Fused
-  multiply-adds would move the add to the multiply ports; the `fma` rows measure that
-  (f16 then comes within the 1.3x target). The crate does not use them: its scalar, SSE2
-  and wasm32 paths have no fused multiply-add, and every backend must give the same bits.
-  This is the case the issue asked to hear about, where determinism costs more than 10%.
-  The bf16 bare pass is cheaper (a shift, a mask and one rounding per 32 values), so the
-  rotation's multiplies and adds and the check for subnormal results (which
-  `vcvtne2ps2bf16` would flush to zero; the `unscreened` row leaves it out to weigh it)
-  are most of the bf16 time. Without AVX512_BF16 (the AVX2, portable and integer
-  AVX-512 kernels) the bf16 narrowing is an exact integer rounding throughout, two
-  vectors' results put back together with shifts, masks and an or. The profile table below counts the instructions per element
-  (under valgrind, which emulates AVX2 but not AVX-512).
-- **16-bit prefill against the roof.** The same work per element, now at a size where the
-  roof runs at memory speed over half as many bytes as f32. For f16 the add-port work
-  above, at the rate the decode step reaches in cache, already takes about as long as
-  the roof's whole pass, so the kernel stays below memory speed although per element it
-  beats f32 at 4096 tokens; FMA would lift that bound here too. bf16 meets the target at
-  head_dim 128 and 256; at 64 the rows are short and the per-row work weighs more.
+  memory. The `limits` tables below show how, on the CPU in the header. On the Intel
+  Xeon (family 6 model 207) two ports do all the 512-bit vector work: eight `vmulps`,
+  eight `vaddps` and four of each take the same time; each f16 conversion (`vcvtph2ps`,
+  `vcvtps2ph`) takes two of those slots, and `vcvtne2ps2bf16` (32 bf16) about four. On
+  AMD Zen 4 (the machine of earlier reports), which runs each 512-bit instruction as
+  two 256-bit halves, multiplies and adds have a pair of ports each, and the conversions
+  and shifts share the adds'. Per 16 values an f16 rotation needs a widening, two
+  multiplies, an add and a narrowing: on the Intel machine 7 slots, where the 16-bit
+  roof (widen, multiply, narrow) needs 5, so no schedule of these instructions brings
+  the kernel within 1.4x of that roof there (the hand-written `mul_add` row is that
+  schedule, with nothing else in the loop); on Zen 4 three instructions on the add ports
+  against two. f32, which needs neither conversion, stays ahead per element. Fused
+  multiply-adds would save a slot per 16 values; the `fma` rows measure that. The crate
+  does not use them: its scalar, SSE2 and wasm32 paths have no fused multiply-add, and
+  every backend must give the same bits. This is the case the issue asked to hear
+  about, where determinism can cost more than 10% (the gain measured 7-18% on the Intel
+  machine from run to run, about 15% on Zen 4). The bf16 bare pass is cheaper per value
+  (a shift, a mask, one rounding and one word shuffle per 32 values), so the rotation's
+  multiplies and adds and the check for subnormal results (which `vcvtne2ps2bf16` would
+  flush to zero; the `unscreened` row leaves it out to weigh it) are most of the bf16
+  time: on the Intel machine 14 slots per 32 values against the roof's 9, 1.55x before
+  any loop overhead. Without AVX512_BF16 (the AVX2, portable and integer AVX-512
+  kernels) the bf16 narrowing is an exact integer rounding throughout, two vectors'
+  results put back together with shifts, masks and an or. The profile table below
+  counts the instructions per element (under valgrind, which emulates AVX2 but not
+  AVX-512).
+- **16-bit prefill against the roof.** The same work per element, at a size (20-80 MiB)
+  where the roof runs at the speed of whatever holds that much: DRAM on most machines,
+  and, it seems, partly L3 on the Intel machine, which reports 260 MiB of it, shared
+  with other tenants: there the 16-bit dtypes' `memory` pass (over half the bytes of
+  f32's) ran up to 2.5x faster per byte than f32's, and its speed moved from group to
+  group more than anything else in this report. Where that roof is fast, the kernels are
+  bound by the vector-unit work above, as in decode, bf16 most; FMA would lift that
+  bound here too. At head_dim 64 the rows are short and the per-row work weighs more.
 - **Half-split pairs at head_dim 256 (fixed on 2026-11-29).** Half-split used to run at
   about half the speed of the interleaved layout at hd256, for two causes found with
   probes: (1) 4K aliasing at cache-resident sizes: glibc places every large allocation at
