@@ -73,21 +73,20 @@ NOTES = """\
   measured 1.28x (2026-12-03) to 1.52x (2026-12-02) the roof's time, so the 1.3x target
   is at the edge of what it allows before any per-call work, and the crate's kernels,
   which validate, dispatch and handle Q and K as two spans, land above it. f32, which
-  needs neither conversion, stays ahead per element. Fused
-  multiply-adds would save a slot per 16 values; the `fma` rows measure that. The crate
-  does not use them: its scalar, SSE2 and wasm32 paths have no fused multiply-add, and
-  every backend must give the same bits. This is the case the issue asked to hear
-  about, where determinism can cost more than 10% (the gain measured 7-18% on the Intel
-  machine from run to run, about 15% on Zen 4). The bf16 bare pass is cheaper per value
-  (a shift, a mask, one rounding and one word shuffle per 32 values), so the rotation's
-  multiplies and adds and the check for subnormal results (which `vcvtne2ps2bf16` would
-  flush to zero; the `unscreened` row leaves it out to weigh it) are most of the bf16
-  time: on the Intel machine 14 slots per 32 values against the roof's 9 (1.55x), and
-  the hand-written step measures 1.8x. Without AVX512_BF16 (the AVX2, portable and integer AVX-512
-  kernels) the bf16 narrowing is an exact integer rounding throughout, two vectors'
-  results put back together with shifts, masks and an or. The profile table below
-  counts the instructions per element (under valgrind, which emulates AVX2 but not
-  AVX-512).
+  needs neither conversion, stays ahead per element. Fused multiply-adds would save a
+  slot per 16 values; the `fma` rows measure that. The crate does not use them: its
+  scalar, SSE2 and wasm32 paths have no fused multiply-add, and every backend must give
+  the same bits. This is the case the issue asked to hear about, where determinism can
+  cost more than 10% (the gain measured 7-18% on the Intel machine from run to run,
+  about 15% on Zen 4). The bf16 bare pass is cheaper per value (a shift, a mask, one
+  rounding and one word shuffle per 32 values), so the rotation's multiplies and adds
+  and the check for subnormal results (which `vcvtne2ps2bf16` would flush to zero; the
+  `unscreened` row leaves it out to weigh it) are most of the bf16 time: on the Intel
+  machine 14 slots per 32 values against the roof's 9 (1.55x), and the hand-written step
+  measures 1.8x. Without AVX512_BF16 (the AVX2, portable and integer AVX-512 kernels) the
+  bf16 narrowing is an exact integer rounding throughout, two vectors' results put back
+  together with shifts, masks and an or. The profile table below counts the
+  instructions per element (under valgrind, which emulates AVX2 but not AVX-512).
 - **16-bit prefill against the roof.** The same work per element, at a size (20-80 MiB)
   where the roof runs at the speed of whatever holds that much: DRAM on most machines,
   and, it seems, partly L3 on the Intel machine, which reports 260 MiB of it, shared

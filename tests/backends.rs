@@ -19,10 +19,10 @@ const HEAD_DIMS: &[usize] = &[
 const OFFSETS: usize = 16;
 // Under Miri (which checks the scalar and portable paths for undefined behaviour), a
 // sample: a tail-only size, one with a vector and a tail, and a multiple of the width,
-// each at an aligned and an unaligned start. The sweeps are most of CI's Miri step: at
-// three offsets they took 116 s of this file's 179 by Miri's own clock (which counts
-// the work interpreted), and two offsets took the step's wall time from 10.3 to 8.4 min
-// on the Intel test machine (2026-12-03).
+// each at the allocation's start and one element past it. The sweeps are most of CI's
+// Miri step: at three offsets they took 116 s of this file's 179 by Miri's own clock
+// (which counts the work interpreted), and two offsets took the step's wall time from
+// 10.3 to 8.4 min on the Intel test machine (2026-12-03).
 #[cfg(miri)]
 const HEAD_DIMS: &[usize] = &[6, 18, 32];
 #[cfg(miri)]
