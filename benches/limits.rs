@@ -22,7 +22,7 @@
 //!   check the crate makes: for subnormal results on AVX-512, for NaN on AVX2 (wrong for
 //!   those values; here only to weigh the check).
 //!
-//! `cargo bench --bench limits` (~1 min).
+//! `cargo bench -p rope-simd-benches --bench limits` (~1 min).
 
 use criterion::{criterion_group, criterion_main, Criterion};
 

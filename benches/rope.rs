@@ -21,8 +21,8 @@
 //! `table_build/131072`, and with `--features rayon`, `parallel/prefill4096/<dtype>/hd128`
 //! (`par_apply` on 1 and 2 threads).
 //!
-//! `cargo bench --features rayon --bench rope` (everything, ~12 min here), or a filter such as
-//! `cargo bench --bench rope -- decode/f32/hd128`.
+//! `cargo bench -p rope-simd-benches --features rayon --bench rope` (everything, ~12 min here), or a filter such as
+//! `cargo bench -p rope-simd-benches --bench rope -- decode/f32/hd128`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -3,8 +3,8 @@
 
 Run after the benches, from the repository root:
 
-    cargo bench --features rayon --bench rope      # ours, with the baselines (~15 min)
-    cargo bench --bench limits                     # what bounds the 16-bit kernels (~1 min)
+    cargo bench -p rope-simd-benches --features rayon --bench rope      # ours, with the baselines (~15 min)
+    cargo bench -p rope-simd-benches --bench limits                     # what bounds the 16-bit kernels (~1 min)
     cargo bench -p rope-simd-peers                 # candle-nn on the same shapes (~10 min)
     python3 scripts/bench_report.py
 
@@ -340,7 +340,7 @@ def limits_tables(res):
         base = res.get(f"{ports}8 vmulps")
         if not base:
             continue
-        out += [f"## What bounds the 16-bit decode step on this CPU: {isa} (`cargo bench --bench limits`)", "",
+        out += [f"## What bounds the 16-bit decode step on this CPU: {isa} (`cargo bench -p rope-simd-benches --bench limits`)", "",
                 f"Eight independent {width}-bit instructions per iteration (register to register), alone or",
                 "four and four; time relative to eight `vmulps`. A pair near the slower kind alone runs",
                 "on separate ports; a pair near the sum shares them.", "",
@@ -451,7 +451,7 @@ def main():
         "",
         f"- Machine: {machine()}",
         f"- Toolchain: {sh('rustc', '-V')}; default build (no `target-cpu`), runtime dispatch",
-        "- Commands: `cargo bench --features rayon --bench rope`, `cargo bench --bench limits`,",
+        "- Commands: `cargo bench -p rope-simd-benches --features rayon --bench rope`, `cargo bench -p rope-simd-benches --bench limits`,",
         "  `cargo bench -p rope-simd-peers`, `python3 scripts/bench_report.py`",
         "- Medians of criterion samples (10 samples, 1 s each benchmark), single thread unless said.",
         f"- Measured: this crate's benches {span_of(res, False)}; the candle-nn comparison (`peers/`) "

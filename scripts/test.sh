@@ -27,7 +27,8 @@ command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; e
 step "format, lint, docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
-cargo clippy -p rope-simd --all-targets --features rayon -- -D warnings
+cargo clippy -p rope-simd -p rope-simd-benches --all-targets \
+  --features rope-simd/rayon,rope-simd-benches/rayon -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 step "MSRV: the rust-version in Cargo.toml checks (host, aarch64, wasm32 simd128, no_std)"
@@ -35,7 +36,8 @@ msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
 rustup toolchain install "$msrv" --profile minimal >/dev/null
 rustup target add --toolchain "$msrv" aarch64-unknown-linux-gnu wasm32-unknown-unknown >/dev/null
 cargo +"$msrv" check -q --workspace --exclude rope-simd-peers --all-targets --target-dir target/msrv
-cargo +"$msrv" check -q -p rope-simd --all-targets --features rayon --target-dir target/msrv
+cargo +"$msrv" check -q -p rope-simd -p rope-simd-benches --all-targets \
+  --features rope-simd/rayon,rope-simd-benches/rayon --target-dir target/msrv
 cargo +"$msrv" check -q --target aarch64-unknown-linux-gnu --target-dir target/msrv
 RUSTFLAGS="-C target-feature=+simd128" \
   cargo +"$msrv" check -q --no-default-features --target wasm32-unknown-unknown --target-dir target/msrv
@@ -102,7 +104,8 @@ CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
   tee target/wasm32-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
 
 step "fuzz targets built (cargo-fuzz installed if missing) while Miri finishes"
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# --debug: the tool only drives cargo, and its debug build takes 30 s where release takes 48.
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --debug
 mkdir -p fuzz/corpus/rotate fuzz/corpus/capi
 (cd fuzz && cargo +nightly fuzz build -O)
 

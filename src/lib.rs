@@ -98,10 +98,11 @@
 //!
 //! # How fast
 //!
-//! Measured with `cargo bench --bench rope` on a 2-core AMD EPYC with AVX-512 (medians,
-//! Llama shape 32 heads x 128, cos/sin from a table): a decode step's f32 Q (16 KiB) in
-//! 213 ns, against 495 ns for a hand-written scalar loop and 285 ns for an in-place memory
-//! pass over the same bytes; a 4096-token f16 prefill in 1.74 ms (scalar loop: 56.6 ms).
+//! Measured with `cargo bench -p rope-simd-benches --bench rope` on a 2-core AMD EPYC with
+//! AVX-512 (medians, Llama shape 32 heads x 128, cos/sin from a table): a decode step's f32
+//! Q (16 KiB) in 213 ns, against 495 ns for a hand-written scalar loop and 285 ns for an
+//! in-place memory pass over the same bytes; a 4096-token f16 prefill in 1.74 ms (scalar
+//! loop: 56.6 ms).
 //! The README has the full table.
 //!
 //! # Which sin/cos source
