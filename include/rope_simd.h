@@ -74,6 +74,10 @@
 // Pairs are (x[i], x[i + rotary_dim/2]) (GPT-NeoX, Llama, ggml "neox").
 #define ROPE_LAYOUT_HALF_SPLIT 1
 
+// Pairs read interleaved and written in half-split order (DeepSeek-V2/V3's
+// `rope_interleave`); the inverse reads half-split and writes interleaved.
+#define ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT 2
+
 // The fastest backend this CPU runs.
 #define ROPE_BACKEND_AUTO -1
 
@@ -104,7 +108,8 @@ typedef struct RopeConfig {
   uint32_t head_dim;
   // Rotated channels per head (even, <= head_dim); 0 means head_dim.
   uint32_t rotary_dim;
-  // ROPE_LAYOUT_INTERLEAVED or ROPE_LAYOUT_HALF_SPLIT.
+  // ROPE_LAYOUT_INTERLEAVED, ROPE_LAYOUT_HALF_SPLIT or
+  // ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT.
   uint32_t layout;
   // ROPE_BACKEND_AUTO or a ROPE_BACKEND_* value.
   int32_t backend;

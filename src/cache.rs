@@ -13,9 +13,12 @@ struct Unscaled<'a>(&'a Rope);
 
 impl Source for Unscaled<'_> {
     fn geom(&self) -> Geom {
+        // Cached keys are already in the rotated layout.
+        let g = self.0.geom();
         Geom {
             scale: 1.0,
-            ..self.0.geom()
+            layout: g.layout.rotated(),
+            ..g
         }
     }
     fn check_position(&self, _position: u64) -> Result<(), RopeError> {
@@ -103,6 +106,8 @@ impl Rope {
         }
         let mut delta = self.clone();
         delta.scale = 1.0;
+        // It turns keys already rotated, so in the layout rotation leaves them in.
+        delta.layout = self.layout.rotated();
         for i in 0..self.pairs() {
             delta.inv_freq[i] = to.inv_freq[i] - self.inv_freq[i]; // in [-2pi, 2pi]
             (delta.turn_hi[i], delta.turn_lo[i]) = Turns::from_inv_freq(delta.inv_freq[i]).parts();

@@ -39,6 +39,31 @@ pub enum PairLayout {
     Interleaved,
     /// Pairs are `(x[i], x[i + rotary_dim/2])`.
     HalfSplit,
+    /// Pairs are read interleaved, `(x[2i], x[2i+1])`, and written back in half-split
+    /// order, pair `i` to `(x[i], x[i + rotary_dim/2])`: DeepSeek-V2/V3 with
+    /// `rope_interleave: true`, where transformers de-interleaves each rope head before its
+    /// half-split rotation. [`Direction::Inverse`](crate::Direction::Inverse) reads
+    /// half-split order and writes interleaved, so it undoes the forward call; keys already
+    /// rotated (in half-split order) are shifted or re-rotated as
+    /// [`PairLayout::HalfSplit`] by [`Rope::shift`] and [`Rope::rerotation`].
+    InterleavedToHalfSplit,
+}
+
+impl PairLayout {
+    /// The layout of the pairs in a rotated buffer: `self`, except that
+    /// [`PairLayout::InterleavedToHalfSplit`] writes half-split order.
+    ///
+    /// ```
+    /// use rope_simd::PairLayout;
+    /// assert_eq!(PairLayout::InterleavedToHalfSplit.rotated(), PairLayout::HalfSplit);
+    /// assert_eq!(PairLayout::Interleaved.rotated(), PairLayout::Interleaved);
+    /// ```
+    pub const fn rotated(self) -> PairLayout {
+        match self {
+            PairLayout::InterleavedToHalfSplit => PairLayout::HalfSplit,
+            other => other,
+        }
+    }
 }
 
 /// A validated description of one model's rotary embedding: the on-the-fly sin/cos source.

@@ -145,6 +145,12 @@ pub enum RopeError {
         /// Tokens in the position list.
         total: usize,
     },
+    /// A model configuration ([`HfConfig`](crate::HfConfig),
+    /// [`GgufRope`](crate::GgufRope)) lacks a value its RoPE needs.
+    MissingField {
+        /// The field, as the configuration spells it.
+        what: &'static str,
+    },
     /// The requested backend does not run on this CPU (or this build target).
     BackendUnavailable {
         /// The backend asked for.
@@ -222,6 +228,10 @@ impl fmt::Display for RopeError {
                 f,
                 "tokens {first}..{} are past the {total} positions of the call",
                 first.saturating_add(tokens)
+            ),
+            Self::MissingField { what } => write!(
+                f,
+                "the model configuration has no {what}, which its RoPE needs; set it"
             ),
             Self::BackendUnavailable { backend } => write!(
                 f,

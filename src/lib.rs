@@ -164,6 +164,9 @@ mod config;
 mod element;
 mod error;
 pub mod freqs;
+mod hf;
+#[cfg(feature = "serde")]
+mod hf_serde;
 mod kernel;
 mod rotate;
 mod schedule;
@@ -176,6 +179,7 @@ pub use compact::CompactTable;
 pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
 pub use element::Element;
 pub use error::RopeError;
+pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
 pub use half::{bf16, f16};
 pub use rotate::{Direction, Order, Positions, Rotate, Shape};
 pub use schedule::{Axes, Ggml, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};

@@ -674,8 +674,17 @@ pub trait Rotate: private::Source {
         }
         crate::error::check_len("cos", pairs, cos.len())?;
         crate::error::check_len("sin", pairs, sin.len())?;
-        let span = span_for(&g, heads.len() / g.head_dim, g.head_dim, 0, pairs, false);
+        let rows = heads.len() / g.head_dim;
+        let span = span_for(&g, rows, g.head_dim, 0, pairs, false);
         E::rotate(g.backend, heads, &span, cos, sin);
+        if g.layout == PairLayout::InterleavedToHalfSplit {
+            let rows = Rows {
+                base: 0,
+                stride: g.head_dim,
+                heads: rows,
+            };
+            reorder_heads(heads, rows, g.rotary_dim, false);
+        }
         Ok(())
     }
 }
@@ -691,7 +700,13 @@ fn span_for(
     n: usize,
     inverse: bool,
 ) -> Span {
-    let interleaved = g.layout == PairLayout::Interleaved;
+    // DeepSeek's layout turns interleaved pairs and then reorders them (forward), or
+    // turns half-split pairs and then reorders them back (inverse): see `reorder_heads`.
+    let interleaved = match g.layout {
+        PairLayout::Interleaved => true,
+        PairLayout::HalfSplit => false,
+        PairLayout::InterleavedToHalfSplit => !inverse,
+    };
     Span {
         rows,
         stride,
@@ -862,24 +877,69 @@ fn run<S: Source + ?Sized, E: Element>(
     let axes = g.axes.count();
     let bytes: usize = targets.iter().map(|t| core::mem::size_of_val(t.x)).sum();
     let prefetch = bytes >= PREFETCH_BYTES;
+    let reorder = g.layout == PairLayout::InterleavedToHalfSplit;
     for t in 0..tokens {
         let at = positions.get(t, axes);
-        if at.is_zero() && g.scale == 1.0 {
-            continue; // the identity, bit for bit (cos 1, sin 0 would turn -0.0 into +0.0)
+        // At the identity nothing turns, bit for bit (cos 1, sin 0 would turn -0.0 into
+        // +0.0), but DeepSeek's reorder still happens.
+        if !(at.is_zero() && g.scale == 1.0) {
+            for_each_at(src, &g, &at, |first_pair, cos, sin| {
+                for target in targets.iter_mut() {
+                    let heads = target.heads;
+                    let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
+                    let span = Span {
+                        prefetch,
+                        ..span_for(&g, heads, stride, first_pair, cos.len(), inverse)
+                    };
+                    E::rotate(g.backend, &mut target.x[base..], &span, cos, sin);
+                }
+            });
         }
-        for_each_at(src, &g, &at, |first_pair, cos, sin| {
-            for target in targets.iter_mut() {
-                let heads = target.heads;
-                let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
-                let span = Span {
-                    prefetch,
-                    ..span_for(&g, heads, stride, first_pair, cos.len(), inverse)
-                };
-                E::rotate(g.backend, &mut target.x[base..], &span, cos, sin);
-            }
-        });
+        for target in targets.iter_mut().filter(|_| reorder) {
+            let (base, stride) = token_base(target.kind, t, tokens, target.heads, g.head_dim);
+            let rows = Rows {
+                base,
+                stride,
+                heads: target.heads,
+            };
+            reorder_heads(target.x, rows, g.rotary_dim, inverse);
+        }
     }
     Ok(())
+}
+
+/// Where one token's heads are in a buffer.
+#[derive(Clone, Copy)]
+struct Rows {
+    base: usize,
+    stride: usize,
+    heads: usize,
+}
+
+/// The second half of [`PairLayout::InterleavedToHalfSplit`]: after its pairs were turned
+/// in place, move each head's rotated channels from interleaved to half-split order
+/// (`back == false`), or from half-split to interleaved (`back`, the inverse). Kept out of
+/// line so that its scratch row does not weigh on the other layouts' stack.
+#[inline(never)]
+fn reorder_heads<E: Copy>(x: &mut [E], rows: Rows, rotary_dim: usize, back: bool) {
+    if rotary_dim == 0 {
+        return;
+    }
+    let half = rotary_dim / 2;
+    for h in 0..rows.heads {
+        let row = &mut x[rows.base + h * rows.stride..][..rotary_dim];
+        let mut tmp = [row[0]; MAX_ROTARY_DIM];
+        tmp[..rotary_dim].copy_from_slice(row);
+        for j in 0..half {
+            if back {
+                row[2 * j] = tmp[j];
+                row[2 * j + 1] = tmp[half + j];
+            } else {
+                row[j] = tmp[2 * j];
+                row[half + j] = tmp[2 * j + 1];
+            }
+        }
+    }
 }
 
 /// Calls `f(first_pair, cos, sin)` for runs covering every pair of a token at `at`. With
@@ -971,26 +1031,33 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                 &mut scratch,
             );
         }
-        if identity {
-            continue;
-        }
         let inverse = direction == Direction::Inverse;
         let dst_base = (slot.first_token + t) * slot.token_stride;
-        for_each_at(src, &g, &at, |first, cos, sin| {
-            let span = Span {
-                stream,
-                ..span_for(&g, dims.heads, stride, first, cos.len(), inverse)
+        if !identity {
+            for_each_at(src, &g, &at, |first, cos, sin| {
+                let span = Span {
+                    stream,
+                    ..span_for(&g, dims.heads, stride, first, cos.len(), inverse)
+                };
+                crate::backend::rotate_into(
+                    g.backend,
+                    &input[base..],
+                    &mut dst[dst_base..],
+                    &span,
+                    slot.head_stride,
+                    cos,
+                    sin,
+                );
+            });
+        }
+        if g.layout == PairLayout::InterleavedToHalfSplit && !copy_only {
+            let rows = Rows {
+                base: dst_base,
+                stride: slot.head_stride,
+                heads: dims.heads,
             };
-            crate::backend::rotate_into(
-                g.backend,
-                &input[base..],
-                &mut dst[dst_base..],
-                &span,
-                slot.head_stride,
-                cos,
-                sin,
-            );
-        });
+            reorder_heads(dst, rows, rot, inverse);
+        }
     }
     if stream {
         crate::backend::stream_fence();

@@ -62,6 +62,19 @@ pub const ROPE_ERR_BAD_PARAMETER: i32 = -19;
 pub const ROPE_LAYOUT_INTERLEAVED: u32 = 0;
 /// Pairs are (x[i], x[i + rotary_dim/2]) (GPT-NeoX, Llama, ggml "neox").
 pub const ROPE_LAYOUT_HALF_SPLIT: u32 = 1;
+/// Pairs read interleaved and written in half-split order (DeepSeek-V2/V3's
+/// `rope_interleave`); the inverse reads half-split and writes interleaved.
+pub const ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT: u32 = 2;
+
+/// A `ROPE_LAYOUT_*` value as a [`PairLayout`].
+fn layout_of(layout: u32) -> Result<PairLayout, i32> {
+    match layout {
+        ROPE_LAYOUT_INTERLEAVED => Ok(PairLayout::Interleaved),
+        ROPE_LAYOUT_HALF_SPLIT => Ok(PairLayout::HalfSplit),
+        ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT => Ok(PairLayout::InterleavedToHalfSplit),
+        _ => Err(ROPE_ERR_BAD_ENUM),
+    }
+}
 
 /// The fastest backend this CPU runs.
 pub const ROPE_BACKEND_AUTO: i32 = -1;
@@ -87,7 +100,8 @@ pub struct RopeConfig {
     pub head_dim: u32,
     /// Rotated channels per head (even, <= head_dim); 0 means head_dim.
     pub rotary_dim: u32,
-    /// ROPE_LAYOUT_INTERLEAVED or ROPE_LAYOUT_HALF_SPLIT.
+    /// ROPE_LAYOUT_INTERLEAVED, ROPE_LAYOUT_HALF_SPLIT or
+    /// ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT.
     pub layout: u32,
     /// ROPE_BACKEND_AUTO or a ROPE_BACKEND_* value.
     pub backend: i32,
@@ -261,11 +275,7 @@ pub unsafe extern "C" fn rope_create(config: *const RopeConfig, out: *mut *mut R
         }
         // SAFETY: non-null and valid (caller).
         let c = unsafe { *config };
-        let layout = match c.layout {
-            ROPE_LAYOUT_INTERLEAVED => PairLayout::Interleaved,
-            ROPE_LAYOUT_HALF_SPLIT => PairLayout::HalfSplit,
-            _ => return Err(ROPE_ERR_BAD_ENUM),
-        };
+        let layout = layout_of(c.layout)?;
         let head_dim = c.head_dim as usize;
         let rotary_dim = if c.rotary_dim == 0 {
             head_dim
@@ -355,11 +365,7 @@ pub unsafe extern "C" fn rope_create_ggml(
         }
         // SAFETY: non-null and valid (caller).
         let p = unsafe { *params };
-        let layout = match p.layout {
-            ROPE_LAYOUT_INTERLEAVED => PairLayout::Interleaved,
-            ROPE_LAYOUT_HALF_SPLIT => PairLayout::HalfSplit,
-            _ => return Err(ROPE_ERR_BAD_ENUM),
-        };
+        let layout = layout_of(p.layout)?;
         let factors = if p.freq_factors.is_null() {
             None
         } else {

@@ -35,7 +35,7 @@ pub fn run(data: &[u8]) {
         } else {
             u32::from(b.u16() % 600)
         },
-        layout: u32::from(b.u8() % 3),
+        layout: u32::from(b.u8() % 4),
         backend: i32::from(b.u8() % 7) - 2,
         base: b.param(&[10_000.0, 500_000.0]),
         scale: b.param(&[1.0, 0.5]),

@@ -109,6 +109,21 @@ static void test_f32_against_formula(void) {
   }
 }
 
+/* DeepSeek's layout: interleaved pairs in, half-split order out; the inverse back. */
+static void test_deepseek_layout(void) {
+  enum { D = 8 };
+  RopeHandle *r = make(D, 0, ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT, 10000.0);
+  float x[D] = {0, 1, 2, 3, 4, 5, 6, 7};
+  int rc = rope_rotate_f32(r, NULL, x, D, 1, 0, NULL, 0, 0); /* position 0: only the reorder */
+  CHECK(rc == ROPE_OK, "deepseek: %s", rope_error_message(rc));
+  const float want[D] = {0, 2, 4, 6, 1, 3, 5, 7};
+  for (int i = 0; i < D; i++) CHECK(x[i] == want[i], "deepseek element %d: %g", i, x[i]);
+  rc = rope_rotate_f32(r, NULL, x, D, 1, 0, NULL, 0, ROPE_INVERSE);
+  CHECK(rc == ROPE_OK, "deepseek inverse: %s", rope_error_message(rc));
+  for (int i = 0; i < D; i++) CHECK(x[i] == (float)i, "deepseek inverse element %d: %g", i, x[i]);
+  rope_destroy(r);
+}
+
 static void test_qk_table_and_start(void) {
   enum { T = 4, HQ = 4, HK = 2, D = 16 };
   RopeHandle *r = make(D, 0, ROPE_LAYOUT_HALF_SPLIT, 500000.0);
@@ -304,6 +319,7 @@ static void test_ggml(void) {
 int main(void) {
   printf("rope-simd C ABI test; best backend: %s\n", rope_backend_name(rope_best_backend()));
   test_f32_against_formula();
+  test_deepseek_layout();
   test_qk_table_and_start();
   test_16_bit();
   test_errors();

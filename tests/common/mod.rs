@@ -35,11 +35,29 @@ impl Reference<'_> {
             .collect()
     }
 
-    /// Index of the two channels of pair `i` within a head.
+    /// Index of the two channels of pair `i` within a head (the same in input and output
+    /// for every layout but DeepSeek's; see [`Reference::pair_in`]).
     pub fn pair(&self, i: usize) -> (usize, usize) {
+        self.pair_in(i, false)
+    }
+
+    /// Where pair `i` is read, forward or inverse. DeepSeek's `InterleavedToHalfSplit`
+    /// reads interleaved pairs and writes half-split ones; its inverse the other way.
+    pub fn pair_in(&self, i: usize, inverse: bool) -> (usize, usize) {
+        let split = (i, i + self.rotary_dim / 2);
         match self.layout {
             PairLayout::Interleaved => (2 * i, 2 * i + 1),
-            PairLayout::HalfSplit => (i, i + self.rotary_dim / 2),
+            PairLayout::HalfSplit => split,
+            PairLayout::InterleavedToHalfSplit if inverse => split,
+            PairLayout::InterleavedToHalfSplit => (2 * i, 2 * i + 1),
+        }
+    }
+
+    /// Where pair `i` is written, forward or inverse.
+    pub fn pair_out(&self, i: usize, inverse: bool) -> (usize, usize) {
+        match self.layout {
+            PairLayout::InterleavedToHalfSplit => self.pair_in(i, !inverse),
+            _ => self.pair_in(i, inverse),
         }
     }
 
@@ -98,10 +116,11 @@ impl Reference<'_> {
                     let p = position(t, i);
                     let angle = sign * (p as f64) * theta;
                     let (c, s) = (angle.cos() * self.scale, angle.sin() * self.scale);
-                    let (ia, ib) = self.pair(i);
+                    let (ia, ib) = self.pair_in(i, inverse);
+                    let (oa, ob) = self.pair_out(i, inverse);
                     let (a, b) = (x[o + ia], x[o + ib]);
-                    y[o + ia] = a * c - b * s;
-                    y[o + ib] = b * c + a * s;
+                    y[o + oa] = a * c - b * s;
+                    y[o + ob] = b * c + a * s;
                 }
             }
         }
@@ -210,13 +229,27 @@ pub fn assert_close<E: TestElement>(
     reference: &[f64],
     what: &str,
 ) {
+    assert_close_dir(r, x, y, reference, false, what)
+}
+
+/// [`assert_close`] for a forward or an inverse rotation (they read pairs from different
+/// channels in DeepSeek's layout).
+pub fn assert_close_dir<E: TestElement>(
+    r: &Reference<'_>,
+    x: &[E],
+    y: &[E],
+    reference: &[f64],
+    inverse: bool,
+    what: &str,
+) {
     let rows = x.len() / r.head_dim;
     for row in 0..rows {
         let o = row * r.head_dim;
         for i in 0..r.rotary_dim / 2 {
-            let (ia, ib) = r.pair(i);
+            let (ia, ib) = r.pair_in(i, inverse);
+            let (oa, ob) = r.pair_out(i, inverse);
             let (a, b) = (f64::from(x[o + ia].to_f32()), f64::from(x[o + ib].to_f32()));
-            for idx in [o + ia, o + ib] {
+            for idx in [o + oa, o + ob] {
                 let got = f64::from(y[idx].to_f32());
                 let want = reference[idx];
                 if want.is_nan() || !want.is_finite() {
