@@ -28,8 +28,8 @@ step "format, lint, docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
 cargo clippy -p rope-simd -p rope-simd-benches --all-targets \
-  --features rope-simd/rayon,rope-simd-benches/rayon -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+  --features rope-simd/rayon,rope-simd/serde,rope-simd-benches/rayon -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features serde
 
 step "MSRV: the rust-version in Cargo.toml checks (host, aarch64, wasm32 simd128, no_std)"
 msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
@@ -37,7 +37,7 @@ rustup toolchain install "$msrv" --profile minimal >/dev/null
 rustup target add --toolchain "$msrv" aarch64-unknown-linux-gnu wasm32-unknown-unknown >/dev/null
 cargo +"$msrv" check -q --workspace --exclude rope-simd-peers --all-targets --target-dir target/msrv
 cargo +"$msrv" check -q -p rope-simd -p rope-simd-benches --all-targets \
-  --features rope-simd/rayon,rope-simd-benches/rayon --target-dir target/msrv
+  --features rope-simd/rayon,rope-simd/serde,rope-simd-benches/rayon --target-dir target/msrv
 cargo +"$msrv" check -q --target aarch64-unknown-linux-gnu --target-dir target/msrv
 RUSTFLAGS="-C target-feature=+simd128" \
   cargo +"$msrv" check -q --no-default-features --target wasm32-unknown-unknown --target-dir target/msrv
@@ -45,15 +45,16 @@ echo "rust $msrv: ok"
 
 step "no_std builds (no default features: no std, no alloc)"
 cargo build --no-default-features --target thumbv7em-none-eabihf
+cargo build --no-default-features --features serde --target thumbv7em-none-eabihf
 cargo build --no-default-features --target wasm32-unknown-unknown
 RUSTFLAGS="-C target-feature=+simd128" cargo build --no-default-features --target wasm32-unknown-unknown
 
 step "x86_64 tests (debug, then release)"
-cargo test
+cargo test --features serde
 cargo test --no-default-features --lib
 cargo test --features rayon --test parallel
 cargo test --features rayon --doc par_apply
-cargo test --release -- --nocapture 2>&1 | grep -E "backends on this machine|fingerprint|test result" | sort | uniq -c
+cargo test --release --features serde -- --nocapture 2>&1 | grep -E "backends on this machine|fingerprint|test result" | sort | uniq -c
 if ! grep -qw avx512f /proc/cpuinfo || ! grep -qw avx512bw /proc/cpuinfo; then
   echo "NOTE: this CPU lacks AVX-512F/BW: the AVX-512 kernels were compiled and linted, not run"
 fi
@@ -142,4 +143,4 @@ step "main example"
 cargo run --release --example llama_step
 
 step "final x86_64 run"
-cargo test --release
+cargo test --release --features serde

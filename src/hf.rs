@@ -52,7 +52,10 @@ impl RopeType {
     /// assert_eq!(RopeType::from_name("xpos"), None);
     /// ```
     pub fn from_name(name: &str) -> Option<RopeType> {
-        Self::NAMES.iter().find(|(n, _)| *n == name).map(|&(_, t)| t)
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, t)| t)
     }
 }
 
@@ -437,8 +440,16 @@ impl HfConfig {
                 let original = original?;
                 let (short, long) = match (&self.short_factor, &self.long_factor) {
                     (Some(s), Some(l)) => (s.as_slice(), l.as_slice()),
-                    (None, _) => return Err(RopeError::MissingField { what: "short_factor" }),
-                    (_, None) => return Err(RopeError::MissingField { what: "long_factor" }),
+                    (None, _) => {
+                        return Err(RopeError::MissingField {
+                            what: "short_factor",
+                        })
+                    }
+                    (_, None) => {
+                        return Err(RopeError::MissingField {
+                            what: "long_factor",
+                        })
+                    }
                 };
                 Scaling::LongRope(LongRope {
                     factor: Some(ratio(original)?),

@@ -161,8 +161,7 @@ impl<'de> Deserialize<'de> for HfConfig {
         // A multimodal model's language part is in `text_config`: its fields first.
         macro_rules! pick {
             ($field:ident) => {
-                text.and_then(|t| t.$field.as_ref())
-                    .or(top.$field.as_ref())
+                text.and_then(|t| t.$field.as_ref()).or(top.$field.as_ref())
             };
         }
         let layout = match (pick!(model_type), pick!(rope_interleave)) {
@@ -180,9 +179,7 @@ impl<'de> Deserialize<'de> for HfConfig {
         config.num_attention_heads = pick!(num_attention_heads).copied();
         config.qk_rope_head_dim = pick!(qk_rope_head_dim).copied();
         config.rotary_dim = pick!(rotary_dim).copied();
-        config.partial_rotary_factor = pick!(partial_rotary_factor)
-            .or(pick!(rotary_pct))
-            .copied();
+        config.partial_rotary_factor = pick!(partial_rotary_factor).or(pick!(rotary_pct)).copied();
         config.max_position_embeddings = pick!(max_position_embeddings).copied();
         config.original_max_position_embeddings = pick!(original_max_position_embeddings).copied();
         config.rope_theta = pick!(rope_theta).or(pick!(rotary_emb_base)).copied();
@@ -192,8 +189,18 @@ impl<'de> Deserialize<'de> for HfConfig {
             config.rope = main.map_or_else(|| p.parameters(), Leaf::parameters);
             config.sliding = p.sliding_attention.as_deref().map(Leaf::parameters);
             let (short, long, section, interleaved) = match main {
-                Some(m) => (&m.short_factor, &m.long_factor, m.mrope_section, m.mrope_interleaved),
-                None => (&p.short_factor, &p.long_factor, p.mrope_section, p.mrope_interleaved),
+                Some(m) => (
+                    &m.short_factor,
+                    &m.long_factor,
+                    m.mrope_section,
+                    m.mrope_interleaved,
+                ),
+                None => (
+                    &p.short_factor,
+                    &p.long_factor,
+                    p.mrope_section,
+                    p.mrope_interleaved,
+                ),
             };
             let list = |l: &Option<Vec<f64>>| match l {
                 Some(l) => FactorList::new(l).map(Some).map_err(|_| {

@@ -73,13 +73,25 @@ fn check(name: &str, head_dim: usize, rotary_dim: usize, layout: PairLayout, cas
 // meta-llama/Llama-2-7b-hf: no rope_theta (transformers' default 10000), no scaling.
 #[test]
 fn llama_2() {
-    check("llama-2-7b-hf", 128, 128, PairLayout::HalfSplit, "default-llama2");
+    check(
+        "llama-2-7b-hf",
+        128,
+        128,
+        PairLayout::HalfSplit,
+        "default-llama2",
+    );
 }
 
 // meta-llama/Llama-3.1-8B-Instruct: rope_type llama3, factor 8.
 #[test]
 fn llama_3_1() {
-    check("llama-3.1-8b-instruct", 128, 128, PairLayout::HalfSplit, "llama3.1");
+    check(
+        "llama-3.1-8b-instruct",
+        128,
+        128,
+        PairLayout::HalfSplit,
+        "llama3.1",
+    );
 }
 
 // meta-llama/Llama-3.2-1B: head_dim 64, llama3 factor 32.
@@ -149,10 +161,7 @@ fn phi_3_5_longrope() {
     let config = load("phi-3.5-mini-instruct");
     let short = config.rope(LayerKind::Full, 4096).unwrap();
     let long = config.rope(LayerKind::Full, 4097).unwrap();
-    let (s, l) = (
-        config.short_factor.unwrap(),
-        config.long_factor.unwrap(),
-    );
+    let (s, l) = (config.short_factor.unwrap(), config.long_factor.unwrap());
     assert_eq!((s.as_slice().len(), l.as_slice().len()), (48, 48));
     let attention = (1.0 + 32f64.ln() / 4096f64.ln()).sqrt();
     for (rope, list) in [(&short, s.as_slice()), (&long, l.as_slice())] {
@@ -283,10 +292,8 @@ fn bad_configs_are_errors() {
         no_head.rope(LayerKind::Full, 1),
         Err(RopeError::MissingField { .. })
     ));
-    let no_factor: HfConfig = serde_json::from_str(
-        r#"{"head_dim": 64, "rope_scaling": {"type": "linear"}}"#,
-    )
-    .unwrap();
+    let no_factor: HfConfig =
+        serde_json::from_str(r#"{"head_dim": 64, "rope_scaling": {"type": "linear"}}"#).unwrap();
     assert_eq!(
         no_factor.rope(LayerKind::Full, 1).unwrap_err(),
         RopeError::MissingField { what: "factor" }

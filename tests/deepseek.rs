@@ -6,9 +6,7 @@
 
 mod common;
 
-use common::{
-    assert_close_dir, assert_same_bits, backends, widen, Reference, Rng, TestElement,
-};
+use common::{assert_close_dir, assert_same_bits, backends, widen, Reference, Rng, TestElement};
 use rope_simd::{
     bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape, Slot,
 };
@@ -49,7 +47,11 @@ fn position_zero_only_reorders() {
     rope.rotate(&mut y, 2, Positions::Same(0)).unwrap();
     for h in 0..2 {
         for c in 0..16 {
-            assert_eq!(y[h * 16 + forward_index(c, 12)], x[h * 16 + c], "channel {c}");
+            assert_eq!(
+                y[h * 16 + forward_index(c, 12)],
+                x[h * 16 + c],
+                "channel {c}"
+            );
         }
     }
     rope.rotate_inverse(&mut y, 2, Positions::Same(0)).unwrap();
@@ -151,8 +153,16 @@ fn packed_qkv_reorders_q_and_k_only() {
     .unwrap();
     for t in 0..2 {
         let rotated = (q_heads + kv_heads) * hd;
-        assert_same_bits(&q[t * row..][..rotated], &packed[t * row..][..rotated], "Q, K");
-        assert_eq!(&qkv[t * row + rotated..][..hd], &packed[t * row + rotated..][..hd], "V");
+        assert_same_bits(
+            &q[t * row..][..rotated],
+            &packed[t * row..][..rotated],
+            "Q, K",
+        );
+        assert_eq!(
+            &qkv[t * row + rotated..][..hd],
+            &packed[t * row + rotated..][..hd],
+            "V"
+        );
     }
     let (mut k_cache, mut v_cache) = (vec![0.0f32; 4 * hd], vec![0.0f32; 4 * hd]);
     let mut q_into = qkv.clone();
@@ -203,7 +213,8 @@ fn shift_and_rerotation_work_on_rotated_keys() {
     rope.rotate(&mut keys, 1, Positions::List64(&positions))
         .unwrap();
     let mut shifted = keys.clone();
-    rope.shift(&mut shifted, Shape::tokens_heads(1), -40).unwrap();
+    rope.shift(&mut shifted, Shape::tokens_heads(1), -40)
+        .unwrap();
     let mut want = keys.clone();
     split.shift(&mut want, Shape::tokens_heads(1), -40).unwrap();
     assert_same_bits(&want, &shifted, "shift");

@@ -4,7 +4,7 @@
 //! transformers' own functions (see that script): per case, the model family's RoPE
 //! parameters, transformers' inverse frequencies and attention factor, and rotations at
 //! positions 0, 4095, 32767, 131071 and 500000 (or multimodal coordinates) of f32, f16 and
-//! bf16 inputs in both layouts.
+//! bf16 inputs in both layouts (and DeepSeek-V3's interleaved-to-half-split).
 //!
 //! Each frequency list is there twice: as transformers computes it (float32) and its own
 //! formula evaluated in float64. Ours must match the float64 one to f64 rounding, and the
@@ -85,6 +85,7 @@ fn parse() -> Vec<Case> {
                     layout: match layout {
                         "half_split" => PairLayout::HalfSplit,
                         "interleaved" => PairLayout::Interleaved,
+                        "interleaved_to_half_split" => PairLayout::InterleavedToHalfSplit,
                         other => panic!("layout {other}"),
                     },
                     dtype: dtype.to_string(),
@@ -202,6 +203,8 @@ fn golden_file_covers_the_issue() {
                 .or_insert(0) += 1;
         }
     }
+    // DeepSeek-V3's interleave-then-half-split (its own function), in one dtype.
+    assert!(seen.contains_key(&("InterleavedToHalfSplit".to_string(), "f16".to_string())));
     for layout in ["HalfSplit", "Interleaved"] {
         for dtype in ["f32", "f16", "bf16"] {
             assert!(
@@ -309,10 +312,14 @@ fn check_rotation<E: TestElement>(case: &Case, r: &Rotation) -> (f64, f64) {
                 assert_eq!(got, f64::from(r.x[o + c]), "{}: pass-through", case.name());
                 continue;
             }
+            // Where each pair is written, and where it was read (they differ in DeepSeek's
+            // layout).
             let pair = (0..rope.pairs())
-                .find(|&p| reference.pair(p).0 == c || reference.pair(p).1 == c)
+                .find(|&p| {
+                    reference.pair_out(p, false).0 == c || reference.pair_out(p, false).1 == c
+                })
                 .unwrap();
-            let (ia, ib) = reference.pair(pair);
+            let (ia, ib) = reference.pair_in(pair, false);
             let (a, b) = (f64::from(r.x[o + ia]), f64::from(r.x[o + ib]));
             let tol = bound::<E>(a, b, want, rope.scale());
             assert!(

@@ -18,7 +18,8 @@ Everything comes from transformers' own code:
   swapped for a proxy whose `float`/`float32` mean float64, so the formula and the order of
   operations are transformers', only the precision changes);
 - rotations from the models' own `apply_rotary_pos_emb` (Llama's `rotate_half`, GPT-J's
-  `rotate_every_two`, GPT-NeoX's partial-rotary split, Qwen2-VL's and Qwen3-VL's
+  `rotate_every_two`, GPT-NeoX's partial-rotary split, DeepSeek-V3's
+  `apply_rotary_pos_emb_interleave`, Qwen2-VL's and Qwen3-VL's
   multimodal recomposition, Qwen2-VL's vision `apply_rotary_pos_emb_vision`), again twice:
   with float64 cos/sin and arithmetic (the expected values), and the way the model runs
   (float32 angles, cos/sin cast to the activations' dtype, arithmetic in that dtype).
@@ -38,6 +39,7 @@ import torch
 import transformers
 from transformers import LlamaConfig
 from transformers import modeling_rope_utils as mru
+from transformers.models.deepseek_v3 import modeling_deepseek_v3 as deepseek_v3
 from transformers.models.gpt_neox import modeling_gpt_neox as neox
 from transformers.models.gptj import modeling_gptj as gptj
 from transformers.models.llama import modeling_llama as llama
@@ -106,9 +108,16 @@ def inputs(n, dtype, seed):
     return x.to(dtype)  # exactly representable in the dtype (and in f32)
 
 
-def rotate_llama(x, cos, sin, half_split, rotary_dim):
+def rotate_llama(x, cos, sin, layout, rotary_dim):
     """x: [tokens, 1, head_dim]; cos/sin: [tokens, pairs] (one per pair)."""
-    if half_split:
+    if layout == "interleaved_to_half_split":
+        # DeepSeek-V3 with rope_interleave: interleaved pairs in, half-split order out.
+        q = x.permute(1, 0, 2)[None]
+        c = torch.cat((cos, cos), dim=-1)[None]
+        s = torch.cat((sin, sin), dim=-1)[None]
+        out, _ = deepseek_v3.apply_rotary_pos_emb_interleave(q, q, c, s, unsqueeze_dim=1)
+        return out[0].permute(1, 0, 2)
+    if layout == "half_split":
         # The models' shapes: q [batch, heads, tokens, head_dim], cos [batch, tokens, head_dim].
         q = x.permute(1, 0, 2)[None]
         c = torch.cat((cos, cos), dim=-1)[None]
@@ -130,7 +139,6 @@ def rotation(case, inv32, inv64, attention, layout, dtype_name, seed, coords=Non
     dtype = DTYPES[dtype_name]
     tokens = len(POSITIONS) if coords is None else len(coords)
     x = inputs(tokens * head_dim, dtype, seed).reshape(tokens, 1, head_dim)
-    half = layout == "half_split"
 
     def cos_sin(inv, ftype):
         if coords is None:
@@ -146,10 +154,10 @@ def rotation(case, inv32, inv64, attention, layout, dtype_name, seed, coords=Non
 
     # Expected: float64 angles, cos/sin and arithmetic.
     c64, s64 = cos_sin(inv64, torch.float64)
-    want = rotate_llama(x.to(torch.float64), c64, s64, half, rotary_dim)
+    want = rotate_llama(x.to(torch.float64), c64, s64, layout, rotary_dim)
     # As the model runs: float32 angles, cos/sin cast to the dtype, arithmetic in the dtype.
     c32, s32 = cos_sin(inv32, torch.float32)
-    hf = rotate_llama(x, c32.to(dtype), s32.to(dtype), half, rotary_dim)
+    hf = rotate_llama(x, c32.to(dtype), s32.to(dtype), layout, rotary_dim)
     out = {
         "layout": layout,
         "dtype": dtype_name,
@@ -222,7 +230,8 @@ def main():
          "mscale": 1.0, "mscale_all_dim": 1.0},
         {"base": 10000.0, "scaling": "yarn", "factor": 40.0, "original": 4096, "beta_fast": 32.0,
          "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0},
-        max_position_embeddings=163840, layouts=("interleaved", "half_split"), seed=5))
+        max_position_embeddings=163840,
+        layouts=("interleaved", "half_split", "interleaved_to_half_split"), seed=5))
     cases.append(schedule_case(
         "yarn-mscale-ratio", "DeepSeek-V2-style mscale / mscale_all_dim", 64,
         {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 40.0,
