@@ -168,6 +168,7 @@ mod hf;
 #[cfg(feature = "serde")]
 mod hf_serde;
 mod kernel;
+mod positions;
 mod rotate;
 mod schedule;
 mod table;

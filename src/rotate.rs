@@ -7,125 +7,9 @@ use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION, MAX_ROTARY_DIM};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::{Span, PREFETCH_BYTES};
+use crate::positions::At;
+pub use crate::positions::Positions;
 use crate::schedule::Axes;
-
-/// The positions of the tokens in a buffer.
-///
-/// ```
-/// use rope_simd::Positions;
-/// let prefill = Positions::Start(0);          // tokens at 0, 1, 2, ...
-/// let decode = Positions::Start(4095);        // one token at 4095
-/// let scattered = Positions::List(&[7, 3, 3, 100]); // any order, repeats allowed
-/// let mrope = Positions::Axes(&[0, 0, 0, 1, 3, 5]); // (t, h, w) per token, M-RoPE
-/// # let _ = (prefill, decode, scattered, mrope);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Positions<'a> {
-    /// Consecutive positions `start, start + 1, ...`, one per token in the buffer; the token
-    /// count comes from the buffer length.
-    Start(u64),
-    /// One position per token; the buffer must hold exactly this many tokens.
-    List(&'a [u32]),
-    /// One position per token, 64-bit; each must be below [`MAX_POSITION`].
-    List64(&'a [u64]),
-    /// Every token at this one position; the token count comes from the buffer length.
-    /// (Shifting cached keys by a fixed delta is a rotation of all of them by one angle.)
-    Same(u64),
-    /// Several coordinates per token, token by token, for a source built with more than
-    /// one position axis ([`Axes`]): `(t, h, w)` for M-RoPE, `(row, column)`
-    /// for 2-D axial RoPE. The buffer must hold `len / axes` tokens.
-    Axes(&'a [u32]),
-}
-
-/// One token's coordinates: one per axis (all equal unless given as [`Positions::Axes`]).
-#[derive(Clone, Copy)]
-struct At {
-    coords: [u64; 3],
-    /// `false` when every axis has the same coordinate `coords[0]`.
-    multi: bool,
-}
-
-impl At {
-    #[inline]
-    fn is_zero(&self) -> bool {
-        self.coords[0] == 0 && (!self.multi || self.coords.iter().all(|&c| c == 0))
-    }
-}
-
-impl<'a> Positions<'a> {
-    /// The positions of tokens `first..first + n` of a call with these positions (`axes`
-    /// coordinates per token for [`Positions::Axes`]).
-    fn tokens(self, first: usize, n: usize, axes: usize) -> Result<Positions<'a>, RopeError> {
-        fn part<T>(l: &[T], first: usize, n: usize, per: usize) -> Result<&[T], RopeError> {
-            first
-                .checked_add(n)
-                .and_then(|end| Some((first.checked_mul(per)?, end.checked_mul(per)?)))
-                .and_then(|(a, b)| l.get(a..b))
-                .ok_or(RopeError::TokenRange {
-                    first,
-                    tokens: n,
-                    total: l.len() / per.max(1),
-                })
-        }
-        Ok(match self {
-            Positions::Start(s) => Positions::Start(
-                s.checked_add(first as u64)
-                    .ok_or(RopeError::PositionTooLarge { position: s })?,
-            ),
-            Positions::Same(p) => Positions::Same(p),
-            Positions::List(l) => Positions::List(part(l, first, n, 1)?),
-            Positions::List64(l) => Positions::List64(part(l, first, n, 1)?),
-            Positions::Axes(l) => Positions::Axes(part(l, first, n, axes)?),
-        })
-    }
-
-    fn list_len(&self, axes: usize) -> Option<usize> {
-        match self {
-            Positions::Start(_) | Positions::Same(_) => None,
-            Positions::List(l) => Some(l.len()),
-            Positions::List64(l) => Some(l.len()),
-            Positions::Axes(l) => Some(l.len() / axes),
-        }
-    }
-
-    #[inline]
-    fn get(&self, t: usize, axes: usize) -> At {
-        let one = |p: u64| At {
-            coords: [p; 3],
-            multi: false,
-        };
-        match self {
-            Positions::Start(s) => one(s + t as u64),
-            Positions::List(l) => one(u64::from(l[t])),
-            Positions::List64(l) => one(l[t]),
-            Positions::Same(p) => one(*p),
-            Positions::Axes(l) => {
-                let c = &l[t * axes..(t + 1) * axes];
-                let mut coords = [u64::from(c[0]); 3];
-                for (d, &s) in coords.iter_mut().zip(c) {
-                    *d = u64::from(s);
-                }
-                At {
-                    coords,
-                    multi: c.iter().any(|&v| v != c[0]),
-                }
-            }
-        }
-    }
-}
-
-impl<'a> From<&'a [u32]> for Positions<'a> {
-    fn from(l: &'a [u32]) -> Self {
-        Positions::List(l)
-    }
-}
-
-impl<'a> From<&'a [u64]> for Positions<'a> {
-    fn from(l: &'a [u64]) -> Self {
-        Positions::List64(l)
-    }
-}
 
 /// How a buffer's tokens and heads are laid out; each head's `head_dim` channels are
 /// always contiguous.
@@ -835,31 +719,13 @@ fn validate<S: Source + ?Sized>(
         }
     }
     let tokens = tokens.unwrap_or(0);
-    let check = |p: u64| {
+    positions.check_each(tokens, |p| {
         if p >= MAX_POSITION {
             Err(RopeError::PositionTooLarge { position: p })
         } else {
             src.check_position(p)
         }
-    };
-    match *positions {
-        Positions::Start(start) => {
-            if tokens > 0 {
-                let last = start
-                    .checked_add(tokens as u64 - 1)
-                    .ok_or(RopeError::PositionTooLarge { position: start })?;
-                check(last)?;
-            }
-        }
-        Positions::List(l) => l.iter().try_for_each(|&p| check(u64::from(p)))?,
-        Positions::List64(l) => l.iter().try_for_each(|&p| check(p))?,
-        Positions::Same(p) => {
-            if tokens > 0 {
-                check(p)?;
-            }
-        }
-        Positions::Axes(l) => l.iter().try_for_each(|&p| check(u64::from(p)))?,
-    }
+    })?;
     Ok(tokens)
 }
 
@@ -887,8 +753,10 @@ fn run<S: Source + ?Sized, E: Element>(
                 for target in targets.iter_mut() {
                     let heads = target.heads;
                     let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
+                    // A negative position turns the other way: its cos/sin transposed.
                     let span = Span {
                         prefetch,
+                        inverse: inverse ^ at.negative,
                         ..span_for(&g, heads, stride, first_pair, cos.len(), inverse)
                     };
                     E::rotate(g.backend, &mut target.x[base..], &span, cos, sin);
@@ -1037,6 +905,7 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
             for_each_at(src, &g, &at, |first, cos, sin| {
                 let span = Span {
                     stream,
+                    inverse: inverse ^ at.negative,
                     ..span_for(&g, dims.heads, stride, first, cos.len(), inverse)
                 };
                 crate::backend::rotate_into(

@@ -179,11 +179,15 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     let coords: Vec<u32> = (0..tokens * n_axes + usize::from(b.u8().is_multiple_of(8)))
         .map(|_| b.position() as u32)
         .collect();
-    let positions = match b.u8() % 5 {
-        0 => Positions::Start(b.position()),
-        1 => Positions::List(&list),
-        2 => Positions::Same(b.position()),
-        3 => Positions::Axes(&coords),
+    // The same 64-bit list, read as signed: negative positions, and magnitudes past 2^63.
+    let signed64: Vec<i64> = list64.iter().map(|&p| p as i64).collect();
+    let positions = match b.u8() {
+        k if k % 5 == 0 => Positions::Start(b.position()),
+        k if k % 5 == 1 => Positions::List(&list),
+        k if k % 5 == 2 => Positions::Same(b.position()),
+        k if k % 5 == 3 => Positions::Axes(&coords),
+        // Odd ones of the fifth kind (so inputs from before decode mostly as they did).
+        k if k % 2 == 1 => Positions::Signed64(&signed64),
         _ => Positions::List64(&list64),
     };
     let mut len = tokens * heads * rope.head_dim();
@@ -270,6 +274,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         Positions::Start(s) => s + t as u64,
         Positions::List(l) => u64::from(l[t]),
         Positions::List64(l) => l[t],
+        Positions::Signed64(l) => l[t].unsigned_abs(),
         Positions::Same(p) => p,
         Positions::Axes(c) => u64::from(c[t * n_axes + axis_of(rope.axes(), i, pairs)]),
         _ => unreachable!("a position kind this check does not know"),
@@ -288,12 +293,14 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         scale: rope.scale(),
     };
     let xf: Vec<f64> = x.iter().map(|v| f64::from(v.to_f32())).collect();
-    let want = r.rotate_at(
+    let negative = |t: usize| matches!(positions, Positions::Signed64(l) if l[t] < 0);
+    let want = r.rotate_signed_at(
         &xf,
         heads,
         order,
         tokens,
         at,
+        negative,
         direction == Direction::Inverse,
     );
     let max = E::MAX;

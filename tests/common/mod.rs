@@ -106,10 +106,26 @@ impl Reference<'_> {
         position: impl Fn(usize, usize) -> u64,
         inverse: bool,
     ) -> Vec<f64> {
+        self.rotate_signed_at(x, heads, order, tokens, position, |_| false, inverse)
+    }
+
+    /// [`Reference::rotate_at`] with signed positions: token `t` is at
+    /// `-position(t, i)` where `negative(t)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rotate_signed_at(
+        &self,
+        x: &[f64],
+        heads: usize,
+        order: Order,
+        tokens: usize,
+        position: impl Fn(usize, usize) -> u64,
+        negative: impl Fn(usize) -> bool,
+        inverse: bool,
+    ) -> Vec<f64> {
         assert_eq!(x.len(), tokens * heads * self.head_dim);
         let mut y = x.to_vec();
-        let sign = if inverse { -1.0 } else { 1.0 };
         for t in 0..tokens {
+            let sign = if inverse != negative(t) { -1.0 } else { 1.0 };
             for h in 0..heads {
                 let o = self.head_offset(order, tokens, heads, t, h);
                 for (i, &theta) in self.inv_freq.iter().enumerate() {
