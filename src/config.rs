@@ -1,8 +1,9 @@
 //! What the user describes: head and rotary dimensions, pair layout, frequencies, scale.
 
+use crate::axes::Axes;
 use crate::backend::Backend;
 use crate::error::RopeError;
-use crate::schedule::{Axes, Ggml, Scaling};
+use crate::schedule::Scaling;
 use crate::trig::Turns;
 
 /// The largest `rotary_dim` supported (512 rotated channels, 256 pairs). A [`Rope`] keeps
@@ -34,6 +35,7 @@ pub const MAX_POSITION: u64 = 1 << 53;
 /// `rotary_dim` channels; HalfSplit then pairs `x[i]` with `x[i + rotary_dim/2]`, and channels
 /// `rotary_dim..head_dim` pass through untouched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PairLayout {
     /// Pairs are `(x[2i], x[2i+1])`.
     Interleaved,
@@ -80,6 +82,8 @@ pub struct Rope {
     pub(crate) scale: f64,
     pub(crate) backend: Backend,
     pub(crate) axes: Axes,
+    /// Channels before the rotated ones in each head (ggml's `n_offs`).
+    pub(crate) offset: usize,
     pub(crate) inv_freq: [f64; MAX_PAIRS],
     /// Each pair's turns per position (`theta / 2pi` as a double-double), split into
     /// two arrays so that the per-token cos/sin loop vectorizes.
@@ -100,6 +104,7 @@ pub struct RopeBuilder<'a> {
     freq_factors: Option<&'a [f64]>,
     proportional: Option<usize>,
     axes: Axes,
+    offset: usize,
     backend: Option<Backend>,
 }
 
@@ -144,43 +149,9 @@ impl Rope {
             freq_factors: None,
             proportional: None,
             axes: Axes::Single,
+            offset: 0,
             backend: None,
         }
-    }
-
-    /// A `Rope` from ggml's parameters (`ggml_rope_ext`, as a GGUF runtime reads them):
-    /// `n_dims` rotated channels of `head_dim`, ggml's frequency and YaRN formulas in f64
-    /// (see [`Ggml`] for the formulas and where ggml's f32 rounding differs), and its
-    /// magnitude as the scale. ggml's `mode` is the layout: "normal" is
-    /// [`PairLayout::Interleaved`], "neox" is [`PairLayout::HalfSplit`].
-    ///
-    /// ```
-    /// use rope_simd::{Ggml, PairLayout, Rope};
-    /// // A YaRN model as llama.cpp runs it: scaling factor 4 over 32768 positions.
-    /// let g = Ggml { freq_scale: 0.25, ext_factor: 1.0, n_ctx_orig: 32_768, ..Ggml::new(128, 1e6) };
-    /// let rope = Rope::ggml(128, PairLayout::HalfSplit, &g)?;
-    /// assert!((rope.scale() - (1.0 + 0.1 * 4f64.ln())).abs() < 1e-15);
-    /// # Ok::<(), rope_simd::RopeError>(())
-    /// ```
-    ///
-    /// # Errors
-    /// As [`RopeBuilder::build`], and [`RopeError::BadParameter`] for a non-positive or
-    /// non-finite `freq_scale`, `attn_factor`, beta, `n_ctx_orig` (when YaRN is on) or
-    /// freq factor.
-    pub fn ggml(head_dim: usize, layout: PairLayout, g: &Ggml<'_>) -> Result<Self, RopeError> {
-        let mut inv = [0.0; MAX_PAIRS];
-        let pairs = g.n_dims / 2;
-        if g.n_dims == 0 || g.n_dims > MAX_ROTARY_DIM || !g.n_dims.is_multiple_of(2) {
-            // Let the builder name the problem.
-            return Self::builder(head_dim).rotary_dim(g.n_dims).build();
-        }
-        let magnitude = crate::schedule::ggml(g, &mut inv[..pairs])?;
-        Self::builder(head_dim)
-            .rotary_dim(g.n_dims)
-            .layout(layout)
-            .inv_freqs(&inv[..pairs])
-            .scale(magnitude)
-            .build()
     }
 
     /// Channels per head.
@@ -212,6 +183,12 @@ impl Rope {
     /// The inverse frequencies in use, one per pair (radians per position).
     pub fn inv_freqs(&self) -> &[f64] {
         &self.inv_freq[..self.pairs()]
+    }
+
+    /// Channels before the rotated ones in each head (0 unless set with
+    /// [`RopeBuilder::channel_offset`]).
+    pub fn channel_offset(&self) -> usize {
+        self.offset
     }
 
     /// The position axes (one unless built for M-RoPE or 2-D axial RoPE).
@@ -349,6 +326,26 @@ impl<'a> RopeBuilder<'a> {
         self
     }
 
+    /// Rotate the `rotary_dim` channels starting at channel `offset` of each head instead
+    /// of at channel 0 (ggml's `n_offs`, `ggml_rope_set_offset`): channels `0..offset` and
+    /// `offset + rotary_dim..head_dim` pass through untouched. Even, and `offset +
+    /// rotary_dim <= head_dim`.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate};
+    /// // ggml's example: n_embd 10, n_dims 4, offset 2 -> [00xxxx0000].
+    /// let rope = Rope::builder(10).rotary_dim(4).channel_offset(2).build()?;
+    /// let mut x = [1.0f32; 10];
+    /// rope.rotate(&mut x, 1, Positions::Start(3))?;
+    /// assert_eq!((&x[..2], &x[6..]), (&[1.0; 2][..], &[1.0; 4][..]));
+    /// assert_ne!(x[2], 1.0);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    pub fn channel_offset(mut self, offset: usize) -> Self {
+        self.offset = offset;
+        self
+    }
+
     /// Which position coordinate each pair turns by (M-RoPE, 2-D axial); default
     /// [`Axes::Single`].
     ///
@@ -417,9 +414,17 @@ impl<'a> RopeBuilder<'a> {
                 return Err(RopeError::OddDim { what, value });
             }
         }
-        if rotary_dim > head_dim {
+        if !self.offset.is_multiple_of(2) {
+            return Err(RopeError::OddDim {
+                what: "channel_offset",
+                value: self.offset,
+            });
+        }
+        // The rotated channels, offset included, fit in the head.
+        let end = rotary_dim.saturating_add(self.offset);
+        if end > head_dim {
             return Err(RopeError::RotaryDimTooLarge {
-                rotary_dim,
+                rotary_dim: end,
                 head_dim,
             });
         }
@@ -514,6 +519,7 @@ impl<'a> RopeBuilder<'a> {
             scale,
             backend,
             axes: self.axes,
+            offset: self.offset,
             inv_freq,
             turn_hi,
             turn_lo,

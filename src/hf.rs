@@ -3,9 +3,10 @@
 //! what a missing value defaults to). With the `serde` feature [`HfConfig`] deserializes
 //! straight from the file (`hf_serde.rs`).
 
+use crate::axes::Axes;
 use crate::config::{PairLayout, Rope, RopeBuilder, MAX_PAIRS};
 use crate::error::RopeError;
-use crate::schedule::{Axes, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
+use crate::schedule::{Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
 
 /// transformers' `rope_type` (`type` in older configs): which schedule a model uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -60,7 +61,7 @@ impl RopeType {
 }
 
 /// A per-pair factor list from a config (LongRoPE's `short_factor` / `long_factor`), held
-/// inline so that a config needs no allocator: at most [`MAX_PAIRS`] values.
+/// inline so that a config needs no allocator: at most `MAX_ROTARY_DIM / 2` values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct FactorList {
     values: [f64; MAX_PAIRS],
@@ -69,7 +70,7 @@ pub struct FactorList {
 
 impl FactorList {
     /// A copy of `values`, or [`RopeError::WrongLength`] if there are more than
-    /// [`MAX_PAIRS`].
+    /// `MAX_ROTARY_DIM / 2`.
     ///
     /// ```
     /// use rope_simd::FactorList;
@@ -172,14 +173,12 @@ pub enum LayerKind {
 /// config.hidden_size = Some(4096);
 /// config.num_attention_heads = Some(32);
 /// config.max_position_embeddings = Some(131_072);
-/// config.rope = HfRopeParameters {
-///     rope_theta: Some(500_000.0),
-///     factor: Some(8.0),
-///     low_freq_factor: Some(1.0),
-///     high_freq_factor: Some(4.0),
-///     original_max_position_embeddings: Some(8192),
-///     ..HfRopeParameters::new(RopeType::Llama3)
-/// };
+/// config.rope = HfRopeParameters::new(RopeType::Llama3);
+/// config.rope.rope_theta = Some(500_000.0);
+/// config.rope.factor = Some(8.0);
+/// config.rope.low_freq_factor = Some(1.0);
+/// config.rope.high_freq_factor = Some(4.0);
+/// config.rope.original_max_position_embeddings = Some(8192);
 /// let rope = config.rope(LayerKind::Full, 4096)?;
 /// assert_eq!((rope.head_dim(), rope.inv_freqs()[0]), (128, 1.0));
 /// # Ok::<(), rope_simd::RopeError>(())

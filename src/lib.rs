@@ -157,6 +157,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod axes;
 mod backend;
 mod cache;
 mod compact;
@@ -164,6 +165,7 @@ mod config;
 mod element;
 mod error;
 pub mod freqs;
+mod ggml;
 mod hf;
 #[cfg(feature = "serde")]
 mod hf_serde;
@@ -174,16 +176,18 @@ mod schedule;
 mod table;
 mod trig;
 
+pub use axes::Axes;
 pub use backend::Backend;
 pub use cache::Slot;
 pub use compact::CompactTable;
 pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
 pub use element::Element;
 pub use error::RopeError;
+pub use ggml::{Ggml, GgmlMode};
 pub use half::{bf16, f16};
 pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
 pub use rotate::{Direction, Order, Positions, Rotate, Shape};
-pub use schedule::{Axes, Ggml, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
+pub use schedule::{Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
 pub use table::CosSinTable;
 
 /// The README's examples, compiled and run as doctests.

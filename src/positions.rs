@@ -38,7 +38,7 @@ pub enum Positions<'a> {
     /// (Shifting cached keys by a fixed delta is a rotation of all of them by one angle.)
     Same(u64),
     /// Several coordinates per token, token by token, for a source built with more than
-    /// one position axis ([`Axes`]): `(t, h, w)` for M-RoPE, `(row, column)`
+    /// one position axis ([`Axes`](crate::Axes)): `(t, h, w)` for M-RoPE, `(row, column)`
     /// for 2-D axial RoPE. The buffer must hold `len / axes` tokens.
     Axes(&'a [u32]),
 }

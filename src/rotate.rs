@@ -1,6 +1,7 @@
 //! The user-facing operations, shared by every sin/cos source: validate everything, then
 //! walk tokens and hand each run of pairs to the backend's kernel.
 
+use crate::axes::Axes;
 use crate::backend::Backend;
 use crate::cache::Slot;
 use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION, MAX_ROTARY_DIM};
@@ -9,7 +10,6 @@ use crate::error::RopeError;
 use crate::kernel::{Span, PREFETCH_BYTES};
 use crate::positions::At;
 pub use crate::positions::Positions;
-use crate::schedule::Axes;
 
 /// How a buffer's tokens and heads are laid out; each head's `head_dim` channels are
 /// always contiguous.
@@ -68,6 +68,8 @@ pub struct Geom {
     pub scale: f64,
     pub backend: Backend,
     pub axes: Axes,
+    /// Channels before the rotated ones.
+    pub offset: usize,
 }
 
 pub(crate) mod private {
@@ -563,7 +565,7 @@ pub trait Rotate: private::Source {
         E::rotate(g.backend, heads, &span, cos, sin);
         if g.layout == PairLayout::InterleavedToHalfSplit {
             let rows = Rows {
-                base: 0,
+                base: g.offset,
                 stride: g.head_dim,
                 heads: rows,
             };
@@ -594,12 +596,13 @@ fn span_for(
     Span {
         rows,
         stride,
-        first: if interleaved {
-            2 * first_pair
-        } else {
-            first_pair
-        },
-        second: g.rotary_dim / 2 + first_pair,
+        first: g.offset
+            + if interleaved {
+                2 * first_pair
+            } else {
+                first_pair
+            },
+        second: g.offset + g.rotary_dim / 2 + first_pair,
         n,
         interleaved,
         inverse,
@@ -766,7 +769,7 @@ fn run<S: Source + ?Sized, E: Element>(
         for target in targets.iter_mut().filter(|_| reorder) {
             let (base, stride) = token_base(target.kind, t, tokens, target.heads, g.head_dim);
             let rows = Rows {
-                base,
+                base: base + g.offset,
                 stride,
                 heads: target.heads,
             };
@@ -887,17 +890,27 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                 (slot.first_token + t) * slot.token_stride + h * slot.head_stride,
             )
         };
-        // Channels that are only converted: past rotary_dim, or all at the identity.
+        // Channels that are only converted: those before and after the rotated ones, or
+        // all of them at the identity.
         let identity = copy_only || (at.is_zero() && g.scale == 1.0);
-        let from = if identity { 0 } else { rot };
-        for h in (0..dims.heads).filter(|_| from < hd) {
+        let (before, after) = if identity {
+            (0..hd, hd..hd)
+        } else {
+            (0..g.offset, g.offset + rot..hd)
+        };
+        for h in 0..dims.heads {
             let (s0, d0) = rows(h);
-            convert(
-                g.backend,
-                &input[s0 + from..s0 + hd],
-                &mut dst[d0 + from..d0 + hd],
-                &mut scratch,
-            );
+            for part in [before.clone(), after.clone()]
+                .into_iter()
+                .filter(|r| !r.is_empty())
+            {
+                convert(
+                    g.backend,
+                    &input[s0 + part.start..s0 + part.end],
+                    &mut dst[d0 + part.start..d0 + part.end],
+                    &mut scratch,
+                );
+            }
         }
         let inverse = direction == Direction::Inverse;
         let dst_base = (slot.first_token + t) * slot.token_stride;
@@ -921,7 +934,7 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         }
         if g.layout == PairLayout::InterleavedToHalfSplit && !copy_only {
             let rows = Rows {
-                base: dst_base,
+                base: dst_base + g.offset,
                 stride: slot.head_stride,
                 heads: dims.heads,
             };

@@ -251,159 +251,12 @@ impl<'a> LongRope<'a> {
     }
 }
 
-/// Which position coordinate each pair turns by, for multimodal and image models.
-///
-/// With more than one axis, pass positions as [`Positions::Axes`](crate::Positions::Axes)
-/// (one coordinate per axis per token); a plain position list or start gives every axis
-/// the same coordinate (text tokens in Qwen2-VL).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Axes {
-    /// One position per token (every text-only model).
-    Single,
-    /// M-RoPE (Qwen2-VL, Qwen2.5-VL): `mrope_section = [t, h, w]` pairs, in that order,
-    /// turn by the temporal, height and width coordinates; the sections sum to
-    /// `rotary_dim / 2`. Three axes.
-    MRope([u16; 3]),
-    /// Interleaved M-RoPE (Qwen3-VL, `mrope_section` such as `[24, 20, 20]`): pair `j`
-    /// takes the height coordinate when `j % 3 == 1` and `j < 3 * h`, the width
-    /// coordinate when `j % 3 == 2` and `j < 3 * w`, else the temporal one. Three axes.
-    MRopeInterleaved([u16; 3]),
-    /// 2-D axial RoPE for image patches (the Qwen2-VL vision encoder): the first half of
-    /// the pairs turn by the patch row, the second half by the column, both halves with
-    /// the schedule computed over `rotary_dim / 2` channels (`base^(-4j / rotary_dim)`
-    /// for pair `j` of a half). Two axes; needs `rotary_dim / 2` even.
-    Axial2d,
-}
-
-impl Axes {
-    /// Coordinates per token: 1, 2 (axial) or 3 (M-RoPE).
-    pub fn count(&self) -> usize {
-        match self {
-            Axes::Single => 1,
-            Axes::Axial2d => 2,
-            Axes::MRope(_) | Axes::MRopeInterleaved(_) => 3,
-        }
-    }
-
-    /// The axis of pair `pair` of `pairs`.
-    #[inline]
-    pub(crate) fn axis_of(&self, pair: usize, pairs: usize) -> usize {
-        match *self {
-            Axes::Single => 0,
-            Axes::Axial2d => usize::from(pair >= pairs / 2),
-            Axes::MRope([t, h, _]) => {
-                let (t, h) = (usize::from(t), usize::from(h));
-                if pair < t {
-                    0
-                } else if pair < t + h {
-                    1
-                } else {
-                    2
-                }
-            }
-            Axes::MRopeInterleaved([_, h, w]) => {
-                let (h, w) = (usize::from(h), usize::from(w));
-                match pair % 3 {
-                    1 if pair < 3 * h => 1,
-                    2 if pair < 3 * w => 2,
-                    _ => 0,
-                }
-            }
-        }
-    }
-
-    pub(crate) fn check(&self, pairs: usize) -> Result<(), RopeError> {
-        match *self {
-            Axes::Single => Ok(()),
-            Axes::Axial2d => {
-                if pairs.is_multiple_of(2) {
-                    Ok(())
-                } else {
-                    Err(RopeError::BadSections {
-                        sum: pairs,
-                        expected: pairs + 1,
-                    })
-                }
-            }
-            Axes::MRope(s) | Axes::MRopeInterleaved(s) => {
-                let sum = s.iter().map(|&v| usize::from(v)).sum::<usize>();
-                if sum == pairs {
-                    Ok(())
-                } else {
-                    Err(RopeError::BadSections {
-                        sum,
-                        expected: pairs,
-                    })
-                }
-            }
-        }
-    }
-}
-
-/// ggml's RoPE parameters (`ggml_rope_ext`), for runtimes that read them from GGUF
-/// metadata: build with [`Rope::ggml`](crate::Rope::ggml).
-///
-/// ggml computes, for pair `i` (`theta_extrap = base^(-2i/n_dims) / freq_factors[i]`):
-/// `theta_interp = freq_scale * theta_extrap`; when `ext_factor != 0`,
-/// `mix = (1 - clamp((i - lo) / max(0.001, hi - lo), 0, 1)) * ext_factor` with
-/// `lo = max(0, floor(c(beta_fast)))`, `hi = min(n_dims - 1, ceil(c(beta_slow)))`,
-/// `c(b) = n_dims * ln(n_ctx_orig / (2 pi b)) / (2 ln base)`, the frequency is
-/// `theta_interp * (1 - mix) + theta_extrap * mix` and the magnitude
-/// `attn_factor * (1 + 0.1 ln(1 / freq_scale))`; otherwise the frequency is `theta_interp`
-/// and the magnitude `attn_factor`.
-///
-/// Where the results differ from ggml's: ggml evaluates all of this in f32, forms
-/// `theta_i` by multiplying `theta_scale = base^(-2/n_dims)` `i` times (an error growing
-/// with `i`, about `i` f32 ulps), and takes f32 `cosf`/`sinf` of the f32 product
-/// `position * theta`. Here every step is f64 and the angle exact (see the crate docs), so
-/// outputs agree with ggml to its own f32 error, which grows with the position.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Ggml<'a> {
-    /// `n_dims` (`n_rot`): rotated channels per head.
-    pub n_dims: usize,
-    /// `freq_base` (`rope.freq_base`).
-    pub freq_base: f64,
-    /// `freq_scale` (1 / `rope.scaling.factor`; in `(0, 1]` for context extension).
-    pub freq_scale: f64,
-    /// `ext_factor`: 0 disables YaRN; llama.cpp passes 1 for YaRN models.
-    pub ext_factor: f64,
-    /// `attn_factor` (magnitude, usually 1).
-    pub attn_factor: f64,
-    /// `beta_fast` (32 in llama.cpp).
-    pub beta_fast: f64,
-    /// `beta_slow` (1 in llama.cpp).
-    pub beta_slow: f64,
-    /// `n_ctx_orig` (`rope.scaling.original_context_length`).
-    pub n_ctx_orig: u64,
-    /// `freq_factors` (the `rope_freqs` tensor), one per pair, dividing each frequency.
-    pub freq_factors: Option<&'a [f64]>,
-}
-
-impl Ggml<'_> {
-    /// Plain RoPE as ggml describes it: the given base and rotated channels, `freq_scale`
-    /// 1, YaRN off (`ext_factor` 0), `attn_factor` 1, betas 32 / 1, `n_ctx_orig` 0.
-    pub fn new(n_dims: usize, freq_base: f64) -> Self {
-        Ggml {
-            n_dims,
-            freq_base,
-            freq_scale: 1.0,
-            ext_factor: 0.0,
-            attn_factor: 1.0,
-            beta_fast: 32.0,
-            beta_slow: 1.0,
-            n_ctx_orig: 0,
-            freq_factors: None,
-        }
-    }
-}
-
-fn bad(what: &'static str, value: f64) -> RopeError {
+pub(crate) fn bad(what: &'static str, value: f64) -> RopeError {
     RopeError::BadParameter { what, value }
 }
 
 /// `value` finite and > 0.
-fn positive(what: &'static str, value: f64) -> Result<f64, RopeError> {
+pub(crate) fn positive(what: &'static str, value: f64) -> Result<f64, RopeError> {
     if value.is_finite() && value > 0.0 {
         Ok(value)
     } else {
@@ -412,12 +265,12 @@ fn positive(what: &'static str, value: f64) -> Result<f64, RopeError> {
 }
 
 /// A per-pair factor list: `pairs` values, each finite and > 0.
-fn factor_list(what: &'static str, list: &[f64], pairs: usize) -> Result<(), RopeError> {
+pub(crate) fn factor_list(what: &'static str, list: &[f64], pairs: usize) -> Result<(), RopeError> {
     crate::error::check_len(what, pairs, list.len())?;
     list.iter().try_for_each(|&f| positive(what, f).map(|_| ()))
 }
 
-fn positive_len(what: &'static str, value: u64) -> Result<f64, RopeError> {
+pub(crate) fn positive_len(what: &'static str, value: u64) -> Result<f64, RopeError> {
     if value == 0 {
         Err(bad(what, 0.0))
     } else {
@@ -426,7 +279,7 @@ fn positive_len(what: &'static str, value: u64) -> Result<f64, RopeError> {
 }
 
 /// The default schedule: `base^(-2i / dim)`.
-fn default_freq(base: f64, dim: usize, i: usize) -> f64 {
+pub(crate) fn default_freq(base: f64, dim: usize, i: usize) -> f64 {
     crate::freqs::default_inv_freq(base, dim, i)
 }
 
@@ -625,51 +478,4 @@ fn llama3(
         };
     }
     Ok(())
-}
-
-/// ggml's schedule (see [`Ggml`]); returns the magnitude.
-pub(crate) fn ggml(g: &Ggml<'_>, out: &mut [f64]) -> Result<f64, RopeError> {
-    let pairs = out.len();
-    let base = g.freq_base;
-    if !(base.is_finite() && base > 1.0) {
-        return Err(RopeError::BadBase { base });
-    }
-    let freq_scale = positive("freq_scale", g.freq_scale)?;
-    let attn = positive("attn_factor", g.attn_factor)?;
-    let ext = g.ext_factor;
-    if !ext.is_finite() {
-        return Err(bad("ext_factor", ext));
-    }
-    if let Some(ff) = g.freq_factors {
-        factor_list("freq_factors", ff, pairs)?;
-    }
-    let n = g.n_dims as f64;
-    let (mut lo, mut hi) = (0.0, 0.0);
-    if ext != 0.0 {
-        let beta_fast = positive("beta_fast", g.beta_fast)?;
-        let beta_slow = positive("beta_slow", g.beta_slow)?;
-        let orig = positive_len("n_ctx_orig", g.n_ctx_orig)?;
-        let corr = |b: f64| n * libm::log(orig / (b * 2.0 * PI)) / (2.0 * libm::log(base));
-        lo = libm::floor(corr(beta_fast)).max(0.0);
-        hi = libm::ceil(corr(beta_slow)).min(n - 1.0);
-    }
-    for (i, o) in out.iter_mut().enumerate() {
-        let mut extrap = default_freq(base, g.n_dims, i);
-        if let Some(ff) = g.freq_factors {
-            extrap /= ff[i];
-        }
-        let interp = freq_scale * extrap;
-        *o = if ext != 0.0 {
-            let y = (i as f64 - lo) / (hi - lo).max(0.001);
-            let mix = (1.0 - y.clamp(0.0, 1.0)) * ext;
-            interp * (1.0 - mix) + extrap * mix
-        } else {
-            interp
-        };
-    }
-    Ok(if ext != 0.0 {
-        attn * (1.0 + 0.1 * libm::log(1.0 / freq_scale))
-    } else {
-        attn
-    })
 }

@@ -17,6 +17,7 @@ impl Source for Rope {
             scale: self.scale,
             backend: self.backend,
             axes: self.axes,
+            offset: self.offset,
         }
     }
 

@@ -27,7 +27,7 @@ fn deepseek(backend: Backend) -> Rope {
 fn forward_index(c: usize, rotary_dim: usize) -> usize {
     if c >= rotary_dim {
         c
-    } else if c % 2 == 0 {
+    } else if c.is_multiple_of(2) {
         c / 2
     } else {
         rotary_dim / 2 + c / 2

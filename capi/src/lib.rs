@@ -382,6 +382,7 @@ pub unsafe extern "C" fn rope_create_ggml(
             beta_slow: p.beta_slow,
             n_ctx_orig: p.n_ctx_orig,
             freq_factors: factors,
+            n_offs: 0,
         };
         let rope = Rope::ggml(p.head_dim as usize, layout, &g).map_err(code)?;
         match backend_from(p.backend)? {

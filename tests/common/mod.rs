@@ -50,6 +50,7 @@ impl Reference<'_> {
             PairLayout::HalfSplit => split,
             PairLayout::InterleavedToHalfSplit if inverse => split,
             PairLayout::InterleavedToHalfSplit => (2 * i, 2 * i + 1),
+            other => panic!("no reference for {other:?}"),
         }
     }
 
