@@ -151,6 +151,11 @@ pub enum RopeError {
         /// The field, as the configuration spells it.
         what: &'static str,
     },
+    /// A GGUF metadata value has a type or value RoPE cannot use.
+    BadMetadata {
+        /// The key (without the `{arch}.` prefix) and what it must hold.
+        what: &'static str,
+    },
     /// The requested backend does not run on this CPU (or this build target).
     BackendUnavailable {
         /// The backend asked for.
@@ -233,6 +238,9 @@ impl fmt::Display for RopeError {
                 f,
                 "the model configuration has no {what}, which its RoPE needs; set it"
             ),
+            Self::BadMetadata { what } => {
+                write!(f, "GGUF metadata key {what} has a type or value that does not fit")
+            }
             Self::BackendUnavailable { backend } => write!(
                 f,
                 "backend {backend:?} does not run on this CPU; see Backend::available()"

@@ -166,6 +166,7 @@ mod element;
 mod error;
 pub mod freqs;
 mod ggml;
+mod gguf;
 mod hf;
 #[cfg(feature = "serde")]
 mod hf_serde;
@@ -184,6 +185,7 @@ pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM, MA
 pub use element::Element;
 pub use error::RopeError;
 pub use ggml::{Ggml, GgmlMode};
+pub use gguf::{GgufRope, GgufScaling, GgufValue};
 pub use half::{bf16, f16};
 pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
 pub use rotate::{Direction, Order, Positions, Rotate, Shape};
