@@ -40,6 +40,10 @@
 //!   different position coordinates ([`Axes`]: M-RoPE, interleaved M-RoPE, 2-D axial),
 //!   given as [`Positions::Axes`]. The README has a table from model family to builder
 //!   call.
+//! - A model's files build its `Rope` in one call: [`HfConfig`], a transformers
+//!   `config.json` (deserialized with the `serde` feature), and [`GgufRope`], a GGUF
+//!   file's metadata built the way llama.cpp runs the model ([`Rope::ggml_multi`] for
+//!   ggml's modes and parameters directly).
 //! - [`CosSinTable`] holds cos/sin for positions `0..max_pos`, built into your own
 //!   `&mut [f32]` ([`Rope::build_table`], no allocation) or owned ([`Rope::table`], feature
 //!   `alloc`). A position past the table is an error, never a wrap-around.
@@ -50,7 +54,8 @@
 //!   [`rotate_with_cos_sin`](Rotate::rotate_with_cos_sin), the low-level entry for runtimes
 //!   that bring their own cos/sin (the same kernel, the same speed and bits).
 //! - [`Positions`]: a start (`start, start+1, ...`: prefill and decode), a per-token list
-//!   (`u32` or `u64`; any order, repeats allowed), or several coordinates per token.
+//!   (`u32` or `u64`, or signed `i32`/`i64`; any order, repeats allowed), or several
+//!   coordinates per token.
 //!
 //! Rotations compose: turning by `p` then by `q` equals turning by `p + q` (within the
 //! rounding bound below).
@@ -145,6 +150,7 @@
 //! - `alloc`: owned tables ([`Rope::table`]).
 //! - `rayon`: `Rotate::par_apply`, a call split over rayon's thread pool. Without it, a
 //!   runtime's own pool splits a prefill with [`Rotate::apply_tokens`] (no allocation).
+//! - `serde`: `Deserialize` for [`HfConfig`] (implies `alloc`, not `std`).
 //!
 //! With no features the crate needs neither `std` nor an allocator (it builds for
 //! `thumbv7em-none-eabihf`); a [`Rope`] is about 6 KiB and holds its frequencies inline.
