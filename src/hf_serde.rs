@@ -14,30 +14,38 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use crate::config::PairLayout;
 use crate::hf::{FactorList, HfConfig, HfRopeParameters, RopeType};
 
+/// Deserializes a string through `parse` without keeping it (no allocation); `parse`
+/// gives the accepted names when it refuses one.
+fn from_str<'de, D: Deserializer<'de>, T>(
+    d: D,
+    parse: fn(&str) -> Result<T, &'static [&'static str]>,
+) -> Result<T, D::Error> {
+    struct V<T>(fn(&str) -> Result<T, &'static [&'static str]>);
+    impl<T> Visitor<'_> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, name: &str) -> Result<T, E> {
+            (self.0)(name).map_err(|known| E::unknown_variant(name, known))
+        }
+    }
+    d.deserialize_str(V(parse))
+}
+
 impl<'de> Deserialize<'de> for RopeType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = RopeType;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a transformers rope_type")
+        /// The names, for the error.
+        const KNOWN: [&str; RopeType::NAMES.len()] = {
+            let mut names = [""; RopeType::NAMES.len()];
+            let mut i = 0;
+            while i < names.len() {
+                names[i] = RopeType::NAMES[i].0;
+                i += 1;
             }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<RopeType, E> {
-                const KNOWN: &[&str] = &[
-                    "default",
-                    "mrope",
-                    "linear",
-                    "dynamic",
-                    "yarn",
-                    "longrope",
-                    "su",
-                    "llama3",
-                    "proportional",
-                ];
-                RopeType::from_name(name).ok_or_else(|| E::unknown_variant(name, KNOWN))
-            }
-        }
-        d.deserialize_str(V)
+            names
+        };
+        from_str(d, |name| RopeType::from_name(name).ok_or(&KNOWN))
     }
 }
 
@@ -47,17 +55,7 @@ struct ModelType(PairLayout);
 
 impl<'de> Deserialize<'de> for ModelType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = ModelType;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a model_type string")
-            }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<ModelType, E> {
-                Ok(ModelType(HfConfig::layout_of(name, None)))
-            }
-        }
-        d.deserialize_str(V)
+        from_str(d, |name| Ok(ModelType(HfConfig::layout_of(name, None))))
     }
 }
 
