@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use rope_simd::{
-    Axes, GgmlMode, GgufRope, GgufScaling, GgufValue, HfConfig, LayerKind, Llama3, PairLayout,
-    Rope, RopeError, Scaling, Yarn,
+    Axes, GgmlMode, GgufRope, GgufScaling, GgufValue, HfConfig, Llama3, PairLayout, Rope,
+    RopeError, Scaling, Yarn,
 };
 
 type Meta = HashMap<String, GgufValue<'static>>;
@@ -277,6 +277,7 @@ fn bad_metadata_is_an_error() {
 #[test]
 #[cfg(feature = "serde")]
 fn config_json_and_gguf_agree() {
+    use rope_simd::LayerKind;
     let path = format!(
         "{}/tests/configs/qwen2.5-7b-instruct-yarn.json",
         env!("CARGO_MANIFEST_DIR")
