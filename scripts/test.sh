@@ -107,7 +107,7 @@ CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
 step "fuzz targets built (cargo-fuzz installed if missing) while Miri finishes"
 # --debug: the tool only drives cargo, and its debug build takes 30 s where release takes 48.
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --debug
-mkdir -p fuzz/corpus/rotate fuzz/corpus/capi
+mkdir -p fuzz/corpus/rotate fuzz/corpus/capi fuzz/corpus/config
 (cd fuzz && cargo +nightly fuzz build -O)
 
 step "Miri: undefined-behaviour checks of the scalar and portable kernels and validation (results)"
@@ -119,22 +119,22 @@ if ((miri_rc != 0)); then
   exit 1
 fi
 
-step "fuzzing: each target 60 s from the committed seeds, the two side by side (a crash fails; save it in fuzz/regressions/)"
+step "fuzzing: each target 60 s from the committed seeds, the three side by side (a crash fails; save it in fuzz/regressions/)"
 fuzz_pids=()
-for target in rotate capi; do
+for target in rotate capi config; do
   (cd fuzz && cargo +nightly fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
     -max_total_time=60 -print_final_stats=1 >"../target/fuzz-$target.log" 2>&1) &
   fuzz_pids+=($!)
 done
 fuzz_failed=0
 for pid in "${fuzz_pids[@]}"; do wait "$pid" || fuzz_failed=1; done
-for target in rotate capi; do
+for target in rotate capi config; do
   echo "fuzz $target:"
   grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)|crash-|panicked" \
     "target/fuzz-$target.log" || true
 done
 if ((fuzz_failed)); then
-  tail -n 40 target/fuzz-rotate.log target/fuzz-capi.log
+  tail -n 40 target/fuzz-rotate.log target/fuzz-capi.log target/fuzz-config.log
   echo "fuzzing failed"
   exit 1
 fi

@@ -378,7 +378,7 @@ impl HfConfig {
         if p.rope_type == RopeType::Proportional {
             // `rope_angles = int(partial_rotary_factor * head_dim // 2)` pairs turn.
             let angles = (partial.unwrap_or(1.0) * head_dim as f64 / 2.0) as usize;
-            b = b.proportional_rotary(2 * angles);
+            b = b.proportional_rotary(angles.saturating_mul(2));
         } else if let Some(r) = self.rotary_dim {
             b = b.rotary_dim(r);
         } else if let Some(f) = partial {
