@@ -151,12 +151,13 @@ impl Slot {
     }
 
     /// A `[heads, capacity, head_dim]` cache: tokens `head_dim` apart, heads
-    /// `capacity * head_dim` apart.
+    /// `capacity * head_dim` apart (saturating: a product past `usize` is an error when the
+    /// slot is used, not a panic here).
     pub const fn heads_tokens(first_token: usize, capacity: usize, head_dim: usize) -> Self {
         Slot {
             first_token,
             token_stride: head_dim,
-            head_stride: capacity * head_dim,
+            head_stride: capacity.saturating_mul(head_dim),
         }
     }
 
@@ -190,6 +191,19 @@ impl Slot {
                 && (heads == 1 || self.head_stride >= tok_span);
         if !disjoint {
             return bad("its rows overlap (strides too small for head_dim)");
+        }
+        // Heads outermost ([heads, capacity, head_dim]): each head's rows must stay in its
+        // own `head_stride`, or the last tokens would land in the next head's first rows.
+        if heads > 1 && self.head_stride >= tok_span {
+            let last = self
+                .first_token
+                .checked_add(tokens - 1)
+                .and_then(|t| t.checked_mul(self.token_stride))
+                .and_then(|o| o.checked_add(head_dim))
+                .ok_or(RopeError::SizeOverflow)?;
+            if last > self.head_stride {
+                return bad("first_token + tokens is past the cache capacity (head_stride / token_stride rows per head)");
+            }
         }
         let end = self
             .first_token

@@ -109,13 +109,14 @@ impl Rope {
     /// ```
     ///
     /// # Errors
-    /// [`RopeError::SizeOverflow`] if the size overflows.
+    /// [`RopeError::SizeOverflow`] if the size overflows; [`RopeError::AllocFailed`] if the
+    /// allocator cannot give that much memory.
     #[cfg(feature = "alloc")]
     pub fn compact_table(
         &self,
         max_pos: usize,
     ) -> Result<CompactTable<alloc::vec::Vec<f64>>, RopeError> {
-        let mut data = alloc::vec![0.0f64; self.compact_table_len(max_pos)?];
+        let mut data = crate::table::try_zeroed(self.compact_table_len(max_pos)?)?;
         let block = self.fill_compact(max_pos, &mut data);
         Ok(CompactTable {
             geom: self.geom(),

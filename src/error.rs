@@ -68,7 +68,11 @@ pub enum RopeError {
         value: f64,
     },
     /// A head count is zero.
-    ZeroHeads,
+    ZeroHeads {
+        /// Which count: the buffer's (`"x"`, `"q"`, `"k"`), `"heads"`, `"q_heads"` or
+        /// `"kv_heads"`.
+        what: &'static str,
+    },
     /// The buffer length is not `tokens * heads * head_dim`.
     BufferLength {
         /// What buffer (`"x"`, `"q"`, `"k"`).
@@ -151,6 +155,11 @@ pub enum RopeError {
         /// The field, as the configuration spells it.
         what: &'static str,
     },
+    /// The allocator could not give an owned table its memory.
+    AllocFailed {
+        /// The bytes asked for.
+        bytes: usize,
+    },
     /// A GGUF metadata value has a type or value RoPE cannot use.
     BadMetadata {
         /// The key (without the `{arch}.` prefix) and what it must hold.
@@ -188,7 +197,9 @@ impl fmt::Display for RopeError {
                 f,
                 "inverse frequency {index} must be in [0, 2pi] radians per position, got {value}"
             ),
-            Self::ZeroHeads => write!(f, "head count must be at least 1, got 0"),
+            Self::ZeroHeads { what } => {
+                write!(f, "the head count of {what} must be at least 1, got 0")
+            }
             Self::BufferLength { what, len, row, tokens: Some(t) } => write!(
                 f,
                 "buffer {what} has {len} elements but {t} positions x {row} (heads * head_dim) \
@@ -237,6 +248,10 @@ impl fmt::Display for RopeError {
             Self::MissingField { what } => write!(
                 f,
                 "the model configuration has no {what}, which its RoPE needs; set it"
+            ),
+            Self::AllocFailed { bytes } => write!(
+                f,
+                "could not allocate {bytes} bytes for a table; use a smaller max_pos or a compact table"
             ),
             Self::BadMetadata { what } => {
                 write!(f, "GGUF metadata key {what} has a type or value that does not fit")

@@ -266,7 +266,8 @@ pub trait Rotate: private::Source {
         direction: Direction,
     ) -> Result<(), RopeError> {
         if q_heads == 0 || kv_heads == 0 {
-            return Err(RopeError::ZeroHeads);
+            let what = if q_heads == 0 { "q_heads" } else { "kv_heads" };
+            return Err(RopeError::ZeroHeads { what });
         }
         let row = kv_heads
             .checked_mul(2)
@@ -321,7 +322,7 @@ pub trait Rotate: private::Source {
             .checked_mul(g.head_dim)
             .ok_or(RopeError::SizeOverflow)?;
         if heads == 0 {
-            return Err(RopeError::ZeroHeads);
+            return Err(RopeError::ZeroHeads { what: "heads" });
         }
         if !part.len().is_multiple_of(row) {
             return Err(RopeError::BufferLength {
@@ -466,7 +467,8 @@ pub trait Rotate: private::Source {
     ) -> Result<(), RopeError> {
         let g = self.geom();
         if q_heads == 0 || kv_heads == 0 {
-            return Err(RopeError::ZeroHeads);
+            let what = if q_heads == 0 { "q_heads" } else { "kv_heads" };
+            return Err(RopeError::ZeroHeads { what });
         }
         let row = kv_heads
             .checked_mul(2)
@@ -681,7 +683,7 @@ fn validate<S: Source + ?Sized>(
     let mut tokens: Option<usize> = None;
     for t in targets {
         if t.heads == 0 {
-            return Err(RopeError::ZeroHeads);
+            return Err(RopeError::ZeroHeads { what: t.what });
         }
         let row = match t.kind {
             Kind::Shape(_) => t

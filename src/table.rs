@@ -149,10 +149,11 @@ impl Rope {
     /// ```
     ///
     /// # Errors
-    /// [`RopeError::SizeOverflow`] if the size overflows.
+    /// [`RopeError::SizeOverflow`] if the size overflows; [`RopeError::AllocFailed`] if
+    /// the allocator cannot give that much memory (the process does not abort).
     #[cfg(feature = "alloc")]
     pub fn table(&self, max_pos: usize) -> Result<CosSinTable<alloc::vec::Vec<f32>>, RopeError> {
-        let mut data = alloc::vec![0.0f32; self.table_len(max_pos)?];
+        let mut data = try_zeroed(self.table_len(max_pos)?)?;
         self.fill_table(&mut data);
         Ok(CosSinTable {
             geom: self.geom(),
@@ -175,6 +176,19 @@ impl Rope {
             self.fill(p as u64, 0, self.scale, cos, sin);
         }
     }
+}
+
+/// `len` zeros, or an error instead of the abort a failed `vec!` allocation is.
+#[cfg(feature = "alloc")]
+pub(crate) fn try_zeroed<T: Clone + Default>(len: usize) -> Result<alloc::vec::Vec<T>, RopeError> {
+    let mut v = alloc::vec::Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| match len.checked_mul(core::mem::size_of::<T>()) {
+            Some(bytes) if bytes <= isize::MAX as usize => RopeError::AllocFailed { bytes },
+            _ => RopeError::SizeOverflow,
+        })?;
+    v.resize(len, T::default());
+    Ok(v)
 }
 
 /// cos/sin for positions `0..max_pos`, precomputed from a [`Rope`]; rotate with the

@@ -132,7 +132,7 @@ fn bad_configurations_are_typed_errors() {
 fn bad_calls_leave_the_buffer_untouched() {
     let rope = rope();
     let x: Vec<f32> = Rng(7).vec(3 * 2 * 8, 4.0);
-    fails_untouched(&x, RopeError::ZeroHeads, |y| {
+    fails_untouched(&x, RopeError::ZeroHeads { what: "x" }, |y| {
         rope.rotate(y, 0, Positions::Start(5))
     });
     fails_untouched(
@@ -369,4 +369,81 @@ fn frequencies_above_two_pi_are_rejected() {
         .inv_freqs(&[std::f64::consts::TAU, 0.0])
         .build()
         .is_ok());
+}
+
+/// Owned tables too large to allocate, or to size, are errors: the process neither panics
+/// nor aborts.
+#[test]
+#[cfg(all(target_pointer_width = "64", not(miri)))]
+fn owned_tables_too_large_are_errors() {
+    let rope = Rope::new(128, 10_000.0, PairLayout::HalfSplit).unwrap();
+    assert_eq!(rope.table(1 << 57).unwrap_err(), RopeError::SizeOverflow);
+    // 2 TiB and 3 TB: more than any machine these tests run on can give.
+    assert_eq!(
+        rope.table(1 << 32).unwrap_err(),
+        RopeError::AllocFailed { bytes: 1 << 41 }
+    );
+    assert!(matches!(
+        rope.compact_table(usize::MAX / 2),
+        Err(RopeError::AllocFailed { .. } | RopeError::SizeOverflow)
+    ));
+}
+
+/// Head counts name the buffer; slots that would wrap past their cache's capacity, or
+/// whose strides overflow, are errors rather than writes into another head's rows.
+#[test]
+fn slots_and_head_counts_name_the_mistake() {
+    use rope_simd::Slot;
+    let rope = Rope::new(8, 10_000.0, PairLayout::HalfSplit).unwrap();
+    let (q, k) = (vec![1.0f32; 8], vec![1.0f32; 8]);
+    let (mut q1, mut k1) = (q.clone(), k.clone());
+    assert_eq!(
+        rope.rotate_qk(&mut q1, 1, &mut k1, 0, Positions::Start(0)),
+        Err(RopeError::ZeroHeads { what: "k" })
+    );
+    // No overflow panic when the slot is made, an error when it is used.
+    let huge = Slot::heads_tokens(0, usize::MAX, 64);
+    assert_eq!(huge.head_stride, usize::MAX);
+    let src = vec![1.0f32; 2 * 8];
+    let mut cache = vec![0.0f32; 64];
+    let shape = Shape::tokens_heads(2);
+    assert!(rope
+        .rotate_into(
+            &src,
+            shape,
+            &mut cache,
+            Slot::heads_tokens(0, usize::MAX, 8),
+            Positions::Start(0),
+            Direction::Forward
+        )
+        .is_err());
+    // A [2 heads, capacity 4, 8] cache written from row 3 with 2 tokens: the second token
+    // of head 0 would be head 1's row 0.
+    let src = vec![1.0f32; 2 * 2 * 8];
+    let before = cache.clone();
+    let err = rope
+        .rotate_into(
+            &src,
+            shape,
+            &mut cache,
+            Slot::heads_tokens(3, 4, 8),
+            Positions::Start(0),
+            Direction::Forward,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, RopeError::BadSlot { what } if what.contains("capacity")),
+        "{err}"
+    );
+    assert_eq!(cache, before, "nothing written");
+    // Rows 2 and 3 fit.
+    rope.rotate_into(
+        &src,
+        shape,
+        &mut cache,
+        Slot::heads_tokens(2, 4, 8),
+        Positions::Start(0),
+        Direction::Forward,
+    )
+    .unwrap();
 }

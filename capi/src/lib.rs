@@ -176,7 +176,7 @@ fn code(e: RopeError) -> i32 {
         RopeError::BadScale { .. } => ROPE_ERR_BAD_SCALE,
         RopeError::WrongLength { .. } => ROPE_ERR_WRONG_LENGTH,
         RopeError::BadFrequency { .. } => ROPE_ERR_BAD_FREQUENCY,
-        RopeError::ZeroHeads => ROPE_ERR_ZERO_HEADS,
+        RopeError::ZeroHeads { .. } => ROPE_ERR_ZERO_HEADS,
         RopeError::BufferLength { .. } => ROPE_ERR_BUFFER_LENGTH,
         RopeError::TokenMismatch { .. } => ROPE_ERR_TOKEN_MISMATCH,
         RopeError::SizeOverflow => ROPE_ERR_SIZE_OVERFLOW,
