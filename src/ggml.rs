@@ -26,6 +26,7 @@ use crate::schedule::{bad, default_freq, factor_list, positive, positive_len};
 /// `position * theta`. Here every step is f64 and the angle exact (see the crate docs), so
 /// outputs agree with ggml to its own f32 error, which grows with the position.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Ggml<'a> {
     /// `n_dims` (`n_rot`): rotated channels per head.
     pub n_dims: usize,
@@ -71,6 +72,19 @@ impl Ggml<'_> {
         }
     }
 }
+
+setters!(Ggml<'a> {
+    n_dims: usize,
+    freq_base: f64,
+    freq_scale: f64,
+    ext_factor: f64,
+    attn_factor: f64,
+    beta_fast: f64,
+    beta_slow: f64,
+    n_ctx_orig: u64,
+    freq_factors: &'a [f64] => Some,
+    n_offs: usize,
+});
 
 /// ggml's RoPE `mode`: how pairs are laid out and which position coordinate each turns by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -124,7 +138,7 @@ impl Rope {
     /// ```
     /// use rope_simd::{Ggml, PairLayout, Rope};
     /// // A YaRN model as llama.cpp runs it: scaling factor 4 over 32768 positions.
-    /// let g = Ggml { freq_scale: 0.25, ext_factor: 1.0, n_ctx_orig: 32_768, ..Ggml::new(128, 1e6) };
+    /// let g = Ggml::new(128, 1e6).freq_scale(0.25).ext_factor(1.0).n_ctx_orig(32_768);
     /// let rope = Rope::ggml(128, PairLayout::HalfSplit, &g)?;
     /// assert!((rope.scale() - (1.0 + 0.1 * 4f64.ln())).abs() < 1e-15);
     /// # Ok::<(), rope_simd::RopeError>(())

@@ -6,7 +6,7 @@
 use crate::axes::Axes;
 use crate::config::{PairLayout, Rope, RopeBuilder, MAX_PAIRS};
 use crate::error::RopeError;
-use crate::schedule::{Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
+use crate::schedule::{ContextLengths, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
 
 /// transformers' `rope_type` (`type` in older configs): which schedule a model uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -456,8 +456,10 @@ impl HfConfig {
                     ..LongRope::new(
                         short,
                         long,
-                        original,
-                        max_pos.unwrap_or(original),
+                        ContextLengths {
+                            original,
+                            extended: max_pos.unwrap_or(original),
+                        },
                         LongRopeChoice::SeqLen(seq_len),
                     )
                 })

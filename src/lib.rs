@@ -160,6 +160,25 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
+
+/// Chained setters for a parameter struct's public fields (the structs are
+/// `#[non_exhaustive]`, so callers outside the crate build them with these):
+/// `field: Type` sets the value, `field: Type => Some` sets `Some(value)`.
+macro_rules! setters {
+    ($ty:ident $(<$lt:lifetime>)? { $($field:ident : $arg:ty $(=> $wrap:ident)?),* $(,)? }) => {
+        impl$(<$lt>)? $ty$(<$lt>)? {
+            $(
+                #[doc = concat!("Sets `", stringify!($field), "`.")]
+                #[must_use]
+                pub fn $field(mut self, value: $arg) -> Self {
+                    self.$field = $($wrap)?(value);
+                    self
+                }
+            )*
+        }
+    };
+}
+
 #[cfg(feature = "std")]
 extern crate std;
 
@@ -195,7 +214,7 @@ pub use gguf::{GgufRope, GgufScaling, GgufValue};
 pub use half::{bf16, f16};
 pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
 pub use rotate::{Direction, Order, Positions, Rotate, Shape};
-pub use schedule::{Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
+pub use schedule::{ContextLengths, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
 pub use table::CosSinTable;
 
 /// The README's examples, compiled and run as doctests.

@@ -64,7 +64,7 @@ pub enum Scaling<'a> {
 
 /// YaRN parameters (transformers `rope_type: "yarn"`). Start from [`Yarn::new`] (the
 /// defaults transformers applies) and set the fields a config gives:
-/// `Yarn { beta_fast: 16.0, truncate: false, ..Yarn::new(32.0, 4096) }`.
+/// `Yarn::new(32.0, 4096).beta_fast(16.0).truncate(false)`.
 ///
 /// Frequencies: `ramp_i = clamp((i - low) / (high - low), 0, 1)` over the pair index `i`,
 /// where `low`/`high` are the pair indices at which a frequency turns `beta_fast` /
@@ -82,6 +82,7 @@ pub enum Scaling<'a> {
 /// `m(s, k) = 1 + 0.1 k ln s` for `s > 1` and 1 otherwise. A lone `mscale` is ignored,
 /// exactly as transformers ignores it.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Yarn {
     /// The context extension factor (> 0). transformers takes
     /// `max_position_embeddings / original_max_position_embeddings` when a config has none.
@@ -136,6 +137,7 @@ impl Yarn {
 /// `s = (L_orig / wavelength - low_freq_factor) / (high_freq_factor - low_freq_factor)`:
 /// `(1 - s) * theta / factor + s * theta`.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Llama3 {
     /// 8 in Llama 3.1 (32 in Llama 3.2 1B/3B).
     pub factor: f64,
@@ -203,6 +205,7 @@ pub enum LongRopeChoice {
 /// than the original length; keys cached with the short ones can be moved to the long ones
 /// with [`Rope::rerotation`](crate::Rope::rerotation) instead of being recomputed.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct LongRope<'a> {
     /// `short_factor`: `rotary_dim / 2` values, each > 0.
     pub short_factor: &'a [f64],
@@ -220,21 +223,39 @@ pub struct LongRope<'a> {
     pub choice: LongRopeChoice,
 }
 
+/// LongRoPE's two context lengths, named so that they cannot be swapped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ContextLengths {
+    /// `original_max_position_embeddings`: the pretraining length (4096 for Phi-3).
+    pub original: u64,
+    /// `max_position_embeddings`: the extended length (131072 for Phi-3-128k).
+    pub extended: u64,
+}
+
 impl<'a> LongRope<'a> {
     /// LongRoPE with the factor lists, the two lengths and the choice; no explicit
     /// `factor` or `attention_factor`.
+    ///
+    /// ```
+    /// use rope_simd::{ContextLengths, LongRope, LongRopeChoice, Rope, Scaling};
+    /// let (short, long) = ([1.0; 48], [4.0; 48]);
+    /// let lengths = ContextLengths { original: 4096, extended: 131_072 };
+    /// let lr = LongRope::new(&short, &long, lengths, LongRopeChoice::SeqLen(10_000));
+    /// let rope = Rope::builder(96).scaling(Scaling::LongRope(lr)).build()?;
+    /// assert!(lr.uses_long() && rope.scale() > 1.19);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn new(
         short_factor: &'a [f64],
         long_factor: &'a [f64],
-        original_max_position_embeddings: u64,
-        max_position_embeddings: u64,
+        lengths: ContextLengths,
         choice: LongRopeChoice,
     ) -> Self {
         LongRope {
             short_factor,
             long_factor,
-            original_max_position_embeddings,
-            max_position_embeddings,
+            original_max_position_embeddings: lengths.original,
+            max_position_embeddings: lengths.extended,
             factor: None,
             attention_factor: None,
             choice,
@@ -250,6 +271,21 @@ impl<'a> LongRope<'a> {
         }
     }
 }
+
+setters!(Yarn {
+    beta_fast: f64,
+    beta_slow: f64,
+    mscale: f64 => Some,
+    mscale_all_dim: f64 => Some,
+    attention_factor: f64 => Some,
+    truncate: bool,
+});
+
+setters!(LongRope<'a> {
+    factor: f64 => Some,
+    attention_factor: f64 => Some,
+    choice: LongRopeChoice,
+});
 
 pub(crate) fn bad(what: &'static str, value: f64) -> RopeError {
     RopeError::BadParameter { what, value }

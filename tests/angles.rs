@@ -5,7 +5,8 @@ mod common;
 
 use common::Rng;
 use rope_simd::{
-    Ggml, Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope, Rotate, Scaling, Yarn,
+    ContextLengths, Ggml, Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope, Rotate,
+    Scaling, Yarn,
 };
 
 /// Distance in f32 ulps (both finite).
@@ -119,10 +120,7 @@ fn every_schedule_within_one_ulp_up_to_2_pow_24() {
             "YaRN (GPT-OSS)",
             b(64)
                 .base(150_000.0)
-                .scaling(Scaling::Yarn(Yarn {
-                    truncate: false,
-                    ..Yarn::new(32.0, 4096)
-                }))
+                .scaling(Scaling::Yarn(Yarn::new(32.0, 4096).truncate(false)))
                 .build(),
         ),
         (
@@ -138,8 +136,10 @@ fn every_schedule_within_one_ulp_up_to_2_pow_24() {
                 .scaling(Scaling::LongRope(LongRope::new(
                     &short,
                     &long,
-                    4096,
-                    131_072,
+                    ContextLengths {
+                        original: 4096,
+                        extended: 131_072,
+                    },
                     LongRopeChoice::Long,
                 )))
                 .build(),
@@ -153,12 +153,10 @@ fn every_schedule_within_one_ulp_up_to_2_pow_24() {
             Rope::ggml(
                 128,
                 PairLayout::Interleaved,
-                &Ggml {
-                    freq_scale: 0.125,
-                    ext_factor: 1.0,
-                    n_ctx_orig: 8192,
-                    ..Ggml::new(128, 10_000.0)
-                },
+                &Ggml::new(128, 10_000.0)
+                    .freq_scale(0.125)
+                    .ext_factor(1.0)
+                    .n_ctx_orig(8192),
             ),
         ),
     ];

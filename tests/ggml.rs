@@ -171,13 +171,11 @@ fn coords(n: usize, seed: u64) -> Vec<[i64; 4]> {
 #[test]
 fn normal_and_neox_with_yarn_freq_factors_and_offset() {
     let ff: Vec<f64> = (0..24).map(|i| 1.0 + i as f64 / 8.0).collect();
-    let yarn = Ggml {
-        freq_scale: 0.25,
-        ext_factor: 1.0,
-        n_ctx_orig: 4096,
-        attn_factor: 0.9,
-        ..Ggml::new(48, 10_000.0)
-    };
+    let yarn = Ggml::new(48, 10_000.0)
+        .freq_scale(0.25)
+        .ext_factor(1.0)
+        .n_ctx_orig(4096)
+        .attn_factor(0.9);
     // ggml's int32 positions, negative ones included (llama.cpp's cache shift).
     let positions: Vec<[i64; 4]> = [0i64, 7, -300, 70_000, -1]
         .iter()
@@ -187,14 +185,8 @@ fn normal_and_neox_with_yarn_freq_factors_and_offset() {
         for (what, g) in [
             ("plain", Ggml::new(48, 10_000.0)),
             ("yarn", yarn),
-            (
-                "freq factors",
-                Ggml {
-                    freq_factors: Some(&ff),
-                    ..Ggml::new(48, 500_000.0)
-                },
-            ),
-            ("n_offs 6", Ggml { n_offs: 6, ..yarn }),
+            ("freq factors", Ggml::new(48, 500_000.0).freq_factors(&ff)),
+            ("n_offs 6", yarn.n_offs(6)),
         ] {
             let c = Call {
                 mode,
@@ -233,16 +225,14 @@ fn multi_modes_with_four_coordinates() {
         };
         check(&c, &positions, &format!("{mode:?} {what}"));
     }
-    let yarn = Ggml {
-        freq_scale: 0.5,
-        ext_factor: 1.0,
-        n_ctx_orig: 2048,
-        ..Ggml::new(80, 10_000.0)
-    };
+    let yarn = Ggml::new(80, 10_000.0)
+        .freq_scale(0.5)
+        .ext_factor(1.0)
+        .n_ctx_orig(2048);
     let c = Call {
         mode: GgmlMode::MRope,
         head_dim: 96,
-        g: Ggml { n_offs: 8, ..yarn },
+        g: yarn.n_offs(8),
         sections: [10, 10, 20, 0],
     };
     check(&c, &positions, "M-RoPE with YaRN and n_offs");
@@ -310,14 +300,14 @@ fn bad_ggml_calls_are_errors() {
         Err(RopeError::Conflict { .. })
     ));
     assert!(matches!(
-        Rope::ggml(64, PairLayout::HalfSplit, &Ggml { n_offs: 2, ..g }),
+        Rope::ggml(64, PairLayout::HalfSplit, &g.n_offs(2)),
         Err(RopeError::RotaryDimTooLarge {
             rotary_dim: 66,
             head_dim: 64
         })
     ));
     assert!(matches!(
-        Rope::ggml(80, PairLayout::HalfSplit, &Ggml { n_offs: 3, ..g }),
+        Rope::ggml(80, PairLayout::HalfSplit, &g.n_offs(3)),
         Err(RopeError::OddDim {
             what: "channel_offset",
             value: 3

@@ -136,11 +136,9 @@ fn deepseek_v3_magnitude_is_one() {
     assert_eq!(rope.layout(), PairLayout::Interleaved); // llama.cpp permutes the weights
     assert!((rope.scale() - 1.0).abs() < 1e-12, "{}", rope.scale());
     let want = Rope::builder(64)
-        .scaling(Scaling::Yarn(Yarn {
-            mscale: Some(1.0),
-            mscale_all_dim: Some(1.0),
-            ..Yarn::new(40.0, 4096)
-        }))
+        .scaling(Scaling::Yarn(
+            Yarn::new(40.0, 4096).mscale(1.0).mscale_all_dim(1.0),
+        ))
         .build()
         .unwrap();
     assert_freqs(&rope, &want, "deepseek yarn");

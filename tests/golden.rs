@@ -19,8 +19,8 @@ mod common;
 
 use common::{bound, Reference, TestElement};
 use rope_simd::{
-    bf16, f16, Axes, Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope, Rotate,
-    Scaling, Yarn,
+    bf16, f16, Axes, ContextLengths, Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope,
+    Rotate, Scaling, Yarn,
 };
 use std::collections::BTreeMap;
 
@@ -143,15 +143,22 @@ fn build(case: &Case, layout: PairLayout) -> Rope {
             max_position_embeddings: case.int("ours.max_position_embeddings").unwrap(),
             seq_len: case.int("ours.seq_len").unwrap(),
         },
-        Some("yarn") => Scaling::Yarn(Yarn {
-            beta_fast: case.num("ours.beta_fast").unwrap_or(32.0),
-            beta_slow: case.num("ours.beta_slow").unwrap_or(1.0),
-            mscale: case.num("ours.mscale"),
-            mscale_all_dim: case.num("ours.mscale_all_dim"),
-            attention_factor: case.num("ours.attention_factor"),
-            truncate: case.get("ours.truncate") != Some("False"),
-            ..Yarn::new(factor, original)
-        }),
+        Some("yarn") => {
+            let mut y = Yarn::new(factor, original)
+                .beta_fast(case.num("ours.beta_fast").unwrap_or(32.0))
+                .beta_slow(case.num("ours.beta_slow").unwrap_or(1.0))
+                .truncate(case.get("ours.truncate") != Some("False"));
+            if let Some(m) = case.num("ours.mscale") {
+                y = y.mscale(m);
+            }
+            if let Some(m) = case.num("ours.mscale_all_dim") {
+                y = y.mscale_all_dim(m);
+            }
+            if let Some(a) = case.num("ours.attention_factor") {
+                y = y.attention_factor(a);
+            }
+            Scaling::Yarn(y)
+        }
         Some("llama3") => Scaling::Llama3(Llama3::new(
             factor,
             case.num("ours.low_freq_factor").unwrap(),
@@ -161,8 +168,10 @@ fn build(case: &Case, layout: PairLayout) -> Rope {
         Some("longrope") => Scaling::LongRope(LongRope::new(
             short.as_deref().unwrap(),
             long.as_deref().unwrap(),
-            original,
-            case.int("ours.max_position_embeddings").unwrap(),
+            ContextLengths {
+                original,
+                extended: case.int("ours.max_position_embeddings").unwrap(),
+            },
             match case.get("ours.seq_len") {
                 Some("None") | None => LongRopeChoice::Short,
                 Some(n) => LongRopeChoice::SeqLen(n.parse().unwrap()),

@@ -6,8 +6,8 @@ mod common;
 
 use common::{assert_same_bits, axis_of, Reference, Rng};
 use rope_simd::{
-    bf16, f16, Axes, Backend, Ggml, Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope,
-    RopeError, Rotate, Scaling, Shape, Yarn,
+    bf16, f16, Axes, Backend, ContextLengths, Ggml, Llama3, LongRope, LongRopeChoice, PairLayout,
+    Positions, Rope, RopeError, Rotate, Scaling, Shape, Yarn,
 };
 
 fn close(a: &[f64], b: &[f64], rel: f64, what: &str) {
@@ -26,21 +26,15 @@ fn ggml_yarn_is_transformers_yarn() {
         .scaling(Scaling::Yarn(Yarn::new(4.0, 32_768)))
         .build()
         .unwrap();
-    let g = Ggml {
-        freq_scale: 0.25,
-        ext_factor: 1.0,
-        n_ctx_orig: 32_768,
-        ..Ggml::new(128, 1e6)
-    };
+    let g = Ggml::new(128, 1e6)
+        .freq_scale(0.25)
+        .ext_factor(1.0)
+        .n_ctx_orig(32_768);
     let gg = Rope::ggml(128, PairLayout::HalfSplit, &g).unwrap();
     close(hf.inv_freqs(), gg.inv_freqs(), 1e-15, "yarn frequencies");
     assert!((hf.scale() - gg.scale()).abs() < 1e-15);
     // YaRN off: freq_scale is linear interpolation, attn_factor the magnitude.
-    let g = Ggml {
-        freq_scale: 0.5,
-        attn_factor: 0.75,
-        ..Ggml::new(64, 10_000.0)
-    };
+    let g = Ggml::new(64, 10_000.0).freq_scale(0.5).attn_factor(0.75);
     let gg = Rope::ggml(64, PairLayout::Interleaved, &g).unwrap();
     let lin = Rope::builder(64)
         .scaling(Scaling::Linear { factor: 2.0 })
@@ -86,10 +80,7 @@ fn llama3_equals_its_ggml_freq_factors() {
         1e-15,
         "builder freq_factors",
     );
-    let g = Ggml {
-        freq_factors: Some(&factors),
-        ..Ggml::new(128, 500_000.0)
-    };
+    let g = Ggml::new(128, 500_000.0).freq_factors(&factors);
     let via_ggml = Rope::ggml(128, PairLayout::HalfSplit, &g).unwrap();
     close(
         l3.inv_freqs(),
@@ -161,10 +152,7 @@ fn schedule_identities() {
     let t = |truncate| {
         Rope::builder(64)
             .base(150_000.0)
-            .scaling(Scaling::Yarn(Yarn {
-                truncate,
-                ..Yarn::new(32.0, 4096)
-            }))
+            .scaling(Scaling::Yarn(Yarn::new(32.0, 4096).truncate(truncate)))
             .build()
             .unwrap()
     };
@@ -178,7 +166,13 @@ fn longrope_choice_follows_transformers_rule() {
     let rope = |choice| {
         Rope::builder(64)
             .scaling(Scaling::LongRope(LongRope::new(
-                &short, &long, 4096, 131_072, choice,
+                &short,
+                &long,
+                ContextLengths {
+                    original: 4096,
+                    extended: 131_072,
+                },
+                choice,
             )))
             .build()
             .unwrap()
@@ -350,20 +344,12 @@ fn bad_parameters_are_typed_errors() {
         });
         bad_param(Scaling::Yarn(Yarn::new(f, 4096)));
         bad_param(Scaling::Llama3(Llama3::new(f, 1.0, 4.0, 8192)));
-        bad_param(Scaling::Yarn(Yarn {
-            attention_factor: Some(f),
-            ..Yarn::new(4.0, 4096)
-        }));
+        bad_param(Scaling::Yarn(Yarn::new(4.0, 4096).attention_factor(f)));
     }
-    bad_param(Scaling::Yarn(Yarn {
-        beta_fast: 1.0,
-        beta_slow: 32.0,
-        ..Yarn::new(4.0, 4096)
-    }));
-    bad_param(Scaling::Yarn(Yarn {
-        mscale: Some(f64::NAN),
-        ..Yarn::new(4.0, 4096)
-    }));
+    bad_param(Scaling::Yarn(
+        Yarn::new(4.0, 4096).beta_fast(1.0).beta_slow(32.0),
+    ));
+    bad_param(Scaling::Yarn(Yarn::new(4.0, 4096).mscale(f64::NAN)));
     bad_param(Scaling::Yarn(Yarn::new(4.0, 0)));
     bad_param(Scaling::Llama3(Llama3::new(8.0, 4.0, 4.0, 8192)));
     bad_param(Scaling::Llama3(Llama3::new(8.0, 1.0, 4.0, 0)));
@@ -391,8 +377,10 @@ fn bad_parameters_are_typed_errors() {
             .scaling(Scaling::LongRope(LongRope::new(
                 s,
                 l,
-                4096,
-                131_072,
+                ContextLengths {
+                    original: 4096,
+                    extended: 131_072,
+                },
                 LongRopeChoice::Short,
             )))
             .build()
@@ -463,10 +451,7 @@ fn bad_parameters_are_typed_errors() {
     // An attention factor that pushes the scale out of range.
     assert!(matches!(
         Rope::builder(128)
-            .scaling(Scaling::Yarn(Yarn {
-                attention_factor: Some(1e6),
-                ..Yarn::new(4.0, 4096)
-            }))
+            .scaling(Scaling::Yarn(Yarn::new(4.0, 4096).attention_factor(1e6)))
             .build()
             .unwrap_err(),
         RopeError::BadScale { .. }
@@ -474,27 +459,11 @@ fn bad_parameters_are_typed_errors() {
     // ggml: bad base, scale, betas (YaRN on), factor count.
     let g = Ggml::new(64, 10_000.0);
     for bad in [
-        Ggml {
-            freq_base: 1.0,
-            ..g
-        },
-        Ggml {
-            freq_scale: 0.0,
-            ..g
-        },
-        Ggml {
-            attn_factor: f64::NAN,
-            ..g
-        },
-        Ggml {
-            ext_factor: 1.0,
-            n_ctx_orig: 0,
-            ..g
-        },
-        Ggml {
-            freq_factors: Some(&short),
-            ..g
-        },
+        g.freq_base(1.0),
+        g.freq_scale(0.0),
+        g.attn_factor(f64::NAN),
+        g.ext_factor(1.0).n_ctx_orig(0),
+        g.freq_factors(&short),
     ] {
         assert!(
             Rope::ggml(64, PairLayout::HalfSplit, &bad).is_err(),

@@ -372,18 +372,16 @@ pub unsafe extern "C" fn rope_create_ggml(
             // SAFETY: valid for n_freq_factors doubles (caller).
             Some(unsafe { slice(p.freq_factors, p.n_freq_factors)? })
         };
-        let g = Ggml {
-            n_dims: p.n_dims as usize,
-            freq_base: p.freq_base,
-            freq_scale: p.freq_scale,
-            ext_factor: p.ext_factor,
-            attn_factor: p.attn_factor,
-            beta_fast: p.beta_fast,
-            beta_slow: p.beta_slow,
-            n_ctx_orig: p.n_ctx_orig,
-            freq_factors: factors,
-            n_offs: 0,
-        };
+        let mut g = Ggml::new(p.n_dims as usize, p.freq_base)
+            .freq_scale(p.freq_scale)
+            .ext_factor(p.ext_factor)
+            .attn_factor(p.attn_factor)
+            .beta_fast(p.beta_fast)
+            .beta_slow(p.beta_slow)
+            .n_ctx_orig(p.n_ctx_orig);
+        if let Some(f) = factors {
+            g = g.freq_factors(f);
+        }
         let rope = Rope::ggml(p.head_dim as usize, layout, &g).map_err(code)?;
         match backend_from(p.backend)? {
             Some(backend) => rope.with_backend(backend).map_err(code),

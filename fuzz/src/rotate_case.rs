@@ -10,8 +10,9 @@
 use super::bytes::Bytes;
 use super::common::{assert_same_bits, axis_of, bound, Reference, TestElement};
 use rope_simd::{
-    bf16, f16, Axes, Backend, CompactTable, CosSinTable, Direction, Llama3, LongRope,
-    LongRopeChoice, Order, PairLayout, Positions, Rope, Rotate, Scaling, Shape, Slot, Yarn,
+    bf16, f16, Axes, Backend, CompactTable, ContextLengths, CosSinTable, Direction, Llama3,
+    LongRope, LongRopeChoice, Order, PairLayout, Positions, Rope, Rotate, Scaling, Shape, Slot,
+    Yarn,
 };
 
 /// The sin/cos source of a call: on the fly, a full table or a compact table.
@@ -100,18 +101,26 @@ pub fn run(data: &[u8]) {
             max_position_embeddings: 64,
             seq_len: u64::from(b.u8()),
         },
-        4 => Scaling::Yarn(Yarn {
-            truncate: b.bool(),
-            mscale: Some(b.param(&[1.0, 0.707, 0.0, 1.0])),
-            mscale_all_dim: Some(b.param(&[1.0, 0.0, 1.0, 2.0])),
-            ..Yarn::new(factor, u64::from(b.u16()))
-        }),
+        4 => {
+            // Read in the order the bytes always had.
+            let truncate = b.bool();
+            let mscale = b.param(&[1.0, 0.707, 0.0, 1.0]);
+            let all = b.param(&[1.0, 0.0, 1.0, 2.0]);
+            Scaling::Yarn(
+                Yarn::new(factor, u64::from(b.u16()))
+                    .truncate(truncate)
+                    .mscale(mscale)
+                    .mscale_all_dim(all),
+            )
+        }
         5 => Scaling::Llama3(Llama3::new(factor, 1.0, b.param(&[4.0, 2.0, 1.0, 0.5]), 64)),
         6 => Scaling::LongRope(LongRope::new(
             &factors,
             &factors,
-            64,
-            u64::from(b.u16()),
+            ContextLengths {
+                original: 64,
+                extended: u64::from(b.u16()),
+            },
             LongRopeChoice::SeqLen(u64::from(b.u8())),
         )),
         _ => Scaling::None,

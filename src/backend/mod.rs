@@ -12,6 +12,7 @@ pub(crate) mod x86_64;
 
 use crate::error::RopeError;
 use crate::kernel::{self, Span};
+use core::fmt;
 use half::{bf16, f16};
 
 /// A kernel for one element type.
@@ -169,6 +170,29 @@ impl Backend {
         }
     }
 
+    /// What the backend runs on, for people: the instruction set, and for
+    /// [`Backend::Lanes`] the build target's SIMD it compiled to. Also its `Display`.
+    ///
+    /// ```
+    /// use rope_simd::Backend;
+    /// # #[cfg(target_arch = "x86_64")]
+    /// assert_eq!(Backend::Lanes.to_string(), "portable lanes (SSE2)");
+    /// assert_eq!(Backend::Scalar.to_string(), "scalar");
+    /// ```
+    pub fn describe(self) -> &'static str {
+        match self {
+            Backend::Scalar => "scalar",
+            Backend::Lanes if cfg!(target_arch = "x86_64") => "portable lanes (SSE2)",
+            Backend::Lanes if cfg!(target_arch = "aarch64") => "portable lanes (NEON)",
+            Backend::Lanes if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) => {
+                "portable lanes (simd128)"
+            }
+            Backend::Lanes => "portable lanes (no SIMD on this target: plain arrays)",
+            Backend::Avx2 => "AVX2 + F16C",
+            Backend::Avx512 => "AVX-512",
+        }
+    }
+
     pub(crate) fn check(self) -> Result<(), RopeError> {
         if self.is_available() {
             Ok(())
@@ -290,5 +314,11 @@ pub(crate) fn angle_sum(
             unsafe { x86_64::avx512::angle_sum(coarse, fine, scale, cos, sin) }
         }
         _ => crate::trig::angle_sum(coarse, fine, scale, cos, sin),
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.describe())
     }
 }
