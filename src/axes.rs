@@ -22,11 +22,11 @@ pub enum Axes {
     /// M-RoPE (Qwen2-VL, Qwen2.5-VL): `mrope_section = [t, h, w]` pairs, in that order,
     /// turn by the temporal, height and width coordinates; the sections sum to
     /// `rotary_dim / 2`. Three axes.
-    MRope([u16; 3]),
+    MRope([u32; 3]),
     /// Interleaved M-RoPE (Qwen3-VL, `mrope_section` such as `[24, 20, 20]`): pair `j`
     /// takes the height coordinate when `j % 3 == 1` and `j < 3 * h`, the width
     /// coordinate when `j % 3 == 2` and `j < 3 * w`, else the temporal one. Three axes.
-    MRopeInterleaved([u16; 3]),
+    MRopeInterleaved([u32; 3]),
     /// 2-D axial RoPE for image patches (the Qwen2-VL vision encoder): the first half of
     /// the pairs turn by the patch row, the second half by the column, both halves with
     /// the schedule computed over `rotary_dim / 2` channels (`base^(-4j / rotary_dim)`
@@ -36,16 +36,16 @@ pub enum Axes {
     /// `s = pair % (s0 + s1 + s2 + s3)` (ggml wraps sections that sum to fewer pairs), the
     /// pair turns by coordinate 0 when `s < s0`, 1 when `s < s0 + s1`, 2 when
     /// `s < s0 + s1 + s2`, else 3. Four axes.
-    GgmlMRope([u16; 4]),
+    GgmlMRope([u32; 4]),
     /// ggml's interleaved M-RoPE (`GGML_ROPE_TYPE_IMROPE`, Qwen3-VL in llama.cpp): with `s`
     /// as above, coordinate 1 when `s % 3 == 1` and `s < 3 * s1`, 2 when `s % 3 == 2` and
     /// `s < 3 * s2`, 0 when `s % 3 == 0` and `s < 3 * s0`, else 3. Four axes.
-    GgmlIMRope([u16; 4]),
+    GgmlIMRope([u32; 4]),
     /// ggml's vision RoPE (`GGML_ROPE_TYPE_VISION`): sections as in
     /// [`Axes::GgmlMRope`], each section's frequencies starting again from the first
     /// (built by [`Rope::ggml_multi`](crate::Rope::ggml_multi), which computes them).
     /// Four axes.
-    GgmlVision([u16; 4]),
+    GgmlVision([u32; 4]),
 }
 
 impl Axes {
@@ -59,34 +59,36 @@ impl Axes {
         }
     }
 
-    /// ggml's sections and a pair's place in them: `(sections, pair % their sum)`.
-    fn ggml_sector(s: [u16; 4], pair: usize) -> ([usize; 4], usize) {
-        let s = s.map(usize::from);
-        let sum: usize = s.iter().sum();
-        (s, pair % sum.max(1))
+    /// ggml's sections and a pair's place in them: `(sections, pair % their sum)`, in u64
+    /// so that no sum of sections overflows.
+    fn ggml_sector(s: [u32; 4], pair: usize) -> ([u64; 4], u64) {
+        let s = s.map(u64::from);
+        let sum: u64 = s.iter().sum();
+        (s, pair as u64 % sum.max(1))
     }
 
     /// The axis of pair `pair` of `pairs`.
     #[inline]
     pub(crate) fn axis_of(&self, pair: usize, pairs: usize) -> usize {
+        let p = pair as u64;
         match *self {
             Axes::Single => 0,
             Axes::Axial2d => usize::from(pair >= pairs / 2),
             Axes::MRope([t, h, _]) => {
-                let (t, h) = (usize::from(t), usize::from(h));
-                if pair < t {
+                let (t, h) = (u64::from(t), u64::from(h));
+                if p < t {
                     0
-                } else if pair < t + h {
+                } else if p < t + h {
                     1
                 } else {
                     2
                 }
             }
             Axes::MRopeInterleaved([_, h, w]) => {
-                let (h, w) = (usize::from(h), usize::from(w));
-                match pair % 3 {
-                    1 if pair < 3 * h => 1,
-                    2 if pair < 3 * w => 2,
+                let (h, w) = (u64::from(h), u64::from(w));
+                match p % 3 {
+                    1 if p < 3 * h => 1,
+                    2 if p < 3 * w => 2,
                     _ => 0,
                 }
             }
@@ -122,11 +124,12 @@ impl Axes {
                 let mut start = 0;
                 for len in s.iter().take(3) {
                     if sector < start + len {
-                        return sector - start;
+                        break;
                     }
                     start += len;
                 }
-                sector - start
+                // At most `pair`, so it fits.
+                (sector - start) as usize
             }
             _ => pair,
         }
@@ -146,7 +149,8 @@ impl Axes {
                 }
             }
             Axes::MRope(s) | Axes::MRopeInterleaved(s) => {
-                let sum = s.iter().map(|&v| usize::from(v)).sum::<usize>();
+                let sum = s.iter().map(|&v| u64::from(v)).sum::<u64>();
+                let sum = usize::try_from(sum).unwrap_or(usize::MAX);
                 if sum == pairs {
                     Ok(())
                 } else {
@@ -158,7 +162,8 @@ impl Axes {
             }
             // ggml takes any sections with at least one pair, and wraps them.
             Axes::GgmlMRope(s) | Axes::GgmlIMRope(s) | Axes::GgmlVision(s) => {
-                let sum = s.iter().map(|&v| usize::from(v)).sum::<usize>();
+                let sum = s.iter().map(|&v| u64::from(v)).sum::<u64>();
+                let sum = usize::try_from(sum).unwrap_or(usize::MAX);
                 if sum > 0 {
                     Ok(())
                 } else {

@@ -188,7 +188,7 @@ impl Rope {
     pub fn ggml_multi(
         head_dim: usize,
         mode: GgmlMode,
-        sections: [u16; 4],
+        sections: [u32; 4],
         g: &Ggml<'_>,
     ) -> Result<Self, RopeError> {
         let (axes, layout, rotary_dim, pairs) = match mode {

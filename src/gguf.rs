@@ -99,7 +99,7 @@ pub struct GgufRope<'a> {
     /// `{arch}.rope.scaling.yarn_log_multiplier` (DeepSeek's `mscale_all_dim`).
     pub yarn_log_multiplier: Option<f64>,
     /// `{arch}.rope.dimension_sections` (M-RoPE).
-    pub dimension_sections: Option<[u16; 4]>,
+    pub dimension_sections: Option<[u32; 4]>,
     /// The `rope_freqs` tensor (or LongRoPE's chosen factor tensor), one per pair.
     pub freq_factors: Option<&'a [f64]>,
 }
@@ -143,11 +143,11 @@ fn count(v: GgufValue<'_>, what: &'static str) -> Result<u64, RopeError> {
     }
 }
 
-fn sections(v: GgufValue<'_>) -> Result<[u16; 4], RopeError> {
-    let what = "rope.dimension_sections (up to four sections of 0..65535 pairs)";
-    let mut out = [0u16; 4];
+fn sections(v: GgufValue<'_>) -> Result<[u32; 4], RopeError> {
+    let what = "rope.dimension_sections (up to four non-negative sections)";
+    let mut out = [0u32; 4];
     let mut put = |i: usize, x: i64| -> Result<(), RopeError> {
-        *out.get_mut(i).ok_or(bad_type(what))? = u16::try_from(x).map_err(|_| bad_type(what))?;
+        *out.get_mut(i).ok_or(bad_type(what))? = u32::try_from(x).map_err(|_| bad_type(what))?;
         Ok(())
     };
     match v {

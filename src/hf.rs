@@ -360,17 +360,10 @@ impl HfConfig {
         let partial = p.partial_rotary_factor.or(self.partial_rotary_factor);
         let mut b = Rope::builder(head_dim).base(base).layout(self.layout);
         if let Some(s) = self.mrope_section {
-            let mut section = [0u16; 3];
-            for (d, &v) in section.iter_mut().zip(&s) {
-                *d = u16::try_from(v).map_err(|_| RopeError::BadSections {
-                    sum: v as usize,
-                    expected: MAX_PAIRS,
-                })?;
-            }
             b = b.axes(if self.mrope_interleaved {
-                Axes::MRopeInterleaved(section)
+                Axes::MRopeInterleaved(s)
             } else {
-                Axes::MRope(section)
+                Axes::MRope(s)
             });
         }
         // transformers' `int(head_dim * partial_rotary_factor)`.

@@ -41,6 +41,9 @@ pub enum Positions<'a> {
     /// one position axis ([`Axes`](crate::Axes)): `(t, h, w)` for M-RoPE, `(row, column)`
     /// for 2-D axial RoPE. The buffer must hold `len / axes` tokens.
     Axes(&'a [u32]),
+    /// [`Positions::Axes`] with 64-bit coordinates; each must be below
+    /// [`MAX_POSITION`](crate::MAX_POSITION).
+    Axes64(&'a [u64]),
 }
 
 /// One token's coordinates: one per axis (all equal unless given as [`Positions::Axes`]).
@@ -54,6 +57,20 @@ pub(crate) struct At {
 }
 
 impl At {
+    /// One token's coordinates from a slice of them.
+    #[inline]
+    fn of_axes<T: Copy + PartialEq>(c: &[T], wide: impl Fn(T) -> u64) -> At {
+        let mut coords = [wide(c[0]); MAX_AXES];
+        for (d, &s) in coords.iter_mut().zip(c) {
+            *d = wide(s);
+        }
+        At {
+            coords,
+            multi: c.iter().any(|&v| v != c[0]),
+            negative: false,
+        }
+    }
+
     #[inline]
     pub fn is_zero(&self) -> bool {
         self.coords[0] == 0 && (!self.multi || self.coords.iter().all(|&c| c == 0))
@@ -91,6 +108,7 @@ impl<'a> Positions<'a> {
             Positions::Signed(l) => Positions::Signed(part(l, first, n, 1)?),
             Positions::Signed64(l) => Positions::Signed64(part(l, first, n, 1)?),
             Positions::Axes(l) => Positions::Axes(part(l, first, n, axes)?),
+            Positions::Axes64(l) => Positions::Axes64(part(l, first, n, axes)?),
         })
     }
 
@@ -102,6 +120,7 @@ impl<'a> Positions<'a> {
             Positions::Signed(l) => Some(l.len()),
             Positions::Signed64(l) => Some(l.len()),
             Positions::Axes(l) => Some(l.len() / axes),
+            Positions::Axes64(l) => Some(l.len() / axes),
         }
     }
 
@@ -123,18 +142,8 @@ impl<'a> Positions<'a> {
             Positions::Signed(l) => signed(i64::from(l[t])),
             Positions::Signed64(l) => signed(l[t]),
             Positions::Same(p) => one(*p),
-            Positions::Axes(l) => {
-                let c = &l[t * axes..(t + 1) * axes];
-                let mut coords = [u64::from(c[0]); MAX_AXES];
-                for (d, &s) in coords.iter_mut().zip(c) {
-                    *d = u64::from(s);
-                }
-                At {
-                    coords,
-                    multi: c.iter().any(|&v| v != c[0]),
-                    negative: false,
-                }
-            }
+            Positions::Axes(l) => At::of_axes(&l[t * axes..(t + 1) * axes], u64::from),
+            Positions::Axes64(l) => At::of_axes(&l[t * axes..(t + 1) * axes], |v| v),
         }
     }
 
@@ -164,6 +173,7 @@ impl<'a> Positions<'a> {
             Positions::Same(p) if tokens > 0 => check(p),
             Positions::Same(_) => Ok(()),
             Positions::Axes(l) => l.iter().try_for_each(|&p| check(u64::from(p))),
+            Positions::Axes64(l) => l.iter().try_for_each(|&p| check(p)),
         }
     }
 }

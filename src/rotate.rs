@@ -668,15 +668,20 @@ fn validate<S: Source + ?Sized>(
     positions: &Positions<'_>,
 ) -> Result<usize, RopeError> {
     let axes = g.axes.count();
-    if let Positions::Axes(l) = positions {
+    let coords = match positions {
+        Positions::Axes(l) => Some(l.len()),
+        Positions::Axes64(l) => Some(l.len()),
+        _ => None,
+    };
+    if let Some(len) = coords {
         if axes == 1 {
             return Err(RopeError::NotMultiAxis);
         }
-        if !l.len().is_multiple_of(axes) {
+        if !len.is_multiple_of(axes) {
             return Err(RopeError::WrongLength {
                 what: "Axes positions (a whole number of tokens)",
-                expected: (l.len() / axes + 1) * axes,
-                got: l.len(),
+                expected: (len / axes + 1) * axes,
+                got: len,
             });
         }
     }

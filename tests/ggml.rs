@@ -21,7 +21,7 @@ struct Call<'a> {
     mode: GgmlMode,
     head_dim: usize,
     g: Ggml<'a>,
-    sections: [u16; 4],
+    sections: [u32; 4],
 }
 
 /// ggml's rope in f64: the cache of (cos, sin) per pair, then `rotate_pairs`.
@@ -42,7 +42,7 @@ fn reference(c: &Call<'_>, x: &[f64], heads: usize, pos: &[[i64; 4]]) -> Vec<f64
     if g.ext_factor != 0.0 {
         mscale *= 1.0 + 0.1 * (1.0 / g.freq_scale).ln();
     }
-    let s = c.sections.map(usize::from);
+    let s = c.sections.map(|v| v as usize);
     let sect_dims: usize = s.iter().sum();
     let multi = !matches!(c.mode, GgmlMode::Normal | GgmlMode::Neox);
     let vision = c.mode == GgmlMode::Vision;

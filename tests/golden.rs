@@ -123,9 +123,9 @@ fn parse() -> Vec<Case> {
 /// model's config).
 fn build(case: &Case, layout: PairLayout) -> Rope {
     let head_dim = case.int("head_dim").unwrap() as usize;
-    let sections = || -> [u16; 3] {
+    let sections = || -> [u32; 3] {
         let s = case.list("ours.sections");
-        [s[0] as u16, s[1] as u16, s[2] as u16]
+        [s[0] as u32, s[1] as u32, s[2] as u32]
     };
     let (short, long) = (
         case.get("ours.short_factor")

@@ -143,3 +143,30 @@ fn bad_signed_positions_are_errors() {
     ));
     assert_eq!(x, y, "buffer untouched");
 }
+
+/// 64-bit multi-axis coordinates: the same bits as 32-bit ones, and the same checks.
+#[test]
+fn axes_64_bit_coordinates() {
+    use rope_simd::Axes;
+    let rope = Rope::builder(16)
+        .axes(Axes::MRope([2, 3, 3]))
+        .build()
+        .unwrap();
+    let x: Vec<f32> = Rng(5).vec(2 * 16, 2.0);
+    let (mut a, mut b) = (x.clone(), x.clone());
+    rope.rotate(&mut a, 1, Positions::Axes(&[4, 5, 6, 70_000, 0, 3]))
+        .unwrap();
+    rope.rotate(&mut b, 1, Positions::Axes64(&[4, 5, 6, 70_000, 0, 3]))
+        .unwrap();
+    assert_same_bits(&a, &b, "Axes64");
+    let mut c = x.clone();
+    assert_eq!(
+        rope.rotate(&mut c, 1, Positions::Axes64(&[4, 5, 6, 1 << 53, 0, 3])),
+        Err(RopeError::PositionTooLarge { position: 1 << 53 })
+    );
+    assert!(matches!(
+        rope.rotate(&mut c, 1, Positions::Axes64(&[4, 5])),
+        Err(RopeError::WrongLength { .. })
+    ));
+    assert_eq!(c, x, "untouched");
+}

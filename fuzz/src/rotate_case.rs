@@ -126,9 +126,9 @@ pub fn run(data: &[u8]) {
         _ => Scaling::None,
     };
     let s3 = |b: &mut Bytes<'_>| {
-        let t = pairs.min(usize::from(b.u8()) % (pairs + 1)) as u16;
-        let h = (pairs as u16 - t) / 2 + u16::from(b.u8() % 2);
-        [t, h, (pairs as u16).wrapping_sub(t + h)]
+        let t = pairs.min(usize::from(b.u8()) % (pairs + 1)) as u32;
+        let h = (pairs as u32 - t) / 2 + u32::from(b.u8() % 2);
+        [t, h, (pairs as u32).wrapping_sub(t + h)]
     };
     let axes = match b.u8() % 6 {
         1 => Axes::MRope(s3(&mut b)),
