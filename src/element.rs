@@ -20,6 +20,18 @@ pub trait Element: Copy + Send + Sync + 'static + private::Sealed {
     fn to_f32(self) -> f32;
     /// Round from f32 to this type, to nearest even (exact for f32).
     fn from_f32(v: f32) -> Self;
+    /// The bits' integer type: `u32` for f32, `u16` for f16 and bf16.
+    type Bits: Copy + Eq + core::fmt::Debug;
+    /// The value's bits.
+    ///
+    /// ```
+    /// use rope_simd::{bf16, Element};
+    /// assert_eq!(Element::to_bits(bf16::from_f32(1.0)), 0x3F80);
+    /// assert_eq!(<f32 as Element>::from_bits(0x3F80_0000), 1.0);
+    /// ```
+    fn to_bits(self) -> Self::Bits;
+    /// The value with these bits.
+    fn from_bits(bits: Self::Bits) -> Self;
 }
 
 pub(crate) mod private {
@@ -87,6 +99,15 @@ pub(crate) mod private {
 
 impl Element for f32 {
     const NAME: &'static str = "f32";
+    type Bits = u32;
+    #[inline(always)]
+    fn to_bits(self) -> u32 {
+        f32::to_bits(self)
+    }
+    #[inline(always)]
+    fn from_bits(bits: u32) -> Self {
+        f32::from_bits(bits)
+    }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         self
@@ -99,6 +120,15 @@ impl Element for f32 {
 
 impl Element for f16 {
     const NAME: &'static str = "f16";
+    type Bits = u16;
+    #[inline(always)]
+    fn to_bits(self) -> u16 {
+        f16::to_bits(self)
+    }
+    #[inline(always)]
+    fn from_bits(bits: u16) -> Self {
+        f16::from_bits(bits)
+    }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         soft::f16_to_f32(self.to_bits())
@@ -111,6 +141,15 @@ impl Element for f16 {
 
 impl Element for bf16 {
     const NAME: &'static str = "bf16";
+    type Bits = u16;
+    #[inline(always)]
+    fn to_bits(self) -> u16 {
+        bf16::to_bits(self)
+    }
+    #[inline(always)]
+    fn from_bits(bits: u16) -> Self {
+        bf16::from_bits(bits)
+    }
     #[inline(always)]
     fn to_f32(self) -> f32 {
         soft::bf16_to_f32(self.to_bits())

@@ -212,6 +212,17 @@ pub use error::RopeError;
 pub use ggml::{Ggml, GgmlMode};
 pub use gguf::{GgufRope, GgufScaling, GgufValue};
 pub use half::{bf16, f16};
+/// Views a `&mut [u16]` holding f16 or bf16 bits (how many runtimes store them) as
+/// `&mut [f16]` or `&mut [bf16]`, without copying, to rotate in place:
+///
+/// ```
+/// use rope_simd::{f16, HalfBitsSliceExt, PairLayout, Positions, Rope, Rotate};
+/// let mut bits: Vec<u16> = vec![f16::from_f32(0.5).to_bits(); 64];
+/// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+/// rope.rotate(bits.reinterpret_cast_mut::<f16>(), 1, Positions::Start(7))?;
+/// # Ok::<(), rope_simd::RopeError>(())
+/// ```
+pub use half::slice::HalfBitsSliceExt;
 pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
 pub use rotate::{Direction, Order, Positions, Rotate, Shape};
 pub use schedule::{ContextLengths, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
