@@ -59,6 +59,19 @@ if ! grep -qw avx512f /proc/cpuinfo || ! grep -qw avx512bw /proc/cpuinfo; then
   echo "NOTE: this CPU lacks AVX-512F/BW: the AVX-512 kernels were compiled and linted, not run"
 fi
 
+step "the published package: cargo package, unpack it elsewhere, run its tests"
+cargo package -p rope-simd --no-verify --allow-dirty -q
+# A fixed place outside the workspace: the test binaries keep CARGO_MANIFEST_DIR, and the
+# shared target directory would reuse them from another path.
+pkg_dir="${TMPDIR:-/tmp}/rope-simd-package-test"
+rm -rf "$pkg_dir" && mkdir -p "$pkg_dir"
+tar -xzf target/package/rope-simd-*.crate -C "$pkg_dir"
+(cd "$pkg_dir"/rope-simd-* && CARGO_TARGET_DIR="$OLDPWD/target/package-test" \
+  cargo test -q --features serde >"$OLDPWD/target/package-tests.log" 2>&1) ||
+  { tail -n 60 target/package-tests.log; echo "the packaged crate's tests failed"; exit 1; }
+echo "packaged crate: $(grep -c 'test result: ok' target/package-tests.log) test binaries passed"
+rm -rf "$pkg_dir"
+
 step "Miri, started in the background (one core for 6-10 minutes; results below, before fuzzing)"
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 rustup +nightly component add miri rust-src >/dev/null

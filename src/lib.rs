@@ -155,6 +155,7 @@
 //! With no features the crate needs neither `std` nor an allocator (it builds for
 //! `thumbv7em-none-eabihf`); a [`Rope`] is about 6 KiB and holds its frequencies inline.
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -211,7 +212,6 @@ pub use element::Element;
 pub use error::RopeError;
 pub use ggml::{Ggml, GgmlMode};
 pub use gguf::{GgufRope, GgufScaling, GgufValue};
-pub use half::{bf16, f16};
 /// Views a `&mut [u16]` holding f16 or bf16 bits (how many runtimes store them) as
 /// `&mut [f16]` or `&mut [bf16]`, without copying, to rotate in place:
 ///
@@ -223,6 +223,7 @@ pub use half::{bf16, f16};
 /// # Ok::<(), rope_simd::RopeError>(())
 /// ```
 pub use half::slice::HalfBitsSliceExt;
+pub use half::{bf16, f16};
 pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
 pub use rotate::{Direction, Order, Positions, Rotate, Shape};
 pub use schedule::{ContextLengths, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
