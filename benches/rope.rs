@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rope_simd::{
-    bf16, f16, Backend, CosSinTable, Direction, Element, PairLayout, Positions, Rope, Rotate,
-    Shape, Slot,
+    bf16, f16, Backend, CosSinTable, Direction, Element, Heads, KvCache, PairLayout, Positions,
+    Rope, Rotate, Shape, Slot,
 };
 
 const Q_HEADS: usize = 32;
@@ -278,6 +278,167 @@ fn fused(c: &mut Criterion) {
     g.finish();
 }
 
+/// The decode step of 32 query and 8 KV heads of 128, f32 activations into an f16 cache:
+/// its three steps (rotate Q in place, rotate K into the cache, a hand-written loop
+/// converting V into it) against `rotate_decode`, from a table and on the fly; `rotate_qk`
+/// (Q and K in place, no cache) is the reference.
+fn decode_step(c: &mut Criterion) {
+    let (q_heads, kv_heads, hd, pos) = (Q_HEADS, KV_HEADS, 128, 4095);
+    let mut g = c.benchmark_group("decode_step/f32_to_f16/hd128");
+    let fly = rope(hd, PairLayout::HalfSplit, Backend::detect());
+    let table = fly.table(pos + 1).unwrap();
+    let mut q: Vec<f32> = data(q_heads * hd);
+    let k: Vec<f32> = data(kv_heads * hd);
+    let v: Vec<f32> = data(kv_heads * hd);
+    let cap = 4096;
+    let (mut k_cache, mut v_cache) = (
+        vec![f16::ZERO; cap * kv_heads * hd],
+        vec![f16::ZERO; cap * kv_heads * hd],
+    );
+    let slot = Slot::tokens_heads(pos, kv_heads * hd, hd);
+    let at = Positions::Start(pos as u64);
+    fn three<R: Rotate>(
+        src: &R,
+        (q, k, v): (&mut [f32], &[f32], &[f32]),
+        (k_cache, v_cache): (&mut [f16], &mut [f16]),
+        (q_heads, kv_heads, slot, at): (usize, usize, Slot, Positions<'_>),
+    ) {
+        src.rotate(q, q_heads, at).unwrap();
+        let shape = Shape::tokens_heads(kv_heads);
+        src.rotate_into(k, shape, k_cache, slot, at, Direction::Forward)
+            .unwrap();
+        let row = slot.first_token * slot.token_stride;
+        for (d, s) in v_cache[row..row + v.len()].iter_mut().zip(v) {
+            *d = f16::from_f32(*s);
+        }
+    }
+    // The same with V converted by the crate's SIMD conversion (`rotate_into` at the
+    // identity) instead of a loop: the strongest three-call version.
+    fn three_simd<R: Rotate>(
+        src: &R,
+        (q, k, v): (&mut [f32], &[f32], &[f32]),
+        (k_cache, v_cache): (&mut [f16], &mut [f16]),
+        (q_heads, kv_heads, slot, at): (usize, usize, Slot, Positions<'_>),
+    ) {
+        src.rotate(q, q_heads, at).unwrap();
+        let shape = Shape::tokens_heads(kv_heads);
+        src.rotate_into(k, shape, k_cache, slot, at, Direction::Forward)
+            .unwrap();
+        src.rotate_into(
+            v,
+            shape,
+            v_cache,
+            slot,
+            Positions::Same(0),
+            Direction::Forward,
+        )
+        .unwrap();
+    }
+    for (name, src) in [("table", &table as &dyn RotateDyn), ("fly", &fly)] {
+        g.bench_function(format!("three_steps/{name}"), |b| {
+            b.iter(|| {
+                src.three(
+                    (black_box(&mut q), &k, &v),
+                    (&mut k_cache, &mut v_cache),
+                    (q_heads, kv_heads, slot, at),
+                )
+            })
+        });
+        g.bench_function(format!("three_steps_simd_copy/{name}"), |b| {
+            b.iter(|| {
+                src.three_simd(
+                    (black_box(&mut q), &k, &v),
+                    (&mut k_cache, &mut v_cache),
+                    (q_heads, kv_heads, slot, at),
+                )
+            })
+        });
+        g.bench_function(format!("rotate_decode/{name}"), |b| {
+            b.iter(|| {
+                let cache = KvCache {
+                    k: &mut k_cache,
+                    v: &mut v_cache,
+                    slot,
+                };
+                src.decode(
+                    black_box(&mut q),
+                    &k,
+                    &v,
+                    Heads {
+                        q: q_heads,
+                        kv: kv_heads,
+                    },
+                    cache,
+                    at,
+                )
+            })
+        });
+    }
+    let mut kk = k.clone();
+    g.bench_function("rotate_qk/table", |b| {
+        b.iter(|| {
+            table
+                .rotate_qk(black_box(&mut q), q_heads, &mut kk, kv_heads, at)
+                .unwrap()
+        })
+    });
+    g.finish();
+
+    /// The two sources behind one object, for the loop above.
+    trait RotateDyn {
+        fn three_simd(
+            &self,
+            bufs: (&mut [f32], &[f32], &[f32]),
+            caches: (&mut [f16], &mut [f16]),
+            shape: (usize, usize, Slot, Positions<'_>),
+        );
+        fn three(
+            &self,
+            bufs: (&mut [f32], &[f32], &[f32]),
+            caches: (&mut [f16], &mut [f16]),
+            shape: (usize, usize, Slot, Positions<'_>),
+        );
+        fn decode(
+            &self,
+            q: &mut [f32],
+            k: &[f32],
+            v: &[f32],
+            heads: Heads,
+            cache: KvCache<'_, f16>,
+            at: Positions<'_>,
+        );
+    }
+    impl<R: Rotate> RotateDyn for R {
+        fn three_simd(
+            &self,
+            bufs: (&mut [f32], &[f32], &[f32]),
+            caches: (&mut [f16], &mut [f16]),
+            shape: (usize, usize, Slot, Positions<'_>),
+        ) {
+            three_simd(self, bufs, caches, shape)
+        }
+        fn three(
+            &self,
+            bufs: (&mut [f32], &[f32], &[f32]),
+            caches: (&mut [f16], &mut [f16]),
+            shape: (usize, usize, Slot, Positions<'_>),
+        ) {
+            three(self, bufs, caches, shape)
+        }
+        fn decode(
+            &self,
+            q: &mut [f32],
+            k: &[f32],
+            v: &[f32],
+            heads: Heads,
+            cache: KvCache<'_, f16>,
+            at: Positions<'_>,
+        ) {
+            self.rotate_decode(q, k, v, heads, cache, at).unwrap()
+        }
+    }
+}
+
 /// Building each kind of table for 131072 positions (head_dim 128).
 fn table_build(c: &mut Criterion) {
     let mut g = c.benchmark_group("table_build/131072");
@@ -348,5 +509,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(1))
 }
 
-criterion_group! { name = benches; config = config(); targets = f32s, f16s, bf16s, fused, table_build, parallel }
+criterion_group! { name = benches; config = config(); targets = f32s, f16s, bf16s, fused, decode_step, table_build, parallel }
 criterion_main!(benches);

@@ -194,7 +194,7 @@ impl Slot {
         }
         // Heads outermost ([heads, capacity, head_dim]): each head's rows must stay in its
         // own `head_stride`, or the last tokens would land in the next head's first rows.
-        if heads > 1 && self.head_stride >= tok_span {
+        if heads > 1 && self.head_stride >= self.token_stride.max(tok_span) {
             let last = self
                 .first_token
                 .checked_add(tokens - 1)

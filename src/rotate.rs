@@ -97,7 +97,7 @@ enum Kind {
 }
 
 /// One buffer of a call: Q, K or the only one.
-struct Target<'x, E> {
+pub(crate) struct Target<'x, E> {
     x: &'x mut [E],
     heads: usize,
     kind: Kind,
@@ -105,7 +105,7 @@ struct Target<'x, E> {
 }
 
 impl<'x, E> Target<'x, E> {
-    fn new(x: &'x mut [E], shape: Shape, what: &'static str) -> Self {
+    pub(crate) fn new(x: &'x mut [E], shape: Shape, what: &'static str) -> Self {
         Target {
             x,
             heads: shape.heads,
@@ -426,9 +426,14 @@ pub trait Rotate: private::Source {
         let dims = Dims::shape(src.len(), shape, "src");
         let tokens = validate(self, &g, &[dims], &positions)?;
         slot.check(tokens, shape.heads, g.head_dim, dst.len())?;
-        into_unchecked(
-            self, src, dims, tokens, dst, slot, positions, direction, false,
-        );
+        let w = Into {
+            input: src,
+            dims,
+            dst,
+            slot,
+            copy_only: false,
+        };
+        into_unchecked(self, w, tokens, positions, direction, None);
         Ok(())
     }
 
@@ -493,28 +498,22 @@ pub trait Rotate: private::Source {
         };
         let (k_dims, v_dims) = (kv(q_heads), kv(q_heads + kv_heads));
         let (k_off, v_off) = (q_heads * g.head_dim, (q_heads + kv_heads) * g.head_dim);
-        into_unchecked(
-            self,
-            &qkv[k_off..],
-            k_dims,
-            tokens,
-            k_cache,
-            k_slot,
-            positions,
-            Direction::Forward,
-            false,
-        );
-        into_unchecked(
-            self,
-            &qkv[v_off..],
-            v_dims,
-            tokens,
-            v_cache,
-            v_slot,
-            positions,
-            Direction::Forward,
-            true,
-        );
+        let k = Into {
+            input: &qkv[k_off..],
+            dims: k_dims,
+            dst: k_cache,
+            slot: k_slot,
+            copy_only: false,
+        };
+        into_unchecked(self, k, tokens, positions, Direction::Forward, None);
+        let v = Into {
+            input: &qkv[v_off..],
+            dims: v_dims,
+            dst: v_cache,
+            slot: v_slot,
+            copy_only: true,
+        };
+        into_unchecked(self, v, tokens, positions, Direction::Forward, None);
         let q = Target {
             x: qkv,
             heads: q_heads,
@@ -522,6 +521,43 @@ pub trait Rotate: private::Source {
             what: "qkv",
         };
         run(self, &mut [q], positions, Direction::Forward)
+    }
+
+    /// A decode (or prefill) step in one call: rotate `q` (`[tokens, heads.q, head_dim]`)
+    /// in place, rotate `k` (`[tokens, heads.kv, head_dim]`) into `cache.k` and copy `v`
+    /// into `cache.v` at `cache.slot`, converting to the caches' element type (f32
+    /// activations into an f16 cache, say). Each token's cos/sin are had once for Q and K;
+    /// the bits are those of [`Rotate::rotate`] on `q` and [`Rotate::rotate_into`] of `k`.
+    /// `k` and `v` are not modified.
+    ///
+    /// ```
+    /// use rope_simd::{f16, Heads, KvCache, PairLayout, Positions, Rope, Rotate, Slot};
+    /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
+    /// let heads = Heads { q: 32, kv: 8 };
+    /// let mut q = vec![0.5f32; 32 * 128];
+    /// let (k, v) = (vec![0.25f32; 8 * 128], vec![1.0f32; 8 * 128]);
+    /// let (mut k_cache, mut v_cache) = (vec![f16::ZERO; 4096 * 8 * 128], vec![f16::ZERO; 4096 * 8 * 128]);
+    /// let slot = Slot::tokens_heads(100, 8 * 128, 128); // this token's row: 100
+    /// let cache = KvCache { k: &mut k_cache, v: &mut v_cache, slot };
+    /// rope.rotate_decode(&mut q, &k, &v, heads, cache, Positions::Start(100))?;
+    /// assert_eq!(v_cache[100 * 8 * 128], f16::ONE);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate_qk`] for `q` and `k` (and `v`, which must match `k`);
+    /// [`RopeError::BadSlot`] if the slot does not fit either cache. On error nothing is
+    /// written.
+    fn rotate_decode<S: Element, D: Element>(
+        &self,
+        q: &mut [S],
+        k: &[S],
+        v: &[S],
+        heads: crate::decode::Heads,
+        cache: crate::decode::KvCache<'_, D>,
+        positions: Positions<'_>,
+    ) -> Result<(), RopeError> {
+        crate::decode::decode(self, q, k, v, heads, cache, positions)
     }
 
     /// The low-level entry for runtimes that bring their own cos/sin (as candle and vLLM
@@ -615,7 +651,7 @@ fn span_for(
 
 /// What validation needs to know of a buffer.
 #[derive(Clone, Copy)]
-struct Dims {
+pub(crate) struct Dims {
     len: usize,
     heads: usize,
     kind: Kind,
@@ -624,7 +660,7 @@ struct Dims {
 
 impl Dims {
     /// A `[tokens, heads, head_dim]` or `[heads, tokens, head_dim]` buffer of `len`.
-    fn shape(len: usize, shape: Shape, what: &'static str) -> Self {
+    pub(crate) fn shape(len: usize, shape: Shape, what: &'static str) -> Self {
         Dims {
             len,
             heads: shape.heads,
@@ -661,7 +697,7 @@ fn token_base(
 }
 
 /// Validate every buffer and the positions; return the token count.
-fn validate<S: Source + ?Sized>(
+pub(crate) fn validate<S: Source + ?Sized>(
     src: &S,
     g: &Geom,
     targets: &[Dims],
@@ -863,20 +899,34 @@ fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
 /// streaming stores against 4.6 ms with plain ones.
 pub(crate) const STREAM_BYTES: usize = 16 << 20;
 
-/// Rotate (or, with `copy_only`, just convert) `tokens` tokens of `input` into `dst`'s
-/// `slot`. Everything was validated by the caller.
-#[allow(clippy::too_many_arguments)]
-fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
+/// An out-of-place write: `input`'s tokens (laid out as `dims` says) rotated, or with
+/// `copy_only` just converted, into `dst`'s `slot`.
+pub(crate) struct Into<'i, 'd, S, D> {
+    pub input: &'i [S],
+    pub dims: Dims,
+    pub dst: &'d mut [D],
+    pub slot: Slot,
+    pub copy_only: bool,
+}
+
+/// Write `w` for `tokens` tokens; with `also`, rotate that buffer's heads of each token in
+/// place with the same cos/sin (a decode step's Q beside its K), so that they are had once.
+/// Everything was validated by the caller.
+pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
     src: &Src,
-    input: &[S],
-    dims: Dims,
+    w: Into<'_, '_, S, D>,
     tokens: usize,
-    dst: &mut [D],
-    slot: Slot,
     positions: Positions<'_>,
     direction: Direction,
-    copy_only: bool,
+    mut also: Option<&mut Target<'_, S>>,
 ) {
+    let Into {
+        input,
+        dims,
+        dst,
+        slot,
+        copy_only,
+    } = w;
     let g = src.geom();
     let (hd, rot) = (g.head_dim, g.rotary_dim);
     let mut scratch = [0.0f32; MAX_ROTARY_DIM];
@@ -888,6 +938,8 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         .saturating_mul(core::mem::size_of::<D>())
         >= STREAM_BYTES;
     let axes = g.axes.count();
+    let inverse = direction == Direction::Inverse;
+    let reorder = g.layout == PairLayout::InterleavedToHalfSplit;
     for t in 0..tokens {
         let at = positions.get(t, axes);
         let (base, stride) = token_base(dims.kind, t, tokens, dims.heads, hd);
@@ -919,14 +971,16 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                 );
             }
         }
-        let inverse = direction == Direction::Inverse;
         let dst_base = (slot.first_token + t) * slot.token_stride;
+        let turn = |heads, stride, first, n| Span {
+            inverse: inverse ^ at.negative,
+            ..span_for(&g, heads, stride, first, n, inverse)
+        };
         if !identity {
             for_each_at(src, &g, &at, |first, cos, sin| {
                 let span = Span {
                     stream,
-                    inverse: inverse ^ at.negative,
-                    ..span_for(&g, dims.heads, stride, first, cos.len(), inverse)
+                    ..turn(dims.heads, stride, first, cos.len())
                 };
                 crate::backend::rotate_into(
                     g.backend,
@@ -937,15 +991,29 @@ fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                     cos,
                     sin,
                 );
+                if let Some(q) = also.as_deref_mut() {
+                    let (qb, qs) = token_base(q.kind, t, tokens, q.heads, hd);
+                    let span = turn(q.heads, qs, first, cos.len());
+                    S::rotate(g.backend, &mut q.x[qb..], &span, cos, sin);
+                }
             });
         }
-        if g.layout == PairLayout::InterleavedToHalfSplit && !copy_only {
+        if reorder && !copy_only {
             let rows = Rows {
                 base: dst_base + g.offset,
                 stride: slot.head_stride,
                 heads: dims.heads,
             };
             reorder_heads(dst, rows, rot, inverse);
+            if let Some(q) = also.as_deref_mut() {
+                let (qb, qs) = token_base(q.kind, t, tokens, q.heads, hd);
+                let rows = Rows {
+                    base: qb + g.offset,
+                    stride: qs,
+                    heads: q.heads,
+                };
+                reorder_heads(q.x, rows, rot, inverse);
+            }
         }
     }
     if stream {
