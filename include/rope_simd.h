@@ -93,11 +93,16 @@
 // x86_64 AVX-512F.
 #define ROPE_BACKEND_AVX512 3
 
-// Flag: rotate by -position * theta (undo a rotation).
+// Flag: the true inverse, by -position * theta divided by the magnitude scale (undoes a
+// rotation at any scale).
 #define ROPE_INVERSE 1
 
 // Flag: buffers are [heads, tokens, head_dim] instead of [tokens, heads, head_dim].
 #define ROPE_HEADS_TOKENS 2
+
+// Flag: the transpose, by -position * theta times the magnitude scale (a backward pass;
+// ggml's rope_back). Not with ROPE_INVERSE.
+#define ROPE_TRANSPOSE 4
 
 // An opaque, immutable RoPE description; thread-safe to share.
 typedef struct RopeHandle RopeHandle;
@@ -223,7 +228,7 @@ int32_t rope_table_build(const struct RopeHandle *rope, size_t max_pos, float *s
 // Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
 // `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
 // compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-// ROPE_INVERSE, ROPE_HEADS_TOKENS or 0. On error, `x` is untouched.
+// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
 //
 // # Safety
 // `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread
@@ -264,7 +269,7 @@ int32_t rope_rotate_qk_f32(const struct RopeHandle *rope,
 // Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
 // `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
 // compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-// ROPE_INVERSE, ROPE_HEADS_TOKENS or 0. On error, `x` is untouched.
+// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
 //
 // # Safety
 // `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread
@@ -305,7 +310,7 @@ int32_t rope_rotate_qk_f16(const struct RopeHandle *rope,
 // Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
 // `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
 // compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-// ROPE_INVERSE, ROPE_HEADS_TOKENS or 0. On error, `x` is untouched.
+// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
 //
 // # Safety
 // `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread

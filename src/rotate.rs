@@ -52,11 +52,24 @@ impl Shape {
 
 /// Which way to turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Direction {
-    /// By `+position * theta`: the embedding.
+    /// By `+position * theta`, times the magnitude scale: the embedding.
     Forward,
-    /// By `-position * theta`: undoes `Forward` (backward pass, un-rotating).
+    /// The true inverse of `Forward`: by `-position * theta`, divided by the magnitude
+    /// scale, so that it gives the input back (within the rounding bound) for any scale.
+    /// The same as [`Direction::Transpose`] at scale 1.
     Inverse,
+    /// The transpose of `Forward`: by `-position * theta`, times the magnitude scale, as a
+    /// backward pass needs (the gradient through the embedding; ggml's `rope_back`).
+    Transpose,
+}
+
+impl Direction {
+    /// `true` for the two directions that turn by `-position * theta`.
+    pub(crate) fn back(self) -> bool {
+        self != Direction::Forward
+    }
 }
 
 /// What the driver needs from a sin/cos source.
@@ -145,8 +158,22 @@ pub trait Rotate: private::Source {
         self.apply(x, Shape::tokens_heads(heads), positions, Direction::Forward)
     }
 
-    /// Rotate back by `-position * theta`: `rotate_inverse` after `rotate` at the same
-    /// positions gives the input back (within the rounding bound).
+    /// The true inverse of [`Rotate::rotate`] ([`Direction::Inverse`]): by
+    /// `-position * theta`, divided by the magnitude scale, so that `rotate_inverse` after
+    /// `rotate` at the same positions gives the input back (within the rounding bound) for
+    /// any scale. For the backward pass's transpose, use [`Rotate::apply`] with
+    /// [`Direction::Transpose`].
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate, Scaling, Yarn};
+    /// // YaRN's attention factor (1.139 here) scales cos and sin.
+    /// let rope = Rope::builder(8).scaling(Scaling::Yarn(Yarn::new(4.0, 64))).build()?;
+    /// let mut x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    /// rope.rotate(&mut x, 1, Positions::Start(9))?;
+    /// rope.rotate_inverse(&mut x, 1, Positions::Start(9))?;
+    /// assert!((x[7] - 8.0).abs() < 1e-5);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Rotate::rotate`].
@@ -785,7 +812,8 @@ fn run<S: Source + ?Sized, E: Element>(
     let dims: [Dims; 2] =
         core::array::from_fn(|i| targets.get(i).map_or(targets[0].dims(), Target::dims));
     let tokens = validate(src, &g, &dims[..targets.len()], &positions)?;
-    let inverse = direction == Direction::Inverse;
+    let inverse = direction.back();
+    let rescale = rescale_for(&g, direction);
     let axes = g.axes.count();
     let bytes: usize = targets.iter().map(|t| core::mem::size_of_val(t.x)).sum();
     let prefetch = bytes >= PREFETCH_BYTES;
@@ -795,7 +823,7 @@ fn run<S: Source + ?Sized, E: Element>(
         // At the identity nothing turns, bit for bit (cos 1, sin 0 would turn -0.0 into
         // +0.0), but DeepSeek's reorder still happens.
         if !(at.is_zero() && g.scale == 1.0) {
-            for_each_at(src, &g, &at, |first_pair, cos, sin| {
+            for_each_scaled(src, &g, &at, rescale, |first_pair, cos, sin| {
                 for target in targets.iter_mut() {
                     let heads = target.heads;
                     let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
@@ -890,6 +918,50 @@ fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
     f(0, &cos[..pairs], &sin[..pairs]);
 }
 
+/// For the true inverse at a magnitude scale `s` other than 1, the factor `1 / s^2` that
+/// turns the source's `s cos`, `s sin` into `cos / s`, `sin / s` (one more f32 rounding).
+fn rescale_for(g: &Geom, direction: Direction) -> Option<f32> {
+    (direction == Direction::Inverse && g.scale != 1.0).then(|| (1.0 / (g.scale * g.scale)) as f32)
+}
+
+/// [`for_each_at`], with cos and sin multiplied by `factor` where there is one.
+#[inline]
+fn for_each_scaled<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
+    src: &S,
+    g: &Geom,
+    at: &At,
+    factor: Option<f32>,
+    mut f: F,
+) {
+    match factor {
+        None => for_each_at(src, g, at, f),
+        Some(k) => for_each_at(src, g, at, |first, cos, sin| {
+            scaled(first, cos, sin, k, &mut f)
+        }),
+    }
+}
+
+/// Calls `f` with `cos` and `sin` times `k`; out of line, so that its scratch is on the
+/// stack only for the true inverse at a scale other than 1.
+#[inline(never)]
+fn scaled<F: FnMut(usize, &[f32], &[f32])>(
+    first: usize,
+    cos: &[f32],
+    sin: &[f32],
+    k: f32,
+    f: &mut F,
+) {
+    let (mut c, mut s) = ([0.0f32; MAX_PAIRS], [0.0f32; MAX_PAIRS]);
+    let n = cos.len();
+    for (d, &v) in c[..n].iter_mut().zip(cos) {
+        *d = v * k;
+    }
+    for (d, &v) in s[..n].iter_mut().zip(sin) {
+        *d = v * k;
+    }
+    f(first, &c[..n], &s[..n]);
+}
+
 /// From this many bytes of rotated output in one out-of-place call, the kernels write it
 /// with non-temporal stores (16-bit destinations, AVX2 and AVX-512): half the size of
 /// the largest last-level caches of the CPUs they run on, so that output would mostly
@@ -938,7 +1010,8 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         .saturating_mul(core::mem::size_of::<D>())
         >= STREAM_BYTES;
     let axes = g.axes.count();
-    let inverse = direction == Direction::Inverse;
+    let inverse = direction.back();
+    let rescale = rescale_for(&g, direction);
     let reorder = g.layout == PairLayout::InterleavedToHalfSplit;
     for t in 0..tokens {
         let at = positions.get(t, axes);
@@ -977,7 +1050,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
             ..span_for(&g, heads, stride, first, n, inverse)
         };
         if !identity {
-            for_each_at(src, &g, &at, |first, cos, sin| {
+            for_each_scaled(src, &g, &at, rescale, |first, cos, sin| {
                 let span = Span {
                     stream,
                     ..turn(dims.heads, stride, first, cos.len())

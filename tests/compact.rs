@@ -94,7 +94,27 @@ fn compact_rotations_agree_with_the_reference_on_every_backend() {
             };
             let pos: Vec<u64> = positions.iter().map(|&p| u64::from(p)).collect();
             let want = r.rotate(&widen(&x), 3, Order::TokensHeads, &pos, true);
-            assert_close(&r, &x, &y, &want, "compact table");
+            assert_close(&r, &x, &y, &want, "compact table, inverse");
+            // The transpose: turned back, times the scale.
+            let mut y = x.clone();
+            compact
+                .apply(
+                    &mut y,
+                    Shape::tokens_heads(3),
+                    Positions::List(&positions),
+                    Direction::Transpose,
+                )
+                .unwrap();
+            let want = r.rotate_signed_at(
+                &widen(&x),
+                3,
+                Order::TokensHeads,
+                positions.len(),
+                |t, _| pos[t],
+                |_| true,
+                false,
+            );
+            assert_close(&r, &x, &y, &want, "compact table, transpose");
         }
     }
     for b in backends() {

@@ -109,7 +109,10 @@ impl Arbitrary for Case {
             tokens,
             pos,
             order: pick(g, &[Order::TokensHeads, Order::HeadsTokens]),
-            direction: pick(g, &[Direction::Forward, Direction::Inverse]),
+            direction: pick(
+                g,
+                &[Direction::Forward, Direction::Inverse, Direction::Transpose],
+            ),
             seed: 1 + u64::arbitrary(g) % 1_000_000,
         }
     }
@@ -196,11 +199,15 @@ fn agrees<E: TestElement>(case: &Case) {
         inv_freq: &freqs,
         ..case.reference(&scalar_rope)
     };
-    let want = r.rotate(
+    // The transpose is every token turned back at the forward magnitude.
+    let list = case.pos.list(case.tokens);
+    let want = r.rotate_signed_at(
         &widen(&x),
         case.heads,
         case.order,
-        &case.pos.list(case.tokens),
+        case.tokens,
+        |t, _| list[t],
+        |_| case.direction == Direction::Transpose,
         case.direction == Direction::Inverse,
     );
     assert_close(&r, &x, &scalar, &want, E::NAME);
@@ -262,7 +269,11 @@ fn rotation_preserves_pair_norms() {
             for i in 0..c.rotary_dim / 2 {
                 let (ia, ib) = r.pair(i);
                 let (ia, ib) = (h * c.head_dim + ia, h * c.head_dim + ib);
-                let n0 = f64::from(x[ia]).hypot(f64::from(x[ib])) * c.scale;
+                let scale = match c.direction {
+                    Direction::Inverse => 1.0 / c.scale,
+                    _ => c.scale,
+                };
+                let n0 = f64::from(x[ia]).hypot(f64::from(x[ib])) * scale;
                 let n1 = f64::from(y[ia]).hypot(f64::from(y[ib]));
                 let tol = 8.0 * f64::from(f32::EPSILON) * (n0 + 1e-30) * 2.0;
                 assert!((n0 - n1).abs() <= tol, "norm {n0} -> {n1}");
@@ -271,13 +282,13 @@ fn rotation_preserves_pair_norms() {
     });
 }
 
-/// Inverse after forward gives the input back, within twice the bound.
+/// Inverse after forward gives the input back, within twice the bound, at any magnitude
+/// scale.
 #[test]
 fn inverse_undoes_rotation() {
     quickcheck(200, |c| {
         let mut c = c;
         c.tokens = c.token_count();
-        c.scale = 1.0;
         let rope = c.rope(Backend::detect());
         let x: Vec<f32> = Rng(c.seed).vec(c.len(), 10.0);
         let mut y = x.clone();
@@ -290,8 +301,13 @@ fn inverse_undoes_rotation() {
         rope.apply(&mut y, shape, c.pos.positions(), Direction::Inverse)
             .unwrap();
         let r = c.reference(&rope);
+        // Twice the bound of the larger magnitude (assert_close takes the larger of a
+        // scale and its inverse).
         assert_close(
-            &Reference { scale: 2.0, ..r },
+            &Reference {
+                scale: 2.0 * c.scale.max(1.0 / c.scale),
+                ..r
+            },
             &x,
             &y,
             &widen(&x),

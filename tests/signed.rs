@@ -12,16 +12,18 @@ use rope_simd::{
 
 const POSITIONS: [i64; 5] = [-70_000, 3, 0, -1, 1 << 40];
 
-/// The float64 reference with each token's own sign: a negative position is the inverse
-/// rotation at its magnitude.
+/// The float64 reference with each token's own sign: a negative position turns back at
+/// the forward magnitude (the transpose of the rotation at `|p|`).
 fn reference(r: &Reference<'_>, x: &[f64], heads: usize, positions: &[i64]) -> Vec<f64> {
-    let row = heads * r.head_dim;
-    let mut out = Vec::new();
-    for (t, &p) in positions.iter().enumerate() {
-        let token = &x[t * row..][..row];
-        out.extend(r.rotate(token, heads, Order::TokensHeads, &[p.unsigned_abs()], p < 0));
-    }
-    out
+    r.rotate_signed_at(
+        x,
+        heads,
+        Order::TokensHeads,
+        positions.len(),
+        |t, _| positions[t].unsigned_abs(),
+        |t| positions[t] < 0,
+        false,
+    )
 }
 
 fn mixed_signs<E: TestElement>() {
@@ -63,10 +65,11 @@ fn mixed_signs_match_the_reference() {
     mixed_signs::<bf16>();
 }
 
-/// A token at `-p` is the token at `p` turned the other way: the same bits as the inverse
-/// call, from the on-the-fly source and from a table (which holds only `0..max_pos`).
+/// A token at `-p` is the token at `p` turned the other way at the same magnitude: the same
+/// bits as the transpose, from the on-the-fly source and from a table (which holds only
+/// `0..max_pos`).
 #[test]
-fn negative_is_the_inverse_at_the_magnitude() {
+fn negative_is_the_transpose_at_the_magnitude() {
     let rope = Rope::builder(32).base(1e6).scale(1.25).build().unwrap();
     let table = rope.table(100).unwrap();
     let x: Vec<f32> = Rng(2).vec(4 * 2 * 32, 3.0);
@@ -75,7 +78,7 @@ fn negative_is_the_inverse_at_the_magnitude() {
         &mut want,
         Shape::tokens_heads(2),
         Positions::List(&[5, 99, 0, 42]),
-        Direction::Inverse,
+        Direction::Transpose,
     )
     .unwrap();
     let mut y = x.clone();

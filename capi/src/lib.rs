@@ -87,10 +87,14 @@ pub const ROPE_BACKEND_AVX2: i32 = 2;
 /// x86_64 AVX-512F.
 pub const ROPE_BACKEND_AVX512: i32 = 3;
 
-/// Flag: rotate by -position * theta (undo a rotation).
+/// Flag: the true inverse, by -position * theta divided by the magnitude scale (undoes a
+/// rotation at any scale).
 pub const ROPE_INVERSE: u32 = 1;
 /// Flag: buffers are [heads, tokens, head_dim] instead of [tokens, heads, head_dim].
 pub const ROPE_HEADS_TOKENS: u32 = 2;
+/// Flag: the transpose, by -position * theta times the magnitude scale (a backward pass;
+/// ggml's rope_back). Not with ROPE_INVERSE.
+pub const ROPE_TRANSPOSE: u32 = 4;
 
 /// A model's RoPE, as plain data. Start from `rope_config_default`.
 #[repr(C)]
@@ -461,13 +465,14 @@ unsafe fn rotate<E: Element>(
     flags: u32,
 ) -> i32 {
     guard(|| {
-        if flags & !(ROPE_INVERSE | ROPE_HEADS_TOKENS) != 0 {
+        if flags & !(ROPE_INVERSE | ROPE_HEADS_TOKENS | ROPE_TRANSPOSE) != 0 {
             return Err(ROPE_ERR_BAD_ENUM);
         }
-        let direction = if flags & ROPE_INVERSE != 0 {
-            Direction::Inverse
-        } else {
-            Direction::Forward
+        let direction = match (flags & ROPE_INVERSE != 0, flags & ROPE_TRANSPOSE != 0) {
+            (true, true) => return Err(ROPE_ERR_BAD_ENUM),
+            (true, false) => Direction::Inverse,
+            (false, true) => Direction::Transpose,
+            (false, false) => Direction::Forward,
         };
         let order = if flags & ROPE_HEADS_TOKENS != 0 {
             Order::HeadsTokens
@@ -519,7 +524,7 @@ unsafe fn rotate<E: Element>(
 /// Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
 /// `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
 /// compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-/// ROPE_INVERSE, ROPE_HEADS_TOKENS or 0. On error, `x` is untouched.
+/// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
 ///
 /// # Safety
 /// `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread
@@ -589,7 +594,7 @@ pub unsafe extern "C" fn rope_rotate_qk_f32(
 /// Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
 /// `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
 /// compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-/// ROPE_INVERSE, ROPE_HEADS_TOKENS or 0. On error, `x` is untouched.
+/// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
 ///
 /// # Safety
 /// `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread
@@ -659,7 +664,7 @@ pub unsafe extern "C" fn rope_rotate_qk_f16(
 /// Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
 /// `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
 /// compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-/// ROPE_INVERSE, ROPE_HEADS_TOKENS or 0. On error, `x` is untouched.
+/// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
 ///
 /// # Safety
 /// `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread

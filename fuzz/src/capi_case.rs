@@ -94,7 +94,7 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle) {
     };
     let table_ptr: *const RopeTable = if b.bool() { &table } else { null() };
     let start = b.position();
-    let flags = u32::from(b.u8() % 8);
+    let flags = u32::from(b.u8() % 16);
     let rope_ptr = if b.u8().is_multiple_of(16) {
         null_mut()
     } else {

@@ -111,7 +111,10 @@ impl Reference<'_> {
     }
 
     /// [`Reference::rotate_at`] with signed positions: token `t` is at
-    /// `-position(t, i)` where `negative(t)`.
+    /// `-position(t, i)` where `negative(t)` (turned back, times the scale).
+    ///
+    /// `inverse` is the true inverse: turned back and divided by the scale. (The
+    /// transpose, turned back and times the scale, is every position negative.)
     #[allow(clippy::too_many_arguments)]
     pub fn rotate_signed_at(
         &self,
@@ -125,6 +128,11 @@ impl Reference<'_> {
     ) -> Vec<f64> {
         assert_eq!(x.len(), tokens * heads * self.head_dim);
         let mut y = x.to_vec();
+        let scale = if inverse {
+            1.0 / self.scale
+        } else {
+            self.scale
+        };
         for t in 0..tokens {
             let sign = if inverse != negative(t) { -1.0 } else { 1.0 };
             for h in 0..heads {
@@ -132,7 +140,7 @@ impl Reference<'_> {
                 for (i, &theta) in self.inv_freq.iter().enumerate() {
                     let p = position(t, i);
                     let angle = sign * (p as f64) * theta;
-                    let (c, s) = (angle.cos() * self.scale, angle.sin() * self.scale);
+                    let (c, s) = (angle.cos() * scale, angle.sin() * scale);
                     let (ia, ib) = self.pair_in(i, inverse);
                     let (oa, ob) = self.pair_out(i, inverse);
                     let (a, b) = (x[o + ia], x[o + ib]);
@@ -277,7 +285,8 @@ pub fn assert_close_dir<E: TestElement>(
                     );
                     continue;
                 }
-                let tol = bound::<E>(a, b, want, r.scale);
+                // The larger of the forward and the inverse magnitudes.
+                let tol = bound::<E>(a, b, want, r.scale.max(1.0 / r.scale));
                 assert!(
                     (got - want).abs() <= tol,
                     "{what}: element {idx} (pair {i} of row {row}): got {got}, reference {want}, \
