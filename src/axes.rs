@@ -50,6 +50,12 @@ pub enum Axes {
 
 impl Axes {
     /// Coordinates per token: 1, 2 (axial), 3 (M-RoPE) or 4 (ggml's multi-RoPE).
+    ///
+    /// ```
+    /// use rope_simd::Axes;
+    /// assert_eq!(Axes::MRope([16, 24, 24]).count(), 3);
+    /// assert_eq!(Axes::GgmlIMRope([24, 20, 20, 0]).count(), 4);
+    /// ```
     pub fn count(&self) -> usize {
         match self {
             Axes::Single => 1,

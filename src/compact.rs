@@ -143,11 +143,26 @@ impl Rope {
 
 impl<S: AsRef<[f64]>> CompactTable<S> {
     /// Positions covered: `0..max_pos`.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let table = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?.compact_table(32_768)?;
+    /// assert_eq!(table.max_pos(), 32_768);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn max_pos(&self) -> usize {
         self.max_pos
     }
 
     /// The table's memory in bytes.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
+    /// let compact = rope.compact_table(131_072)?;
+    /// assert!(compact.size_bytes() < rope.table_len(131_072)? * 4 / 40);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn size_bytes(&self) -> usize {
         core::mem::size_of_val(self.data.as_ref())
     }

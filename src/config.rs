@@ -155,48 +155,106 @@ impl Rope {
     }
 
     /// Channels per head.
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// assert_eq!(Rope::builder(128).rotary_dim(64).build()?.head_dim(), 128);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn head_dim(&self) -> usize {
         self.head_dim
     }
 
     /// Rotated channels per head (the first `rotary_dim` of each head).
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// assert_eq!(Rope::builder(128).rotary_dim(64).build()?.rotary_dim(), 64);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn rotary_dim(&self) -> usize {
         self.rotary_dim
     }
 
     /// Rotated pairs per head: `rotary_dim / 2`.
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// assert_eq!(Rope::builder(128).rotary_dim(64).build()?.pairs(), 32);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn pairs(&self) -> usize {
         self.rotary_dim / 2
     }
 
     /// The pair layout.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::Interleaved)?;
+    /// assert_eq!(rope.layout(), PairLayout::Interleaved);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn layout(&self) -> PairLayout {
         self.layout
     }
 
     /// The magnitude applied to cos and sin: the schedule's attention factor (YaRN,
     /// LongRoPE) times the builder's `scale` (1 unless set).
+    ///
+    /// ```
+    /// use rope_simd::{Rope, Scaling, Yarn};
+    /// let rope = Rope::builder(64).scaling(Scaling::Yarn(Yarn::new(4.0, 4096))).build()?;
+    /// assert!((rope.scale() - (1.0 + 0.1 * 4f64.ln())).abs() < 1e-15); // YaRN's attention factor
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn scale(&self) -> f64 {
         self.scale
     }
 
     /// The inverse frequencies in use, one per pair (radians per position).
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let rope = Rope::new(4, 10_000.0, PairLayout::HalfSplit)?;
+    /// assert_eq!(rope.inv_freqs(), [1.0, 0.01]);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn inv_freqs(&self) -> &[f64] {
         &self.inv_freq[..self.pairs()]
     }
 
     /// Channels before the rotated ones in each head (0 unless set with
     /// [`RopeBuilder::channel_offset`]).
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// let rope = Rope::builder(80).rotary_dim(64).channel_offset(16).build()?;
+    /// assert_eq!(rope.channel_offset(), 16);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn channel_offset(&self) -> usize {
         self.offset
     }
 
     /// The position axes (one unless built for M-RoPE or 2-D axial RoPE).
+    ///
+    /// ```
+    /// use rope_simd::{Axes, Rope};
+    /// assert_eq!(Rope::builder(64).build()?.axes(), Axes::Single);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn axes(&self) -> Axes {
         self.axes
     }
 
     /// The backend this `Rope` (and tables built from it) runs on.
+    ///
+    /// ```
+    /// use rope_simd::{Backend, Rope};
+    /// assert_eq!(Rope::builder(64).build()?.backend(), Backend::detect());
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -249,18 +307,40 @@ impl<'a> RopeBuilder<'a> {
     /// Rotate only the first `rotary_dim` channels of each head (partial rotary, as in
     /// GPT-NeoX, GPT-J, Phi, StableLM); the rest pass through untouched. Frequencies are
     /// computed over `rotary_dim`.
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// // Phi-2: 32 of each head's 80 channels rotated.
+    /// let rope = Rope::builder(80).rotary_dim(32).build()?;
+    /// assert_eq!(rope.pairs(), 16);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn rotary_dim(mut self, rotary_dim: usize) -> Self {
         self.rotary_dim = Some(rotary_dim);
         self
     }
 
     /// The frequency base theta (10000 for Llama 2, 500000 for Llama 3, 1e6 for Qwen2).
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// let rope = Rope::builder(128).base(1e6).build()?; // Qwen2
+    /// assert!((rope.inv_freqs()[32] - 1e6f64.powf(-0.5)).abs() < 1e-18);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn base(mut self, base: f64) -> Self {
         self.base = base;
         self
     }
 
     /// The pair layout.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let rope = Rope::builder(64).layout(PairLayout::Interleaved).build()?; // GPT-J, RoFormer
+    /// assert_eq!(rope.layout(), PairLayout::Interleaved);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn layout(mut self, layout: PairLayout) -> Self {
         self.layout = layout;
         self
@@ -268,6 +348,13 @@ impl<'a> RopeBuilder<'a> {
 
     /// A magnitude factor applied to cos and sin (YaRN's `mscale` / attention factor), in
     /// `[1/MAX_SCALE, MAX_SCALE]`.
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// let rope = Rope::builder(64).scale(0.8).build()?; // ggml's attn_factor 0.8
+    /// assert_eq!(rope.scale(), 0.8);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn scale(mut self, scale: f64) -> Self {
         self.scale = scale;
         self
@@ -275,6 +362,13 @@ impl<'a> RopeBuilder<'a> {
 
     /// Use these inverse frequencies (radians per position, one per pair, `rotary_dim/2` of
     /// them, each in `[0, 2pi]`) instead of the default schedule; `base` is then ignored.
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// let rope = Rope::builder(4).inv_freqs(&[0.5, 0.25]).build()?;
+    /// assert_eq!(rope.inv_freqs(), [0.5, 0.25]);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn inv_freqs(mut self, inv_freq: &'a [f64]) -> Self {
         self.inv_freq = Some(inv_freq);
         self
@@ -296,6 +390,14 @@ impl<'a> RopeBuilder<'a> {
 
     /// Per-pair factors that divide each default frequency before the scaling is applied
     /// (ggml's `freq_factors` / a GGUF `rope_freqs` tensor): `rotary_dim / 2` values > 0.
+    ///
+    /// ```
+    /// use rope_simd::Rope;
+    /// // A GGUF file's rope_freqs tensor: each default frequency divided by its factor.
+    /// let rope = Rope::builder(4).freq_factors(&[1.0, 4.0]).build()?;
+    /// assert_eq!(rope.inv_freqs(), [1.0, 0.01 / 4.0]);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn freq_factors(mut self, factors: &'a [f64]) -> Self {
         self.freq_factors = Some(factors);
         self
@@ -364,12 +466,25 @@ impl<'a> RopeBuilder<'a> {
     }
 
     /// Run on this backend instead of the best one detected.
+    ///
+    /// ```
+    /// use rope_simd::{Backend, Rope};
+    /// let rope = Rope::builder(64).backend(Backend::Scalar).build()?;
+    /// assert_eq!(rope.backend(), Backend::Scalar);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn backend(mut self, backend: Backend) -> Self {
         self.backend = Some(backend);
         self
     }
 
     /// Validate and build.
+    ///
+    /// ```
+    /// use rope_simd::{Rope, RopeError};
+    /// assert!(Rope::builder(128).build().is_ok());
+    /// assert_eq!(Rope::builder(7).build().unwrap_err(), RopeError::OddDim { what: "head_dim", value: 7 });
+    /// ```
     ///
     /// # Errors
     /// - [`RopeError::ZeroDim`], [`RopeError::OddDim`]: `head_dim`, `rotary_dim` or the

@@ -57,6 +57,14 @@ impl Ggml<'_> {
     /// Plain RoPE as ggml describes it: the given base and rotated channels, `freq_scale`
     /// 1, YaRN off (`ext_factor` 0), `attn_factor` 1, betas 32 / 1, `n_ctx_orig` 0, no
     /// channel offset.
+    ///
+    /// ```
+    /// use rope_simd::{Ggml, PairLayout, Rope};
+    /// let g = Ggml::new(128, 1e6); // rope.dimension_count 128, rope.freq_base 1e6
+    /// let rope = Rope::ggml(128, PairLayout::HalfSplit, &g)?;
+    /// assert_eq!(rope.scale(), 1.0);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn new(n_dims: usize, freq_base: f64) -> Self {
         Ggml {
             n_dims,

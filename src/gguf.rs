@@ -166,6 +166,16 @@ fn sections(v: GgufValue<'_>) -> Result<[u32; 4], RopeError> {
 
 impl<'a> GgufRope<'a> {
     /// Metadata for `arch` with nothing else set.
+    ///
+    /// ```
+    /// use rope_simd::{GgmlMode, GgufRope};
+    /// let mut g = GgufRope::new("qwen2");
+    /// g.head_dim = Some(128);
+    /// g.freq_base = Some(1e6);
+    /// assert_eq!(g.mode(), Some(GgmlMode::Neox));
+    /// assert_eq!(g.rope()?.head_dim(), 128);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn new(arch: &'a str) -> Self {
         GgufRope {
             arch,
@@ -187,6 +197,15 @@ impl<'a> GgufRope<'a> {
 
     /// Read the keys through `get`, which returns a key's value (any GGUF reader's
     /// lookup, wrapped), without allocating.
+    ///
+    /// ```
+    /// use rope_simd::{GgufRope, GgufValue};
+    /// let keys = [("general.architecture", GgufValue::Str("llama")),
+    ///             ("llama.attention.key_length", GgufValue::U32(64))];
+    /// let g = GgufRope::from_metadata(|k| keys.iter().find(|(n, _)| *n == k).map(|(_, v)| *v))?;
+    /// assert_eq!((g.arch, g.head_dim), ("llama", Some(64)));
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     ///
     /// # Errors
     /// [`RopeError::MissingField`] without `general.architecture`;
@@ -275,6 +294,13 @@ impl<'a> GgufRope<'a> {
     /// llama.cpp's converter permutes Llama-family Q/K weights so that ggml's "normal"
     /// (interleaved) pairs apply to them; transformers applies half-split pairs to the
     /// unpermuted weights. Both are right for their own weights.
+    ///
+    /// ```
+    /// use rope_simd::{GgmlMode, GgufRope};
+    /// assert_eq!(GgufRope::new("llama").mode(), Some(GgmlMode::Normal));
+    /// assert_eq!(GgufRope::new("qwen3vl").mode(), Some(GgmlMode::IMRope));
+    /// assert_eq!(GgufRope::new("no-such-arch").mode(), None);
+    /// ```
     pub fn mode(&self) -> Option<GgmlMode> {
         const NORMAL: [&str; 26] = [
             "llama",
@@ -368,6 +394,16 @@ impl<'a> GgufRope<'a> {
     /// mscale_all_dim)` (`m(s, k) = 1 + 0.1 k ln s`; `mscale_all_dim` is the log multiplier,
     /// and without one the ratio is `m(factor, 1)`).
     ///
+    /// ```
+    /// use rope_simd::{GgufRope, GgufScaling};
+    /// let mut g = GgufRope::new("qwen2");
+    /// g.head_dim = Some(128);
+    /// g.scaling = GgufScaling::Linear;
+    /// g.scaling_factor = Some(4.0);
+    /// assert_eq!(g.ggml()?.freq_scale, 0.25);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`RopeError::MissingField`] without a head dimension.
     pub fn ggml(&self) -> Result<Ggml<'a>, RopeError> {
@@ -423,6 +459,15 @@ impl<'a> GgufRope<'a> {
     /// The [`Rope`] llama.cpp runs for this model: [`GgufRope::ggml`]'s parameters in the
     /// mode of [`GgufRope::mode`], with the file's sections for the multi-axis modes.
     ///
+    /// ```
+    /// use rope_simd::{GgufRope, PairLayout};
+    /// let mut g = GgufRope::new("llama");
+    /// g.head_dim = Some(128);
+    /// g.freq_base = Some(500_000.0);
+    /// assert_eq!(g.rope()?.layout(), PairLayout::Interleaved); // ggml's "normal" mode
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`RopeError::MissingField`] for an architecture whose mode is not known (use
     /// [`GgufRope::rope_in`]), or without a head dimension; otherwise as
@@ -435,6 +480,14 @@ impl<'a> GgufRope<'a> {
     }
 
     /// As [`GgufRope::rope`], in the given mode.
+    ///
+    /// ```
+    /// use rope_simd::{GgmlMode, GgufRope, PairLayout};
+    /// let mut g = GgufRope::new("my-new-arch");
+    /// g.head_dim = Some(64);
+    /// assert_eq!(g.rope_in(GgmlMode::Neox)?.layout(), PairLayout::HalfSplit);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`GgufRope::rope`].

@@ -95,6 +95,12 @@ impl FactorList {
     }
 
     /// The values.
+    ///
+    /// ```
+    /// use rope_simd::FactorList;
+    /// assert_eq!(FactorList::new(&[1.0, 2.0])?.as_slice(), [1.0, 2.0]);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn as_slice(&self) -> &[f64] {
         &self.values[..self.len]
     }
@@ -136,6 +142,13 @@ pub struct HfRopeParameters {
 
 impl HfRopeParameters {
     /// Parameters of this type with nothing else set.
+    ///
+    /// ```
+    /// use rope_simd::{HfRopeParameters, RopeType};
+    /// let mut p = HfRopeParameters::new(RopeType::Linear);
+    /// p.factor = Some(8.0);
+    /// assert_eq!(p.rope_type, RopeType::Linear);
+    /// ```
     pub fn new(rope_type: RopeType) -> Self {
         HfRopeParameters {
             rope_type,
@@ -238,6 +251,15 @@ pub struct HfConfig {
 
 impl HfConfig {
     /// A config with this layout and nothing else set (default RoPE, theta 10000).
+    ///
+    /// ```
+    /// use rope_simd::{HfConfig, LayerKind, PairLayout};
+    /// let mut config = HfConfig::new(PairLayout::HalfSplit);
+    /// config.head_dim = Some(64);
+    /// config.rope_theta = Some(1e6);
+    /// assert_eq!(config.rope(LayerKind::Full, 1)?.head_dim(), 64);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn new(layout: PairLayout) -> Self {
         HfConfig {
             layout,
@@ -326,6 +348,15 @@ impl HfConfig {
     }
 
     /// The RoPE head: `qk_rope_head_dim`, `head_dim`, or `hidden_size / num_attention_heads`.
+    ///
+    /// ```
+    /// use rope_simd::{HfConfig, PairLayout};
+    /// let mut deepseek = HfConfig::new(PairLayout::InterleavedToHalfSplit);
+    /// deepseek.head_dim = Some(192);
+    /// deepseek.qk_rope_head_dim = Some(64); // the rope part of each head
+    /// assert_eq!(deepseek.rope_head_dim()?, 64);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn rope_head_dim(&self) -> Result<usize, RopeError> {
         self.qk_rope_head_dim
             .or(self.head_dim)
@@ -341,6 +372,15 @@ impl HfConfig {
     /// The [`Rope`] of `layer` for a sequence of `seq_len` positions (the largest position
     /// + 1; only LongRoPE and dynamic NTK depend on it), on the best backend.
     ///
+    /// ```
+    /// use rope_simd::{HfConfig, LayerKind, PairLayout};
+    /// let mut config = HfConfig::new(PairLayout::HalfSplit);
+    /// (config.hidden_size, config.num_attention_heads) = (Some(2048), Some(16));
+    /// let rope = config.rope(LayerKind::Full, 4096)?;
+    /// assert_eq!((rope.head_dim(), rope.inv_freqs()[0]), (128, 1.0));
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
     /// # Errors
     /// [`RopeError::MissingField`] for a value the schedule needs that the config lacks
     /// (Llama 3's `factor`, dynamic NTK's `max_position_embeddings`, LongRoPE's factor
@@ -350,6 +390,15 @@ impl HfConfig {
     }
 
     /// The builder [`HfConfig::rope`] uses, to set a backend or a scale before building.
+    ///
+    /// ```
+    /// use rope_simd::{Backend, HfConfig, LayerKind, PairLayout};
+    /// let mut config = HfConfig::new(PairLayout::HalfSplit);
+    /// config.head_dim = Some(64);
+    /// let rope = config.builder(LayerKind::Full, 1)?.backend(Backend::Scalar).build()?;
+    /// assert_eq!(rope.backend(), Backend::Scalar);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`HfConfig::rope`], for the fields it reads.

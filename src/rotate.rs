@@ -248,6 +248,16 @@ pub trait Rotate: private::Source {
 
     /// The general form of [`Rotate::rotate_qk`]: any [`Shape`]s and [`Direction`].
     ///
+    /// ```
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, Shape};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// // Q by token, K in a [heads, tokens, dim] cache layout; 2 tokens.
+    /// let (mut q, mut k) = (vec![0.5f32; 2 * 8 * 64], vec![0.5f32; 2 * 2 * 64]);
+    /// rope.apply_qk(&mut q, Shape::tokens_heads(8), &mut k, Shape::heads_tokens(2),
+    ///               Positions::Start(30), Direction::Forward)?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
     /// # Errors
     /// As [`Rotate::rotate_qk`].
     fn apply_qk<E: Element>(

@@ -166,6 +166,17 @@ impl Llama3 {
     }
 
     /// Any parameters (Llama 3.2 1B/3B: factor 32, 1, 4, 8192).
+    ///
+    /// ```
+    /// use rope_simd::{Llama3, Rope, Scaling};
+    /// // Llama 3.2 1B / 3B: factor 32.
+    /// let rope = Rope::builder(64)
+    ///     .base(500_000.0)
+    ///     .scaling(Scaling::Llama3(Llama3::new(32.0, 1.0, 4.0, 8192)))
+    ///     .build()?;
+    /// assert_eq!(rope.inv_freqs()[0], 1.0);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn new(
         factor: f64,
         low_freq_factor: f64,
@@ -263,6 +274,14 @@ impl<'a> LongRope<'a> {
     }
 
     /// `true` if `choice` selects the long factors.
+    ///
+    /// ```
+    /// use rope_simd::{ContextLengths, LongRope, LongRopeChoice};
+    /// let lengths = ContextLengths { original: 4096, extended: 131_072 };
+    /// let lr = LongRope::new(&[1.0], &[2.0], lengths, LongRopeChoice::SeqLen(4096));
+    /// assert!(!lr.uses_long()); // long factors only past the original length
+    /// assert!(lr.choice(LongRopeChoice::SeqLen(4097)).uses_long());
+    /// ```
     pub fn uses_long(&self) -> bool {
         match self.choice {
             LongRopeChoice::Short => false,

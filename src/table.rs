@@ -205,6 +205,13 @@ pub struct CosSinTable<S> {
 
 impl<S: AsRef<[f32]>> CosSinTable<S> {
     /// Positions covered: `0..max_pos`.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let table = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?.table(1024)?;
+    /// assert_eq!(table.max_pos(), 1024);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn max_pos(&self) -> usize {
         self.max_pos
     }
@@ -229,6 +236,13 @@ impl<S: AsRef<[f32]>> CosSinTable<S> {
     }
 
     /// The table's memory in bytes.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Rope};
+    /// let table = Rope::new(128, 10_000.0, PairLayout::HalfSplit)?.table(4096)?;
+    /// assert_eq!(table.size_bytes(), 4096 * 128 * 4);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn size_bytes(&self) -> usize {
         core::mem::size_of_val(self.data.as_ref())
     }
