@@ -140,8 +140,9 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// A `[capacity, heads, head_dim]` cache: tokens `row` elements apart (usually
-    /// `heads * head_dim`), heads `head_dim` apart.
+    /// A `[capacity, heads, head_dim]` cache: tokens `row` **elements** apart (usually
+    /// `heads * head_dim`; a head count there is an error when the slot is used), heads
+    /// `head_dim` apart.
     pub const fn tokens_heads(first_token: usize, row: usize, head_dim: usize) -> Self {
         Slot {
             first_token,
@@ -173,6 +174,11 @@ impl Slot {
             return Ok(());
         }
         let bad = |what| Err(RopeError::BadSlot { what });
+        // A stride of less than one head is never a cache layout: most likely a count of
+        // heads where elements are meant (`kv_heads` for `kv_heads * head_dim`).
+        if self.token_stride < head_dim {
+            return bad("token_stride is smaller than head_dim; strides count elements (heads * head_dim for a [capacity, heads, head_dim] cache)");
+        }
         let span = |n: usize, stride: usize| {
             (n - 1)
                 .checked_mul(stride)

@@ -447,3 +447,39 @@ fn slots_and_head_counts_name_the_mistake() {
     )
     .unwrap();
 }
+
+/// A slot given a head count where elements are meant (`kv_heads` for `kv_heads *
+/// head_dim`) is an error even for one token, where no rows overlap.
+#[test]
+fn a_row_in_heads_instead_of_elements_is_an_error() {
+    use rope_simd::Slot;
+    let rope = Rope::new(128, 10_000.0, PairLayout::HalfSplit).unwrap();
+    let k = vec![1.0f32; 8 * 128];
+    let mut cache = vec![0.0f32; 4096 * 8 * 128];
+    let wrong = Slot::tokens_heads(100, 8, 128);
+    let err = rope
+        .rotate_into(
+            &k,
+            Shape::tokens_heads(8),
+            &mut cache,
+            wrong,
+            Positions::Start(100),
+            Direction::Forward,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, RopeError::BadSlot { what } if what.contains("elements")),
+        "{err}"
+    );
+    assert!(cache.iter().all(|&v| v == 0.0));
+    let right = Slot::tokens_heads(100, 8 * 128, 128);
+    rope.rotate_into(
+        &k,
+        Shape::tokens_heads(8),
+        &mut cache,
+        right,
+        Positions::Start(100),
+        Direction::Forward,
+    )
+    .unwrap();
+}
