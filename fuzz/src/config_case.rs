@@ -5,30 +5,74 @@
 //! that builds rotates a head without panicking and, at position 0 with scale 1, leaves
 //! it exactly as it was (but for DeepSeek's reorder).
 
-use rope_simd::{
-    GgufRope, GgufValue, HfConfig, LayerKind, PairLayout, Positions, Rope, Rotate,
-};
+use rope_simd::{GgufRope, GgufValue, HfConfig, LayerKind, PairLayout, Positions, Rope, Rotate};
 use std::fmt::Write;
 
 use super::bytes::Bytes;
 
 const TOP: [&str; 21] = [
-    "model_type", "rope_interleave", "head_dim", "hidden_size", "num_attention_heads",
-    "qk_rope_head_dim", "rotary_dim", "partial_rotary_factor", "rotary_pct",
-    "max_position_embeddings", "original_max_position_embeddings", "rope_theta",
-    "rotary_emb_base", "rope_local_base_freq", "rope_scaling", "rope_parameters",
-    "text_config", "n_embd", "n_head", "n_positions", "vision_config",
+    "model_type",
+    "rope_interleave",
+    "head_dim",
+    "hidden_size",
+    "num_attention_heads",
+    "qk_rope_head_dim",
+    "rotary_dim",
+    "partial_rotary_factor",
+    "rotary_pct",
+    "max_position_embeddings",
+    "original_max_position_embeddings",
+    "rope_theta",
+    "rotary_emb_base",
+    "rope_local_base_freq",
+    "rope_scaling",
+    "rope_parameters",
+    "text_config",
+    "n_embd",
+    "n_head",
+    "n_positions",
+    "vision_config",
 ];
 const ROPE: [&str; 21] = [
-    "rope_type", "type", "rope_theta", "factor", "original_max_position_embeddings",
-    "low_freq_factor", "high_freq_factor", "beta_fast", "beta_slow", "mscale",
-    "mscale_all_dim", "attention_factor", "truncate", "partial_rotary_factor",
-    "short_factor", "long_factor", "mrope_section", "mrope_interleaved", "full_attention",
-    "sliding_attention", "unknown_key",
+    "rope_type",
+    "type",
+    "rope_theta",
+    "factor",
+    "original_max_position_embeddings",
+    "low_freq_factor",
+    "high_freq_factor",
+    "beta_fast",
+    "beta_slow",
+    "mscale",
+    "mscale_all_dim",
+    "attention_factor",
+    "truncate",
+    "partial_rotary_factor",
+    "short_factor",
+    "long_factor",
+    "mrope_section",
+    "mrope_interleaved",
+    "full_attention",
+    "sliding_attention",
+    "unknown_key",
 ];
 const WORDS: [&str; 16] = [
-    "default", "linear", "dynamic", "yarn", "longrope", "su", "llama3", "proportional", "mrope",
-    "xpos", "llama", "gptj", "deepseek_v3", "qwen2_vl", "gemma3_text", "",
+    "default",
+    "linear",
+    "dynamic",
+    "yarn",
+    "longrope",
+    "su",
+    "llama3",
+    "proportional",
+    "mrope",
+    "xpos",
+    "llama",
+    "gptj",
+    "deepseek_v3",
+    "qwen2_vl",
+    "gemma3_text",
+    "",
 ];
 
 fn number(b: &mut Bytes<'_>, out: &mut String) {
@@ -122,19 +166,39 @@ pub fn run(data: &[u8]) {
 
     // GGUF metadata: up to 16 keys of the RoPE family with values of any kind.
     const SUFFIXES: [&str; 16] = [
-        "attention.key_length", "embedding_length", "attention.head_count",
-        "rope.dimension_count", "rope.freq_base", "rope.scaling.type", "rope.scaling.factor",
-        "rope.scale_linear", "rope.scaling.attn_factor", "rope.scaling.original_context_length",
-        "context_length", "rope.scaling.yarn_beta_fast", "rope.scaling.yarn_beta_slow",
-        "rope.scaling.yarn_log_multiplier", "rope.dimension_sections", "general.architecture",
+        "attention.key_length",
+        "embedding_length",
+        "attention.head_count",
+        "rope.dimension_count",
+        "rope.freq_base",
+        "rope.scaling.type",
+        "rope.scaling.factor",
+        "rope.scale_linear",
+        "rope.scaling.attn_factor",
+        "rope.scaling.original_context_length",
+        "context_length",
+        "rope.scaling.yarn_beta_fast",
+        "rope.scaling.yarn_beta_slow",
+        "rope.scaling.yarn_log_multiplier",
+        "rope.dimension_sections",
+        "general.architecture",
     ];
     const ARCHS: [&str; 8] = [
-        "llama", "qwen2", "qwen2vl", "qwen3vl", "deepseek2", "glm4", "phi3", "unknown-arch",
+        "llama",
+        "qwen2",
+        "qwen2vl",
+        "qwen3vl",
+        "deepseek2",
+        "glm4",
+        "phi3",
+        "unknown-arch",
     ];
     const TYPES: [&str; 5] = ["none", "linear", "yarn", "longrope", "xpos"];
     let mut b = Bytes(data);
     let arch = ARCHS[usize::from(b.u8()) % ARCHS.len()];
-    let ints: Vec<i32> = (0..usize::from(b.u8() % 6)).map(|_| b.u32() as i32).collect();
+    let ints: Vec<i32> = (0..usize::from(b.u8() % 6))
+        .map(|_| b.u32() as i32)
+        .collect();
     let factors: Vec<f64> = (0..usize::from(b.u8()))
         .map(|_| f64::from(b.u16()) / 256.0)
         .collect();
@@ -159,7 +223,11 @@ pub fn run(data: &[u8]) {
         if key == "general.architecture" {
             return Some(GgufValue::Str(arch));
         }
-        entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v)
+        entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
     };
     if let Ok(mut g) = GgufRope::from_metadata(get) {
         if b.bool() {

@@ -10,9 +10,9 @@
 use super::bytes::Bytes;
 use super::common::{assert_same_bits, axis_of, bound, Reference, TestElement};
 use rope_simd::{
-    bf16, f16, Axes, Backend, CompactTable, ContextLengths, CosSinTable, Direction, Llama3,
-    LongRope, LongRopeChoice, Order, PairLayout, Positions, Rope, Rotate, Scaling, Shape, Slot,
-    Yarn,
+    bf16, f16, Axes, Backend, CompactTable, ContextLengths, CosSinTable, Direction, Heads, KvCache,
+    Llama3, LongRope, LongRopeChoice, Order, PairLayout, Positions, Rope, Rotate, Scaling, Shape,
+    Slot, Yarn,
 };
 
 /// The sin/cos source of a call: on the fly, a full table or a compact table.
@@ -259,6 +259,52 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
             }
         }
     }
+    // The decode step in one call (Q = x, K and V = its first kv heads' worth), same
+    // slot numbers as above: the bits of the separate calls, or an error writing nothing.
+    if order == Order::TokensHeads && direction == Direction::Forward && heads > 0 {
+        let hd = rope.head_dim();
+        let kv = 1.max(heads / 2);
+        let tokens = x.len().checked_div(row).unwrap_or(0);
+        let kv_len = (tokens * kv * hd).min(x.len());
+        let (k, v) = (&x[..kv_len], &x[x.len() - kv_len..]);
+        let kv_slot = Slot::tokens_heads(first, kv * hd + extra, hd);
+        let size = cap * (kv * hd + extra);
+        let (mut q, mut kc, mut vc) = (x.clone(), vec![canary; size], vec![canary; size]);
+        let cache = KvCache {
+            k: &mut kc,
+            v: &mut vc,
+            slot: kv_slot,
+        };
+        let heads2 = Heads { q: heads, kv };
+        let decoded = on_source!(source, rope, |s| s
+            .rotate_decode(&mut q, k, v, heads2, cache, positions));
+        let mut k_want = vec![canary; size];
+        let k_into = on_source!(source, rope, |s| s.rotate_into(
+            k,
+            Shape::tokens_heads(kv),
+            &mut k_want,
+            kv_slot,
+            positions,
+            Direction::Forward
+        ));
+        match decoded {
+            Ok(()) => {
+                assert!(
+                    result.is_ok() && k_into.is_ok(),
+                    "rotate_decode succeeded alone"
+                );
+                assert_same_bits(&y, &q, "rotate_decode: q");
+                assert_same_bits(&k_want, &kc, "rotate_decode: k cache");
+            }
+            Err(_) => {
+                assert_same_bits(&x, &q, "a failing rotate_decode changed q");
+                assert!(
+                    kc.iter().chain(&vc).all(|v| v.bits() == canary.bits()),
+                    "a failing rotate_decode wrote a cache"
+                );
+            }
+        }
+    }
     if let Err(e) = result {
         assert!(!e.to_string().is_empty());
         assert_same_bits(&x, &y, "a failing call changed the buffer");
@@ -329,11 +375,13 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
             .unwrap();
         let (ia, ib) = r.pair_in(pair, inverse);
         let (a, bb) = (xf[head + ia], xf[head + ib]);
-        if !(a.is_finite() && bb.is_finite()) || (a.abs() + bb.abs()) * r.scale > max / 4.0 {
+        // The true inverse divides by the scale: bound by the larger magnitude.
+        let scale = r.scale.max(1.0 / r.scale);
+        if !(a.is_finite() && bb.is_finite()) || (a.abs() + bb.abs()) * scale > max / 4.0 {
             continue;
         }
         let g = f64::from(got.to_f32());
-        let tol = bound::<E>(a, bb, w, r.scale);
+        let tol = bound::<E>(a, bb, w, scale);
         assert!((g - w).abs() <= tol, "element {i}: got {g}, reference {w}, bound {tol}; head_dim {} rotary {} {:?} scale {} freqs {:?} backend {:?} heads {heads} order {order:?} {direction:?} positions {positions:?} source {} x {:?}", r.head_dim, r.rotary_dim, r.layout, r.scale, r.inv_freq, rope.backend(), source.kind(), &xf);
     }
 }
