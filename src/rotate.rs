@@ -1111,6 +1111,10 @@ fn convert<S: Element, D: Element>(
     dst: &mut [D],
     scratch: &mut [f32],
 ) {
+    // f32 needs no widening: narrow straight from the source.
+    if let Some(f) = S::as_f32(src) {
+        return D::narrow(backend, f, dst);
+    }
     for (s, d) in src.chunks(scratch.len()).zip(dst.chunks_mut(scratch.len())) {
         let tmp = &mut scratch[..s.len()];
         S::widen(backend, s, tmp);
