@@ -3,12 +3,11 @@
 //! once for Q and K.
 
 use crate::cache::Slot;
+use crate::driver::{into_unchecked, validate, Dims, Into, Target};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::positions::Positions;
-use crate::rotate::{
-    into_unchecked, private::Source, validate, Dims, Direction, Into, Shape, Target,
-};
+use crate::rotate::{private::Source, Direction, Shape};
 
 /// Head counts of a grouped-query attention step: `q` query heads, `kv` key and value
 /// heads (`q` a multiple of `kv` in real models; not required here).

@@ -191,6 +191,7 @@ mod cache;
 mod compact;
 mod config;
 mod decode;
+mod driver;
 mod element;
 mod error;
 pub mod freqs;
