@@ -279,164 +279,85 @@ fn fused(c: &mut Criterion) {
 }
 
 /// The decode step of 32 query and 8 KV heads of 128, f32 activations into an f16 cache:
-/// its three steps (rotate Q in place, rotate K into the cache, a hand-written loop
-/// converting V into it) against `rotate_decode`, from a table and on the fly; `rotate_qk`
-/// (Q and K in place, no cache) is the reference.
+/// its three steps (rotate Q in place, rotate K into the cache, then V converted by a
+/// hand-written loop, or by the crate's own conversion, `rotate_into` at the identity)
+/// against `rotate_decode`, from a table and on the fly; `rotate_qk` (Q and K in place, no
+/// cache) is the reference.
 fn decode_step(c: &mut Criterion) {
-    let (q_heads, kv_heads, hd, pos) = (Q_HEADS, KV_HEADS, 128, 4095);
     let mut g = c.benchmark_group("decode_step/f32_to_f16/hd128");
-    let fly = rope(hd, PairLayout::HalfSplit, Backend::detect());
-    let table = fly.table(pos + 1).unwrap();
-    let mut q: Vec<f32> = data(q_heads * hd);
-    let k: Vec<f32> = data(kv_heads * hd);
-    let v: Vec<f32> = data(kv_heads * hd);
-    let cap = 4096;
-    let (mut k_cache, mut v_cache) = (
-        vec![f16::ZERO; cap * kv_heads * hd],
-        vec![f16::ZERO; cap * kv_heads * hd],
-    );
-    let slot = Slot::tokens_heads(pos, kv_heads * hd, hd);
-    let at = Positions::Start(pos as u64);
-    fn three<R: Rotate>(
-        src: &R,
-        (q, k, v): (&mut [f32], &[f32], &[f32]),
-        (k_cache, v_cache): (&mut [f16], &mut [f16]),
-        (q_heads, kv_heads, slot, at): (usize, usize, Slot, Positions<'_>),
-    ) {
-        src.rotate(q, q_heads, at).unwrap();
-        let shape = Shape::tokens_heads(kv_heads);
-        src.rotate_into(k, shape, k_cache, slot, at, Direction::Forward)
-            .unwrap();
-        let row = slot.first_token * slot.token_stride;
-        for (d, s) in v_cache[row..row + v.len()].iter_mut().zip(v) {
-            *d = f16::from_f32(*s);
-        }
-    }
-    // The same with V converted by the crate's SIMD conversion (`rotate_into` at the
-    // identity) instead of a loop: the strongest three-call version.
-    fn three_simd<R: Rotate>(
-        src: &R,
-        (q, k, v): (&mut [f32], &[f32], &[f32]),
-        (k_cache, v_cache): (&mut [f16], &mut [f16]),
-        (q_heads, kv_heads, slot, at): (usize, usize, Slot, Positions<'_>),
-    ) {
-        src.rotate(q, q_heads, at).unwrap();
-        let shape = Shape::tokens_heads(kv_heads);
-        src.rotate_into(k, shape, k_cache, slot, at, Direction::Forward)
-            .unwrap();
-        src.rotate_into(
-            v,
-            shape,
-            v_cache,
-            slot,
-            Positions::Same(0),
-            Direction::Forward,
-        )
-        .unwrap();
-    }
-    for (name, src) in [("table", &table as &dyn RotateDyn), ("fly", &fly)] {
-        g.bench_function(format!("three_steps/{name}"), |b| {
-            b.iter(|| {
-                src.three(
-                    (black_box(&mut q), &k, &v),
-                    (&mut k_cache, &mut v_cache),
-                    (q_heads, kv_heads, slot, at),
-                )
-            })
-        });
-        g.bench_function(format!("three_steps_simd_copy/{name}"), |b| {
-            b.iter(|| {
-                src.three_simd(
-                    (black_box(&mut q), &k, &v),
-                    (&mut k_cache, &mut v_cache),
-                    (q_heads, kv_heads, slot, at),
-                )
-            })
-        });
-        g.bench_function(format!("rotate_decode/{name}"), |b| {
-            b.iter(|| {
-                let cache = KvCache {
-                    k: &mut k_cache,
-                    v: &mut v_cache,
-                    slot,
-                };
-                src.decode(
-                    black_box(&mut q),
-                    &k,
-                    &v,
-                    Heads {
-                        q: q_heads,
-                        kv: kv_heads,
-                    },
-                    cache,
-                    at,
-                )
-            })
-        });
-    }
-    let mut kk = k.clone();
+    let fly = rope(128, PairLayout::HalfSplit, Backend::detect());
+    let table = fly.table(4096).unwrap();
+    decode_sources(&mut g, "table", &table);
+    decode_sources(&mut g, "fly", &fly);
+    let (mut q, mut k): (Vec<f32>, Vec<f32>) = (data(Q_HEADS * 128), data(KV_HEADS * 128));
     g.bench_function("rotate_qk/table", |b| {
         b.iter(|| {
             table
-                .rotate_qk(black_box(&mut q), q_heads, &mut kk, kv_heads, at)
+                .rotate_qk(
+                    black_box(&mut q),
+                    Q_HEADS,
+                    &mut k,
+                    KV_HEADS,
+                    Positions::Start(4095),
+                )
                 .unwrap()
         })
     });
     g.finish();
+}
 
-    /// The two sources behind one object, for the loop above.
-    trait RotateDyn {
-        fn three_simd(
-            &self,
-            bufs: (&mut [f32], &[f32], &[f32]),
-            caches: (&mut [f16], &mut [f16]),
-            shape: (usize, usize, Slot, Positions<'_>),
-        );
-        fn three(
-            &self,
-            bufs: (&mut [f32], &[f32], &[f32]),
-            caches: (&mut [f16], &mut [f16]),
-            shape: (usize, usize, Slot, Positions<'_>),
-        );
-        fn decode(
-            &self,
-            q: &mut [f32],
-            k: &[f32],
-            v: &[f32],
-            heads: Heads,
-            cache: KvCache<'_, f16>,
-            at: Positions<'_>,
-        );
+/// [`decode_step`]'s three versions with one sin/cos source.
+fn decode_sources<R: Rotate>(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    src: &R,
+) {
+    let (hd, pos) = (128, 4095);
+    let mut q: Vec<f32> = data(Q_HEADS * hd);
+    let (k, v): (Vec<f32>, Vec<f32>) = (data(KV_HEADS * hd), data(KV_HEADS * hd));
+    let size = 4096 * KV_HEADS * hd;
+    let (mut k_cache, mut v_cache) = (vec![f16::ZERO; size], vec![f16::ZERO; size]);
+    let slot = Slot::tokens_heads(pos, KV_HEADS * hd, hd);
+    let (at, shape) = (Positions::Start(pos as u64), Shape::tokens_heads(KV_HEADS));
+    for simd_copy in [false, true] {
+        let id = if simd_copy {
+            "three_steps_simd_copy"
+        } else {
+            "three_steps"
+        };
+        g.bench_function(format!("{id}/{name}"), |b| {
+            b.iter(|| {
+                src.rotate(black_box(&mut q), Q_HEADS, at).unwrap();
+                src.rotate_into(&k, shape, &mut k_cache, slot, at, Direction::Forward)
+                    .unwrap();
+                if simd_copy {
+                    let same = Positions::Same(0);
+                    src.rotate_into(&v, shape, &mut v_cache, slot, same, Direction::Forward)
+                        .unwrap();
+                } else {
+                    let row = pos * KV_HEADS * hd;
+                    for (d, s) in v_cache[row..row + v.len()].iter_mut().zip(&v) {
+                        *d = f16::from_f32(*s);
+                    }
+                }
+            })
+        });
     }
-    impl<R: Rotate> RotateDyn for R {
-        fn three_simd(
-            &self,
-            bufs: (&mut [f32], &[f32], &[f32]),
-            caches: (&mut [f16], &mut [f16]),
-            shape: (usize, usize, Slot, Positions<'_>),
-        ) {
-            three_simd(self, bufs, caches, shape)
-        }
-        fn three(
-            &self,
-            bufs: (&mut [f32], &[f32], &[f32]),
-            caches: (&mut [f16], &mut [f16]),
-            shape: (usize, usize, Slot, Positions<'_>),
-        ) {
-            three(self, bufs, caches, shape)
-        }
-        fn decode(
-            &self,
-            q: &mut [f32],
-            k: &[f32],
-            v: &[f32],
-            heads: Heads,
-            cache: KvCache<'_, f16>,
-            at: Positions<'_>,
-        ) {
-            self.rotate_decode(q, k, v, heads, cache, at).unwrap()
-        }
-    }
+    g.bench_function(format!("rotate_decode/{name}"), |b| {
+        b.iter(|| {
+            let cache = KvCache {
+                k: &mut k_cache,
+                v: &mut v_cache,
+                slot,
+            };
+            let heads = Heads {
+                q: Q_HEADS,
+                kv: KV_HEADS,
+            };
+            src.rotate_decode(black_box(&mut q), &k, &v, heads, cache, at)
+                .unwrap()
+        })
+    });
 }
 
 /// Building each kind of table for 131072 positions (head_dim 128).
