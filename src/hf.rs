@@ -4,7 +4,8 @@
 //! straight from the file (`hf_serde.rs`).
 
 use crate::axes::Axes;
-use crate::config::{PairLayout, Rope, RopeBuilder, MAX_PAIRS};
+use crate::builder::RopeBuilder;
+use crate::config::{PairLayout, Rope, MAX_PAIRS};
 use crate::error::RopeError;
 use crate::schedule::{ContextLengths, Llama3, LongRope, LongRopeChoice, Scaling, Yarn};
 

@@ -187,6 +187,7 @@ extern crate std;
 
 mod axes;
 mod backend;
+mod builder;
 mod cache;
 mod compact;
 mod config;
@@ -209,9 +210,10 @@ mod trig;
 
 pub use axes::Axes;
 pub use backend::Backend;
+pub use builder::RopeBuilder;
 pub use cache::Slot;
 pub use compact::CompactTable;
-pub use config::{PairLayout, Rope, RopeBuilder, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
+pub use config::{PairLayout, Rope, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
 pub use decode::{Heads, KvCache};
 pub use element::Element;
 pub use error::RopeError;
