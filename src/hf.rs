@@ -28,11 +28,13 @@ pub enum RopeType {
     Llama3,
     /// `"proportional"`: [`RopeBuilder::proportional_rotary`] (Gemma 4).
     Proportional,
+    /// `"axial"`: 2-D axial RoPE of vision encoders ([`Axes::Axial2d`]).
+    Axial,
 }
 
 impl RopeType {
     /// The names transformers writes, each with its type.
-    pub const NAMES: [(&'static str, RopeType); 9] = [
+    pub const NAMES: [(&'static str, RopeType); 10] = [
         ("default", RopeType::Default),
         ("mrope", RopeType::Default),
         ("linear", RopeType::Linear),
@@ -42,6 +44,7 @@ impl RopeType {
         ("su", RopeType::LongRope),
         ("llama3", RopeType::Llama3),
         ("proportional", RopeType::Proportional),
+        ("axial", RopeType::Axial),
     ];
 
     /// The type a config's `rope_type` names, or `None` for a name transformers does not
@@ -416,6 +419,9 @@ impl HfConfig {
                 Axes::MRope(s)
             });
         }
+        if p.rope_type == RopeType::Axial {
+            b = b.axes(Axes::Axial2d);
+        }
         // transformers' `int(head_dim * partial_rotary_factor)`.
         let fraction = |f: f64| (head_dim as f64 * f) as usize;
         if p.rope_type == RopeType::Proportional {
@@ -444,7 +450,7 @@ impl HfConfig {
             _ => Err(RopeError::MissingField { what: "factor" }),
         };
         let scaling = match p.rope_type {
-            RopeType::Default => Scaling::None,
+            RopeType::Default | RopeType::Axial => Scaling::None,
             RopeType::Linear => Scaling::Linear {
                 factor: need(p.factor, "factor")?,
             },

@@ -357,3 +357,22 @@ fn dynamic_ntk_follows_the_cached_length() {
         "dynamic NTK below max_position_embeddings",
     );
 }
+
+/// The Qwen2-VL vision encoder's axial RoPE (head 80 = 1280 / 16), as transformers'
+/// `"axial"` rope type: the golden case's frequencies where the checkout has them.
+#[test]
+fn axial_vision_encoder() {
+    let config: HfConfig = serde_json::from_str(
+        r#"{"hidden_size": 1280, "num_attention_heads": 16,
+            "rope_parameters": {"rope_type": "axial", "rope_theta": 10000.0}}"#,
+    )
+    .unwrap();
+    let rope = config.rope(LayerKind::Full, 1).unwrap();
+    assert_eq!(rope.axes(), Axes::Axial2d);
+    let want = Rope::builder(80).axes(Axes::Axial2d).build().unwrap();
+    assert_freqs(&rope, want.inv_freqs(), "axial");
+    if let Some((freqs, _)) = golden("axial-qwen2-vl-vision") {
+        // transformers keeps one half's frequencies; ours are per pair, both halves.
+        assert_freqs(&rope, &freqs.repeat(2), "axial, transformers");
+    }
+}
