@@ -221,7 +221,7 @@ pub(crate) fn run<S: Source + ?Sized, E: Element>(
         // At the identity nothing turns, bit for bit (cos 1, sin 0 would turn -0.0 into
         // +0.0), but DeepSeek's reorder still happens.
         if !(at.is_zero() && g.scale == 1.0) {
-            for_each_scaled(src, &g, &at, rescale, |first_pair, cos, sin| {
+            for_each_at(src, &g, &at, rescale, |first_pair, cos, sin| {
                 for target in targets.iter_mut() {
                     let heads = target.heads;
                     let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
@@ -258,47 +258,68 @@ pub(crate) struct Rows {
 
 /// The second half of [`PairLayout::InterleavedToHalfSplit`]: after its pairs were turned
 /// in place, move each head's rotated channels from interleaved to half-split order
-/// (`back == false`), or from half-split to interleaved (`back`, the inverse). Kept out of
-/// line so that its scratch row does not weigh on the other layouts' stack.
+/// (`back == false`), or from half-split to interleaved (`back`, the inverse). In place,
+/// by block rotations (`O(n log n)` moves, no scratch row on the stack).
 #[inline(never)]
 pub(crate) fn reorder_heads<E: Copy>(x: &mut [E], rows: Rows, rotary_dim: usize, back: bool) {
-    if rotary_dim == 0 {
-        return;
-    }
-    let half = rotary_dim / 2;
     for h in 0..rows.heads {
         let row = &mut x[rows.base + h * rows.stride..][..rotary_dim];
-        let mut tmp = [row[0]; MAX_ROTARY_DIM];
-        tmp[..rotary_dim].copy_from_slice(row);
-        for j in 0..half {
-            if back {
-                row[2 * j] = tmp[j];
-                row[2 * j + 1] = tmp[half + j];
-            } else {
-                row[j] = tmp[2 * j];
-                row[half + j] = tmp[2 * j + 1];
-            }
+        if back {
+            interleave(row);
+        } else {
+            deinterleave(row);
         }
     }
 }
 
-/// Calls `f(first_pair, cos, sin)` for runs covering every pair of a token at `at`. With
-/// several distinct coordinates, each pair's cos/sin are gathered from the source at its
-/// own axis's coordinate (the source computes or looks up whole rows, once per distinct
-/// coordinate), and `f` gets them in one run.
+/// `[a0 b0 a1 b1 ..]` to `[a0 a1 .. b0 b1 ..]`: each half of the pairs separately, then
+/// `[A1 B1 A2 B2]` to `[A1 A2 B1 B2]` by rotating the middle.
+fn deinterleave<E>(x: &mut [E]) {
+    let pairs = x.len() / 2;
+    if pairs < 2 {
+        return;
+    }
+    let h = pairs / 2;
+    let (first, second) = x.split_at_mut(2 * h);
+    deinterleave(first);
+    deinterleave(second);
+    x[h..2 * h + (pairs - h)].rotate_left(h);
+}
+
+/// The inverse of [`deinterleave`].
+fn interleave<E>(x: &mut [E]) {
+    let pairs = x.len() / 2;
+    if pairs < 2 {
+        return;
+    }
+    let h = pairs / 2;
+    x[h..pairs + h].rotate_right(h);
+    let (first, second) = x.split_at_mut(2 * h);
+    interleave(first);
+    interleave(second);
+}
+
+/// Calls `f(first_pair, cos, sin)` for runs covering every pair of a token at `at`, cos
+/// and sin times `factor` where there is one (the true inverse's rescale). With several
+/// distinct coordinates, or a factor, each pair's cos/sin are gathered from the source at
+/// its own axis's coordinate (the source computes or looks up whole rows, once per
+/// distinct coordinate), and `f` gets them in one run; one gathering loop serves both, so
+/// that the rescale adds no second copy of this code to every caller.
 #[inline]
 fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
     src: &S,
     g: &Geom,
     at: &At,
+    factor: Option<f32>,
     mut f: F,
 ) {
-    if !at.multi {
+    if !at.multi && factor.is_none() {
         return src.for_each_run(at.coords[0], f);
     }
     let pairs = g.rotary_dim / 2;
+    let axes = if at.multi { g.axes.count() } else { 1 };
     let (mut cos, mut sin) = ([0.0f32; MAX_PAIRS], [0.0f32; MAX_PAIRS]);
-    for a in 0..g.axes.count() {
+    for a in 0..axes {
         let p = at.coords[a];
         if at.coords[..a].contains(&p) {
             continue; // gathered with an earlier axis
@@ -306,12 +327,18 @@ fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
         src.for_each_run(p, |first, c, s| {
             for (j, (&c, &s)) in c.iter().zip(s).enumerate() {
                 let pair = first + j;
-                if at.coords[g.axes.axis_of(pair, pairs)] == p {
+                if !at.multi || at.coords[g.axes.axis_of(pair, pairs)] == p {
                     cos[pair] = c;
                     sin[pair] = s;
                 }
             }
         });
+    }
+    if let Some(k) = factor {
+        cos[..pairs]
+            .iter_mut()
+            .chain(&mut sin[..pairs])
+            .for_each(|v| *v *= k);
     }
     f(0, &cos[..pairs], &sin[..pairs]);
 }
@@ -320,44 +347,6 @@ fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
 /// turns the source's `s cos`, `s sin` into `cos / s`, `sin / s` (one more f32 rounding).
 fn rescale_for(g: &Geom, direction: Direction) -> Option<f32> {
     (direction == Direction::Inverse && g.scale != 1.0).then(|| (1.0 / (g.scale * g.scale)) as f32)
-}
-
-/// [`for_each_at`], with cos and sin multiplied by `factor` where there is one.
-#[inline]
-fn for_each_scaled<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
-    src: &S,
-    g: &Geom,
-    at: &At,
-    factor: Option<f32>,
-    mut f: F,
-) {
-    match factor {
-        None => for_each_at(src, g, at, f),
-        Some(k) => for_each_at(src, g, at, |first, cos, sin| {
-            scaled(first, cos, sin, k, &mut f)
-        }),
-    }
-}
-
-/// Calls `f` with `cos` and `sin` times `k`; out of line, so that its scratch is on the
-/// stack only for the true inverse at a scale other than 1.
-#[inline(never)]
-fn scaled<F: FnMut(usize, &[f32], &[f32])>(
-    first: usize,
-    cos: &[f32],
-    sin: &[f32],
-    k: f32,
-    f: &mut F,
-) {
-    let (mut c, mut s) = ([0.0f32; MAX_PAIRS], [0.0f32; MAX_PAIRS]);
-    let n = cos.len();
-    for (d, &v) in c[..n].iter_mut().zip(cos) {
-        *d = v * k;
-    }
-    for (d, &v) in s[..n].iter_mut().zip(sin) {
-        *d = v * k;
-    }
-    f(first, &c[..n], &s[..n]);
 }
 
 /// From this many bytes of rotated output in one out-of-place call, the kernels write it
@@ -448,7 +437,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
             ..span_for(&g, heads, stride, first, n, inverse)
         };
         if !identity {
-            for_each_scaled(src, &g, &at, rescale, |first, cos, sin| {
+            for_each_at(src, &g, &at, rescale, |first, cos, sin| {
                 let span = Span {
                     stream,
                     ..turn(dims.heads, stride, first, cos.len())
