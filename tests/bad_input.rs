@@ -453,14 +453,15 @@ fn slots_and_head_counts_name_the_mistake() {
 #[test]
 fn a_row_in_heads_instead_of_elements_is_an_error() {
     use rope_simd::Slot;
-    let rope = Rope::new(128, 10_000.0, PairLayout::HalfSplit).unwrap();
-    let k = vec![1.0f32; 8 * 128];
-    let mut cache = vec![0.0f32; 4096 * 8 * 128];
-    let wrong = Slot::tokens_heads(100, 8, 128);
+    // A small model (Miri runs this too): 2 KV heads of 8, a cache of 101 rows.
+    let rope = Rope::new(8, 10_000.0, PairLayout::HalfSplit).unwrap();
+    let k = vec![1.0f32; 2 * 8];
+    let mut cache = vec![0.0f32; 101 * 2 * 8];
+    let wrong = Slot::tokens_heads(100, 2, 8);
     let err = rope
         .rotate_into(
             &k,
-            Shape::tokens_heads(8),
+            Shape::tokens_heads(2),
             &mut cache,
             wrong,
             Positions::Start(100),
@@ -472,10 +473,10 @@ fn a_row_in_heads_instead_of_elements_is_an_error() {
         "{err}"
     );
     assert!(cache.iter().all(|&v| v == 0.0));
-    let right = Slot::tokens_heads(100, 8 * 128, 128);
+    let right = Slot::tokens_heads(100, 2 * 8, 8);
     rope.rotate_into(
         &k,
-        Shape::tokens_heads(8),
+        Shape::tokens_heads(2),
         &mut cache,
         right,
         Positions::Start(100),
