@@ -205,6 +205,7 @@ mod kernel;
 mod positions;
 mod rotate;
 mod schedule;
+mod shape;
 mod table;
 mod trig;
 

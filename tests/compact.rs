@@ -76,15 +76,6 @@ fn compact_rotations_agree_with_the_reference_on_every_backend() {
             let compact = rope.compact_table(70_000).unwrap();
             let positions = [3u32, 69_999, 4096, 0];
             let x: Vec<E> = Rng(17).vec(positions.len() * 3 * 48, 20.0);
-            let mut y = x.clone();
-            compact
-                .apply(
-                    &mut y,
-                    Shape::tokens_heads(3),
-                    Positions::List(&positions),
-                    Direction::Inverse,
-                )
-                .unwrap();
             let r = Reference {
                 head_dim: 48,
                 rotary_dim: 40,
@@ -93,28 +84,30 @@ fn compact_rotations_agree_with_the_reference_on_every_backend() {
                 scale: 1.2,
             };
             let pos: Vec<u64> = positions.iter().map(|&p| u64::from(p)).collect();
-            let want = r.rotate(&widen(&x), 3, Order::TokensHeads, &pos, true);
-            assert_close(&r, &x, &y, &want, "compact table, inverse");
-            // The transpose: turned back, times the scale.
-            let mut y = x.clone();
-            compact
-                .apply(
-                    &mut y,
-                    Shape::tokens_heads(3),
-                    Positions::List(&positions),
-                    Direction::Transpose,
-                )
-                .unwrap();
-            let want = r.rotate_signed_at(
-                &widen(&x),
-                3,
-                Order::TokensHeads,
-                positions.len(),
-                |t, _| pos[t],
-                |_| true,
-                false,
-            );
-            assert_close(&r, &x, &y, &want, "compact table, transpose");
+            // The true inverse (turned back, divided by the scale) and the transpose
+            // (turned back, times the scale: every position negative).
+            for direction in [Direction::Inverse, Direction::Transpose] {
+                let mut y = x.clone();
+                compact
+                    .apply(
+                        &mut y,
+                        Shape::tokens_heads(3),
+                        Positions::List(&positions),
+                        direction,
+                    )
+                    .unwrap();
+                let transpose = direction == Direction::Transpose;
+                let want = r.rotate_signed_at(
+                    &widen(&x),
+                    3,
+                    Order::TokensHeads,
+                    positions.len(),
+                    |t, _| pos[t],
+                    |_| transpose,
+                    !transpose,
+                );
+                assert_close(&r, &x, &y, &want, &format!("compact table, {direction:?}"));
+            }
         }
     }
     for b in backends() {
