@@ -90,8 +90,11 @@
 // x86_64 AVX2 + F16C.
 #define ROPE_BACKEND_AVX2 2
 
-// x86_64 AVX-512F.
+// x86_64 AVX-512F (bf16 rounded in integer lanes).
 #define ROPE_BACKEND_AVX512 3
+
+// x86_64 AVX-512F with AVX512_BF16 (bf16 rounded with its instructions).
+#define ROPE_BACKEND_AVX512_BF16 4
 
 // Flag: the true inverse, by -position * theta divided by the magnitude scale (undoes a
 // rotation at any scale).
@@ -365,7 +368,7 @@ int32_t rope_backend_available(int32_t backend);
 int32_t rope_best_backend(void);
 
 // A static, NUL-terminated name for a ROPE_BACKEND_* value ("scalar", "lanes", "avx2",
-// "avx512", "auto"; "unknown" otherwise).
+// "avx512", "avx512bf16", "auto"; "unknown" otherwise).
 const char *rope_backend_name(int32_t backend);
 
 // A static, NUL-terminated description of a ROPE_OK / ROPE_ERR_* code.

@@ -1,7 +1,7 @@
 //! [`RopeBuilder`]: the options of a [`Rope`], validated and turned into its frequencies.
 
 use crate::axes::Axes;
-use crate::backend::Backend;
+use crate::backend::{Backend, Isa};
 use crate::config::{PairLayout, Rope, MAX_PAIRS, MAX_ROTARY_DIM, MAX_SCALE};
 use crate::error::RopeError;
 use crate::schedule::Scaling;
@@ -337,13 +337,7 @@ impl<'a> RopeBuilder<'a> {
                 return Err(RopeError::BadScale { what, value });
             }
         }
-        let backend = match self.backend {
-            Some(b) => {
-                b.check()?;
-                b
-            }
-            None => Backend::detect(),
-        };
+        let isa = Isa::of(self.backend.unwrap_or_else(Backend::detect))?;
         let (mut turn_hi, mut turn_lo) = ([0.0; MAX_PAIRS], [0.0; MAX_PAIRS]);
         for (i, &f) in inv_freq[..pairs].iter().enumerate() {
             (turn_hi[i], turn_lo[i]) = Turns::from_inv_freq(f).parts();
@@ -353,7 +347,7 @@ impl<'a> RopeBuilder<'a> {
             rotary_dim,
             layout: self.layout,
             scale,
-            backend,
+            isa,
             axes: self.axes,
             offset: self.offset,
             inv_freq,

@@ -201,15 +201,9 @@ impl<S: AsRef<[f64]>> Source for CompactTable<S> {
             let n = RUN.min(pairs - first);
             let r = first..first + n;
             let (coarse, fine) = ([&cc[r.clone()], &cs[r.clone()]], [&fc[r.clone()], &fs[r]]);
-            let b = self.geom.backend;
-            crate::backend::angle_sum(
-                b,
-                coarse,
-                fine,
-                self.geom.scale,
-                &mut cos[..n],
-                &mut sin[..n],
-            );
+            self.geom
+                .isa
+                .angle_sum(coarse, fine, self.geom.scale, &mut cos[..n], &mut sin[..n]);
             f(first, &cos[..n], &sin[..n]);
             first += n;
         }

@@ -2,7 +2,7 @@
 //! frequencies, scale) and the limits on it; [`RopeBuilder`](crate::RopeBuilder) builds it.
 
 use crate::axes::Axes;
-use crate::backend::Backend;
+use crate::backend::{Backend, Isa};
 use crate::builder::RopeBuilder;
 use crate::error::RopeError;
 use crate::schedule::Scaling;
@@ -82,7 +82,7 @@ pub struct Rope {
     pub(crate) rotary_dim: usize,
     pub(crate) layout: PairLayout,
     pub(crate) scale: f64,
-    pub(crate) backend: Backend,
+    pub(crate) isa: Isa,
     pub(crate) axes: Axes,
     /// Channels before the rotated ones in each head (ggml's `n_offs`).
     pub(crate) offset: usize,
@@ -241,7 +241,7 @@ impl Rope {
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.isa.backend()
     }
 
     /// The same description running on another backend.
@@ -259,8 +259,7 @@ impl Rope {
     /// # Errors
     /// [`RopeError::BackendUnavailable`] if this CPU cannot run `backend`.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self, RopeError> {
-        backend.check()?;
-        self.backend = backend;
+        self.isa = Isa::of(backend)?;
         Ok(self)
     }
 

@@ -2,7 +2,7 @@
 //! one's cos/sin once, and hand each run of pairs to the backend's kernels (in place, or
 //! out of place into a cache slot with conversion).
 
-use crate::backend::Backend;
+use crate::backend::Isa;
 use crate::cache::Slot;
 use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION, MAX_ROTARY_DIM};
 use crate::element::Element;
@@ -231,7 +231,7 @@ pub(crate) fn run<S: Source + ?Sized, E: Element>(
                         inverse: inverse ^ at.negative,
                         ..span_for(&g, heads, stride, first_pair, cos.len(), inverse)
                     };
-                    E::rotate(g.backend, &mut target.x[base..], &span, cos, sin);
+                    g.isa.rotate(&mut target.x[base..], &span, cos, sin);
                 }
             });
         }
@@ -434,7 +434,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                 .filter(|r| !r.is_empty())
             {
                 convert(
-                    g.backend,
+                    g.isa,
                     &input[s0 + part.start..s0 + part.end],
                     &mut dst[d0 + part.start..d0 + part.end],
                     &mut scratch,
@@ -452,8 +452,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                     stream,
                     ..turn(dims.heads, stride, first, cos.len())
                 };
-                crate::backend::rotate_into(
-                    g.backend,
+                g.isa.rotate_into(
                     &input[base..],
                     &mut dst[dst_base..],
                     &span,
@@ -464,7 +463,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                 if let Some(q) = also.as_deref_mut() {
                     let (qb, qs) = token_base(q.kind, t, tokens, q.heads, hd);
                     let span = turn(q.heads, qs, first, cos.len());
-                    S::rotate(g.backend, &mut q.x[qb..], &span, cos, sin);
+                    g.isa.rotate(&mut q.x[qb..], &span, cos, sin);
                 }
             });
         }
@@ -492,19 +491,14 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
 }
 
 /// Convert `src` into `dst` (same lengths) through f32, a scratch-full at a time.
-fn convert<S: Element, D: Element>(
-    backend: Backend,
-    src: &[S],
-    dst: &mut [D],
-    scratch: &mut [f32],
-) {
+fn convert<S: Element, D: Element>(isa: Isa, src: &[S], dst: &mut [D], scratch: &mut [f32]) {
     // f32 needs no widening: narrow straight from the source.
     if let Some(f) = S::as_f32(src) {
-        return D::narrow(backend, f, dst);
+        return isa.narrow(f, dst);
     }
     for (s, d) in src.chunks(scratch.len()).zip(dst.chunks_mut(scratch.len())) {
         let tmp = &mut scratch[..s.len()];
-        S::widen(backend, s, tmp);
-        D::narrow(backend, tmp, d);
+        isa.widen(s, tmp);
+        isa.narrow(tmp, d);
     }
 }

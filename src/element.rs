@@ -7,9 +7,6 @@
 
 use half::{bf16, f16};
 
-use crate::backend::Backend;
-use crate::kernel::Span;
-
 /// An element type that can be rotated: `f32`, [`half::f16`] or [`half::bf16`].
 ///
 /// Sealed: the kernels are written for exactly these three.
@@ -37,13 +34,10 @@ pub trait Element: Copy + Send + Sync + 'static + private::Sealed {
 pub(crate) mod private {
     use super::*;
 
-    pub trait Sealed: Sized + crate::backend::generic::SimdElement {
-        /// Run `backend`'s kernel for this element type over `span`.
-        fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]);
-        /// Widen `src` into `dst` (same lengths) with `backend`'s conversion.
-        fn widen(backend: Backend, src: &[Self], dst: &mut [f32]);
-        /// Round `src` into `dst` (same lengths) with `backend`'s conversion.
-        fn narrow(backend: Backend, src: &[f32], dst: &mut [Self]);
+    /// What the kernels need to know of an element type: its layout, and f32 views.
+    pub trait Sealed: Sized {
+        /// Which of the three types this is (the kernels pick loads and stores by it).
+        const KIND: Kind;
         /// The values as f32, when they are f32 (no conversion needed).
         fn as_f32(_: &[Self]) -> Option<&[f32]> {
             None
@@ -54,19 +48,16 @@ pub(crate) mod private {
         }
     }
 
+    /// The three element types. f16 and bf16 are transparent `u16`s.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Kind {
+        F32,
+        F16,
+        Bf16,
+    }
+
     impl Sealed for f32 {
-        #[inline]
-        fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]) {
-            (backend.kernels().f32)(x, span, cos, sin)
-        }
-        #[inline]
-        fn widen(_: Backend, src: &[Self], dst: &mut [f32]) {
-            dst.copy_from_slice(src)
-        }
-        #[inline]
-        fn narrow(_: Backend, src: &[f32], dst: &mut [Self]) {
-            dst.copy_from_slice(src)
-        }
+        const KIND: Kind = Kind::F32;
         fn as_f32(x: &[Self]) -> Option<&[f32]> {
             Some(x)
         }
@@ -75,27 +66,16 @@ pub(crate) mod private {
         }
     }
 
-    macro_rules! sixteen {
-        ($t:ty, $rotate:ident, $widen:ident, $narrow:ident) => {
-            impl Sealed for $t {
-                #[inline]
-                fn rotate(backend: Backend, x: &mut [Self], span: &Span, cos: &[f32], sin: &[f32]) {
-                    (backend.kernels().$rotate)(x, span, cos, sin)
-                }
-                #[inline]
-                fn widen(backend: Backend, src: &[Self], dst: &mut [f32]) {
-                    (backend.kernels().$widen)(src, dst)
-                }
-                #[inline]
-                fn narrow(backend: Backend, src: &[f32], dst: &mut [Self]) {
-                    (backend.kernels().$narrow)(src, dst)
-                }
-            }
-        };
+    impl Sealed for f16 {
+        const KIND: Kind = Kind::F16;
     }
-    sixteen!(f16, f16, widen_f16, narrow_f16);
-    sixteen!(bf16, bf16, widen_bf16, narrow_bf16);
+
+    impl Sealed for bf16 {
+        const KIND: Kind = Kind::Bf16;
+    }
 }
+
+pub(crate) use private::Kind;
 
 impl Element for f32 {
     const NAME: &'static str = "f32";

@@ -2,7 +2,7 @@
 //! the types its calls take. `driver.rs` carries them out.
 
 use crate::axes::Axes;
-use crate::backend::Backend;
+use crate::backend::Isa;
 use crate::cache::Slot;
 use crate::config::PairLayout;
 use crate::driver::{
@@ -20,7 +20,7 @@ pub struct Geom {
     pub rotary_dim: usize,
     pub layout: PairLayout,
     pub scale: f64,
-    pub backend: Backend,
+    pub isa: Isa,
     pub axes: Axes,
     /// Channels before the rotated ones.
     pub offset: usize,
@@ -548,7 +548,7 @@ pub trait Rotate: private::Source {
         crate::error::check_len("sin", pairs, sin.len())?;
         let rows = heads.len() / g.head_dim;
         let span = span_for(&g, rows, g.head_dim, 0, pairs, false);
-        E::rotate(g.backend, heads, &span, cos, sin);
+        g.isa.rotate(heads, &span, cos, sin);
         if g.layout == PairLayout::InterleavedToHalfSplit {
             let rows = Rows {
                 base: g.offset,

@@ -15,7 +15,7 @@ impl Source for Rope {
             rotary_dim: self.rotary_dim,
             layout: self.layout,
             scale: self.scale,
-            backend: self.backend,
+            isa: self.isa,
             axes: self.axes,
             offset: self.offset,
         }
@@ -52,7 +52,7 @@ impl Rope {
     ) {
         let end = first + cos.len();
         let (hi, lo) = (&self.turn_hi[first..end], &self.turn_lo[first..end]);
-        crate::backend::cos_sin_batch(self.backend, position, hi, lo, scale, cos, sin);
+        self.isa.cos_sin_batch(position, (hi, lo), scale, cos, sin);
     }
 
     /// Length in f32 of a table for positions `0..max_pos`: `max_pos * rotary_dim`

@@ -84,8 +84,10 @@ pub const ROPE_BACKEND_SCALAR: i32 = 0;
 pub const ROPE_BACKEND_LANES: i32 = 1;
 /// x86_64 AVX2 + F16C.
 pub const ROPE_BACKEND_AVX2: i32 = 2;
-/// x86_64 AVX-512F.
+/// x86_64 AVX-512F (bf16 rounded in integer lanes).
 pub const ROPE_BACKEND_AVX512: i32 = 3;
+/// x86_64 AVX-512F with AVX512_BF16 (bf16 rounded with its instructions).
+pub const ROPE_BACKEND_AVX512_BF16: i32 = 4;
 
 /// Flag: the true inverse, by -position * theta divided by the magnitude scale (undoes a
 /// rotation at any scale).
@@ -208,6 +210,7 @@ fn backend_from(code: i32) -> Result<Option<Backend>, i32> {
         ROPE_BACKEND_LANES => Some(Backend::Lanes),
         ROPE_BACKEND_AVX2 => Some(Backend::Avx2),
         ROPE_BACKEND_AVX512 => Some(Backend::Avx512),
+        ROPE_BACKEND_AVX512_BF16 => Some(Backend::Avx512Bf16),
         _ => return Err(ROPE_ERR_BAD_ENUM),
     })
 }
@@ -218,6 +221,7 @@ fn backend_code(b: Backend) -> i32 {
         Backend::Lanes => ROPE_BACKEND_LANES,
         Backend::Avx2 => ROPE_BACKEND_AVX2,
         Backend::Avx512 => ROPE_BACKEND_AVX512,
+        Backend::Avx512Bf16 => ROPE_BACKEND_AVX512_BF16,
         _ => ROPE_BACKEND_SCALAR,
     }
 }
@@ -777,7 +781,7 @@ pub extern "C" fn rope_best_backend() -> i32 {
 }
 
 /// A static, NUL-terminated name for a ROPE_BACKEND_* value ("scalar", "lanes", "avx2",
-/// "avx512", "auto"; "unknown" otherwise).
+/// "avx512", "avx512bf16", "auto"; "unknown" otherwise).
 #[no_mangle]
 pub extern "C" fn rope_backend_name(backend: i32) -> *const c_char {
     let s: &'static [u8] = match backend_from(backend) {
@@ -786,6 +790,7 @@ pub extern "C" fn rope_backend_name(backend: i32) -> *const c_char {
         Ok(Some(Backend::Lanes)) => b"lanes\0",
         Ok(Some(Backend::Avx2)) => b"avx2\0",
         Ok(Some(Backend::Avx512)) => b"avx512\0",
+        Ok(Some(Backend::Avx512Bf16)) => b"avx512bf16\0",
         _ => b"unknown\0",
     };
     s.as_ptr().cast()

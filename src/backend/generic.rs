@@ -6,7 +6,7 @@
 //! conversions. Pairs left over after the last full vector go to the scalar kernel.
 //!
 //! Every function here that holds a loop or chooses a path is `#[inline(always)]`, so
-//! that it all lands in the `#[target_feature]` entry points (`isa_entries!`), the only
+//! that it all lands in the `#[target_feature]` entry points (`isa_entry!`), the only
 //! functions compiled for the ISA, except in unoptimized builds (`opt-level = 0`, where
 //! `build.rs` sets `cfg(rope_simd_unoptimized)`): there each is `#[inline(never)]`.
 //! Unoptimized code gives every inlined function's locals stack slots of their own, none
@@ -21,8 +21,8 @@
 use core::mem::MaybeUninit;
 
 use crate::config::MAX_PAIRS;
+use crate::element::Kind;
 use crate::kernel::{self, Span, PREFETCH_AHEAD};
-use half::{bf16, f16};
 
 /// `array!(n, |i| e)`: `[e(0), e(1), .., e(n-1)]`, written out in place. Neither
 /// `core::array::from_fn` nor an `#[inline(always)]` function taking a closure is enough:
@@ -184,75 +184,58 @@ pub trait Vector: Copy {
     }
 }
 
-/// Loads and stores of one element type through a [`Vector`] (a supertrait of every
-/// [`Element`](crate::Element)).
+/// Loads and stores of one element type through a [`Vector`], for every
+/// [`Element`](crate::Element), chosen by its kind (a constant: one path is compiled).
 pub trait SimdElement: Copy {
-    /// True for bf16 only (a transparent u16).
-    const IS_BF16: bool = false;
+    /// True for bf16 only.
+    const IS_BF16: bool;
     /// True for f32 only.
-    const IS_F32: bool = false;
+    const IS_F32: bool;
     /// True where [`SimdElement::store_stream`] can bypass the cache (f16, bf16).
-    const STREAMS: bool = false;
+    const STREAMS: bool;
     unsafe fn load<V: Vector>(p: *const Self) -> V;
     unsafe fn store<V: Vector>(v: V, p: *mut Self);
     /// [`SimdElement::store`], non-temporal where `STREAMS` and `V::STREAM` (then `p`
     /// must be 16-byte aligned).
-    unsafe fn store_stream<V: Vector>(v: V, p: *mut Self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { Self::store(v, p) }
-    }
+    unsafe fn store_stream<V: Vector>(v: V, p: *mut Self);
 }
 
-impl SimdElement for f32 {
-    const IS_F32: bool = true;
+// SAFETY (every unsafe block below): `Element` is sealed, and `E::KIND` names `E`'s
+// layout (f32, or f16 or bf16, each a transparent u16), so the casts keep the type;
+// the rest is forwarded from the caller.
+impl<E: crate::Element> SimdElement for E {
+    const IS_BF16: bool = matches!(E::KIND, Kind::Bf16);
+    const IS_F32: bool = matches!(E::KIND, Kind::F32);
+    const STREAMS: bool = !Self::IS_F32;
     #[inline(always)]
     unsafe fn load<V: Vector>(p: *const Self) -> V {
-        // SAFETY: forwarded from the caller.
-        unsafe { V::load(p) }
+        unsafe {
+            match E::KIND {
+                Kind::F32 => V::load(p.cast()),
+                Kind::F16 => V::load_f16(p.cast()),
+                Kind::Bf16 => V::load_bf16(p.cast()),
+            }
+        }
     }
     #[inline(always)]
     unsafe fn store<V: Vector>(v: V, p: *mut Self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { v.store(p) }
+        unsafe {
+            match E::KIND {
+                Kind::F32 => v.store(p.cast()),
+                Kind::F16 => v.store_f16(p.cast()),
+                Kind::Bf16 => v.store_bf16(p.cast()),
+            }
+        }
     }
-}
-
-impl SimdElement for f16 {
-    const STREAMS: bool = true;
     #[inline(always)]
     unsafe fn store_stream<V: Vector>(v: V, p: *mut Self) {
-        // SAFETY: forwarded from the caller; f16 is a transparent u16.
-        unsafe { v.store_f16_stream(p.cast()) }
-    }
-    #[inline(always)]
-    unsafe fn load<V: Vector>(p: *const Self) -> V {
-        // SAFETY: forwarded from the caller; f16 is a transparent u16.
-        unsafe { V::load_f16(p.cast()) }
-    }
-    #[inline(always)]
-    unsafe fn store<V: Vector>(v: V, p: *mut Self) {
-        // SAFETY: forwarded from the caller; f16 is a transparent u16.
-        unsafe { v.store_f16(p.cast()) }
-    }
-}
-
-impl SimdElement for bf16 {
-    const IS_BF16: bool = true;
-    const STREAMS: bool = true;
-    #[inline(always)]
-    unsafe fn store_stream<V: Vector>(v: V, p: *mut Self) {
-        // SAFETY: forwarded from the caller; bf16 is a transparent u16.
-        unsafe { v.store_bf16_stream(p.cast()) }
-    }
-    #[inline(always)]
-    unsafe fn load<V: Vector>(p: *const Self) -> V {
-        // SAFETY: forwarded from the caller; bf16 is a transparent u16.
-        unsafe { V::load_bf16(p.cast()) }
-    }
-    #[inline(always)]
-    unsafe fn store<V: Vector>(v: V, p: *mut Self) {
-        // SAFETY: forwarded from the caller; bf16 is a transparent u16.
-        unsafe { v.store_bf16(p.cast()) }
+        unsafe {
+            match E::KIND {
+                Kind::F32 => v.store(p.cast()),
+                Kind::F16 => v.store_f16_stream(p.cast()),
+                Kind::Bf16 => v.store_bf16_stream(p.cast()),
+            }
+        }
     }
 }
 

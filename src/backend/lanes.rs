@@ -4,9 +4,7 @@
 //! lanes, giving `half`'s bits for every input (tested over every 16-bit pattern), except
 //! f16 on aarch64, where every CPU converts in hardware (see `neon`).
 
-use super::generic::{self, Vector};
-use crate::kernel::Span;
-use half::{bf16, f16};
+use super::generic::Vector;
 use wide::{bytemuck::cast, f32x8, i16x8, i32x8, u16x8, u32x8};
 
 #[derive(Clone, Copy)]
@@ -317,37 +315,11 @@ impl Vector for Lanes {
     }
 }
 
-macro_rules! entry {
-    ($name:ident, $t:ty) => {
-        pub(crate) fn $name(x: &mut [$t], span: &Span, cos: &[f32], sin: &[f32]) {
-            // SAFETY: `Lanes` needs no runtime feature (see the impl above).
-            unsafe { generic::rotate::<Lanes, $t>(x, span, cos, sin) }
-        }
-    };
-}
-entry!(rotate_f32, f32);
-entry!(rotate_f16, f16);
-entry!(rotate_bf16, bf16);
-
-macro_rules! convert {
-    ($widen:ident, $narrow:ident, $t:ty) => {
-        pub(crate) fn $widen(src: &[$t], dst: &mut [f32]) {
-            // SAFETY: `Lanes` needs no runtime feature.
-            unsafe { generic::widen::<Lanes, $t>(src, dst) }
-        }
-        pub(crate) fn $narrow(src: &[f32], dst: &mut [$t]) {
-            // SAFETY: `Lanes` needs no runtime feature.
-            unsafe { generic::narrow::<Lanes, $t>(src, dst) }
-        }
-    };
-}
-convert!(widen_f16, narrow_f16, f16);
-convert!(widen_bf16, narrow_bf16, bf16);
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::element::soft::rounding_cases;
+    use half::{bf16, f16};
 
     /// Every 16-bit pattern, eight at a time (every `step`-th group).
     fn every_pattern(step: usize) -> impl Iterator<Item = [u16; 8]> {

@@ -211,7 +211,7 @@ static void test_errors(void) {
   CHECK(rope_create(NULL, NULL) == ROPE_ERR_NULL, "create(NULL, NULL)");
   RopeHandle *out = NULL;
   CHECK(rope_create(NULL, &out) == ROPE_ERR_NULL && out == NULL, "create(NULL config)");
-  for (int b = ROPE_BACKEND_SCALAR; b <= ROPE_BACKEND_AVX512; b++) {
+  for (int b = ROPE_BACKEND_SCALAR; b <= ROPE_BACKEND_AVX512_BF16; b++) {
     c = rope_config_default(8);
     c.backend = b;
     RopeHandle *r = NULL;

@@ -28,10 +28,11 @@ use crate::backend::generic::Vector;
 pub(crate) struct Avx2(__m256);
 
 // SAFETY (every unsafe block below): these methods run only inside the
-// `#[target_feature(enable = "avx,avx2,f16c")]` functions that `isa_entries!` generates at
-// the bottom, which are called only when `has_avx2()` said the CPU and OS support those
-// features, or inside the AVX-512 ones (for row tails: `Avx512::Tail`), which enable the
-// same features and run only where `has_avx512()` said so, which implies them; the callers of the pointer methods guarantee 8 (or 4 for `load_dup`) readable
+// `#[target_feature(enable = "avx,avx2,f16c")]` function `run` that `isa_entry!` generates
+// at the bottom, which `dispatch` calls only with a `cpu::HasAvx2` token (the CPU and OS
+// support those features), or inside the AVX-512 ones (for row tails: `Avx512::Tail`),
+// which enable the same features and need a token that implies them; the callers of the
+// pointer methods guarantee 8 (or 4 for `load_dup`) readable
 // or writable elements, and a 16-byte aligned `p` for the `_stream` stores
 // (`generic::rotate_into` streams only where every vector store is aligned).
 impl Vector for Avx2 {
@@ -276,4 +277,4 @@ impl Avx2 {
     }
 }
 
-isa_entries!(Avx2, "avx,avx2,f16c", super::has_avx2);
+isa_entry!(Avx2, "avx,avx2,f16c");

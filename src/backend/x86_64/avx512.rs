@@ -51,10 +51,10 @@ pub(crate) struct Avx512<const BF16: bool>(__m512);
 const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT;
 
 // SAFETY (every unsafe block below): these methods run only inside the
-// `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` functions that `isa_entries!`
+// `#[target_feature(enable = "avx512f,avx,avx2,f16c")]` function `run` that `isa_entry!`
 // generates at the bottom (with `avx512bf16`, `avx512bw` and `avx512dq` added for
-// `Avx512<true>`), which are called only when `has_avx512()` (`has_avx512_bf16()`) said
-// the CPU and OS support those features; the callers of the pointer methods guarantee 16
+// `Avx512<true>`), which `dispatch` calls only with a `cpu::HasAvx512`
+// (`cpu::HasAvx512Bf16`) token: the CPU and OS support those features; the callers of the pointer methods guarantee 16
 // (or 8 for `load_dup`, 32 for the pair methods, the mask's lanes for the masked ones:
 // AVX-512 masked loads and stores touch no other element, and fault on none) elements,
 // and a 16-byte aligned `p` for the `_stream` stores (`generic::rotate_into` streams only
@@ -74,7 +74,7 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
         // SAFETY: AVX2's features are part of this ISA's (see above); the rest is
         // forwarded from the caller. `generic::rotate` with AVX2 is its `rotate_rows`
         // (AVX2 has no narrower tail).
-        unsafe { super::avx2::rotate_tf(x, span, cos, sin) }
+        unsafe { super::avx2::run(crate::backend::dispatch::Rotate { x, span, cos, sin }) }
     }
     #[inline(always)]
     unsafe fn rotate_tails_into<S: crate::Element, D: crate::Element>(
@@ -86,7 +86,16 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
         sin: &[f32],
     ) {
         // SAFETY: as in `rotate_tails`.
-        unsafe { super::avx2::rotate_into(src, dst, span, dst_stride, cos, sin) }
+        unsafe {
+            super::avx2::run(crate::backend::dispatch::RotateInto {
+                src,
+                dst,
+                span,
+                dst_stride,
+                cos,
+                sin,
+            })
+        }
     }
     const PREFETCH: bool = true;
     #[inline(always)]
@@ -239,8 +248,8 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
             return;
         }
         // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions enable
-        // avx512bf16, avx512bw and avx512dq and run only where `has_avx512_bf16()` said
-        // so; each `p` is valid for 64 bytes (caller).
+        // avx512bf16, avx512bw and avx512dq and run only with a `cpu::HasAvx512Bf16` token;
+        // each `p` is valid for 64 bytes (caller).
         unsafe {
             let mut rounded = [_mm512_setzero_si512(); M];
             // One mask test and branch for all the screens: with two chunks per branch
@@ -339,7 +348,7 @@ impl<const BF16: bool> Avx512<BF16> {
         if BF16 {
             // SAFETY: `BF16` is true only in the `with_bf16` entries, whose functions
             // enable avx512bf16, avx512bw and avx512dq and run only where
-            // `has_avx512_bf16()` said so.
+            // a `cpu::HasAvx512Bf16` token says so.
             unsafe {
                 // Lanes with a subnormal input (VFPCLASSPS category 5, AVX-512DQ).
                 let subnormal = _mm512_fpclass_ps_mask::<0x20>(self.0);
@@ -404,16 +413,14 @@ unsafe fn integer_pairs(even: __m512, odd: __m512) -> __m512i {
     }
 }
 
-isa_entries!(Avx512<false>, "avx512f,avx,avx2,f16c", super::has_avx512);
+isa_entry!(Avx512<false>, "avx512f,avx,avx2,f16c");
 
-/// The same kernels with AVX512_BF16 narrowing (`Backend::Avx512` uses them where the CPU
-/// has it; the bits are the same). The f64 cos/sin loops have no bf16 in them: those of
-/// the plain instantiation serve.
+/// The same kernels with AVX512_BF16 narrowing, for `Backend::Avx512Bf16`'s jobs that
+/// touch bf16 (the bits are the same); its other jobs run the plain instantiation.
 pub(crate) mod with_bf16 {
     use super::Avx512;
-    isa_entries!(
-        kernels Avx512<true>,
-        "avx512f,avx512bw,avx512dq,avx512bf16,avx,avx2,f16c",
-        super::super::has_avx512_bf16
+    isa_entry!(
+        Avx512<true>,
+        "avx512f,avx512bw,avx512dq,avx512bf16,avx,avx2,f16c"
     );
 }

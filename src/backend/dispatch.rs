@@ -1,0 +1,368 @@
+//! Dispatch, resolved once: an [`Isa`] is chosen when a [`Rope`](crate::Rope) is built
+//! (or a backend forced), and every kernel call goes through [`Isa::run`].
+//!
+//! An `Isa` for a `#[target_feature]` instruction set holds the token `cpu.rs` makes only
+//! after detection said yes, so holding one is the proof that the CPU runs it: calls
+//! check nothing, and there is no fallback to reach. Each piece of work is a [`Job`]
+//! (a rotation, a conversion, an angle loop), written once over the vector type; `run`
+//! hands it to the ISA's one `#[target_feature]` entry point, which compiles it with the
+//! ISA's features. Jobs are instantiated only where a caller uses them, so a program that
+//! rotates only f32 carries no f16 kernel.
+
+use super::generic::{self, Vector};
+use super::lanes::Lanes;
+#[cfg(target_arch = "x86_64")]
+use super::x86_64::{self, cpu};
+use super::Backend;
+use crate::element::{Element, Kind};
+use crate::error::RopeError;
+use crate::kernel::{self, Span};
+
+/// The instruction set a [`Backend`] runs on, with the proof that this CPU has it.
+#[derive(Clone, Copy, Debug)]
+pub enum Isa {
+    Scalar,
+    Lanes,
+    #[cfg(target_arch = "x86_64")]
+    Avx2(cpu::HasAvx2),
+    #[cfg(target_arch = "x86_64")]
+    Avx512(cpu::HasAvx512),
+    #[cfg(target_arch = "x86_64")]
+    Avx512Bf16(cpu::HasAvx512Bf16),
+}
+
+/// One piece of kernel work, runnable on any ISA.
+pub(crate) trait Job: Sized {
+    type Out;
+    /// Whether the job reads or writes bf16 (only those differ between the AVX-512 and
+    /// the AVX512_BF16 kernel sets; the others run AVX-512's, one copy for both).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    const BF16: bool;
+    /// The job done with the scalar kernels.
+    fn scalar(self) -> Self::Out;
+    /// The job done with vectors `V`.
+    ///
+    /// # Safety
+    /// The CPU must support `V`'s ISA (see [`Vector`]).
+    unsafe fn simd<V: Vector>(self) -> Self::Out;
+}
+
+impl Isa {
+    /// `backend`'s ISA, if this CPU runs it.
+    pub(crate) fn of(backend: Backend) -> Result<Isa, RopeError> {
+        let isa = match backend {
+            Backend::Scalar => Some(Isa::Scalar),
+            Backend::Lanes => Some(Isa::Lanes),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx2 => cpu::HasAvx2::detect().map(Isa::Avx2),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512 => cpu::HasAvx512::detect().map(Isa::Avx512),
+            #[cfg(target_arch = "x86_64")]
+            Backend::Avx512Bf16 => cpu::HasAvx512Bf16::detect().map(Isa::Avx512Bf16),
+            #[cfg(not(target_arch = "x86_64"))]
+            Backend::Avx2 | Backend::Avx512 | Backend::Avx512Bf16 => None,
+        };
+        isa.ok_or(RopeError::BackendUnavailable { backend })
+    }
+
+    /// The backend this ISA runs.
+    pub(crate) fn backend(self) -> Backend {
+        match self {
+            Isa::Scalar => Backend::Scalar,
+            Isa::Lanes => Backend::Lanes,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2(_) => Backend::Avx2,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512(_) => Backend::Avx512,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Bf16(_) => Backend::Avx512Bf16,
+        }
+    }
+
+    /// Run `job` on this ISA: the crate's one call into ISA-specific code.
+    #[inline]
+    pub(crate) fn run<J: Job>(self, job: J) -> J::Out {
+        // SAFETY: an `Isa` of a `#[target_feature]` instruction set holds the token that
+        // `cpu.rs` makes only after finding the CPU and OS support its features (the
+        // AVX512_BF16 set includes AVX-512's); `Lanes` is compiled for the build target's
+        // own SIMD and needs no runtime feature.
+        unsafe {
+            match self {
+                Isa::Scalar => job.scalar(),
+                Isa::Lanes => job.simd::<Lanes>(),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2(_) => x86_64::avx2::run(job),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512(_) => x86_64::avx512::run(job),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512Bf16(_) if J::BF16 => x86_64::avx512::with_bf16::run(job),
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx512Bf16(_) => x86_64::avx512::run(job),
+            }
+        }
+    }
+
+    /// Rotate `span` of `x` in place.
+    #[inline]
+    pub(crate) fn rotate<E: Element>(self, x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
+        self.run(Rotate { x, span, cos, sin })
+    }
+
+    /// Rotate `span` of `src` into `dst`, whose rows are `dst_stride` apart (see
+    /// `generic::rotate_into`; the caller runs [`stream_fence`] after a streaming call).
+    #[inline]
+    pub(crate) fn rotate_into<S: Element, D: Element>(
+        self,
+        src: &[S],
+        dst: &mut [D],
+        span: &Span,
+        dst_stride: usize,
+        cos: &[f32],
+        sin: &[f32],
+    ) {
+        self.run(RotateInto {
+            src,
+            dst,
+            span,
+            dst_stride,
+            cos,
+            sin,
+        })
+    }
+
+    /// Widen `src` into `dst` (same lengths), exactly.
+    #[inline]
+    pub(crate) fn widen<E: Element>(self, src: &[E], dst: &mut [f32]) {
+        self.run(Widen { src, dst })
+    }
+
+    /// Round `src` into `dst` (same lengths) to nearest even.
+    #[inline]
+    pub(crate) fn narrow<E: Element>(self, src: &[f32], dst: &mut [E]) {
+        self.run(Narrow { src, dst })
+    }
+
+    /// cos/sin of one position for a run of pairs (see `trig::cos_sin_batch`); the same
+    /// bits on every ISA.
+    #[inline]
+    pub(crate) fn cos_sin_batch(
+        self,
+        position: u64,
+        (hi, lo): (&[f64], &[f64]),
+        scale: f64,
+        cos: &mut [f32],
+        sin: &mut [f32],
+    ) {
+        self.run(CosSin {
+            position,
+            hi,
+            lo,
+            scale,
+            cos,
+            sin,
+        })
+    }
+
+    /// The compact table's angle addition (see `trig::angle_sum`); the same bits on every
+    /// ISA.
+    #[inline]
+    pub(crate) fn angle_sum(
+        self,
+        coarse: [&[f64]; 2],
+        fine: [&[f64]; 2],
+        scale: f64,
+        cos: &mut [f32],
+        sin: &mut [f32],
+    ) {
+        self.run(AngleSum {
+            coarse,
+            fine,
+            scale,
+            cos,
+            sin,
+        })
+    }
+}
+
+/// Make the streaming stores of the `rotate_into` calls before it (spans with `stream`
+/// set) ordered before everything after it, as plain stores are: `sfence` on x86_64,
+/// where the AVX2 and AVX-512 kernels stream; nothing elsewhere. Call it once a whole
+/// out-of-place call has been written.
+#[inline]
+pub(crate) fn stream_fence() {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unused_unsafe)] // `_mm_sfence` is safe on newer compilers
+    // SAFETY: SFENCE is part of SSE, which every x86_64 CPU has.
+    unsafe {
+        core::arch::x86_64::_mm_sfence()
+    }
+}
+
+const fn is_bf16<E: Element>() -> bool {
+    matches!(E::KIND, Kind::Bf16)
+}
+
+/// In-place rotation (`generic::rotate`).
+pub(crate) struct Rotate<'a, E> {
+    pub x: &'a mut [E],
+    pub span: &'a Span,
+    pub cos: &'a [f32],
+    pub sin: &'a [f32],
+}
+
+impl<E: Element> Job for Rotate<'_, E> {
+    type Out = ();
+    const BF16: bool = is_bf16::<E>();
+    #[inline(always)]
+    fn scalar(self) {
+        kernel::scalar(self.x, self.span, self.cos, self.sin)
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { generic::rotate::<V, E>(self.x, self.span, self.cos, self.sin) }
+    }
+}
+
+/// Out-of-place rotation (`generic::rotate_into`).
+pub(crate) struct RotateInto<'a, S, D> {
+    pub src: &'a [S],
+    pub dst: &'a mut [D],
+    pub span: &'a Span,
+    pub dst_stride: usize,
+    pub cos: &'a [f32],
+    pub sin: &'a [f32],
+}
+
+impl<S: Element, D: Element> Job for RotateInto<'_, S, D> {
+    type Out = ();
+    const BF16: bool = is_bf16::<S>() || is_bf16::<D>();
+    #[inline(always)]
+    fn scalar(self) {
+        let RotateInto {
+            src,
+            dst,
+            span,
+            dst_stride,
+            cos,
+            sin,
+        } = self;
+        kernel::scalar_into(src, dst, span, dst_stride, cos, sin)
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        let RotateInto {
+            src,
+            dst,
+            span,
+            dst_stride,
+            cos,
+            sin,
+        } = self;
+        // SAFETY: forwarded from the caller.
+        unsafe { generic::rotate_into::<V, S, D>(src, dst, span, dst_stride, cos, sin) }
+    }
+}
+
+/// Widening to f32 (a copy for f32).
+struct Widen<'a, E> {
+    src: &'a [E],
+    dst: &'a mut [f32],
+}
+
+impl<E: Element> Job for Widen<'_, E> {
+    type Out = ();
+    const BF16: bool = is_bf16::<E>();
+    #[inline(always)]
+    fn scalar(self) {
+        for (d, s) in self.dst.iter_mut().zip(self.src) {
+            *d = s.to_f32();
+        }
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        match E::as_f32(self.src) {
+            Some(f) => self.dst.copy_from_slice(f),
+            // SAFETY: forwarded from the caller.
+            None => unsafe { generic::widen::<V, E>(self.src, self.dst) },
+        }
+    }
+}
+
+/// Rounding from f32 (a copy for f32).
+struct Narrow<'a, E> {
+    src: &'a [f32],
+    dst: &'a mut [E],
+}
+
+impl<E: Element> Job for Narrow<'_, E> {
+    type Out = ();
+    const BF16: bool = is_bf16::<E>();
+    #[inline(always)]
+    fn scalar(self) {
+        for (d, s) in self.dst.iter_mut().zip(self.src) {
+            *d = E::from_f32(*s);
+        }
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        match E::as_f32_mut(self.dst) {
+            Some(f) => f.copy_from_slice(self.src),
+            // SAFETY: forwarded from the caller.
+            None => unsafe { generic::narrow::<V, E>(self.src, self.dst) },
+        }
+    }
+}
+
+/// The per-token cos/sin loop: no vector type of its own; compiled inside an ISA's entry
+/// point it vectorizes with that ISA's registers (no FMA: the same bits everywhere).
+struct CosSin<'a> {
+    position: u64,
+    hi: &'a [f64],
+    lo: &'a [f64],
+    scale: f64,
+    cos: &'a mut [f32],
+    sin: &'a mut [f32],
+}
+
+impl Job for CosSin<'_> {
+    type Out = ();
+    const BF16: bool = false;
+    #[inline(always)]
+    fn scalar(self) {
+        crate::trig::cos_sin_batch(
+            self.position,
+            self.hi,
+            self.lo,
+            self.scale,
+            self.cos,
+            self.sin,
+        )
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        self.scalar()
+    }
+}
+
+/// The compact table's angle addition, compiled like [`CosSin`].
+struct AngleSum<'a> {
+    coarse: [&'a [f64]; 2],
+    fine: [&'a [f64]; 2],
+    scale: f64,
+    cos: &'a mut [f32],
+    sin: &'a mut [f32],
+}
+
+impl Job for AngleSum<'_> {
+    type Out = ();
+    const BF16: bool = false;
+    #[inline(always)]
+    fn scalar(self) {
+        crate::trig::angle_sum(self.coarse, self.fine, self.scale, self.cos, self.sin)
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        self.scalar()
+    }
+}
