@@ -9,14 +9,17 @@
 //! ISA's features. Jobs are instantiated only where a caller uses them, so a program that
 //! rotates only f32 carries no f16 kernel.
 
-use super::generic::{self, Vector};
+use super::convert;
+use super::io::Io;
 use super::lanes::Lanes;
+use super::span::SpanJob;
+use super::vector::Vector;
 #[cfg(target_arch = "x86_64")]
 use super::x86_64::{self, cpu};
 use super::Backend;
 use crate::element::{Element, Kind};
 use crate::error::RopeError;
-use crate::kernel::{self, Span};
+use crate::kernel::Span;
 
 /// The instruction set a [`Backend`] runs on, with the proof that this CPU has it.
 #[derive(Clone, Copy, Debug)]
@@ -105,11 +108,13 @@ impl Isa {
     /// Rotate `span` of `x` in place.
     #[inline]
     pub(crate) fn rotate<E: Element>(self, x: &mut [E], span: &Span, cos: &[f32], sin: &[f32]) {
-        self.run(Rotate { x, span, cos, sin })
+        let io = Io::in_place(x);
+        self.run(SpanJob { io, span, cos, sin })
     }
 
-    /// Rotate `span` of `src` into `dst`, whose rows are `dst_stride` apart (see
-    /// `generic::rotate_into`; the caller runs [`stream_fence`] after a streaming call).
+    /// Rotate `span` of `src` into `dst`, whose rows are `dst_stride` apart, each value
+    /// rounded once to `D`; with `span.stream` the stores may be non-temporal (the caller
+    /// runs [`stream_fence`] once its whole call is written).
     #[inline]
     pub(crate) fn rotate_into<S: Element, D: Element>(
         self,
@@ -120,14 +125,8 @@ impl Isa {
         cos: &[f32],
         sin: &[f32],
     ) {
-        self.run(RotateInto {
-            src,
-            dst,
-            span,
-            dst_stride,
-            cos,
-            sin,
-        })
+        let io = Io::into(src, dst, dst_stride);
+        self.run(SpanJob { io, span, cos, sin })
     }
 
     /// Widen `src` into `dst` (same lengths), exactly.
@@ -202,68 +201,6 @@ const fn is_bf16<E: Element>() -> bool {
     matches!(E::KIND, Kind::Bf16)
 }
 
-/// In-place rotation (`generic::rotate`).
-pub(crate) struct Rotate<'a, E> {
-    pub x: &'a mut [E],
-    pub span: &'a Span,
-    pub cos: &'a [f32],
-    pub sin: &'a [f32],
-}
-
-impl<E: Element> Job for Rotate<'_, E> {
-    type Out = ();
-    const BF16: bool = is_bf16::<E>();
-    #[inline(always)]
-    fn scalar(self) {
-        kernel::scalar(self.x, self.span, self.cos, self.sin)
-    }
-    #[inline(always)]
-    unsafe fn simd<V: Vector>(self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { generic::rotate::<V, E>(self.x, self.span, self.cos, self.sin) }
-    }
-}
-
-/// Out-of-place rotation (`generic::rotate_into`).
-pub(crate) struct RotateInto<'a, S, D> {
-    pub src: &'a [S],
-    pub dst: &'a mut [D],
-    pub span: &'a Span,
-    pub dst_stride: usize,
-    pub cos: &'a [f32],
-    pub sin: &'a [f32],
-}
-
-impl<S: Element, D: Element> Job for RotateInto<'_, S, D> {
-    type Out = ();
-    const BF16: bool = is_bf16::<S>() || is_bf16::<D>();
-    #[inline(always)]
-    fn scalar(self) {
-        let RotateInto {
-            src,
-            dst,
-            span,
-            dst_stride,
-            cos,
-            sin,
-        } = self;
-        kernel::scalar_into(src, dst, span, dst_stride, cos, sin)
-    }
-    #[inline(always)]
-    unsafe fn simd<V: Vector>(self) {
-        let RotateInto {
-            src,
-            dst,
-            span,
-            dst_stride,
-            cos,
-            sin,
-        } = self;
-        // SAFETY: forwarded from the caller.
-        unsafe { generic::rotate_into::<V, S, D>(src, dst, span, dst_stride, cos, sin) }
-    }
-}
-
 /// Widening to f32 (a copy for f32).
 struct Widen<'a, E> {
     src: &'a [E],
@@ -284,7 +221,7 @@ impl<E: Element> Job for Widen<'_, E> {
         match E::as_f32(self.src) {
             Some(f) => self.dst.copy_from_slice(f),
             // SAFETY: forwarded from the caller.
-            None => unsafe { generic::widen::<V, E>(self.src, self.dst) },
+            None => unsafe { convert::widen::<V, E>(self.src, self.dst) },
         }
     }
 }
@@ -309,7 +246,7 @@ impl<E: Element> Job for Narrow<'_, E> {
         match E::as_f32_mut(self.dst) {
             Some(f) => f.copy_from_slice(self.src),
             // SAFETY: forwarded from the caller.
-            None => unsafe { generic::narrow::<V, E>(self.src, self.dst) },
+            None => unsafe { convert::narrow::<V, E>(self.src, self.dst) },
         }
     }
 }

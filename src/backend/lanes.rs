@@ -4,7 +4,7 @@
 //! lanes, giving `half`'s bits for every input (tested over every 16-bit pattern), except
 //! f16 on aarch64, where every CPU converts in hardware (see `neon`).
 
-use super::generic::Vector;
+use super::vector::{NoMasks, Unroll, Vector};
 use wide::{bytemuck::cast, f32x8, i16x8, i32x8, u16x8, u32x8};
 
 #[derive(Clone, Copy)]
@@ -199,11 +199,17 @@ mod neon {
 impl Vector for Lanes {
     const N: usize = 8;
     const KEEP: usize = 2;
-    // No further than it keeps in registers: unrolling up to 16 vectors (see
-    // `bodies_in_registers`) measured 1.1-1.25x faster at decode on x86_64 (SSE2, f32,
-    // hd64 and hd128) but made the wasm32 C ABI module 27% larger (140 -> 178 KB).
-    const UNROLL: usize = 2;
+    // No further than it keeps in registers: unrolling more was faster at decode on
+    // x86_64 but made the wasm32 module much larger (`docs/design.md`, "Unrolled rows").
+    const UNROLLED: &'static [Unroll] = &[
+        Unroll::interleaved(1),
+        Unroll::split(1),
+        Unroll::interleaved(2),
+        Unroll::split(2),
+    ];
     type Tail = Self;
+    type Masks = NoMasks;
+    const MASKS: Option<NoMasks> = None;
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: see the impl comment.
@@ -280,7 +286,6 @@ impl Vector for Lanes {
     unsafe fn xor(self, o: Self) -> Self {
         Lanes(self.0 ^ o.0)
     }
-    const BF16_PAIRS: bool = true;
     #[inline(always)]
     unsafe fn load_f32_pairs(p: *const f32) -> (Self, Self) {
         // SAFETY: see the impl comment (16 f32).

@@ -1,14 +1,22 @@
 //! Backends: which kernel runs, chosen once per [`Rope`](crate::Rope) or table.
 //!
 //! Every backend gives the same bits as [`Backend::Scalar`]; they differ only in speed.
-//! Layout: `dispatch.rs` turns a backend into an ISA once and runs every kernel call
-//! through it; `generic.rs` holds the SIMD kernel written once over a vector trait;
-//! `lanes.rs` instantiates it with `wide` (the build target's own SIMD); `x86_64/` adds
-//! the AVX2 and AVX-512 instantiations and the CPU detection that guards them.
+//! Layout (`docs/design.md` has the map): `dispatch.rs` turns a backend into an ISA once
+//! and runs every kernel call through it; `span.rs` rotates one span on one ISA, in place
+//! or out of place (`io.rs`), by the plan `plan.rs` chooses, with the strategies of
+//! `strategy/`; `vector.rs` is the vector trait they are written over, `lanes.rs` its
+//! portable implementation (`wide`, the build target's own SIMD) and `x86_64/` its AVX2
+//! and AVX-512 ones, with the CPU detection that guards them.
 
+mod convert;
 pub(crate) mod dispatch;
-pub(crate) mod generic;
+mod io;
 pub(crate) mod lanes;
+mod plan;
+mod prefetch;
+mod span;
+mod strategy;
+pub(crate) mod vector;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_64;
 

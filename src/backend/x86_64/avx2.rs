@@ -22,7 +22,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::backend::generic::Vector;
+use crate::backend::vector::{Masked, Unroll, Vector};
 
 #[derive(Clone, Copy)]
 pub(crate) struct Avx2(__m256);
@@ -38,8 +38,24 @@ pub(crate) struct Avx2(__m256);
 impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;
-    const UNROLL: usize = 32;
+    // Half-split 16-bit rows of 16 vectors are faster in the row loop, and half-split
+    // f32 rows of 32 no faster unrolled (`docs/design.md`, "Unrolled rows").
+    const UNROLLED: &'static [Unroll] = &[
+        Unroll::interleaved(1),
+        Unroll::split(1),
+        Unroll::interleaved(2),
+        Unroll::split(2),
+        Unroll::interleaved(4),
+        Unroll::split(4),
+        Unroll::interleaved(8),
+        Unroll::split(8),
+        Unroll::interleaved(16),
+        Unroll::split_f32(16),
+        Unroll::interleaved(32),
+    ];
     type Tail = Self;
+    type Masks = Masks256;
+    const MASKS: Option<Masks256> = Some(Masks256);
     const PREFETCH: bool = true;
     #[inline(always)]
     unsafe fn prefetch(p: *const u8) {
@@ -131,30 +147,6 @@ impl Vector for Avx2 {
     unsafe fn xor(self, o: Self) -> Self {
         unsafe { Avx2(_mm256_xor_ps(self.0, o.0)) }
     }
-    // `vmaskmovps` reads and writes only the lanes whose mask is set, and raises no fault
-    // for the others (Intel SDM, VMASKMOV); the one caller (`generic::aligned_run`) masks
-    // only data vectors on 32-byte boundaries, whose masked-off lanes lie in the same
-    // aligned 32 bytes as lanes it owns, so in a mapped page either way.
-    const MASKED: bool = true;
-    #[inline(always)]
-    unsafe fn load_masked(p: *const f32, mask: u32) -> Self {
-        unsafe { Avx2(_mm256_maskload_ps(p, lane_mask(mask))) }
-    }
-    #[inline(always)]
-    unsafe fn blend(mask: u32, a: Self, b: Self) -> Self {
-        unsafe {
-            Avx2(_mm256_blendv_ps(
-                a.0,
-                b.0,
-                _mm256_castsi256_ps(lane_mask(mask)),
-            ))
-        }
-    }
-    #[inline(always)]
-    unsafe fn store_masked(self, p: *mut f32, mask: u32) {
-        unsafe { _mm256_maskstore_ps(p, lane_mask(mask), self.0) }
-    }
-    const BF16_PAIRS: bool = true;
     #[inline(always)]
     unsafe fn load_f32_pairs(p: *const f32) -> (Self, Self) {
         unsafe {
@@ -274,6 +266,36 @@ impl Avx2 {
             let odd = _mm256_and_si256(_mm256_srli_epi32::<16>(x), _mm256_set1_epi32(1));
             _mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7FFF)), odd)
         }
+    }
+}
+
+/// AVX2's masked loads and stores (for `strategy/aligned_run.rs`).
+// `vmaskmovps` reads and writes only the lanes whose mask is set, and raises no fault
+// for the others (Intel SDM, VMASKMOV); the one caller (`strategy::aligned_run`) masks
+// only data vectors on 32-byte boundaries, whose masked-off lanes lie in the same
+// aligned 32 bytes as lanes it owns, so in a mapped page either way.
+#[derive(Clone, Copy)]
+pub(crate) struct Masks256;
+
+// SAFETY (every unsafe block below): as for the `Vector` methods above.
+impl Masked<Avx2> for Masks256 {
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32, mask: u32) -> Avx2 {
+        unsafe { Avx2(_mm256_maskload_ps(p, lane_mask(mask))) }
+    }
+    #[inline(always)]
+    unsafe fn blend(self, mask: u32, a: Avx2, b: Avx2) -> Avx2 {
+        unsafe {
+            Avx2(_mm256_blendv_ps(
+                a.0,
+                b.0,
+                _mm256_castsi256_ps(lane_mask(mask)),
+            ))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store(self, v: Avx2, p: *mut f32, mask: u32) {
+        unsafe { _mm256_maskstore_ps(p, lane_mask(mask), v.0) }
     }
 }
 

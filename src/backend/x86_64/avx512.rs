@@ -38,7 +38,7 @@
 
 use core::arch::x86_64::*;
 
-use crate::backend::generic::Vector;
+use crate::backend::vector::{Masked, Unroll, Vector};
 
 /// 16 f32 lanes; `BF16` selects the AVX512_BF16 narrowing.
 #[derive(Clone, Copy)]
@@ -57,46 +57,36 @@ const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT;
 // (`cpu::HasAvx512Bf16`) token: the CPU and OS support those features; the callers of the pointer methods guarantee 16
 // (or 8 for `load_dup`, 32 for the pair methods, the mask's lanes for the masked ones:
 // AVX-512 masked loads and stores touch no other element, and fault on none) elements,
-// and a 16-byte aligned `p` for the `_stream` stores (`generic::rotate_into` streams only
-// where every vector store is aligned).
+// and a 16-byte aligned `p` for the `_stream` stores (`plan.rs` streams only where every
+// vector store is aligned).
 impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     const KEEP: usize = 8;
-    const UNROLL: usize = 32;
+    // Half-split 16-bit rows of 16 vectors are faster in the row loop, and half-split
+    // f32 rows of 32 no faster unrolled (`docs/design.md`, "Unrolled rows").
+    const UNROLLED: &'static [Unroll] = &[
+        Unroll::interleaved(1),
+        Unroll::split(1),
+        Unroll::interleaved(2),
+        Unroll::split(2),
+        Unroll::interleaved(4),
+        Unroll::split(4),
+        Unroll::interleaved(8),
+        Unroll::split(8),
+        Unroll::interleaved(16),
+        Unroll::split_f32(16),
+        Unroll::interleaved(32),
+    ];
     type Tail = super::avx2::Avx2;
     #[inline(always)]
-    unsafe fn rotate_tails<E: crate::Element>(
-        x: &mut [E],
-        span: &crate::kernel::Span,
-        cos: &[f32],
-        sin: &[f32],
+    unsafe fn run_tail<S: crate::Element, D: crate::Element, const INTO: bool>(
+        job: crate::backend::span::SpanJob<'_, S, D, INTO>,
     ) {
-        // SAFETY: AVX2's features are part of this ISA's (see above); the rest is
-        // forwarded from the caller. `generic::rotate` with AVX2 is its `rotate_rows`
-        // (AVX2 has no narrower tail).
-        unsafe { super::avx2::run(crate::backend::dispatch::Rotate { x, span, cos, sin }) }
+        // SAFETY: AVX2's features are part of this ISA's (see above).
+        unsafe { super::avx2::run(job) }
     }
-    #[inline(always)]
-    unsafe fn rotate_tails_into<S: crate::Element, D: crate::Element>(
-        src: &[S],
-        dst: &mut [D],
-        span: &crate::kernel::Span,
-        dst_stride: usize,
-        cos: &[f32],
-        sin: &[f32],
-    ) {
-        // SAFETY: as in `rotate_tails`.
-        unsafe {
-            super::avx2::run(crate::backend::dispatch::RotateInto {
-                src,
-                dst,
-                span,
-                dst_stride,
-                cos,
-                sin,
-            })
-        }
-    }
+    type Masks = Masks512;
+    const MASKS: Option<Masks512> = Some(Masks512);
     const PREFETCH: bool = true;
     #[inline(always)]
     unsafe fn prefetch(p: *const u8) {
@@ -184,20 +174,6 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     unsafe fn sub(self, o: Self) -> Self {
         unsafe { Self(_mm512_sub_ps(self.0, o.0)) }
     }
-    const MASKED: bool = true;
-    #[inline(always)]
-    unsafe fn load_masked(p: *const f32, mask: u32) -> Self {
-        unsafe { Self(_mm512_maskz_loadu_ps(mask as __mmask16, p)) }
-    }
-    #[inline(always)]
-    unsafe fn blend(mask: u32, a: Self, b: Self) -> Self {
-        unsafe { Self(_mm512_mask_blend_ps(mask as __mmask16, a.0, b.0)) }
-    }
-    #[inline(always)]
-    unsafe fn store_masked(self, p: *mut f32, mask: u32) {
-        unsafe { _mm512_mask_storeu_ps(p, mask as __mmask16, self.0) }
-    }
-    const BF16_PAIRS: bool = true;
     #[inline(always)]
     unsafe fn load_f32_pairs(p: *const f32) -> (Self, Self) {
         unsafe {
@@ -410,6 +386,27 @@ unsafe fn integer_pairs(even: __m512, odd: __m512) -> __m512i {
             round_bf16_bits(odd),
             _mm512_set1_epi32(0xFFFF_0000_u32 as i32),
         )
+    }
+}
+
+/// AVX-512's masked loads and stores (for `strategy/aligned_run.rs`): they touch only
+/// the lanes of the mask, and fault on none.
+#[derive(Clone, Copy)]
+pub(crate) struct Masks512;
+
+// SAFETY (every unsafe block below): as for the `Vector` methods above.
+impl<const B: bool> Masked<Avx512<B>> for Masks512 {
+    #[inline(always)]
+    unsafe fn load(self, p: *const f32, mask: u32) -> Avx512<B> {
+        unsafe { Avx512(_mm512_maskz_loadu_ps(mask as __mmask16, p)) }
+    }
+    #[inline(always)]
+    unsafe fn blend(self, mask: u32, a: Avx512<B>, b: Avx512<B>) -> Avx512<B> {
+        unsafe { Avx512(_mm512_mask_blend_ps(mask as __mmask16, a.0, b.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store(self, v: Avx512<B>, p: *mut f32, mask: u32) {
+        unsafe { _mm512_mask_storeu_ps(p, mask as __mmask16, v.0) }
     }
 }
 

@@ -1,0 +1,139 @@
+//! Unrolled rows: a row body of `K` vectors is one straight block, with the span's
+//! cos/sin made ready once (duplicated and sign-flipped for interleaved pairs) before
+//! the first row, kept in registers as far as `V::KEEP` vectors each hold them.
+//!
+//! Decided: for the row shapes each ISA lists in `Vector::UNROLLED` (its size budget) and
+//! more than one row; saves two loads and a sign flip per vector and the row loop's bookkeeping, and
+//! leaves no cos/sin load between the stores (which removed a 4K-aliasing stall at
+//! head_dim 256). Run `cargo bench -p rope-simd-benches --bench rope -- decode` to see;
+//! the measurements are in `docs/design.md`, "Unrolled rows".
+
+use super::split_block;
+use crate::backend::plan::block_len;
+use crate::backend::prefetch::prefetch_halves;
+use crate::backend::vector::{array, interleaved, put, sin_flip, vector_body, SimdElement, Vector};
+use crate::kernel::Span;
+
+/// Every row's body of `K` vectors of interleaved (`IL`) or half-split pairs, read from
+/// `src` and written to `dst` (row `r` at `r * span.stride` and `r * dst_stride`; the
+/// same rows in place); with `PF`, each
+/// row's bytes ahead are asked for first (see `prefetch.rs`); with `NT`, the stores
+/// stream. The caller does the scalar tails.
+///
+/// # Safety
+/// The CPU must support `V`'s ISA; the span fits both buffers and `cos`/`sin`
+/// (`Io::assert_fits`), with `span.n / width == K` and `span.interleaved == IL`; `src` and `dst` are the same rows or
+/// do not overlap; with `NT`, every vector store is 16-byte aligned.
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
+pub(crate) unsafe fn in_registers<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const IL: bool,
+    const K: usize,
+    const NT: bool,
+    const PF: bool,
+>(
+    src: *const S,
+    dst: *mut D,
+    dst_stride: usize,
+    span: &Span,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    let (width, _) = vector_body::<V>(span);
+    let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
+    let block = block_len::<V, S>(span.second - span.first).min(K);
+    // SAFETY (every block below): the ISA is supported (caller); `cos`/`sin` hold at
+    // least `n >= K * width` values, and pairs `0..K * width` of every row lie within
+    // both buffers (`assert_fits`, checked by the caller), each access being one vector
+    // of channels (or N/2 cos/sin values) starting at pair `j * width`.
+    let (c, s): ([V; K], [V; K]) = if IL {
+        let flip = unsafe { V::alternating_sign(span.inverse) };
+        (
+            array!(K, |j| unsafe { V::load_dup(cp.add(j * width)) }),
+            array!(K, |j| unsafe { V::load_dup(sp.add(j * width)).xor(flip) }),
+        )
+    } else {
+        let flip = unsafe { sin_flip::<V>(span) };
+        (
+            array!(K, |j| unsafe { V::load(cp.add(j * width)) }),
+            array!(K, |j| unsafe { V::load(sp.add(j * width)).xor(flip) }),
+        )
+    };
+    // A half's (split) or a row's (interleaved) bytes: K vectors.
+    let lines = (K * V::N * core::mem::size_of::<S>()).div_ceil(64);
+    for r in 0..span.rows {
+        let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+        if PF {
+            unsafe { prefetch_halves::<V, S>(x, span, lines) };
+        }
+        if IL {
+            // `V::N` channels a vector (not `2 * width`, the same number): constant
+            // offsets from one base pointer a row.
+            let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
+            for j in 0..K {
+                unsafe {
+                    let o = j * V::N;
+                    put::<V, D, NT>(interleaved::<V>(S::load(x.add(o)), c[j], s[j]), y.add(o));
+                }
+            }
+        } else {
+            let (a, b) = unsafe {
+                (
+                    (x.add(span.first), x.add(span.second)),
+                    (y.add(span.first), y.add(span.second)),
+                )
+            };
+            // `V::N` pairs a vector, as `width` is here: a constant, so each vector's
+            // address is a constant offset from the two halves' pointers (with `width`, a
+            // run-time value to LLVM, the 16-register ISAs spilled 2K addresses;
+            // `docs/design.md`, "Unrolled rows").
+            unsafe {
+                match block {
+                    4 => split_regs::<V, S, D, K, 4, NT>(a, b, V::N, &c, &s),
+                    2 => split_regs::<V, S, D, K, 2, NT>(a, b, V::N, &c, &s),
+                    _ => split_regs::<V, S, D, K, 1, NT>(a, b, V::N, &c, &s),
+                }
+            }
+        }
+    }
+}
+
+/// A row's `K` vectors of half-split pairs in blocks of `B` (which divides `K`; a `B`
+/// above `K` does nothing, never happening), cos/sin from registers. Every index is a
+/// constant once unrolled, so `c` and `s` stay in registers.
+///
+/// # Safety
+/// As for [`split_block`], for `K` vectors.
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
+unsafe fn split_regs<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const K: usize,
+    const B: usize,
+    const NT: bool,
+>(
+    src: (*const S, *const S),
+    dst: (*mut D, *mut D),
+    width: usize,
+    c: &[V; K],
+    s: &[V; K],
+) {
+    if B > K {
+        return;
+    }
+    for j in 0..K / B {
+        let o = j * B * width;
+        let cb: [V; B] = array!(B, |i| c[j * B + i]);
+        let sb: [V; B] = array!(B, |i| s[j * B + i]);
+        // SAFETY: forwarded from the caller; vectors `j*B..(j+1)*B` of the row.
+        unsafe {
+            let (a, d) = ((src.0.add(o), src.1.add(o)), (dst.0.add(o), dst.1.add(o)));
+            split_block::<V, S, D, B, NT>(a, d, width, cb, sb);
+        }
+    }
+}
