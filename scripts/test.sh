@@ -3,7 +3,8 @@
 #   formatting, clippy, docs, a check with the declared minimum Rust (rust-version), the
 #   x86_64 suite (scalar, lanes, AVX2, AVX-512 where the CPU has them), no_std builds
 #   (thumbv7em, wasm32), the suite on aarch64 under qemu-user and on wasm32-wasip1
-#   (simd128) under Node.js, and the main example.
+#   (simd128) under Node.js, a Cortex-M4 firmware under QEMU (bits, stack), the code-size
+#   budgets (sizes.txt), and the main example.
 # It installs what it needs (rustup targets and components, Debian packages) first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ rustup component add clippy rustfmt >/dev/null 2>&1 || true
 rustup target add aarch64-unknown-linux-gnu wasm32-wasip1 wasm32-unknown-unknown thumbv7em-none-eabihf
 need=()
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
+command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 [[ -d /usr/aarch64-linux-gnu/lib ]] || need+=(libc6-dev-arm64-cross)
 if ((${#need[@]})); then
@@ -26,6 +28,7 @@ command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; e
 
 step "format, lint, docs"
 cargo fmt --all -- --check
+(cd firmware && cargo fmt -- --check && cargo clippy -q --release -- -D warnings)
 cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
 cargo clippy -p rope-simd -p rope-simd-benches --all-targets \
   --features rope-simd/rayon,rope-simd/serde,rope-simd-benches/rayon -- -D warnings
@@ -97,6 +100,9 @@ RUSTFLAGS="-C target-feature=+simd128" \
 cargo build --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-scalar
 node tests/js/test_wasm.mjs target/wasm-simd128/wasm32-unknown-unknown/release/rope_simd_c.wasm \
   target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm
+
+step "sizes: code and stack against sizes.txt (C library, Rust program, wasm module, Cortex-M4 firmware under QEMU)"
+bash scripts/sizes.sh
 
 step "aarch64 tests under qemu-user"
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \

@@ -278,7 +278,21 @@ impl<'a> RopeBuilder<'a> {
         }
         let pairs = rotary_dim / 2;
         self.axes.check(pairs)?;
-        let mut inv_freq = [0.0; MAX_PAIRS];
+        // Filled in place (the scale and backend last): one `Rope` on the stack, not its
+        // arrays and then a copy of them (on a microcontroller the difference is 6 KiB).
+        let mut rope = Rope {
+            head_dim,
+            rotary_dim,
+            layout: self.layout,
+            scale: 1.0,
+            isa: Isa::Scalar,
+            axes: self.axes,
+            offset: self.offset,
+            inv_freq: [0.0; MAX_PAIRS],
+            turn_hi: [0.0; MAX_PAIRS],
+            turn_lo: [0.0; MAX_PAIRS],
+        };
+        let inv_freq = &mut rope.inv_freq;
         let mut attention = 1.0;
         let scaled = self.scaling != Scaling::None || self.freq_factors.is_some();
         match self.inv_freq {
@@ -337,22 +351,11 @@ impl<'a> RopeBuilder<'a> {
                 return Err(RopeError::BadScale { what, value });
             }
         }
-        let isa = Isa::of(self.backend.unwrap_or_else(Backend::detect))?;
-        let (mut turn_hi, mut turn_lo) = ([0.0; MAX_PAIRS], [0.0; MAX_PAIRS]);
-        for (i, &f) in inv_freq[..pairs].iter().enumerate() {
-            (turn_hi[i], turn_lo[i]) = Turns::from_inv_freq(f).parts();
+        rope.isa = Isa::of(self.backend.unwrap_or_else(Backend::detect))?;
+        rope.scale = scale;
+        for i in 0..pairs {
+            (rope.turn_hi[i], rope.turn_lo[i]) = Turns::from_inv_freq(rope.inv_freq[i]).parts();
         }
-        Ok(Rope {
-            head_dim,
-            rotary_dim,
-            layout: self.layout,
-            scale,
-            isa,
-            axes: self.axes,
-            offset: self.offset,
-            inv_freq,
-            turn_hi,
-            turn_lo,
-        })
+        Ok(rope)
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::backend::Isa;
 use crate::cache::Slot;
-use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION, MAX_ROTARY_DIM};
+use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::{Span, PREFETCH_BYTES};
@@ -321,11 +321,25 @@ fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
     g: &Geom,
     at: &At,
     factor: Option<f32>,
-    mut f: F,
+    f: F,
 ) {
     if !at.multi && factor.is_none() {
         return src.for_each_run(at.coords[0], f);
     }
+    gathered(src, g, at, factor, f)
+}
+
+/// The gathering path of [`for_each_at`]: a function of its own, so that its two
+/// `MAX_PAIRS` arrays take stack only in the calls that gather (on a microcontroller the
+/// common path's frame is a few hundred bytes).
+#[inline(never)]
+fn gathered<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
+    src: &S,
+    g: &Geom,
+    at: &At,
+    factor: Option<f32>,
+    mut f: F,
+) {
     let pairs = g.rotary_dim / 2;
     let axes = if at.multi { g.axes.count() } else { 1 };
     let (mut cos, mut sin) = ([0.0f32; MAX_PAIRS], [0.0f32; MAX_PAIRS]);
@@ -363,9 +377,8 @@ fn rescale_for(g: &Geom, direction: Direction) -> Option<f32> {
 /// with non-temporal stores (16-bit destinations, AVX2 and AVX-512): half the size of
 /// the largest last-level caches of the CPUs they run on, so that output would mostly
 /// leave the cache before a runtime reads it back, and writing it around the cache saves
-/// reading every destination line first. Measured on this crate's test machine (AMD
-/// EPYC, 32 MiB L3; a probe converting 64 MiB of f32 into f16, medians of 9): 3.0 ms with
-/// streaming stores against 4.6 ms with plain ones.
+/// reading every destination line first (`docs/design.md`, "Streaming stores"; run
+/// `cargo bench -p rope-simd-benches --bench rope -- fused` to see).
 pub(crate) const STREAM_BYTES: usize = 16 << 20;
 
 /// An out-of-place write: `input`'s tokens (laid out as `dims` says) rotated, or with
@@ -398,7 +411,8 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
     } = w;
     let g = src.geom();
     let (hd, rot) = (g.head_dim, g.rotary_dim);
-    let mut scratch = [0.0f32; MAX_ROTARY_DIM];
+    // Conversion of the channels that do not turn goes through this, a chunk at a time.
+    let mut scratch = [0.0f32; 64];
     // Rotated channels this call writes, in bytes: past `STREAM_BYTES` the output is
     // written with streaming stores where the kernels can.
     let stream = tokens

@@ -147,10 +147,9 @@ impl Element for bf16 {
 /// rounding with a branch on the low bits, taken about half the time at random on real
 /// data; with `std` on x86_64 it makes a call with a feature check per value instead.
 /// Here only the rare classes (NaN, infinity, overflow, subnormal) branch, and the
-/// formulas are those of the portable lanes (`backend/lanes.rs`). The scalar kernel on
-/// 40 heads x 128, half-split, on the test machine: bf16 1.96 -> 1.23 ns an element, f16
-/// 3.44 -> 2.03 (a probe, best of 7). Tests compare every 16-bit input, and in x86_64
-/// release builds every f32, with `half`.
+/// formulas are those of the portable lanes (`backend/lanes.rs`); the scalar kernel is
+/// faster so (`docs/design.md`, "Elsewhere"). Tests compare every 16-bit input, and in
+/// x86_64 release builds every f32, with `half`.
 pub(crate) mod soft {
     /// f16 bits to f32, as `half::f16::to_f32` (a NaN comes back quiet, payload kept).
     #[inline(always)]

@@ -38,7 +38,7 @@ pub struct Span {
 }
 
 /// From this many bytes of data in one in-place call, the kernels prefetch ahead of the
-/// rows they rotate (see `generic::prefetch`, which gives the measurements).
+/// rows they rotate (see `backend/prefetch.rs`; `docs/design.md` has the measurements).
 pub const PREFETCH_BYTES: usize = 4 << 20;
 
 /// How far ahead of a row the kernels prefetch, in bytes.

@@ -335,7 +335,7 @@ pub(crate) fn positive_len(what: &'static str, value: u64) -> Result<f64, RopeEr
 
 /// The default schedule: `base^(-2i / dim)`.
 pub(crate) fn default_freq(base: f64, dim: usize, i: usize) -> f64 {
-    crate::freqs::default_inv_freq(base, dim, i)
+    default_inv_freq(base, dim, i)
 }
 
 /// The NTK exponent `d / (d - 2)`.
@@ -533,4 +533,15 @@ fn llama3(
         };
     }
     Ok(())
+}
+
+/// The default RoPE schedule (RoFormer): `theta_i = base^(-2i / rotary_dim)` for pair `i`.
+///
+/// Computed in f64 with `libm::pow`, so it is the same on every target.
+///
+/// ```
+/// assert_eq!(rope_simd::default_inv_freq(10_000.0, 4, 1), 0.01);
+/// ```
+pub fn default_inv_freq(base: f64, rotary_dim: usize, pair: usize) -> f64 {
+    libm::pow(base, -((2 * pair) as f64) / rotary_dim as f64)
 }

@@ -11,7 +11,6 @@
 
 use super::convert;
 use super::io::Io;
-use super::lanes::Lanes;
 use super::span::SpanJob;
 use super::vector::Vector;
 #[cfg(target_arch = "x86_64")]
@@ -88,11 +87,13 @@ impl Isa {
         // SAFETY: an `Isa` of a `#[target_feature]` instruction set holds the token that
         // `cpu.rs` makes only after finding the CPU and OS support its features (the
         // AVX512_BF16 set includes AVX-512's); `Lanes` is compiled for the build target's
-        // own SIMD and needs no runtime feature.
+        // own SIMD and needs no runtime feature. (Where the target has none, `Lanes` runs
+        // the scalar kernels: lanes of plain arrays give the same bits with more code.)
         unsafe {
             match self {
                 Isa::Scalar => job.scalar(),
-                Isa::Lanes => job.simd::<Lanes>(),
+                Isa::Lanes if super::lanes::HAS_SIMD => super::lanes::run(job),
+                Isa::Lanes => job.scalar(),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2(_) => x86_64::avx2::run(job),
                 #[cfg(target_arch = "x86_64")]

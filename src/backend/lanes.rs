@@ -2,10 +2,20 @@
 //! (SSE2 on x86_64, NEON on aarch64, simd128 on wasm32 built with `+simd128`, plain
 //! arrays elsewhere). f16 and bf16 are converted with exact integer bit manipulation in
 //! lanes, giving `half`'s bits for every input (tested over every 16-bit pattern), except
-//! f16 on aarch64, where every CPU converts in hardware (see `neon`).
+//! f16 on aarch64, where every CPU converts in hardware (see `aarch64.rs`).
 
 use super::vector::{NoMasks, Unroll, Vector};
 use wide::{bytemuck::cast, f32x8, i16x8, i32x8, u16x8, u32x8};
+
+/// Whether `wide` compiles to SIMD instructions on this target (SSE2 on x86_64, NEON on
+/// aarch64, simd128 on wasm32 built with it). Elsewhere its vectors are plain arrays, and
+/// `Backend::Lanes` runs the scalar kernels instead: the same bits, without a second
+/// copy of every kernel in the program.
+pub(crate) const HAS_SIMD: bool = cfg!(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon"),
+    all(target_arch = "wasm32", target_feature = "simd128")
+));
 
 #[derive(Clone, Copy)]
 pub(crate) struct Lanes(f32x8);
@@ -124,75 +134,6 @@ unsafe fn store_u16(v: i32x8, p: *mut u16) {
     unsafe { p.cast::<[u16; 8]>().write_unaligned(h) }
 }
 
-/// f16 on aarch64: the AdvSIMD conversions every ARMv8-A CPU has (`fcvtl`, `fcvtn`; not
-/// the optional FP16 arithmetic), through `asm!` because Rust's intrinsics for them take
-/// the still unstable `float16x4_t`. Under the default FPCR (round to nearest even, no
-/// flush to zero, no default NaN, IEEE half: what Rust code runs with) they give
-/// `half`'s bits for every input, NaN payloads included: `fcvtl` quiets a NaN and keeps
-/// its payload, `fcvtn` rounds to nearest even, keeps subnormals, and quiets a NaN
-/// keeping the top payload bits. The tests below check every f16 pattern and every
-/// rounding case through `Lanes`, under qemu in CI.
-///
-/// Disassembly of the aarch64 release build (rustc 1.95, `aarch64-linux-gnu-objdump`):
-/// the loop of `narrow_f16` is 8 instructions per 8 values with these (`ldp`, `fcvtn`,
-/// `fcvtn2`, `str`, loop control) against 46 with the lane formulas, `widen_f16`'s 8
-/// against 39, and all of `rotate_f16` 834 instructions against 3291. (Not timed: CI
-/// runs aarch64 under qemu.)
-#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-mod neon {
-    use core::arch::aarch64::{float32x4_t, uint16x8_t};
-    use core::arch::asm;
-    use wide::f32x8;
-
-    /// Load 8 f16 (bits) at `p` and widen them exactly.
-    ///
-    /// # Safety
-    /// `p` is valid for reading 8 u16 (any alignment).
-    #[inline(always)]
-    pub(super) unsafe fn load_f16(p: *const u16) -> f32x8 {
-        // SAFETY: the caller guarantees 8 readable u16.
-        let h: uint16x8_t = unsafe { p.cast::<uint16x8_t>().read_unaligned() };
-        let (lo, hi): (float32x4_t, float32x4_t);
-        // SAFETY: register-only AdvSIMD instructions (NEON is enabled for this build).
-        unsafe {
-            asm!(
-                "fcvtl {lo:v}.4s, {h:v}.4h",
-                "fcvtl2 {hi:v}.4s, {h:v}.8h",
-                h = in(vreg) h,
-                lo = out(vreg) lo,
-                hi = out(vreg) hi,
-                options(pure, nomem, nostack, preserves_flags),
-            );
-        }
-        // SAFETY: two float32x4_t are eight f32, the layout of `[f32; 8]`.
-        f32x8::new(unsafe { core::mem::transmute::<[float32x4_t; 2], [f32; 8]>([lo, hi]) })
-    }
-
-    /// Round 8 f32 to f16 (nearest even) and store them at `p`.
-    ///
-    /// # Safety
-    /// `p` is valid for writing 8 u16 (any alignment).
-    #[inline(always)]
-    pub(super) unsafe fn store_f16(v: f32x8, p: *mut u16) {
-        // SAFETY: eight f32 are two float32x4_t.
-        let [lo, hi] = unsafe { core::mem::transmute::<[f32; 8], [float32x4_t; 2]>(v.to_array()) };
-        let h: uint16x8_t;
-        // SAFETY: register-only AdvSIMD instructions (NEON is enabled for this build).
-        unsafe {
-            asm!(
-                "fcvtn {h:v}.4h, {lo:v}.4s",
-                "fcvtn2 {h:v}.8h, {hi:v}.4s",
-                lo = in(vreg) lo,
-                hi = in(vreg) hi,
-                h = out(vreg) h,
-                options(pure, nomem, nostack, preserves_flags),
-            );
-        }
-        // SAFETY: the caller guarantees 8 writable u16.
-        unsafe { p.cast::<uint16x8_t>().write_unaligned(h) }
-    }
-}
-
 // SAFETY (the unsafe fns below): `wide` chose this target's SIMD at compile time, so
 // every operation is supported wherever the crate runs; the callers guarantee the
 // pointer ranges (8 elements, 4 for `load_dup`, 16 for the bf16-pair methods).
@@ -224,7 +165,7 @@ impl Vector for Lanes {
     unsafe fn load_f16(p: *const u16) -> Self {
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
         // SAFETY: see the impl comment.
-        return Lanes(unsafe { neon::load_f16(p) });
+        return Lanes(unsafe { super::aarch64::load_f16(p) });
         #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
         // SAFETY: see the impl comment.
         Lanes(f16_to_f32(unsafe { load_u16(p) }))
@@ -233,7 +174,7 @@ impl Vector for Lanes {
     unsafe fn store_f16(self, p: *mut u16) {
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
         // SAFETY: see the impl comment.
-        return unsafe { neon::store_f16(self.0, p) };
+        return unsafe { super::aarch64::store_f16(self.0, p) };
         #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
         // SAFETY: see the impl comment.
         unsafe {
@@ -318,6 +259,17 @@ impl Vector for Lanes {
                 .write_unaligned(words.to_array().map(u32::to_le))
         }
     }
+}
+
+/// Run `job` with the portable lanes: the lanes' entry point, as each x86_64 ISA has one
+/// (out of line, so that the dispatch inlined into its callers stays small).
+///
+/// # Safety
+/// None beyond the job's own: `wide` compiled for this target's SIMD.
+#[inline(never)]
+pub(crate) unsafe fn run<J: super::dispatch::Job>(job: J) -> J::Out {
+    // SAFETY: `Lanes` needs no runtime feature (see the impl above).
+    unsafe { job.simd::<Lanes>() }
 }
 
 #[cfg(test)]

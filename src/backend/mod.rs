@@ -8,6 +8,8 @@
 //! portable implementation (`wide`, the build target's own SIMD) and `x86_64/` its AVX2
 //! and AVX-512 ones, with the CPU detection that guards them.
 
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod aarch64;
 mod convert;
 pub(crate) mod dispatch;
 mod io;
@@ -36,7 +38,8 @@ pub enum Backend {
     Scalar,
     /// Portable 8-lane vectors (`wide`), compiled for the build target's SIMD: SSE2 on
     /// x86_64, NEON on aarch64, simd128 on wasm32 built with `-C target-feature=+simd128`.
-    /// Runs everywhere (as plain arrays where the target has no SIMD). f16 converts with
+    /// Runs everywhere: where the target has no SIMD it runs the scalar kernels (lanes of
+    /// plain arrays would give the same bits with more code and no speed). f16 converts with
     /// AdvSIMD's `fcvtl`/`fcvtn` on aarch64, with exact integer lane formulas elsewhere.
     Lanes,
     /// x86_64 AVX2 (with F16C): 8 lanes in 256-bit registers. Detected at run time.
@@ -79,11 +82,7 @@ impl Backend {
             Backend::Avx512
         } else if Backend::Avx2.is_available() {
             Backend::Avx2
-        } else if cfg!(any(
-            target_arch = "x86_64",
-            target_arch = "aarch64",
-            all(target_arch = "wasm32", target_feature = "simd128")
-        )) {
+        } else if lanes::HAS_SIMD {
             Backend::Lanes
         } else {
             Backend::Scalar
@@ -133,7 +132,7 @@ impl Backend {
             Backend::Lanes if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) => {
                 "portable lanes (simd128)"
             }
-            Backend::Lanes => "portable lanes (no SIMD on this target: plain arrays)",
+            Backend::Lanes => "portable lanes (no SIMD on this target: the scalar kernels)",
             Backend::Avx2 => "AVX2 + F16C",
             Backend::Avx512 => "AVX-512",
             Backend::Avx512Bf16 => "AVX-512 + AVX512_BF16",

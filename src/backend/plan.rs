@@ -4,7 +4,7 @@
 //! of the backend sweep (the test below), so a change in the decisions shows up in
 //! review. Why each strategy serves the shapes it does: `docs/design.md`.
 
-use super::vector::{unrolls, vector_body, SimdElement, Vector};
+use super::vector::{unroll_shapes, unrolls, vector_body, SimdElement, Vector};
 use crate::config::MAX_PAIRS;
 use crate::element::Element;
 use crate::kernel::Span;
@@ -134,7 +134,16 @@ fn strategy<V: Vector, S: Element, D: Element>(
             }
         }
         let vectors = span.n / width;
-        let unrolled = unrolls::<V>(span.interleaved, vectors, S::IS_F32 && D::IS_F32);
+        // The ISA's list, looked up at compile time for each shape it may hold.
+        macro_rules! listed {
+            ($(($il:literal, $k:literal)),*) => {
+                match (span.interleaved, vectors) {
+                    $(($il, $k) => const { unrolls::<V>($il, $k, S::IS_F32 && D::IS_F32) },)*
+                    _ => false,
+                }
+            };
+        }
+        let unrolled = unroll_shapes!(listed);
         if unrolled {
             return Strategy::Unrolled { vectors };
         }

@@ -15,7 +15,7 @@ use super::dispatch::Job;
 use super::io::Io;
 use super::plan::{Plan, Strategy};
 use super::strategy::{aligned_run, bf16_pairs, rows, unrolled};
-use super::vector::{unrolls, SimdElement, Vector};
+use super::vector::{unroll_shapes, unrolls, SimdElement, Vector};
 use crate::element::Element;
 use crate::kernel::Span;
 
@@ -154,20 +154,7 @@ unsafe fn carry_out<V: Vector, S: Element, D: Element, const INTO: bool>(
                     }
                 };
             }
-            arms!(
-                (true, 1),
-                (false, 1),
-                (true, 2),
-                (false, 2),
-                (true, 4),
-                (false, 4),
-                (true, 8),
-                (false, 8),
-                (true, 16),
-                (false, 16),
-                (true, 32),
-                (false, 32)
-            )
+            unroll_shapes!(arms)
         },
         // (The plan gives the bf16 strategies only for bf16 to bf16; the test of the
         // types keeps them out of every other instantiation.)

@@ -169,6 +169,29 @@ impl Unroll {
     }
 }
 
+/// Calls macro `$m` with every `(interleaved, vectors)` shape an ISA may list in
+/// `Vector::UNROLLED`: the one list that `plan.rs` looks shapes up in and `span.rs`
+/// compiles kernels for.
+macro_rules! unroll_shapes {
+    ($m:ident) => {
+        $m!(
+            (true, 1),
+            (false, 1),
+            (true, 2),
+            (false, 2),
+            (true, 4),
+            (false, 4),
+            (true, 8),
+            (false, 8),
+            (true, 16),
+            (false, 16),
+            (true, 32),
+            (false, 32)
+        )
+    };
+}
+pub(crate) use unroll_shapes;
+
 /// Whether `V` unrolls rows of `vectors` vectors of this layout, for f32 to f32 (`f32`)
 /// or other element types.
 #[inline(always)]

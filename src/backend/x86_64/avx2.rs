@@ -1,24 +1,10 @@
 //! AVX2 kernels: 8 f32 lanes in 256-bit registers, F16C for f16, integer AVX2 for bf16.
 //!
-//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, the three
-//! instantiations of `avx2::rotate_tf`, after this file's entry points moved into
-//! `isa_entries!`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on ymm registers, `vcvtph2ps` and
-//! `vcvtps2ph` for f16, `vpmovzxwd`/`vpslld`/`vpaddd`/`vpblendvb`/`vpackusdw` on ymm for
-//! bf16; no `vfmadd` anywhere (bit-identical results need unfused multiply and add).
-//! Checked again after bf16 spans took the paired path (16 bf16 per register, see
-//! `generic::bf16_pairs_rows`): `vpslld`/`vpand` to widen and `vpsrld`/`vpand`/`vpor` to
-//! put two vectors' results back together, ymm, still no `vfmadd`. Against one vector at
-//! a time (a probe, 40 heads x 128, best of 7): 0.187 -> 0.128 ns an element half-split,
-//! 0.246 -> 0.133 interleaved.
-//! Checked again 2026-12-02, after bf16 rounding got a NaN-free fast path: each store
-//! of rounded bf16 is `vcmpunordps`, `vtestps` and a branch, then `vpsrld`/`vpand`/
-//! `vpaddd` (and one `vpblendw` to merge a pair of vectors); `vpblendvb` is left on the
-//! NaN path only. A/B probe (40 heads, decode, best of 16 placements x 4 runs): bf16
-//! half-split head_dim 128 1126 -> 859 ns, interleaved 1259 -> 931, head_dim 64 725 ->
-//! 461, 32 of 128 rotated 321 -> 228; 4096-token prefill 0.77 -> 0.88-0.92x of the
-//! in-place pass's bandwidth.
-//! The masked methods (for `generic::aligned_run`): `vmaskmovps` loads and stores at the
-//! two ends of a run, `vblendvps` for the vectors that straddle two halves or rows.
+//! No FMA anywhere (the bits need unfused multiply and add). bf16 is rounded in integer
+//! lanes, with a NaN-free fast path (a compare, a test and a branch per store; the blend
+//! only on the NaN path). The masked methods serve `strategy/aligned_run.rs`.
+//! `docs/design.md` has the disassembly checks and the measurements; run `cargo bench -p
+//! rope-simd-benches --bench rope -- decode` to see.
 
 use core::arch::x86_64::*;
 
@@ -34,7 +20,7 @@ pub(crate) struct Avx2(__m256);
 // which enable the same features and need a token that implies them; the callers of the
 // pointer methods guarantee 8 (or 4 for `load_dup`) readable
 // or writable elements, and a 16-byte aligned `p` for the `_stream` stores
-// (`generic::rotate_into` streams only where every vector store is aligned).
+// (`plan.rs` streams only where every vector store is aligned).
 impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;
@@ -154,7 +140,7 @@ impl Vector for Avx2 {
             // Within each 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6; then put the quarters
             // in order.
             // (No closure for the repeated step: closures are not inlined into
-            // `#[target_feature]` functions, and the call cost 40x.)
+            // `#[target_feature]` functions, and the call is far slower.)
             let even = _mm256_castps_pd(_mm256_shuffle_ps::<0b10_00_10_00>(a, b));
             let odd = _mm256_castps_pd(_mm256_shuffle_ps::<0b11_01_11_01>(a, b));
             (

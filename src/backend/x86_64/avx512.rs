@@ -1,40 +1,14 @@
 //! AVX-512F kernels: 16 f32 lanes in 512-bit registers, AVX-512F conversions for f16,
-//! and for bf16 either integer AVX-512F or, where the CPU has AVX512_BF16 (the
-//! `with_bf16` instantiation), `vcvtneps2bf16`: it rounds to nearest even and quiets NaNs
+//! and for bf16 either integer AVX-512F or, for `Backend::Avx512Bf16` (the `with_bf16`
+//! instantiation), `vcvtneps2bf16`: it rounds to nearest even and quiets NaNs
 //! exactly as `half` does, but reads subnormal inputs as zero, so a vector holding one
 //! takes the integer path (`tests/backends.rs` compares both with `half` over a sweep of
 //! f32 bit patterns).
 //!
-//! Disassembly checked (objdump -d of the release test binary, rustc 1.95, the three
-//! instantiations of `avx512::rotate_tf`, after this file's entry points moved into
-//! `isa_entries!`): `vmulps`/`vaddps`/`vsubps`/`vmovups` on zmm registers, `vcvtph2ps`
-//! and `vcvtps2ph` zmm for f16, `vpmovzxwd`/`vpslld`/`vcmpunordps`/`vpmovdw` for bf16; no
-//! `vfmadd` anywhere. (Since the integer instantiation also takes the paired bf16 path,
-//! it puts pairs of results together with `vpternlogd`; not timed here, where
-//! `Backend::Avx512` runs the `with_bf16` one. `x86_64::tests` checks its bits.) The `with_bf16` instantiation (checked the same way, 2026-11-29)
-//! stores bf16 with `vcvtneps2bf16`; on this machine it took 14% off the bf16 decode step
-//! and 20% off the 512-token bf16 prefill against the integer narrowing (criterion, A/B).
-//! Checked again after the kernels began keeping cos/sin in registers across rows
-//! (`generic::bodies_in_registers`, 2026-11-29): at head_dim 256 the 16 cos/sin vectors
-//! sit in zmm10-zmm25 through the row loop, reloaded from the stack only around the
-//! scalar-tail call, and no kernel calls out to `core::array::from_fn`.
-//! The `with_bf16` instantiation also implements the bf16-pair methods
-//! (`generic::bf16_pairs_in_registers`): checked 2026-11-29, its bf16 rotation loads 32
-//! bf16 with one `vmovdqu64`, widens with `vpslld`/`vpandd`, and stores through
-//! `vcvtne2ps2bf16` and `vpermw` (`vfpclassps` guarding both halves), with no calls left
-//! in the kernel once `generic::array!` replaced closures (LLVM had kept calls to the
-//! closures that built the cos/sin arrays, and the path ran 30% slower).
-//! The masked methods serve `generic::aligned_run` (f32 rows off a 64-byte boundary):
-//! checked 2026-12-01, its half-split loop body at head_dim 64 is four `vmovups` zmm
-//! loads and stores on 64-byte boundaries, eight `vmulps`, four `vaddps` and two
-//! `vblendmps`, with `{k}` masked `vmovups` only before and after the row loop.
-//! Checked 2026-12-02: f16 conversions take their memory operand (`vcvtph2ps (mem), zmm`,
-//! `vcvtps2ph $0, zmm, (mem)`; no `{sae}` form left in the library). Before, the
-//! `_MM_FROUND_NO_EXC` forms loaded and narrowed through a register, which costs the
-//! widening a shuffle uop on the multiplies' port: A/B probe, decode (40 heads x 128,
-//! f16, best of 30) half-split 483 -> 424 ns, interleaved 571 -> 494, head_dim 256
-//! 1135 -> 910; the bare in-place f16 pass `x *= c` went 340 -> 273 ns the same way
-//! (`benches/` now use that form for their roofs).
+//! No FMA anywhere (the bits need unfused multiply and add); f16 conversions take their
+//! memory operand (no `{sae}` form, which would cost the widening a shuffle on the
+//! multiplies' port). `docs/design.md` has the disassembly checks and the measurements;
+//! run `cargo bench -p rope-simd-benches --bench rope -- decode` to see.
 
 use core::arch::x86_64::*;
 
@@ -228,9 +202,8 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
         // each `p` is valid for 64 bytes (caller).
         unsafe {
             let mut rounded = [_mm512_setzero_si512(); M];
-            // One mask test and branch for all the screens: with two chunks per branch
-            // instead of one, decode bf16 hd128 went 373 -> 356 ns half-split and
-            // 364 -> 347 interleaved (A/B medians; prefill512 hd128 3-5%).
+            // One mask test and branch for all the screens, not one per chunk (faster:
+            // `docs/design.md`, "bf16 pairs").
             let mut zero = 0;
             for (r, &(even, odd, _)) in rounded.iter_mut().zip(&chunks) {
                 *r = Self::rounded_pairs(even, odd);
@@ -280,11 +253,10 @@ impl<const BF16: bool> Avx512<BF16> {
 
     /// The screen for `rounded_pairs`: a bit per word that is ±0. A subnormal lane gives a
     /// ±0 word, and a normal f32 never rounds to a bf16 zero, so where this is 0 the
-    /// rounding was exact; otherwise `exact_pairs` looks closer. On this crate's test
-    /// machine a compare into a mask register runs on the two ports the rotation's
-    /// multiplies use, so one word test per 32 results instead of two VFPCLASSPS frees
-    /// them (decode bf16 hd128, A/B medians: 391 -> 374 ns half-split, 385 -> 366
-    /// interleaved; prefill512 hd128 4-5% too). It reads the shuffled words: on the
+    /// rounding was exact; otherwise `exact_pairs` looks closer. A compare into a mask
+    /// register runs on the ports the rotation's multiplies use, so one word test per 32
+    /// results instead of two VFPCLASSPS frees them (`docs/design.md`, "bf16 pairs"). It
+    /// reads the shuffled words: on the
     /// conversion's own result LLVM rewrites the test into a bf16 compare with zero,
     /// which it has no instruction for and does one lane at a time.
     ///

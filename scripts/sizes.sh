@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Code size and stack of the artefacts embedded, WASM and C users ship, against the
+# budgets in sizes.txt: prints a table and fails when one is past its budget by more
+# than 5%. Builds the C library and the wasm module as scripts/test.sh does (a no-op
+# after it), and needs qemu-system-arm for the Cortex-M figures.
+#   bash scripts/sizes.sh            # measure and check
+#   bash scripts/sizes.sh --write    # measure and rewrite sizes.txt's budgets
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build -q --release -p rope-simd-capi
+wasm=target/wasm-simd128/wasm32-unknown-unknown/release/rope_simd_c.wasm
+RUSTFLAGS="-C target-feature=+simd128" \
+  cargo build -q --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-simd128
+cargo build -q --release --example every_entry
+
+declare -A got
+got[c_library_text]=$(size -A target/release/librope_simd_c.so | awk '$1 == ".text" { print $2 }')
+got[rust_every_entry]=$(python3 scripts/symbols.py target/release/examples/every_entry 0 |
+  sed -n 's/.* \([0-9]*\) in rope_simd$/\1/p')
+got[wasm_simd128_module]=$(stat -c %s "$wasm")
+
+# The firmware: code of one f32 rotation (the program with it minus the program without
+# rope-simd), then the stack of each call, from the full program under QEMU.
+text() { size -A "$1" | awk '$1 == ".text" || $1 == ".rodata" { s += $2 } END { print s }'; }
+fw=firmware/target/thumbv7em-none-eabihf/release/rope-simd-firmware
+(cd firmware && cargo build -q --release --features no-rope) && base=$(text "$fw")
+(cd firmware && cargo build -q --release --features one-rotation) && one=$(text "$fw")
+got[cortex_m4_one_rotation_code]=$((one - base))
+(cd firmware && cargo build -q --release)
+out=$(cd firmware && timeout 60 cargo run -q --release 2>&1)
+echo "$out" | sed 's/^/  firmware> /'
+grep -q "firmware: ok" <<<"$out" || { echo "the firmware run failed"; exit 1; }
+got[cortex_m4_stack_build]=$(sed -n 's/.*build a Rope \([0-9]*\) bytes.*/\1/p' <<<"$out")
+got[cortex_m4_stack_rotate]=$(sed -n 's/.*rotate f32 in place \([0-9]*\) bytes.*/\1/p' <<<"$out")
+got[cortex_m4_stack_into_f16]=$(sed -n 's/.*into an f16 cache \([0-9]*\) bytes.*/\1/p' <<<"$out")
+
+if [[ ${1:-} == --write ]]; then
+  { sed -n '/^#/p' sizes.txt
+    for k in "${!got[@]}"; do
+      goal=$(awk -v k="$k" '$1 == k { print $3 }' sizes.txt)
+      echo "$k ${got[$k]} ${goal:--}"
+    done | sort; } >sizes.txt.new && mv sizes.txt.new sizes.txt
+fi
+
+status=0
+printf '%-30s %10s %10s %10s\n' artefact bytes budget goal
+while read -r name budget goal; do
+  [[ $name == \#* || -z $name ]] && continue
+  v=${got[$name]:?"$name was not measured"}
+  flag=""
+  if ((v * 100 > budget * 105)); then flag="  OVER BUDGET (+5% allowed)"; status=1; fi
+  if [[ $goal != - ]] && ((v > goal)); then flag="$flag  (goal not met)"; fi
+  printf '%-30s %10s %10s %10s%s\n' "$name" "$v" "$budget" "$goal" "$flag"
+done <sizes.txt
+exit $status
