@@ -247,7 +247,7 @@ impl<E: Element> Job for Narrow<'_, E> {
         match E::as_f32_mut(self.dst) {
             Some(f) => f.copy_from_slice(self.src),
             // SAFETY: forwarded from the caller.
-            None => unsafe { convert::narrow::<V, E>(self.src, self.dst) },
+            None => unsafe { convert::narrow::<V, E, false>(self.src, self.dst) },
         }
     }
 }

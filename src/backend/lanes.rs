@@ -152,6 +152,11 @@ impl Vector for Lanes {
     type Masks = NoMasks;
     const MASKS: Option<NoMasks> = None;
     #[inline(always)]
+    unsafe fn call<J: super::dispatch::Job>(job: J) -> J::Out {
+        // SAFETY: forwarded from the caller.
+        unsafe { run(job) }
+    }
+    #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
         // SAFETY: see the impl comment.
         Lanes(f32x8::new(unsafe { p.cast::<[f32; 8]>().read_unaligned() }))

@@ -18,6 +18,7 @@ mod plan;
 mod prefetch;
 mod span;
 mod strategy;
+mod through_f32;
 pub(crate) mod vector;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_64;

@@ -228,8 +228,9 @@ pub(crate) fn block_len<V: Vector, E>(gap: usize) -> usize {
 
 /// The plans of every shape in the backend sweep, pinned in `plans.txt`: a change in
 /// the decisions fails here and shows up in review as a diff of that file (after
-/// `ROPE_SIMD_BLESS=1 cargo test --lib plans_are_pinned`).
-#[cfg(all(test, feature = "std", target_arch = "x86_64"))]
+/// `ROPE_SIMD_BLESS=1 cargo test --lib plans_are_pinned`). Not under Miri, which opens
+/// no files (and the decisions are plain arithmetic).
+#[cfg(all(test, feature = "std", target_arch = "x86_64", not(miri)))]
 mod tests {
     use super::*;
     use crate::backend::lanes::Lanes;

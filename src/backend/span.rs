@@ -15,6 +15,7 @@ use super::dispatch::Job;
 use super::io::Io;
 use super::plan::{Plan, Strategy};
 use super::strategy::{aligned_run, bf16_pairs, rows, unrolled};
+use super::through_f32::rotate_through_f32;
 use super::vector::{unroll_shapes, unrolls, SimdElement, Vector};
 use crate::element::Element;
 use crate::kernel::Span;
@@ -66,6 +67,11 @@ pub(crate) unsafe fn rotate<
 >(
     job: SpanJob<'_, S, D, INTO>,
 ) {
+    if INTO && !(S::IS_F32 && D::STREAMS) {
+        // Out of place, other than f32 into 16-bit: through f32 rows (`through_f32.rs`).
+        // SAFETY: forwarded from the caller.
+        return unsafe { rotate_through_f32::<V, S, D, INTO>(job) };
+    }
     let SpanJob {
         mut io,
         span,

@@ -64,6 +64,12 @@ pub trait Vector: Copy {
         // SAFETY: forwarded from the caller.
         unsafe { crate::backend::span::rotate::<Self::Tail, S, D, INTO, false>(job) }
     }
+    /// Run `job` (one without bf16) through this ISA's out-of-line entry point: the copy
+    /// of its code that the public calls use, not one inlined into the caller.
+    ///
+    /// # Safety
+    /// The CPU supports this ISA.
+    unsafe fn call<J: crate::backend::dispatch::Job>(job: J) -> J::Out;
     /// Whether [`Vector::prefetch`] does anything (only then do spans marked `prefetch`
     /// take the instantiations that issue it, see `prefetch.rs`).
     const PREFETCH: bool = false;

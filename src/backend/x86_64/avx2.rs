@@ -42,6 +42,11 @@ impl Vector for Avx2 {
     type Tail = Self;
     type Masks = Masks256;
     const MASKS: Option<Masks256> = Some(Masks256);
+    #[inline(always)]
+    unsafe fn call<J: crate::backend::dispatch::Job>(job: J) -> J::Out {
+        // SAFETY: forwarded from the caller.
+        unsafe { run(job) }
+    }
     const PREFETCH: bool = true;
     #[inline(always)]
     unsafe fn prefetch(p: *const u8) {

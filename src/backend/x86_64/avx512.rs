@@ -61,6 +61,12 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
     }
     type Masks = Masks512;
     const MASKS: Option<Masks512> = Some(Masks512);
+    #[inline(always)]
+    unsafe fn call<J: crate::backend::dispatch::Job>(job: J) -> J::Out {
+        // SAFETY: forwarded from the caller; jobs without bf16 run the plain AVX-512
+        // instantiation on either AVX-512 backend (as `dispatch` does).
+        unsafe { run(job) }
+    }
     const PREFETCH: bool = true;
     #[inline(always)]
     unsafe fn prefetch(p: *const u8) {

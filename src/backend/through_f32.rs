@@ -1,0 +1,172 @@
+//! Out of place, every (source, destination) pair but f32 into f16 or bf16: the rows'
+//! pairs are brought to f32 (copied from an f32 source, widened from a 16-bit one) into
+//! the destination's own rows when it is f32, else into an L1 scratch, rotated there by
+//! the in-place f32 kernel, and the scratch rounded into the destination. The in-place
+//! f32 kernel serves these seven pairs, instead of a kernel for each; the bits are the
+//! same (each value is rotated in f32 and rounded once).
+//!
+//! Decided: for code size, the kernels being most of the crate's bytes (`sizes.txt`,
+//! `rust_every_entry`). Not for f32 activations into a 16-bit cache, the runtimes' path:
+//! through f32 it measured a third slower (`cargo bench -p rope-simd-benches --bench rope
+//! -- fused` and `-- decode_step`; `docs/design.md`, "Out of place"), so those two pairs
+//! keep kernels of their own.
+
+use core::mem::MaybeUninit;
+
+use super::convert::{narrow, widen, widen_to};
+use super::io::Io;
+use super::span::SpanJob;
+use super::vector::{SimdElement, Vector};
+use crate::config::MAX_ROTARY_DIM;
+use crate::element::Element;
+use crate::kernel::Span;
+
+/// f32 values of the scratch: a few rows of the widest head (16 KiB, in L1).
+const SCRATCH: usize = 4096;
+
+/// The channels of a row that `span`'s pairs occupy, relative to `span.first`: one run
+/// for interleaved pairs and adjacent halves, two for halves apart (a row tail's).
+#[inline(always)]
+fn segments(span: &Span) -> [(usize, usize); 2] {
+    if span.interleaved || span.second == span.first + span.n {
+        [(0, 2 * span.n), (0, 0)] // one run: interleaved, or adjacent halves
+    } else {
+        [(0, span.n), (span.second - span.first, span.n)]
+    }
+}
+
+/// Rotate `job`'s span out of place through f32 rows: the destination's own rows when it
+/// is f32, else a scratch whose rows are then rounded into it.
+///
+/// # Safety
+/// The CPU must support `V`'s ISA. Bounds are checked here.
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
+pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const INTO: bool>(
+    job: SpanJob<'_, S, D, INTO>,
+) {
+    let SpanJob { io, span, cos, sin } = job;
+    io.assert_fits(span, cos, sin);
+    let (src, dst, dst_stride) = io.parts(span);
+    // A row's window: from its first rotated channel to one past its last.
+    let width = span.row_bytes::<u8>() - span.first;
+    assert!(
+        width <= MAX_ROTARY_DIM.max(2 * span.n),
+        "rope-simd internal error: a span wider than a head"
+    );
+    let segs = segments(span);
+    let row = |r: usize| r * span.stride + span.first;
+    if D::IS_F32 {
+        // The destination is f32: its rows are the scratch.
+        let dst = dst.cast::<f32>();
+        for r in 0..span.rows {
+            let to = r * dst_stride + span.first;
+            for (at, len) in segs.into_iter().filter(|s| s.1 > 0) {
+                // SAFETY: the pairs of row `r` lie within both buffers (`assert_fits`),
+                // which do not overlap; the ISA is supported (caller).
+                unsafe {
+                    let from = core::slice::from_raw_parts(src.add(row(r) + at), len);
+                    let out = core::slice::from_raw_parts_mut(dst.add(to + at), len);
+                    widen::<V, S>(from, out);
+                }
+            }
+        }
+        let extent = Span {
+            stride: dst_stride,
+            ..*span
+        }
+        .extent();
+        // SAFETY: the destination's rows of the span (`assert_fits`); no other reference
+        // to them is live.
+        let rows = unsafe { core::slice::from_raw_parts_mut(dst, extent) };
+        let local = Span {
+            stride: dst_stride,
+            stream: false,
+            prefetch: false,
+            ..*span
+        };
+        let job = SpanJob {
+            io: Io::in_place(rows),
+            span: &local,
+            cos,
+            sin,
+        };
+        // SAFETY: the ISA is supported (caller).
+        return unsafe { V::call(job) };
+    }
+    let rows_per_chunk = (SCRATCH / width.max(1)).max(1);
+    let stream = span.stream && V::STREAM && D::STREAMS && {
+        let bytes = core::mem::size_of::<D>();
+        [
+            dst.wrapping_add(span.first) as usize,
+            dst_stride * bytes,
+            segs[1].0 * bytes,
+        ]
+        .iter()
+        .all(|v| v.is_multiple_of(16))
+    };
+    // Not zeroed (16 KiB a call would cost more than the rotation of a decode step):
+    // every element of the rows used is written below before it is read.
+    let mut scratch = [MaybeUninit::<f32>::uninit(); SCRATCH];
+    let mut r0 = 0;
+    while r0 < span.rows {
+        let rows = rows_per_chunk.min(span.rows - r0);
+        let base = scratch.as_mut_ptr().cast::<f32>();
+        for r in 0..rows {
+            for (at, len) in segs.into_iter().filter(|s| s.1 > 0) {
+                // SAFETY: the source rows' pairs lie within the source (`assert_fits`);
+                // the window `r` of `width` elements lies within the scratch
+                // (`rows * width <= SCRATCH`); the ISA is supported (caller).
+                unsafe {
+                    let from = core::slice::from_raw_parts(src.add(row(r0 + r) + at), len);
+                    widen_to::<V, S>(from, base.add(r * width + at));
+                }
+            }
+            // Between split halves that are not adjacent (a row tail's): zeros, never
+            // read by the kernel, so that the whole window is initialized.
+            let gap = (span.n, width - span.n);
+            if !span.interleaved && gap.1 > span.n {
+                // SAFETY: within the window `r` of the scratch.
+                unsafe { base.add(r * width + gap.0).write_bytes(0, gap.1 - span.n) };
+            }
+        }
+        // SAFETY: the first `rows * width` values were all written just above.
+        let tmp = unsafe { core::slice::from_raw_parts_mut(base, rows * width) };
+        // The chunk's rows, their windows `width` apart in `tmp`.
+        let local = Span {
+            rows,
+            stride: width,
+            first: 0,
+            second: span.second - span.first,
+            stream: false,
+            prefetch: false,
+            ..*span
+        };
+        let job = SpanJob {
+            io: Io::in_place(&mut *tmp),
+            span: &local,
+            cos,
+            sin,
+        };
+        // SAFETY: the ISA is supported (caller).
+        unsafe { V::call(job) };
+        for r in 0..rows {
+            let to = (r0 + r) * dst_stride + span.first;
+            for (at, len) in segs.into_iter().filter(|s| s.1 > 0) {
+                // SAFETY: the destination rows' pairs lie within the destination
+                // (`assert_fits`), which does not overlap the source or `tmp`; the ISA is
+                // supported (caller); streaming stores only where each is aligned.
+                unsafe {
+                    let out = core::slice::from_raw_parts_mut(dst.add(to + at), len);
+                    let from = &tmp[r * width + at..][..len];
+                    if stream {
+                        narrow::<V, D, true>(from, out)
+                    } else {
+                        narrow::<V, D, false>(from, out)
+                    }
+                }
+            }
+        }
+        r0 += rows;
+    }
+}
