@@ -134,10 +134,12 @@
 //!
 //! # Backends
 //!
-//! [`Backend::detect`] picks AVX-512F or AVX2 (with F16C) on x86_64 at run time (CPUID +
-//! XGETBV, no `std` needed, cached), else [`Backend::Lanes`]: 8-lane `wide` vectors on the
-//! build target's SIMD (SSE2, NEON, or simd128 on wasm32 built with `+simd128`). Force one
-//! with [`Rope::with_backend`]; asking for one the CPU lacks is an error.
+//! [`Backend::detect`] picks AVX-512F (with AVX512_BF16 where the CPU has it) or AVX2 (with
+//! F16C) on x86_64 at run time (CPUID + XGETBV, no `std` needed, cached), else
+//! [`Backend::Lanes`]: 8-lane `wide` vectors on the build target's SIMD (SSE2, NEON, or
+//! simd128 on wasm32 built with `+simd128`). Force one with [`Rope::with_backend`]; asking
+//! for one the CPU lacks is an error. The choice is made once, when the `Rope` is built:
+//! calls check nothing. `docs/design.md` maps the kernel layer.
 //!
 //! # Errors
 //!

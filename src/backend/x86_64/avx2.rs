@@ -24,21 +24,7 @@ pub(crate) struct Avx2(__m256);
 impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;
-    // Half-split 16-bit rows of 16 vectors are faster in the row loop, and half-split
-    // f32 rows of 32 no faster unrolled (`docs/design.md`, "Unrolled rows").
-    const UNROLLED: &'static [Unroll] = &[
-        Unroll::interleaved(1),
-        Unroll::split(1),
-        Unroll::interleaved(2),
-        Unroll::split(2),
-        Unroll::interleaved(4),
-        Unroll::split(4),
-        Unroll::interleaved(8),
-        Unroll::split(8),
-        Unroll::interleaved(16),
-        Unroll::split_f32(16),
-        Unroll::interleaved(32),
-    ];
+    const UNROLLED: &'static [Unroll] = super::UNROLLED;
     type Tail = Self;
     type Masks = Masks256;
     const MASKS: Option<Masks256> = Some(Masks256);

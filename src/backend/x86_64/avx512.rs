@@ -36,21 +36,7 @@ const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT;
 impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     const KEEP: usize = 8;
-    // Half-split 16-bit rows of 16 vectors are faster in the row loop, and half-split
-    // f32 rows of 32 no faster unrolled (`docs/design.md`, "Unrolled rows").
-    const UNROLLED: &'static [Unroll] = &[
-        Unroll::interleaved(1),
-        Unroll::split(1),
-        Unroll::interleaved(2),
-        Unroll::split(2),
-        Unroll::interleaved(4),
-        Unroll::split(4),
-        Unroll::interleaved(8),
-        Unroll::split(8),
-        Unroll::interleaved(16),
-        Unroll::split_f32(16),
-        Unroll::interleaved(32),
-    ];
+    const UNROLLED: &'static [Unroll] = super::UNROLLED;
     type Tail = super::avx2::Avx2;
     #[inline(always)]
     unsafe fn run_tail<S: crate::Element, D: crate::Element, const INTO: bool>(
