@@ -17,8 +17,7 @@
 
 use crate::config::Rope;
 use crate::error::RopeError;
-use crate::rotate::{private::Source, Geom};
-use crate::table::RUN;
+use crate::source::{Geom, Source, RUN};
 use crate::trig::cos_sin_f64;
 
 /// cos/sin for positions `0..max_pos` from two small f64 tables (see the module docs).

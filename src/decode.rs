@@ -2,12 +2,13 @@
 //! into its cache, converting to the cache's element type, with each token's cos/sin had
 //! once for Q and K.
 
-use crate::cache::Slot;
 use crate::driver::{into_unchecked, validate, Dims, Into, Target};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::positions::Positions;
-use crate::rotate::{private::Source, Direction, Shape};
+use crate::rotate::{Direction, Shape};
+use crate::shape::Slot;
+use crate::source::Source;
 
 /// Head counts of a grouped-query attention step: `q` query heads, `kv` key and value
 /// heads (`q` a multiple of `kv` in real models; not required here).

@@ -3,13 +3,13 @@
 //! out of place into a cache slot with conversion).
 
 use crate::backend::Isa;
-use crate::cache::Slot;
 use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::{Span, PREFETCH_BYTES};
 use crate::positions::{At, Positions};
-use crate::rotate::{private::Source, Direction, Geom, Order, Shape};
+use crate::shape::{Direction, Order, Shape, Slot};
+use crate::source::{Geom, Source};
 
 /// How a target's tokens and heads are laid out.
 #[derive(Clone, Copy)]

@@ -206,13 +206,13 @@ mod positions;
 mod rotate;
 mod schedule;
 mod shape;
+mod source;
 mod table;
 mod trig;
 
 pub use axes::Axes;
 pub use backend::Backend;
 pub use builder::RopeBuilder;
-pub use cache::Slot;
 pub use compact::CompactTable;
 pub use config::{PairLayout, Rope, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
 pub use decode::{Heads, KvCache};
@@ -233,7 +233,7 @@ pub use gguf::{GgufRope, GgufScaling, GgufValue};
 pub use half::slice::HalfBitsSliceExt;
 pub use half::{bf16, f16};
 pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
-pub use rotate::{Direction, Order, Positions, Rotate, Shape};
+pub use rotate::{Direction, Order, Positions, Rotate, Shape, Slot};
 pub use schedule::{
     default_inv_freq, ContextLengths, Llama3, LongRope, LongRopeChoice, Scaling, Yarn,
 };

@@ -1,9 +1,6 @@
 //! The user-facing operations, shared by every sin/cos source: the [`Rotate`] trait and
 //! the types its calls take. `driver.rs` carries them out.
 
-use crate::axes::Axes;
-use crate::backend::Isa;
-use crate::cache::Slot;
 use crate::config::PairLayout;
 use crate::driver::{
     into_unchecked, reorder_heads, run, span_for, validate, Dims, Into, Kind, Rows, Target,
@@ -11,39 +8,14 @@ use crate::driver::{
 use crate::element::Element;
 use crate::error::RopeError;
 pub use crate::positions::Positions;
-pub use crate::shape::{Direction, Order, Shape};
-
-/// What the driver needs from a sin/cos source.
-#[derive(Clone, Copy, Debug)]
-pub struct Geom {
-    pub head_dim: usize,
-    pub rotary_dim: usize,
-    pub layout: PairLayout,
-    pub scale: f64,
-    pub isa: Isa,
-    pub axes: Axes,
-    /// Channels before the rotated ones.
-    pub offset: usize,
-}
-
-pub(crate) mod private {
-    use super::*;
-
-    /// A source of cos/sin: the on-the-fly [`Rope`](crate::Rope) or a table.
-    pub trait Source {
-        fn geom(&self) -> Geom;
-        /// `Ok` if cos/sin of `position` can be had (the range check of a table).
-        fn check_position(&self, position: u64) -> Result<(), RopeError>;
-        /// Calls `f(first_pair, cos, sin)` for runs covering every pair of `position`.
-        fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, f: F);
-    }
-}
+pub use crate::shape::{Direction, Order, Shape, Slot};
+use crate::source::Source;
 
 /// The rotations, available on every sin/cos source: [`Rope`](crate::Rope) (computed on
 /// the fly) and [`CosSinTable`](crate::CosSinTable). Both give the same bits.
 ///
 /// Each call validates all its input first; on `Err` the buffers are untouched.
-pub trait Rotate: private::Source {
+pub trait Rotate: Source {
     /// Rotate a `[tokens, heads, head_dim]` buffer in place.
     ///
     /// ```
@@ -560,4 +532,4 @@ pub trait Rotate: private::Source {
     }
 }
 
-impl<T: private::Source> Rotate for T {}
+impl<T: Source> Rotate for T {}

@@ -2,59 +2,9 @@
 
 use crate::config::Rope;
 use crate::error::RopeError;
-use crate::rotate::{private::Source, Geom};
-
-/// Pairs computed per run by the on-the-fly source (stack space: 2 x 64 f32); a token's
-/// cos/sin are computed once, in runs of this many pairs.
-pub(crate) const RUN: usize = 64;
-
-impl Source for Rope {
-    fn geom(&self) -> Geom {
-        Geom {
-            head_dim: self.head_dim,
-            rotary_dim: self.rotary_dim,
-            layout: self.layout,
-            scale: self.scale,
-            isa: self.isa,
-            axes: self.axes,
-            offset: self.offset,
-        }
-    }
-
-    fn check_position(&self, _position: u64) -> Result<(), RopeError> {
-        Ok(()) // any position below MAX_POSITION, which the driver checks
-    }
-
-    #[inline]
-    fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, mut f: F) {
-        let pairs = self.pairs();
-        let mut cos = [0.0f32; RUN];
-        let mut sin = [0.0f32; RUN];
-        let mut first = 0;
-        while first < pairs {
-            let n = RUN.min(pairs - first);
-            self.fill(position, first, self.scale, &mut cos[..n], &mut sin[..n]);
-            f(first, &cos[..n], &sin[..n]);
-            first += n;
-        }
-    }
-}
+use crate::source::{Geom, Source};
 
 impl Rope {
-    /// cos/sin (times `scale`) of pairs `first..first + cos.len()` at `position`.
-    pub(crate) fn fill(
-        &self,
-        position: u64,
-        first: usize,
-        scale: f64,
-        cos: &mut [f32],
-        sin: &mut [f32],
-    ) {
-        let end = first + cos.len();
-        let (hi, lo) = (&self.turn_hi[first..end], &self.turn_lo[first..end]);
-        self.isa.cos_sin_batch(position, (hi, lo), scale, cos, sin);
-    }
-
     /// Length in f32 of a table for positions `0..max_pos`: `max_pos * rotary_dim`
     /// (for each position, `rotary_dim/2` cosines then `rotary_dim/2` sines).
     ///
