@@ -25,7 +25,7 @@ CRITERION = ROOT / "target" / "criterion"
 PHASES = [("decode", 1), ("prefill512", 512), ("prefill4096", 4096)]
 DTYPES = [("f32", 4), ("f16", 2), ("bf16", 2)]
 HEAD_DIMS = [64, 128, 256]
-BACKENDS = ["scalar", "lanes", "avx2", "avx512", "neon", "simd128"]
+BACKENDS = ["scalar", "lanes", "avx2", "avx512", "avx512bf16", "neon", "simd128"]
 
 NOTES = """\
 ## Reading the figures
