@@ -3,7 +3,8 @@
 
 use super::vector::{put, SimdElement, Vector};
 
-/// Widen `src` into `dst` (same length), `V::N` elements at a time, exactly.
+/// Widen `src` into `dst` (same length), `V::N` elements at a time, exactly (a copy of
+/// f32).
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Lengths are checked here.
@@ -45,7 +46,8 @@ pub(crate) unsafe fn widen_to<V: Vector, E: crate::Element>(src: &[E], dp: *mut 
     }
 }
 
-/// Round `src` into `dst` (same length) to nearest even, `V::N` elements at a time; with
+/// Round `src` into `dst` (same length) to nearest even, `V::N` elements at a time (a
+/// copy into f32); with
 /// `NT`, the vector stores stream (the caller fences once its whole call is written).
 ///
 /// # Safety
@@ -62,6 +64,9 @@ pub(crate) unsafe fn narrow<V: Vector, E: crate::Element, const NT: bool>(
         dst.len(),
         "rope-simd internal error: narrow lengths"
     );
+    if let Some(f) = E::as_f32_mut(dst) {
+        return f.copy_from_slice(src);
+    }
     let body = src.len() / V::N * V::N;
     let (sp, dp) = (src.as_ptr(), dst.as_mut_ptr());
     let mut i = 0;

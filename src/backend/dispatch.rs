@@ -202,7 +202,7 @@ const fn is_bf16<E: Element>() -> bool {
     matches!(E::KIND, Kind::Bf16)
 }
 
-/// Widening to f32 (a copy for f32).
+/// Widening to f32 (`convert::widen`: a copy for f32).
 struct Widen<'a, E> {
     src: &'a [E],
     dst: &'a mut [f32],
@@ -219,15 +219,12 @@ impl<E: Element> Job for Widen<'_, E> {
     }
     #[inline(always)]
     unsafe fn simd<V: Vector>(self) {
-        match E::as_f32(self.src) {
-            Some(f) => self.dst.copy_from_slice(f),
-            // SAFETY: forwarded from the caller.
-            None => unsafe { convert::widen::<V, E>(self.src, self.dst) },
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { convert::widen::<V, E>(self.src, self.dst) }
     }
 }
 
-/// Rounding from f32 (a copy for f32).
+/// Rounding from f32 (`convert::narrow`: a copy for f32).
 struct Narrow<'a, E> {
     src: &'a [f32],
     dst: &'a mut [E],
@@ -244,11 +241,8 @@ impl<E: Element> Job for Narrow<'_, E> {
     }
     #[inline(always)]
     unsafe fn simd<V: Vector>(self) {
-        match E::as_f32_mut(self.dst) {
-            Some(f) => f.copy_from_slice(self.src),
-            // SAFETY: forwarded from the caller.
-            None => unsafe { convert::narrow::<V, E, false>(self.src, self.dst) },
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { convert::narrow::<V, E, false>(self.src, self.dst) }
     }
 }
 
