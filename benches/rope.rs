@@ -30,7 +30,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rope_simd::{
     bf16, f16, Backend, CosSinTable, Direction, Element, Heads, KvCache, PairLayout, Positions,
-    Rope, Rotate, Shape, Slot,
+    Rope, Rotate, View,
 };
 
 const Q_HEADS: usize = 32;
@@ -239,8 +239,8 @@ fn fused(c: &mut Criterion) {
         .unwrap();
     let mut x: Vec<f32> = data(n);
     let mut cache = vec![f16::ZERO; n];
-    let shape = Shape::tokens_heads(heads);
-    let slot = Slot::tokens_heads(0, heads * hd, hd);
+    let shape = View::tokens_heads(heads);
+    let slot = View::tokens_heads(heads).at(0);
     g.bench_function("rotate_then_convert", |b| {
         b.iter(|| {
             table
@@ -248,14 +248,7 @@ fn fused(c: &mut Criterion) {
                 .unwrap();
             // Position 0 is the identity: a pure SIMD conversion pass.
             table
-                .rotate_into(
-                    &x,
-                    shape,
-                    &mut cache,
-                    slot,
-                    Positions::Same(0),
-                    Direction::Forward,
-                )
+                .rotate_into(&x, shape, &mut cache, slot, Positions::Same(0))
                 .unwrap();
             black_box(&mut cache);
         })
@@ -263,14 +256,7 @@ fn fused(c: &mut Criterion) {
     g.bench_function("rotate_into", |b| {
         b.iter(|| {
             table
-                .rotate_into(
-                    black_box(&x),
-                    shape,
-                    &mut cache,
-                    slot,
-                    Positions::Start(0),
-                    Direction::Forward,
-                )
+                .rotate_into(black_box(&x), shape, &mut cache, slot, Positions::Start(0))
                 .unwrap();
             black_box(&mut cache);
         })
@@ -317,8 +303,8 @@ fn decode_sources<R: Rotate>(
     let (k, v): (Vec<f32>, Vec<f32>) = (data(KV_HEADS * hd), data(KV_HEADS * hd));
     let size = 4096 * KV_HEADS * hd;
     let (mut k_cache, mut v_cache) = (vec![f16::ZERO; size], vec![f16::ZERO; size]);
-    let slot = Slot::tokens_heads(pos, KV_HEADS * hd, hd);
-    let (at, shape) = (Positions::Start(pos as u64), Shape::tokens_heads(KV_HEADS));
+    let slot = View::tokens_heads(KV_HEADS).at(pos);
+    let (at, shape) = (Positions::Start(pos as u64), View::tokens_heads(KV_HEADS));
     for simd_copy in [false, true] {
         let id = if simd_copy {
             "three_steps_simd_copy"
@@ -328,11 +314,11 @@ fn decode_sources<R: Rotate>(
         g.bench_function(format!("{id}/{name}"), |b| {
             b.iter(|| {
                 src.rotate(black_box(&mut q), Q_HEADS, at).unwrap();
-                src.rotate_into(&k, shape, &mut k_cache, slot, at, Direction::Forward)
+                src.apply_into(&k, shape, &mut k_cache, slot, at, Direction::Forward)
                     .unwrap();
                 if simd_copy {
                     let same = Positions::Same(0);
-                    src.rotate_into(&v, shape, &mut v_cache, slot, same, Direction::Forward)
+                    src.apply_into(&v, shape, &mut v_cache, slot, same, Direction::Forward)
                         .unwrap();
                 } else {
                     let row = pos * KV_HEADS * hd;
@@ -348,7 +334,7 @@ fn decode_sources<R: Rotate>(
             let cache = KvCache {
                 k: &mut k_cache,
                 v: &mut v_cache,
-                slot,
+                view: slot,
             };
             let heads = Heads {
                 q: Q_HEADS,
@@ -405,10 +391,10 @@ fn parallel(c: &mut Criterion) {
                         let f = Direction::Forward;
                         let p = Positions::Start(0);
                         table
-                            .par_apply(black_box(&mut q), Shape::tokens_heads(Q_HEADS), p, f)
+                            .par_apply(black_box(&mut q), View::tokens_heads(Q_HEADS), p, f)
                             .unwrap();
                         table
-                            .par_apply(&mut k, Shape::tokens_heads(KV_HEADS), p, f)
+                            .par_apply(&mut k, View::tokens_heads(KV_HEADS), p, f)
                             .unwrap();
                     })
                 })

@@ -10,7 +10,7 @@
 use std::hint::black_box;
 
 use rope_simd::{
-    bf16, f16, Direction, Element, PairLayout, Positions, Rope, RopeError, Rotate, Shape, Slot,
+    bf16, f16, Direction, Element, PairLayout, Positions, Rope, RopeError, Rotate, View,
 };
 
 const HEADS: usize = 8;
@@ -25,10 +25,10 @@ fn in_place<E: Element>(rope: &Rope) -> Result<f32, RopeError> {
 fn into<S: Element, D: Element>(rope: &Rope) -> Result<f32, RopeError> {
     let src = vec![S::from_f32(0.5); black_box(HEADS * HEAD_DIM)];
     let mut cache = vec![D::from_f32(0.0); 4 * HEADS * HEAD_DIM];
-    let slot = Slot::tokens_heads(black_box(2), HEADS * HEAD_DIM, HEAD_DIM);
-    let shape = Shape::tokens_heads(HEADS);
+    let slot = View::tokens_heads(HEADS).at(black_box(2));
+    let shape = View::tokens_heads(HEADS);
     let pos = Positions::Start(black_box(7));
-    rope.rotate_into(&src, shape, &mut cache, slot, pos, Direction::Forward)?;
+    rope.apply_into(&src, shape, &mut cache, slot, pos, Direction::Forward)?;
     Ok(cache[2 * HEADS * HEAD_DIM + 1].to_f32())
 }
 

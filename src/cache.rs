@@ -4,7 +4,7 @@
 use crate::config::Rope;
 use crate::element::Element;
 use crate::error::RopeError;
-use crate::rotate::{Direction, Positions, Rotate, Shape};
+use crate::rotate::{Direction, Positions, Rotate, View};
 use crate::source::{Geom, Source, RUN};
 use crate::trig::Turns;
 
@@ -48,11 +48,11 @@ impl Rope {
     /// scratch at the new position, composed once (see the crate docs).
     ///
     /// ```
-    /// use rope_simd::{PairLayout, Positions, Rope, Rotate, Shape};
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate, View};
     /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
     /// let mut keys = vec![0.25f32; 100 * 8 * 64]; // [tokens 100, kv heads 8, 64]
     /// rope.rotate(&mut keys, 8, Positions::Start(28))?; // cached at positions 28..128
-    /// rope.shift(&mut keys, Shape::tokens_heads(8), -28)?; // now as if at 0..100
+    /// rope.shift(&mut keys, View::tokens_heads(8), -28)?; // now as if at 0..100
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
@@ -61,7 +61,7 @@ impl Rope {
     pub fn shift<E: Element>(
         &self,
         keys: &mut [E],
-        shape: Shape,
+        view: View,
         delta: i64,
     ) -> Result<(), RopeError> {
         let (p, direction) = if delta >= 0 {
@@ -69,7 +69,7 @@ impl Rope {
         } else {
             (delta.unsigned_abs(), Direction::Inverse)
         };
-        Unscaled(self).apply(keys, shape, Positions::Same(p), direction)
+        Unscaled(self).apply(keys, view, Positions::Same(p), direction)
     }
 
     /// The rotation that turns keys cached with this description's frequencies into keys

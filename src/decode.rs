@@ -1,35 +1,38 @@
 //! The decode step in one call: Q rotated in place, K rotated into its cache and V copied
 //! into its cache, converting to the cache's element type, with each token's cos/sin had
-//! once for Q and K.
+//! once for Q and K; and its packed-QKV form.
 
-use crate::driver::{into_unchecked, validate, Dims, Into, Target};
+use crate::driver::{into_unchecked, place_dst, run, validate, Dims, Into, Target};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::positions::Positions;
-use crate::rotate::{Direction, Shape};
-use crate::shape::Slot;
+use crate::shape::{Direction, Heads, Placed, View};
 use crate::source::Source;
 
-/// Head counts of a grouped-query attention step: `q` query heads, `kv` key and value
-/// heads (`q` a multiple of `kv` in real models; not required here).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Heads {
-    /// Query heads per token.
-    pub q: usize,
-    /// Key (and value) heads per token.
-    pub kv: usize,
-}
-
-/// Where a decode step writes K and V: the two caches, laid out alike, and the slot of
-/// the step's tokens in them.
+/// Where a step writes K and V: the two caches, laid out alike, and the view of the
+/// step's tokens in them (usually a window: [`View::at`]).
 #[derive(Debug)]
 pub struct KvCache<'a, D> {
     /// The key cache.
     pub k: &'a mut [D],
     /// The value cache.
     pub v: &'a mut [D],
-    /// Where the step's tokens go, in both.
-    pub slot: Slot,
+    /// Where the step's tokens go, in both (its head count is the KV heads').
+    pub view: View,
+}
+
+/// The Q, K and V views of a packed buffer, after checking the head counts.
+pub(crate) fn packed_views(heads: Heads) -> Result<[View; 3], RopeError> {
+    if heads.q == 0 || heads.kv == 0 {
+        let what = if heads.q == 0 { "q_heads" } else { "kv_heads" };
+        return Err(RopeError::ZeroHeads { what });
+    }
+    heads
+        .kv
+        .checked_mul(2)
+        .and_then(|kv| kv.checked_add(heads.q))
+        .ok_or(RopeError::SizeOverflow)?;
+    Ok(View::packed_qkv(heads))
 }
 
 /// See [`Rotate::rotate_decode`](crate::Rotate::rotate_decode).
@@ -43,40 +46,70 @@ pub(crate) fn decode<Src: Source + ?Sized, S: Element, D: Element>(
     positions: Positions<'_>,
 ) -> Result<(), RopeError> {
     let g = src.geom();
-    let q_dims = Dims::shape(q.len(), Shape::tokens_heads(heads.q), "q");
-    let k_dims = Dims::shape(k.len(), Shape::tokens_heads(heads.kv), "k");
-    let v_dims = Dims::shape(v.len(), Shape::tokens_heads(heads.kv), "v");
-    let tokens = validate(src, &g, &[q_dims, k_dims, v_dims], &positions)?;
-    cache
-        .slot
-        .check(tokens, heads.kv, g.head_dim, cache.k.len())?;
-    cache
-        .slot
-        .check(tokens, heads.kv, g.head_dim, cache.v.len())?;
+    let dims = |view, len, what| Dims { view, len, what };
+    let (qv, kv) = (View::tokens_heads(heads.q), View::tokens_heads(heads.kv));
+    let all = [
+        dims(qv, q.len(), "q"),
+        dims(kv, k.len(), "k"),
+        dims(kv, v.len(), "v"),
+    ];
+    let mut placed = [Placed::EMPTY; 3];
+    let tokens = validate(src, &g, &all, &mut placed, &positions)?;
+    let [q_at, k_at, v_at] = placed;
+    let k_to = place_dst(cache.view, cache.k.len(), &g, "k_cache", heads.kv, tokens)?;
+    let v_to = place_dst(cache.view, cache.v.len(), &g, "v_cache", heads.kv, tokens)?;
     // Everything is valid: write. V is only converted.
     let v_write = Into {
         input: v,
-        dims: v_dims,
+        from: v_at,
         dst: cache.v,
-        slot: cache.slot,
+        to: v_to,
         copy_only: true,
     };
     into_unchecked(src, v_write, tokens, positions, Direction::Forward, None);
     let k_write = Into {
         input: k,
-        dims: k_dims,
+        from: k_at,
         dst: cache.k,
-        slot: cache.slot,
+        to: k_to,
         copy_only: false,
     };
-    let mut q = Target::new(q, Shape::tokens_heads(heads.q), "q");
-    into_unchecked(
-        src,
-        k_write,
-        tokens,
-        positions,
-        Direction::Forward,
-        Some(&mut q),
-    );
+    let also = Some((q, q_at));
+    into_unchecked(src, k_write, tokens, positions, Direction::Forward, also);
     Ok(())
+}
+
+/// See [`Rotate::rotate_packed_qkv_into`](crate::Rotate::rotate_packed_qkv_into).
+pub(crate) fn packed_into<Src: Source + ?Sized, S: Element, D: Element>(
+    src: &Src,
+    qkv: &mut [S],
+    heads: Heads,
+    cache: KvCache<'_, D>,
+    positions: Positions<'_>,
+) -> Result<(), RopeError> {
+    let g = src.geom();
+    let views = packed_views(heads)?;
+    let all = views.map(|view| Dims {
+        view,
+        len: qkv.len(),
+        what: "qkv",
+    });
+    let mut placed = [Placed::EMPTY; 3];
+    let tokens = validate(src, &g, &all, &mut placed, &positions)?;
+    let [_, k_at, v_at] = placed;
+    let k_to = place_dst(cache.view, cache.k.len(), &g, "k_cache", heads.kv, tokens)?;
+    let v_to = place_dst(cache.view, cache.v.len(), &g, "v_cache", heads.kv, tokens)?;
+    // Everything is valid: write K and V from their places in each row, then turn Q.
+    for (from, dst, to, copy_only) in [(k_at, cache.k, k_to, false), (v_at, cache.v, v_to, true)] {
+        let w = Into {
+            input: qkv,
+            from,
+            dst,
+            to,
+            copy_only,
+        };
+        into_unchecked(src, w, tokens, positions, Direction::Forward, None);
+    }
+    let q = Target::new(qkv, views[0], "qkv");
+    run(src, &mut [q], positions, Direction::Forward)
 }

@@ -8,34 +8,26 @@ use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::{Span, PREFETCH_BYTES};
 use crate::positions::{At, Positions};
-use crate::shape::{Direction, Order, Shape, Slot};
+use crate::shape::{Direction, Placed, View};
 use crate::source::{Geom, Source};
 
-/// How a target's tokens and heads are laid out.
-#[derive(Clone, Copy)]
-pub(crate) enum Kind {
-    Shape(Order),
-    /// A fused QKV buffer: token rows of `row` elements, the rotated heads first.
-    Packed {
-        row: usize,
-    },
-}
-
-/// One buffer of a call: Q, K or the only one.
+/// One buffer of a call rotated in place: Q, K or the only one.
 pub(crate) struct Target<'x, E> {
     pub x: &'x mut [E],
-    pub heads: usize,
-    pub kind: Kind,
+    pub view: View,
     pub what: &'static str,
 }
 
 impl<'x, E> Target<'x, E> {
-    pub(crate) fn new(x: &'x mut [E], shape: Shape, what: &'static str) -> Self {
-        Target {
-            x,
-            heads: shape.heads,
-            kind: Kind::Shape(shape.order),
-            what,
+    pub(crate) fn new(x: &'x mut [E], view: View, what: &'static str) -> Self {
+        Target { x, view, what }
+    }
+
+    pub(crate) fn dims(&self) -> Dims {
+        Dims {
+            view: self.view,
+            len: self.x.len(),
+            what: self.what,
         }
     }
 }
@@ -74,58 +66,21 @@ pub(crate) fn span_for(
     }
 }
 
-/// What validation needs to know of a buffer.
+/// What validation needs to know of a buffer: its view, length and name.
 #[derive(Clone, Copy)]
 pub(crate) struct Dims {
+    pub view: View,
     pub len: usize,
-    pub heads: usize,
-    pub kind: Kind,
     pub what: &'static str,
 }
 
-impl Dims {
-    /// A `[tokens, heads, head_dim]` or `[heads, tokens, head_dim]` buffer of `len`.
-    pub(crate) fn shape(len: usize, shape: Shape, what: &'static str) -> Self {
-        Dims {
-            len,
-            heads: shape.heads,
-            kind: Kind::Shape(shape.order),
-            what,
-        }
-    }
-}
-
-impl<E> Target<'_, E> {
-    fn dims(&self) -> Dims {
-        Dims {
-            len: self.x.len(),
-            heads: self.heads,
-            kind: self.kind,
-            what: self.what,
-        }
-    }
-}
-
-/// Offset of token `t`'s first head, and the stride between its heads.
-pub(crate) fn token_base(
-    kind: Kind,
-    t: usize,
-    tokens: usize,
-    heads: usize,
-    head_dim: usize,
-) -> (usize, usize) {
-    match kind {
-        Kind::Shape(Order::TokensHeads) => (t * heads * head_dim, head_dim),
-        Kind::Shape(Order::HeadsTokens) => (t * head_dim, tokens * head_dim),
-        Kind::Packed { row } => (t * row, head_dim),
-    }
-}
-
-/// Validate every buffer and the positions; return the token count.
+/// Validate every buffer (each placed into `placed`, in order) and the positions; return
+/// the token count.
 pub(crate) fn validate<S: Source + ?Sized>(
     src: &S,
     g: &Geom,
     targets: &[Dims],
+    placed: &mut [Placed],
     positions: &Positions<'_>,
 ) -> Result<usize, RopeError> {
     let axes = g.axes.count();
@@ -147,38 +102,10 @@ pub(crate) fn validate<S: Source + ?Sized>(
         }
     }
     let mut tokens: Option<usize> = None;
-    for t in targets {
-        if t.heads == 0 {
-            return Err(RopeError::ZeroHeads { what: t.what });
-        }
-        let row = match t.kind {
-            Kind::Shape(_) => t
-                .heads
-                .checked_mul(g.head_dim)
-                .ok_or(RopeError::SizeOverflow)?,
-            Kind::Packed { row } => row,
-        };
-        let len = t.len;
-        let bad = RopeError::BufferLength {
-            what: t.what,
-            len,
-            row,
-            tokens: positions.list_len(axes),
-        };
-        let n = match positions.list_len(axes) {
-            Some(n) => {
-                if n.checked_mul(row).ok_or(RopeError::SizeOverflow)? != len {
-                    return Err(bad);
-                }
-                n
-            }
-            None => {
-                if !len.is_multiple_of(row) {
-                    return Err(bad);
-                }
-                len / row
-            }
-        };
+    for (t, out) in targets.iter().zip(placed.iter_mut()) {
+        let w = t.view.place(t.len, g.head_dim, t.what)?;
+        let n = w.tokens(positions.list_len(axes))?;
+        *out = w.at;
         match tokens {
             Some(q_tokens) if q_tokens != n => {
                 return Err(RopeError::TokenMismatch {
@@ -200,16 +127,29 @@ pub(crate) fn validate<S: Source + ?Sized>(
     Ok(tokens)
 }
 
-pub(crate) fn run<S: Source + ?Sized, E: Element>(
+/// [`validate`] for the buffers of an in-place call (one or two), out of line so that its
+/// frame is not part of the rotation loop's (the stack a microcontroller counts).
+#[inline(never)]
+fn validate_targets<S: Source + ?Sized, E, const N: usize>(
     src: &S,
-    targets: &mut [Target<'_, E>],
+    g: &Geom,
+    targets: &[Target<'_, E>; N],
+    placed: &mut [Placed; N],
+    positions: &Positions<'_>,
+) -> Result<usize, RopeError> {
+    let dims: [Dims; N] = core::array::from_fn(|i| targets[i].dims());
+    validate(src, g, &dims, placed, positions)
+}
+
+pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
+    src: &S,
+    targets: &mut [Target<'_, E>; N],
     positions: Positions<'_>,
     direction: Direction,
 ) -> Result<(), RopeError> {
     let g = src.geom();
-    let dims: [Dims; 2] =
-        core::array::from_fn(|i| targets.get(i).map_or(targets[0].dims(), Target::dims));
-    let tokens = validate(src, &g, &dims[..targets.len()], &positions)?;
+    let mut placed = [Placed::EMPTY; N];
+    let tokens = validate_targets(src, &g, targets, &mut placed, &positions)?;
     let inverse = direction.back();
     let rescale = rescale_for(&g, direction);
     let axes = g.axes.count();
@@ -222,27 +162,19 @@ pub(crate) fn run<S: Source + ?Sized, E: Element>(
         // +0.0), but DeepSeek's reorder still happens.
         if !(at.is_zero() && g.scale == 1.0) {
             for_each_at(src, &g, &at, rescale, |first_pair, cos, sin| {
-                for target in targets.iter_mut() {
-                    let heads = target.heads;
-                    let (base, stride) = token_base(target.kind, t, tokens, heads, g.head_dim);
+                for (target, p) in targets.iter_mut().zip(&placed) {
                     // A negative position turns the other way: its cos/sin transposed.
                     let span = Span {
                         prefetch,
                         inverse: inverse ^ at.negative,
-                        ..span_for(&g, heads, stride, first_pair, cos.len(), inverse)
+                        ..span_for(&g, p.heads, p.head_stride, first_pair, cos.len(), inverse)
                     };
-                    g.isa.rotate(&mut target.x[base..], &span, cos, sin);
+                    g.isa.rotate(&mut target.x[p.row(t)..], &span, cos, sin);
                 }
             });
         }
-        for target in targets.iter_mut().filter(|_| reorder) {
-            let (base, stride) = token_base(target.kind, t, tokens, target.heads, g.head_dim);
-            let rows = Rows {
-                base: base + g.offset,
-                stride,
-                heads: target.heads,
-            };
-            reorder_heads(target.x, rows, g.rotary_dim, inverse);
+        for (target, p) in targets.iter_mut().zip(&placed).filter(|_| reorder) {
+            reorder_heads(target.x, Rows::of(p, t, &g), g.rotary_dim, inverse);
         }
     }
     Ok(())
@@ -254,6 +186,17 @@ pub(crate) struct Rows {
     pub base: usize,
     pub stride: usize,
     pub heads: usize,
+}
+
+impl Rows {
+    /// The rotated channels of token `t`'s heads in a placed view.
+    fn of(p: &Placed, t: usize, g: &Geom) -> Self {
+        Rows {
+            base: p.row(t) + g.offset,
+            stride: p.head_stride,
+            heads: p.heads,
+        }
+    }
 }
 
 /// The second half of [`PairLayout::InterleavedToHalfSplit`]: after its pairs were turned
@@ -381,14 +324,66 @@ fn rescale_for(g: &Geom, direction: Direction) -> Option<f32> {
 /// `cargo bench -p rope-simd-benches --bench rope -- fused` to see).
 pub(crate) const STREAM_BYTES: usize = 16 << 20;
 
-/// An out-of-place write: `input`'s tokens (laid out as `dims` says) rotated, or with
-/// `copy_only` just converted, into `dst`'s `slot`.
+/// An out-of-place write: `input`'s tokens (where `from` places them) rotated, or with
+/// `copy_only` just converted, into `dst` (where `to` places them).
 pub(crate) struct Into<'i, 'd, S, D> {
     pub input: &'i [S],
-    pub dims: Dims,
+    pub from: Placed,
     pub dst: &'d mut [D],
-    pub slot: Slot,
+    pub to: Placed,
     pub copy_only: bool,
+}
+
+/// Place a destination view for `tokens` tokens from a source of `heads` heads.
+pub(crate) fn place_dst(
+    view: View,
+    len: usize,
+    g: &Geom,
+    what: &'static str,
+    heads: usize,
+    tokens: usize,
+) -> Result<Placed, RopeError> {
+    let to = view.place(len, g.head_dim, what)?;
+    if to.at.heads != heads {
+        return Err(RopeError::HeadMismatch {
+            what,
+            heads: to.at.heads,
+            expected: heads,
+        });
+    }
+    to.fits(tokens)?;
+    Ok(to.at)
+}
+
+/// [`Rotate::rotate_into`](crate::Rotate::rotate_into) and `apply_into`: validate, then
+/// write.
+pub(crate) fn into<Src: Source + ?Sized, S: Element, D: Element>(
+    src: &Src,
+    input: &[S],
+    src_view: View,
+    dst: &mut [D],
+    dst_view: View,
+    positions: Positions<'_>,
+    direction: Direction,
+) -> Result<(), RopeError> {
+    let g = src.geom();
+    let dims = Dims {
+        view: src_view,
+        len: input.len(),
+        what: "src",
+    };
+    let mut from = [Placed::EMPTY];
+    let tokens = validate(src, &g, &[dims], &mut from, &positions)?;
+    let to = place_dst(dst_view, dst.len(), &g, "dst", from[0].heads, tokens)?;
+    let w = Into {
+        input,
+        from: from[0],
+        dst,
+        to,
+        copy_only: false,
+    };
+    into_unchecked(src, w, tokens, positions, direction, None);
+    Ok(())
 }
 
 /// Write `w` for `tokens` tokens; with `also`, rotate that buffer's heads of each token in
@@ -400,13 +395,13 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
     tokens: usize,
     positions: Positions<'_>,
     direction: Direction,
-    mut also: Option<&mut Target<'_, S>>,
+    mut also: Option<(&mut [S], Placed)>,
 ) {
     let Into {
         input,
-        dims,
+        from,
         dst,
-        slot,
+        to,
         copy_only,
     } = w;
     let g = src.geom();
@@ -416,7 +411,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
     // Rotated channels this call writes, in bytes: past `STREAM_BYTES` the output is
     // written with streaming stores where the kernels can.
     let stream = tokens
-        .saturating_mul(dims.heads)
+        .saturating_mul(from.heads)
         .saturating_mul(rot)
         .saturating_mul(core::mem::size_of::<D>())
         >= STREAM_BYTES;
@@ -426,13 +421,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
     let reorder = g.layout == PairLayout::InterleavedToHalfSplit;
     for t in 0..tokens {
         let at = positions.get(t, axes);
-        let (base, stride) = token_base(dims.kind, t, tokens, dims.heads, hd);
-        let rows = |h: usize| {
-            (
-                base + h * stride,
-                (slot.first_token + t) * slot.token_stride + h * slot.head_stride,
-            )
-        };
+        let (base, dst_base) = (from.row(t), to.row(t));
         // Channels that are only converted: those before and after the rotated ones, or
         // all of them at the identity.
         let identity = copy_only || (at.is_zero() && g.scale == 1.0);
@@ -441,8 +430,8 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         } else {
             (0..g.offset, g.offset + rot..hd)
         };
-        for h in 0..dims.heads {
-            let (s0, d0) = rows(h);
+        for h in 0..from.heads {
+            let (s0, d0) = (base + h * from.head_stride, dst_base + h * to.head_stride);
             for part in [before.clone(), after.clone()]
                 .into_iter()
                 .filter(|r| !r.is_empty())
@@ -455,7 +444,6 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
                 );
             }
         }
-        let dst_base = (slot.first_token + t) * slot.token_stride;
         let turn = |heads, stride, first, n| Span {
             inverse: inverse ^ at.negative,
             ..span_for(&g, heads, stride, first, n, inverse)
@@ -464,38 +452,26 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
             for_each_at(src, &g, &at, rescale, |first, cos, sin| {
                 let span = Span {
                     stream,
-                    ..turn(dims.heads, stride, first, cos.len())
+                    ..turn(from.heads, from.head_stride, first, cos.len())
                 };
                 g.isa.rotate_into(
                     &input[base..],
                     &mut dst[dst_base..],
                     &span,
-                    slot.head_stride,
+                    to.head_stride,
                     cos,
                     sin,
                 );
-                if let Some(q) = also.as_deref_mut() {
-                    let (qb, qs) = token_base(q.kind, t, tokens, q.heads, hd);
-                    let span = turn(q.heads, qs, first, cos.len());
-                    g.isa.rotate(&mut q.x[qb..], &span, cos, sin);
+                if let Some((q, p)) = also.as_mut() {
+                    let span = turn(p.heads, p.head_stride, first, cos.len());
+                    g.isa.rotate(&mut q[p.row(t)..], &span, cos, sin);
                 }
             });
         }
         if reorder && !copy_only {
-            let rows = Rows {
-                base: dst_base + g.offset,
-                stride: slot.head_stride,
-                heads: dims.heads,
-            };
-            reorder_heads(dst, rows, rot, inverse);
-            if let Some(q) = also.as_deref_mut() {
-                let (qb, qs) = token_base(q.kind, t, tokens, q.heads, hd);
-                let rows = Rows {
-                    base: qb + g.offset,
-                    stride: qs,
-                    heads: q.heads,
-                };
-                reorder_heads(q.x, rows, rot, inverse);
+            reorder_heads(dst, Rows::of(&to, t, &g), rot, inverse);
+            if let Some((q, p)) = also.as_mut() {
+                reorder_heads(q, Rows::of(p, t, &g), rot, inverse);
             }
         }
     }

@@ -73,13 +73,15 @@ pub enum RopeError {
         /// `"kv_heads"`.
         what: &'static str,
     },
-    /// The buffer length is not `tokens * heads * head_dim`.
+    /// The buffer length is not `tokens * heads * head_dim` (a whole buffer's tokens are
+    /// the position list's, when there is one).
     BufferLength {
         /// What buffer (`"x"`, `"q"`, `"k"`).
         what: &'static str,
         /// Its length in elements.
         len: usize,
-        /// `heads * head_dim`: the length must be a multiple of it.
+        /// Elements of one token row (`heads * head_dim`; a packed QKV buffer's whole row):
+        /// the length must be a multiple of it.
         row: usize,
         /// The token count from the positions list, if one was given.
         tokens: Option<usize>,
@@ -106,10 +108,34 @@ pub enum RopeError {
         /// The table covers `0..max_pos`.
         max_pos: usize,
     },
-    /// A destination [`Slot`](crate::Slot) does not fit its buffer, or its rows overlap.
-    BadSlot {
-        /// What is wrong.
+    /// A [`View`](crate::View) cannot describe its buffer: its heads run past the token
+    /// row, or its strides are too small or make rows overlap.
+    BadView {
+        /// Which buffer (`"x"`, `"src"`, `"dst"`, `"k_cache"`, ...).
         what: &'static str,
+        /// What is wrong, and the fix.
+        why: &'static str,
+    },
+    /// A view's window ([`View::at`](crate::View::at)) has no room for the call's tokens:
+    /// rows `first..first + tokens` are past the buffer's `capacity` rows.
+    NoRoom {
+        /// Which buffer.
+        what: &'static str,
+        /// The window's first token row.
+        first: usize,
+        /// The call's tokens.
+        tokens: usize,
+        /// Token rows the buffer holds.
+        capacity: usize,
+    },
+    /// A destination view has another head count than its source.
+    HeadMismatch {
+        /// Which destination.
+        what: &'static str,
+        /// Its head count.
+        heads: usize,
+        /// The source's head count.
+        expected: usize,
     },
     /// Two descriptions that must match (for a re-rotation) differ.
     Incompatible {
@@ -202,13 +228,14 @@ impl fmt::Display for RopeError {
             }
             Self::BufferLength { what, len, row, tokens: Some(t) } => write!(
                 f,
-                "buffer {what} has {len} elements but {t} positions x {row} (heads * head_dim) \
-                 need {}",
+                "buffer {what} has {len} elements but the call's {t} tokens x {row} (one token \
+                 row) need {}; a whole buffer holds exactly the call's tokens (View::at for a window)",
                 t.saturating_mul(row)
             ),
             Self::BufferLength { what, len, row, tokens: None } => write!(
                 f,
-                "buffer {what} has {len} elements, which is not a multiple of heads * head_dim = {row}"
+                "buffer {what} has {len} elements, not a whole number of token rows of {row} \
+                 (heads * head_dim); check the head count"
             ),
             Self::TokenMismatch { q_tokens, k_tokens } => write!(
                 f,
@@ -223,7 +250,17 @@ impl fmt::Display for RopeError {
                 f,
                 "position {position} is past the cos/sin table, which covers 0..{max_pos}; build a larger table"
             ),
-            Self::BadSlot { what } => write!(f, "bad destination slot: {what}"),
+            Self::BadView { what, why } => write!(f, "the view of {what} does not fit it: {why}"),
+            Self::NoRoom { what, first, tokens, capacity } => write!(
+                f,
+                "{what} has {capacity} token rows, so rows {first}..{} do not fit; use a larger \
+                 buffer (capacity) or an earlier first token",
+                first.saturating_add(tokens)
+            ),
+            Self::HeadMismatch { what, heads, expected } => write!(
+                f,
+                "the view of {what} has {heads} heads but its source has {expected}; they must match"
+            ),
             Self::Incompatible { what } => {
                 write!(f, "the two RoPE descriptions have different {what}; they must match")
             }

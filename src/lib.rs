@@ -49,10 +49,15 @@
 //!   `alloc`). A position past the table is an error, never a wrap-around.
 //! - Both implement [`Rotate`]: [`rotate`](Rotate::rotate) (`[tokens, heads, head_dim]`),
 //!   [`rotate_inverse`](Rotate::rotate_inverse), [`rotate_qk`](Rotate::rotate_qk) (GQA head
-//!   counts), [`apply`](Rotate::apply) / [`apply_qk`](Rotate::apply_qk) for any [`Shape`]
-//!   (`[heads, tokens, head_dim]` too, via [`Order::HeadsTokens`]) and [`Direction`], and
-//!   [`rotate_with_cos_sin`](Rotate::rotate_with_cos_sin), the low-level entry for runtimes
-//!   that bring their own cos/sin (the same kernel, the same speed and bits).
+//!   counts), [`apply`](Rotate::apply) / [`apply_qk`](Rotate::apply_qk) for any [`View`]
+//!   and [`Direction`], and [`rotate_with_cos_sin`](Rotate::rotate_with_cos_sin), the
+//!   low-level entry for runtimes that bring their own cos/sin (the same kernel, the same
+//!   speed and bits). The `rotate*` calls turn forward; the `apply*` calls take a direction.
+//! - [`View`]: where a buffer's heads are, one type for every call: `[tokens, heads,
+//!   head_dim]`, `[heads, tokens, head_dim]`, the Q, K and V parts of a packed QKV buffer,
+//!   any strides into a runtime's own tensor, and a window of it from a given token row
+//!   ([`View::at`]: a KV-cache slot). Strides are counted in heads except in
+//!   [`View::strided`], so a head count cannot be passed where elements are meant.
 //! - [`Positions`]: a start (`start, start+1, ...`: prefill and decode), a per-token list
 //!   (`u32` or `u64`, or signed `i32`/`i64`; any order, repeats allowed), or several
 //!   coordinates per token.
@@ -62,20 +67,22 @@
 //!
 //! # Fused paths for runtimes
 //!
-//! - [`Rotate::rotate_into`]: read `src` (f32, f16 or bf16), rotate, and write a KV-cache
-//!   [`Slot`] of another element type in one call, `src` unmodified.
+//! - [`Rotate::rotate_into`]: read `src` (f32, f16 or bf16), rotate, and write a window
+//!   of a KV cache of another element type in one call, `src` unmodified.
+//! - [`Rotate::rotate_decode`]: a decode step in one call: Q in place, K rotated into its
+//!   cache and V copied into its cache ([`KvCache`]).
 //! - [`Rotate::rotate_packed_qkv`]: rotate the Q and K heads of a fused QKV projection's
-//!   `[tokens, (q_heads + 2 kv_heads) * head_dim]` buffer in place, V untouched; and
+//!   `[tokens, (q + 2 kv) heads, head_dim]` buffer in place, V untouched; and
 //!   [`Rotate::rotate_packed_qkv_into`], which also writes rotated K and V into caches.
 //! - [`Rope::shift`]: **shift cached keys** by a position delta when a sliding window
 //!   drops tokens, a pure rotation (the magnitude scale is not applied again):
 //!
 //! ```
-//! use rope_simd::{PairLayout, Positions, Rope, Rotate, Shape};
+//! use rope_simd::{PairLayout, Positions, Rope, Rotate, View};
 //! let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
 //! let (kept, kv_heads, dropped) = (100, 8, 28);
 //! let mut keys = vec![0.5f32; kept * kv_heads * 64]; // rotated at positions 28..128
-//! rope.shift(&mut keys, Shape::tokens_heads(kv_heads), -dropped)?;
+//! rope.shift(&mut keys, View::tokens_heads(kv_heads), -dropped)?;
 //! // now as if rotated at positions 0..100
 //! # Ok::<(), rope_simd::RopeError>(())
 //! ```
@@ -215,7 +222,7 @@ pub use backend::Backend;
 pub use builder::RopeBuilder;
 pub use compact::CompactTable;
 pub use config::{PairLayout, Rope, MAX_POSITION, MAX_ROTARY_DIM, MAX_SCALE};
-pub use decode::{Heads, KvCache};
+pub use decode::KvCache;
 pub use element::Element;
 pub use error::RopeError;
 pub use ggml::{Ggml, GgmlMode};
@@ -233,7 +240,7 @@ pub use gguf::{GgufRope, GgufScaling, GgufValue};
 pub use half::slice::HalfBitsSliceExt;
 pub use half::{bf16, f16};
 pub use hf::{FactorList, HfConfig, HfRopeParameters, LayerKind, RopeType};
-pub use rotate::{Direction, Order, Positions, Rotate, Shape, Slot};
+pub use rotate::{Direction, Heads, Positions, Rotate, View};
 pub use schedule::{
     default_inv_freq, ContextLengths, Llama3, LongRope, LongRopeChoice, Scaling, Yarn,
 };

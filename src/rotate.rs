@@ -2,19 +2,22 @@
 //! the types its calls take. `driver.rs` carries them out.
 
 use crate::config::PairLayout;
-use crate::driver::{
-    into_unchecked, reorder_heads, run, span_for, validate, Dims, Into, Kind, Rows, Target,
-};
+use crate::decode::KvCache;
+use crate::driver::{into, reorder_heads, run, span_for, Rows, Target};
 use crate::element::Element;
 use crate::error::RopeError;
 pub use crate::positions::Positions;
-pub use crate::shape::{Direction, Order, Shape, Slot};
+pub use crate::shape::{Direction, Heads, View};
 use crate::source::Source;
 
 /// The rotations, available on every sin/cos source: [`Rope`](crate::Rope) (computed on
 /// the fly) and [`CosSinTable`](crate::CosSinTable). Both give the same bits.
 ///
 /// Each call validates all its input first; on `Err` the buffers are untouched.
+///
+/// The `rotate*` calls turn forward (the embedding) on the common layouts; the `apply*`
+/// calls take any [`View`] and a [`Direction`] (the true inverse, or the transpose a
+/// backward pass needs).
 pub trait Rotate: Source {
     /// Rotate a `[tokens, heads, head_dim]` buffer in place.
     ///
@@ -38,7 +41,7 @@ pub trait Rotate: Source {
         heads: usize,
         positions: Positions<'_>,
     ) -> Result<(), RopeError> {
-        self.apply(x, Shape::tokens_heads(heads), positions, Direction::Forward)
+        self.apply(x, View::tokens_heads(heads), positions, Direction::Forward)
     }
 
     /// The true inverse of [`Rotate::rotate`] ([`Direction::Inverse`]): by
@@ -66,7 +69,7 @@ pub trait Rotate: Source {
         heads: usize,
         positions: Positions<'_>,
     ) -> Result<(), RopeError> {
-        self.apply(x, Shape::tokens_heads(heads), positions, Direction::Inverse)
+        self.apply(x, View::tokens_heads(heads), positions, Direction::Inverse)
     }
 
     /// Rotate one step's Q and K (`[tokens, q_heads, head_dim]` and
@@ -94,113 +97,104 @@ pub trait Rotate: Source {
     ) -> Result<(), RopeError> {
         self.apply_qk(
             q,
-            Shape::tokens_heads(q_heads),
+            View::tokens_heads(q_heads),
             k,
-            Shape::tokens_heads(k_heads),
+            View::tokens_heads(k_heads),
             positions,
             Direction::Forward,
         )
     }
 
-    /// The general form of [`Rotate::rotate`]: any [`Shape`] and [`Direction`].
+    /// The general form of [`Rotate::rotate`]: any [`View`] (a `[heads, tokens, head_dim]`
+    /// buffer, a window of a cache, a strided tensor) and [`Direction`].
     ///
     /// ```
-    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, Shape};
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, View};
     /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
     /// let mut cache = vec![0.25f32; 8 * 100 * 64]; // [heads=8, tokens=100, 64]
-    /// rope.apply(&mut cache, Shape::heads_tokens(8), Positions::Start(0), Direction::Forward)?;
+    /// rope.apply(&mut cache, View::heads_tokens(8), Positions::Start(0), Direction::Forward)?;
+    /// // Rows 90..100 of it turned back (the true inverse):
+    /// rope.apply(&mut cache, View::heads_tokens(8).at(90), Positions::Start(90), Direction::Inverse)?;
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
     /// # Errors
-    /// As [`Rotate::rotate`].
+    /// As [`Rotate::rotate`]; [`RopeError::BadView`] for a view that cannot describe `x`,
+    /// [`RopeError::NoRoom`] for a window past its end.
     fn apply<E: Element>(
         &self,
         x: &mut [E],
-        shape: Shape,
+        view: View,
         positions: Positions<'_>,
         direction: Direction,
     ) -> Result<(), RopeError> {
-        run(
-            self,
-            &mut [Target::new(x, shape, "x")],
-            positions,
-            direction,
-        )
+        run(self, &mut [Target::new(x, view, "x")], positions, direction)
     }
 
-    /// The general form of [`Rotate::rotate_qk`]: any [`Shape`]s and [`Direction`].
+    /// The general form of [`Rotate::rotate_qk`]: any [`View`]s and [`Direction`].
     ///
     /// ```
-    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, Shape};
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, View};
     /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
-    /// // Q by token, K in a [heads, tokens, dim] cache layout; 2 tokens.
+    /// // Q by token, K in a [heads, tokens, dim] layout; 2 tokens.
     /// let (mut q, mut k) = (vec![0.5f32; 2 * 8 * 64], vec![0.5f32; 2 * 2 * 64]);
-    /// rope.apply_qk(&mut q, Shape::tokens_heads(8), &mut k, Shape::heads_tokens(2),
+    /// rope.apply_qk(&mut q, View::tokens_heads(8), &mut k, View::heads_tokens(2),
     ///               Positions::Start(30), Direction::Forward)?;
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
     /// # Errors
-    /// As [`Rotate::rotate_qk`].
+    /// As [`Rotate::rotate_qk`] and [`Rotate::apply`].
     fn apply_qk<E: Element>(
         &self,
         q: &mut [E],
-        q_shape: Shape,
+        q_view: View,
         k: &mut [E],
-        k_shape: Shape,
+        k_view: View,
         positions: Positions<'_>,
         direction: Direction,
     ) -> Result<(), RopeError> {
         run(
             self,
-            &mut [Target::new(q, q_shape, "q"), Target::new(k, k_shape, "k")],
+            &mut [Target::new(q, q_view, "q"), Target::new(k, k_view, "k")],
             positions,
             direction,
         )
     }
 
     /// Rotate the Q and K parts of a packed QKV buffer in place, as a fused QKV
-    /// projection produces it: `[tokens, (q_heads + 2 * kv_heads) * head_dim]`, each token's
-    /// row holding its Q heads, then its K heads, then its V heads. V is left untouched.
+    /// projection produces it: `[tokens, (q + 2 kv) heads, head_dim]`, each token's row
+    /// holding its Q heads, then its K heads, then its V heads ([`View::packed_qkv`]). V is
+    /// left untouched. (Q and K are adjacent in each row: another direction is
+    /// [`Rotate::apply`] with `View::in_rows(q + kv, q + 2 * kv, 0)`.)
     ///
     /// ```
-    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate};
+    /// use rope_simd::{Heads, PairLayout, Positions, Rope, Rotate};
     /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
-    /// let (q_heads, kv_heads) = (8, 2);
-    /// let mut qkv = vec![0.5f32; 3 * (q_heads + 2 * kv_heads) * 64]; // 3 tokens
-    /// rope.rotate_packed_qkv(&mut qkv, q_heads, kv_heads, Positions::Start(10), Direction::Forward)?;
-    /// assert_eq!(qkv[(q_heads + kv_heads) * 64], 0.5); // V untouched
+    /// let heads = Heads { q: 8, kv: 2 };
+    /// let mut qkv = vec![0.5f32; 3 * (8 + 2 * 2) * 64]; // 3 tokens
+    /// rope.rotate_packed_qkv(&mut qkv, heads, Positions::Start(10))?;
+    /// assert_eq!(qkv[(8 + 2) * 64], 0.5); // V untouched
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
     /// # Errors
-    /// [`RopeError::ZeroHeads`] if `q_heads` or `kv_heads` is 0; otherwise as
-    /// [`Rotate::rotate`], with the row `(q_heads + 2 * kv_heads) * head_dim`.
+    /// [`RopeError::ZeroHeads`] if `heads.q` or `heads.kv` is 0; otherwise as
+    /// [`Rotate::rotate`], with the row `(q + 2 kv) * head_dim`.
     fn rotate_packed_qkv<E: Element>(
         &self,
         qkv: &mut [E],
-        q_heads: usize,
-        kv_heads: usize,
+        heads: Heads,
         positions: Positions<'_>,
-        direction: Direction,
     ) -> Result<(), RopeError> {
-        if q_heads == 0 || kv_heads == 0 {
-            let what = if q_heads == 0 { "q_heads" } else { "kv_heads" };
-            return Err(RopeError::ZeroHeads { what });
-        }
-        let row = kv_heads
-            .checked_mul(2)
-            .and_then(|kv| kv.checked_add(q_heads))
-            .and_then(|h| h.checked_mul(self.geom().head_dim))
-            .ok_or(RopeError::SizeOverflow)?;
-        let target = Target {
-            x: qkv,
-            heads: q_heads + kv_heads,
-            kind: Kind::Packed { row },
-            what: "qkv",
-        };
-        run(self, &mut [target], positions, direction)
+        let [q, k, _] = crate::decode::packed_views(heads)?;
+        let qk = View::in_rows(q.heads() + k.heads(), q.heads() + 2 * k.heads(), 0);
+        run(
+            self,
+            &mut [Target::new(qkv, qk, "qkv")],
+            positions,
+            Direction::Forward,
+        )
     }
 
     /// Rotate a part of a larger call: `part` holds tokens `first_token..` (whole token
@@ -254,18 +248,19 @@ pub trait Rotate: Source {
         }
         let n = part.len() / row;
         let sub = positions.tokens(first_token, n, g.axes.count())?;
-        self.apply(part, Shape::tokens_heads(heads), sub, direction)
+        self.apply(part, View::tokens_heads(heads), sub, direction)
     }
 
     /// [`Rotate::apply`] split over rayon's thread pool (feature `rayon`): by tokens for
-    /// `[tokens, heads, head_dim]`, by heads for `[heads, tokens, head_dim]`. The same bits
-    /// as `apply`; everything is validated before any thread writes.
+    /// [`View::tokens_heads`], by heads for [`View::heads_tokens`] (other views run on the
+    /// calling thread). The same bits as `apply`; everything is validated before any
+    /// thread writes.
     ///
     /// ```
-    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, Shape};
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, View};
     /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
     /// let mut q = vec![0.5f32; 512 * 32 * 128];
-    /// rope.par_apply(&mut q, Shape::tokens_heads(32), Positions::Start(0), Direction::Forward)?;
+    /// rope.par_apply(&mut q, View::tokens_heads(32), Positions::Start(0), Direction::Forward)?;
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
@@ -275,7 +270,7 @@ pub trait Rotate: Source {
     fn par_apply<E: Element + Send>(
         &self,
         x: &mut [E],
-        shape: Shape,
+        view: View,
         positions: Positions<'_>,
         direction: Direction,
     ) -> Result<(), RopeError>
@@ -284,196 +279,167 @@ pub trait Rotate: Source {
     {
         use rayon::prelude::*;
         let g = self.geom();
-        let dims = Dims::shape(x.len(), shape, "x");
-        let tokens = validate(self, &g, &[dims], &positions)?;
+        let dims = crate::driver::Dims {
+            view,
+            len: x.len(),
+            what: "x",
+        };
+        let mut placed = [crate::shape::Placed::EMPTY];
+        let tokens = crate::driver::validate(self, &g, &[dims], &mut placed, &positions)?;
+        let heads = view.heads();
         if tokens == 0 {
-            return Ok(());
-        }
-        let row = shape.heads * g.head_dim;
-        match shape.order {
-            Order::TokensHeads => {
-                // A few chunks per thread, for balance; at least 16 tokens each.
-                let per = tokens.div_ceil(4 * rayon::current_num_threads()).max(16);
-                x.par_chunks_mut(per * row)
-                    .enumerate()
-                    .try_for_each(|(i, part)| {
-                        self.apply_tokens(part, shape.heads, positions, i * per, direction)
-                    })
-            }
-            Order::HeadsTokens => x.par_chunks_mut(tokens * g.head_dim).try_for_each(|head| {
-                self.apply(head, Shape::heads_tokens(1), positions, direction)
-            }),
+            Ok(())
+        } else if view == View::tokens_heads(heads) {
+            // A few chunks per thread, for balance; at least 16 tokens each.
+            let per = tokens.div_ceil(4 * rayon::current_num_threads()).max(16);
+            x.par_chunks_mut(per * placed[0].token_stride)
+                .enumerate()
+                .try_for_each(|(i, part)| {
+                    self.apply_tokens(part, heads, positions, i * per, direction)
+                })
+        } else if view == View::heads_tokens(heads) {
+            x.par_chunks_mut(placed[0].head_stride)
+                .try_for_each(|head| self.apply(head, View::heads_tokens(1), positions, direction))
+        } else {
+            self.apply(x, view, positions, direction)
         }
     }
 
-    /// Rotate `src` (any [`Shape`]) and write the result into a cache slot of `dst`, in
-    /// one pass, converting the element type (f32 activations into an f16 cache, say).
-    /// `src` is not modified. Each value is rotated in f32 and rounded once to `D`: the
-    /// in-place result converted to `D` whenever `D` is no wider than `S` (the same bits;
-    /// channels past `rotary_dim` are converted too).
+    /// Rotate `src` and write the result into `dst`, in one pass, converting the element
+    /// type (f32 activations into an f16 cache, say); `dst_view` is usually a window of a
+    /// cache ([`View::at`]: the call's tokens from that row on), `src_view` any view
+    /// (the K part of a packed QKV buffer, say). `src` is not modified. Each value is
+    /// rotated in f32 and rounded once to `D`: the in-place result converted to `D`
+    /// whenever `D` is no wider than `S` (the same bits; channels past `rotary_dim` are
+    /// converted too).
     ///
     /// A call whose rotated output is 16 MiB or more (a long prefill into an f16 or bf16
     /// cache) is written with non-temporal stores on the AVX2 and AVX-512 backends, where
-    /// the slot's rows are 16-byte aligned: output that size would mostly leave the cache
-    /// before it is read anyway, and bypassing the cache spares reading each destination
-    /// line first. The bits are the same; the call returns after an `sfence`,
+    /// the destination's rows are 16-byte aligned: output that size would mostly leave the
+    /// cache before it is read anyway, and bypassing the cache spares reading each
+    /// destination line first. The bits are the same; the call returns after an `sfence`,
     /// so the writes are ordered like any other.
     ///
     /// ```
-    /// use rope_simd::{f16, PairLayout, Positions, Rope, Rotate, Shape, Slot, Direction};
+    /// use rope_simd::{f16, PairLayout, Positions, Rope, Rotate, View};
     /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
     /// let k = vec![0.5f32; 4 * 8 * 128];                   // 4 new tokens, 8 KV heads
     /// let mut cache = vec![f16::ZERO; 4096 * 8 * 128];     // [capacity, heads, dim]
-    /// let slot = Slot::tokens_heads(100, 8 * 128, 128);   // rows 100..104
-    /// rope.rotate_into(&k, Shape::tokens_heads(8), &mut cache, slot, Positions::Start(100), Direction::Forward)?;
+    /// let slot = View::tokens_heads(8).at(100);            // rows 100..104
+    /// rope.rotate_into(&k, View::tokens_heads(8), &mut cache, slot, Positions::Start(100))?;
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
     /// # Errors
-    /// As [`Rotate::apply`] for `src`; [`RopeError::BadSlot`] if the slot does not fit
-    /// `dst` or its rows overlap. On error `dst` is untouched.
+    /// As [`Rotate::apply`] for `src` and for `dst`'s view; [`RopeError::HeadMismatch`] if
+    /// the views' head counts differ; [`RopeError::NoRoom`] if the window has no room for
+    /// the tokens. On error `dst` is untouched.
     fn rotate_into<S: Element, D: Element>(
         &self,
         src: &[S],
-        shape: Shape,
+        src_view: View,
         dst: &mut [D],
-        slot: Slot,
+        dst_view: View,
         positions: Positions<'_>,
-        direction: Direction,
     ) -> Result<(), RopeError> {
-        let g = self.geom();
-        let dims = Dims::shape(src.len(), shape, "src");
-        let tokens = validate(self, &g, &[dims], &positions)?;
-        slot.check(tokens, shape.heads, g.head_dim, dst.len())?;
-        let w = Into {
-            input: src,
-            dims,
+        into(
+            self,
+            src,
+            src_view,
             dst,
-            slot,
-            copy_only: false,
-        };
-        into_unchecked(self, w, tokens, positions, direction, None);
-        Ok(())
+            dst_view,
+            positions,
+            Direction::Forward,
+        )
     }
 
-    /// [`Rotate::rotate_packed_qkv`] fused with the KV-cache write: rotate Q in place,
-    /// write the rotated K into `k_cache` and V (unrotated) into `v_cache`, converting to
-    /// the cache's element type, in one call. K in `qkv` is left as it was (the cache
-    /// holds the rotated copy; not writing it back saves a pass).
+    /// The general form of [`Rotate::rotate_into`]: any [`Direction`].
     ///
     /// ```
-    /// use rope_simd::{bf16, PairLayout, Positions, Rope, Rotate, Slot};
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, View};
     /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
-    /// let (q_heads, kv_heads, tokens) = (8, 2, 3);
-    /// let mut qkv = vec![0.5f32; tokens * (q_heads + 2 * kv_heads) * 64];
-    /// let mut k_cache = vec![bf16::ZERO; 1024 * kv_heads * 64];
-    /// let mut v_cache = k_cache.clone();
-    /// let slot = Slot::tokens_heads(40, kv_heads * 64, 64);
-    /// rope.rotate_packed_qkv_into(&mut qkv, q_heads, kv_heads, &mut k_cache, slot, &mut v_cache, slot, Positions::Start(40))?;
-    /// assert_eq!(v_cache[40 * kv_heads * 64], bf16::from_f32(0.5));
+    /// let grad = vec![0.5f32; 2 * 4 * 64]; // a backward pass: the transpose, out of place
+    /// let mut out = vec![0.0f32; 2 * 4 * 64];
+    /// let v = View::tokens_heads(4);
+    /// rope.apply_into(&grad, v, &mut out, v, Positions::Start(7), Direction::Transpose)?;
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
     /// # Errors
-    /// As [`Rotate::rotate_packed_qkv`]; [`RopeError::BadSlot`] for either slot. On error
-    /// nothing is written.
-    #[allow(clippy::too_many_arguments)]
+    /// As [`Rotate::rotate_into`].
+    fn apply_into<S: Element, D: Element>(
+        &self,
+        src: &[S],
+        src_view: View,
+        dst: &mut [D],
+        dst_view: View,
+        positions: Positions<'_>,
+        direction: Direction,
+    ) -> Result<(), RopeError> {
+        into(self, src, src_view, dst, dst_view, positions, direction)
+    }
+
+    /// [`Rotate::rotate_packed_qkv`] fused with the KV-cache write: rotate Q in place,
+    /// write the rotated K into `cache.k` and V (unrotated) into `cache.v`, converting to
+    /// the caches' element type, in one call. K in `qkv` is left as it was (the cache
+    /// holds the rotated copy; not writing it back saves a pass).
+    ///
+    /// ```
+    /// use rope_simd::{bf16, Heads, KvCache, PairLayout, Positions, Rope, Rotate, View};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let (heads, tokens) = (Heads { q: 8, kv: 2 }, 3);
+    /// let mut qkv = vec![0.5f32; tokens * (8 + 2 * 2) * 64];
+    /// let (mut k, mut v) = (vec![bf16::ZERO; 1024 * 2 * 64], vec![bf16::ZERO; 1024 * 2 * 64]);
+    /// let cache = KvCache { k: &mut k, v: &mut v, view: View::tokens_heads(2).at(40) };
+    /// rope.rotate_packed_qkv_into(&mut qkv, heads, cache, Positions::Start(40))?;
+    /// assert_eq!(v[40 * 2 * 64], bf16::from_f32(0.5));
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rotate::rotate_packed_qkv`]; as [`Rotate::rotate_into`] for the caches' view.
+    /// On error nothing is written.
     fn rotate_packed_qkv_into<S: Element, D: Element>(
         &self,
         qkv: &mut [S],
-        q_heads: usize,
-        kv_heads: usize,
-        k_cache: &mut [D],
-        k_slot: Slot,
-        v_cache: &mut [D],
-        v_slot: Slot,
+        heads: Heads,
+        cache: KvCache<'_, D>,
         positions: Positions<'_>,
     ) -> Result<(), RopeError> {
-        let g = self.geom();
-        if q_heads == 0 || kv_heads == 0 {
-            let what = if q_heads == 0 { "q_heads" } else { "kv_heads" };
-            return Err(RopeError::ZeroHeads { what });
-        }
-        let row = kv_heads
-            .checked_mul(2)
-            .and_then(|kv| kv.checked_add(q_heads))
-            .and_then(|h| h.checked_mul(g.head_dim))
-            .ok_or(RopeError::SizeOverflow)?;
-        let dims = Dims {
-            len: qkv.len(),
-            heads: q_heads,
-            kind: Kind::Packed { row },
-            what: "qkv",
-        };
-        let tokens = validate(self, &g, &[dims], &positions)?;
-        k_slot.check(tokens, kv_heads, g.head_dim, k_cache.len())?;
-        v_slot.check(tokens, kv_heads, g.head_dim, v_cache.len())?;
-        // Everything is valid: write. K and V are read from their offsets in each row.
-        let kv = |first_head: usize| Dims {
-            len: qkv.len() - first_head * g.head_dim,
-            heads: kv_heads,
-            kind: Kind::Packed { row },
-            what: "qkv",
-        };
-        let (k_dims, v_dims) = (kv(q_heads), kv(q_heads + kv_heads));
-        let (k_off, v_off) = (q_heads * g.head_dim, (q_heads + kv_heads) * g.head_dim);
-        let k = Into {
-            input: &qkv[k_off..],
-            dims: k_dims,
-            dst: k_cache,
-            slot: k_slot,
-            copy_only: false,
-        };
-        into_unchecked(self, k, tokens, positions, Direction::Forward, None);
-        let v = Into {
-            input: &qkv[v_off..],
-            dims: v_dims,
-            dst: v_cache,
-            slot: v_slot,
-            copy_only: true,
-        };
-        into_unchecked(self, v, tokens, positions, Direction::Forward, None);
-        let q = Target {
-            x: qkv,
-            heads: q_heads,
-            kind: Kind::Packed { row },
-            what: "qkv",
-        };
-        run(self, &mut [q], positions, Direction::Forward)
+        crate::decode::packed_into(self, qkv, heads, cache, positions)
     }
 
     /// A decode (or prefill) step in one call: rotate `q` (`[tokens, heads.q, head_dim]`)
     /// in place, rotate `k` (`[tokens, heads.kv, head_dim]`) into `cache.k` and copy `v`
-    /// into `cache.v` at `cache.slot`, converting to the caches' element type (f32
+    /// into `cache.v` where `cache.view` says, converting to the caches' element type (f32
     /// activations into an f16 cache, say). Each token's cos/sin are had once for Q and K;
     /// the bits are those of [`Rotate::rotate`] on `q` and [`Rotate::rotate_into`] of `k`.
     /// `k` and `v` are not modified.
     ///
     /// ```
-    /// use rope_simd::{f16, Heads, KvCache, PairLayout, Positions, Rope, Rotate, Slot};
+    /// use rope_simd::{f16, Heads, KvCache, PairLayout, Positions, Rope, Rotate, View};
     /// let rope = Rope::new(128, 500_000.0, PairLayout::HalfSplit)?;
     /// let heads = Heads { q: 32, kv: 8 };
     /// let mut q = vec![0.5f32; 32 * 128];
     /// let (k, v) = (vec![0.25f32; 8 * 128], vec![1.0f32; 8 * 128]);
     /// let (mut k_cache, mut v_cache) = (vec![f16::ZERO; 4096 * 8 * 128], vec![f16::ZERO; 4096 * 8 * 128]);
-    /// let slot = Slot::tokens_heads(100, 8 * 128, 128); // this token's row: 100
-    /// let cache = KvCache { k: &mut k_cache, v: &mut v_cache, slot };
+    /// let view = View::tokens_heads(8).at(100); // this token's row: 100
+    /// let cache = KvCache { k: &mut k_cache, v: &mut v_cache, view };
     /// rope.rotate_decode(&mut q, &k, &v, heads, cache, Positions::Start(100))?;
     /// assert_eq!(v_cache[100 * 8 * 128], f16::ONE);
     /// # Ok::<(), rope_simd::RopeError>(())
     /// ```
     ///
     /// # Errors
-    /// As [`Rotate::rotate_qk`] for `q` and `k` (and `v`, which must match `k`);
-    /// [`RopeError::BadSlot`] if the slot does not fit either cache. On error nothing is
-    /// written.
+    /// As [`Rotate::rotate_qk`] for `q` and `k` (and `v`, which must match `k`); as
+    /// [`Rotate::rotate_into`] for the caches' view. On error nothing is written.
     fn rotate_decode<S: Element, D: Element>(
         &self,
         q: &mut [S],
         k: &[S],
         v: &[S],
-        heads: crate::decode::Heads,
-        cache: crate::decode::KvCache<'_, D>,
+        heads: Heads,
+        cache: KvCache<'_, D>,
         positions: Positions<'_>,
     ) -> Result<(), RopeError> {
         crate::decode::decode(self, q, k, v, heads, cache, positions)

@@ -5,13 +5,12 @@
 //! allocation, with canaries on both sides that must stay untouched.
 
 mod common;
+use common::Order;
 
 use common::{
     assert_close, assert_close_dir, assert_same_bits, backends, widen, Reference, Rng, TestElement,
 };
-use rope_simd::{
-    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape, Slot,
-};
+use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, View};
 
 #[cfg(not(miri))]
 const HEAD_DIMS: &[usize] = &[
@@ -72,10 +71,7 @@ fn sweep<E: TestElement>() {
                 .into_iter()
                 .enumerate()
                 {
-                    let shape = Shape {
-                        heads: HEADS,
-                        order,
-                    };
+                    let shape = common::view(HEADS, order);
                     let build = |b: Backend| {
                         Rope::builder(head_dim)
                             .rotary_dim(rotary_dim)
@@ -326,16 +322,16 @@ fn narrowing_matches_half_on_every_backend() {
         let want_b: Vec<u16> = input.iter().map(|&v| bf16::from_f32(v).to_bits()).collect();
         for b in backends() {
             let rope = Rope::builder(64).backend(b).build().unwrap();
-            let slot = Slot::tokens_heads(0, 64, 64);
+            let slot = View::tokens_heads(1);
             let (shape, p, f) = (
-                Shape::tokens_heads(1),
+                View::tokens_heads(1),
                 Positions::Same(0),
                 Direction::Forward,
             );
             let mut h = vec![f16::ZERO; n];
-            rope.rotate_into(input, shape, &mut h, slot, p, f).unwrap();
+            rope.apply_into(input, shape, &mut h, slot, p, f).unwrap();
             let mut bb = vec![bf16::ZERO; n];
-            rope.rotate_into(input, shape, &mut bb, slot, p, f).unwrap();
+            rope.apply_into(input, shape, &mut bb, slot, p, f).unwrap();
             for i in 0..n {
                 assert_eq!(
                     h[i].to_bits(),
@@ -419,14 +415,14 @@ fn bf16_from_every_bit_class_matches_scalar() {
                     })
                     .collect();
                 let positions = [0, rng.below(1 << 20) as u32, 7, rng.below(1 << 30) as u32];
-                let shape = Shape::tokens_heads(heads);
+                let shape = View::tokens_heads(heads);
                 let scalar = Rope::builder(head_dim)
                     .layout(layout)
                     .scale(scale)
                     .backend(Backend::Scalar)
                     .build()
                     .unwrap();
-                let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+                let slot = View::tokens_heads(heads).at(0);
                 let at = Positions::List(&positions);
                 // In place and into a slot, each against the scalar kernel doing the same
                 // (they differ in one way: at the identity, position 0 and scale 1, in
@@ -435,7 +431,7 @@ fn bf16_from_every_bit_class_matches_scalar() {
                     let mut y = x.clone();
                     rope.apply(&mut y, shape, at, direction).unwrap();
                     let mut dst = vec![bf16::ZERO; n];
-                    rope.rotate_into(&x, shape, &mut dst, slot, at, direction)
+                    rope.apply_into(&x, shape, &mut dst, slot, at, direction)
                         .unwrap();
                     (y, dst)
                 };
@@ -482,8 +478,8 @@ fn f32_into_a_slot_at_every_offset_matches_scalar() {
         for &head_dim in head_dims {
             let n = heads * tokens * head_dim;
             let x: Vec<f32> = Rng(head_dim as u64 + 7).vec(n, 20.0);
-            let shape = Shape::tokens_heads(heads);
-            let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+            let shape = View::tokens_heads(heads);
+            let slot = View::tokens_heads(heads).at(0);
             let at = Positions::List(&positions);
             let scalar = Rope::builder(head_dim)
                 .layout(layout)
@@ -492,7 +488,7 @@ fn f32_into_a_slot_at_every_offset_matches_scalar() {
                 .unwrap();
             let mut want = vec![0.0f32; n];
             scalar
-                .rotate_into(&x, shape, &mut want, slot, at, Direction::Forward)
+                .apply_into(&x, shape, &mut want, slot, at, Direction::Forward)
                 .unwrap();
             for b in backends() {
                 let rope = scalar.clone().with_backend(b).unwrap();
@@ -501,7 +497,7 @@ fn f32_into_a_slot_at_every_offset_matches_scalar() {
                         let mut src = vec![0.0f32; src_off + n];
                         src[src_off..].copy_from_slice(&x);
                         let mut dst = vec![CANARY; dst_off + n + 16];
-                        rope.rotate_into(
+                        rope.apply_into(
                             &src[src_off..],
                             shape,
                             &mut dst[dst_off..dst_off + n],
@@ -540,17 +536,16 @@ fn every_backend_runs_on_a_small_stack() {
         let (heads, tokens) = (3, 2);
         let n = heads * tokens * head_dim;
         let x: Vec<S> = Rng(head_dim as u64 + 3).vec(n, 20.0);
-        let shape = Shape::tokens_heads(heads);
-        let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+        let shape = View::tokens_heads(heads);
+        let slot = View::tokens_heads(heads).at(0);
         let at = Positions::List(&[5, 70_001]);
         let mut want = vec![D::from_f32(0.0); n];
         let mut got = want.clone();
         let fwd = Direction::Forward;
         scalar
-            .rotate_into(&x, shape, &mut want, slot, at, fwd)
+            .apply_into(&x, shape, &mut want, slot, at, fwd)
             .unwrap();
-        rope.rotate_into(&x, shape, &mut got, slot, at, fwd)
-            .unwrap();
+        rope.apply_into(&x, shape, &mut got, slot, at, fwd).unwrap();
         let what = format!("{} -> {} into, head_dim {head_dim}", S::NAME, D::NAME);
         assert_same_bits(&want, &got, &what);
     }

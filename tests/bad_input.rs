@@ -5,7 +5,7 @@ mod common;
 
 use common::Rng;
 use rope_simd::{
-    bf16, Backend, Direction, PairLayout, Positions, Rope, RopeError, Rotate, Shape, MAX_POSITION,
+    bf16, Backend, Direction, PairLayout, Positions, Rope, RopeError, Rotate, View, MAX_POSITION,
     MAX_ROTARY_DIM,
 };
 
@@ -248,9 +248,9 @@ fn qk_mismatch_leaves_both_untouched() {
     let err = rope
         .apply_qk(
             &mut q2,
-            Shape::tokens_heads(4),
+            View::tokens_heads(4),
             &mut k2,
-            Shape::tokens_heads(1),
+            View::tokens_heads(1),
             Positions::Start(3),
             Direction::Forward,
         )
@@ -332,7 +332,7 @@ fn nan_and_inf_propagate_without_panics() {
             let want = r.rotate(
                 &common::widen(&x),
                 1,
-                rope_simd::Order::TokensHeads,
+                common::Order::TokensHeads,
                 &[12_345],
                 false,
             );
@@ -389,11 +389,11 @@ fn owned_tables_too_large_are_errors() {
     ));
 }
 
-/// Head counts name the buffer; slots that would wrap past their cache's capacity, or
-/// whose strides overflow, are errors rather than writes into another head's rows.
+/// Head counts name the buffer; windows past their cache's capacity, and strides that
+/// overflow, are errors (with the capacity and rows in the message) rather than writes
+/// into another head's rows.
 #[test]
-fn slots_and_head_counts_name_the_mistake() {
-    use rope_simd::Slot;
+fn views_and_head_counts_name_the_mistake() {
     let rope = Rope::new(8, 10_000.0, PairLayout::HalfSplit).unwrap();
     let (q, k) = (vec![1.0f32; 8], vec![1.0f32; 8]);
     let (mut q1, mut k1) = (q.clone(), k.clone());
@@ -401,22 +401,15 @@ fn slots_and_head_counts_name_the_mistake() {
         rope.rotate_qk(&mut q1, 1, &mut k1, 0, Positions::Start(0)),
         Err(RopeError::ZeroHeads { what: "k" })
     );
-    // No overflow panic when the slot is made, an error when it is used.
-    let huge = Slot::heads_tokens(0, usize::MAX, 64);
-    assert_eq!(huge.head_stride, usize::MAX);
+    // Strides whose span overflows: an error when used, no panic.
     let src = vec![1.0f32; 2 * 8];
     let mut cache = vec![0.0f32; 64];
-    let shape = Shape::tokens_heads(2);
-    assert!(rope
-        .rotate_into(
-            &src,
-            shape,
-            &mut cache,
-            Slot::heads_tokens(0, usize::MAX, 8),
-            Positions::Start(0),
-            Direction::Forward
-        )
-        .is_err());
+    let view = View::tokens_heads(2);
+    let huge = View::strided(2, 8, usize::MAX);
+    assert_eq!(
+        rope.rotate_into(&src, view, &mut cache, huge, Positions::Start(0)),
+        Err(RopeError::SizeOverflow)
+    );
     // A [2 heads, capacity 4, 8] cache written from row 3 with 2 tokens: the second token
     // of head 0 would be head 1's row 0.
     let src = vec![1.0f32; 2 * 2 * 8];
@@ -424,63 +417,81 @@ fn slots_and_head_counts_name_the_mistake() {
     let err = rope
         .rotate_into(
             &src,
-            shape,
+            view,
             &mut cache,
-            Slot::heads_tokens(3, 4, 8),
+            View::heads_tokens(2).at(3),
             Positions::Start(0),
-            Direction::Forward,
         )
         .unwrap_err();
-    assert!(
-        matches!(err, RopeError::BadSlot { what } if what.contains("capacity")),
-        "{err}"
+    assert_eq!(
+        err,
+        RopeError::NoRoom {
+            what: "dst",
+            first: 3,
+            tokens: 2,
+            capacity: 4
+        }
     );
+    assert!(err.to_string().contains("4 token rows"), "{err}");
     assert_eq!(cache, before, "nothing written");
     // Rows 2 and 3 fit.
-    rope.rotate_into(
-        &src,
-        shape,
-        &mut cache,
-        Slot::heads_tokens(2, 4, 8),
-        Positions::Start(0),
-        Direction::Forward,
-    )
-    .unwrap();
+    let slot = View::heads_tokens(2).at(2);
+    rope.rotate_into(&src, view, &mut cache, slot, Positions::Start(0))
+        .unwrap();
+    // A cache view with another head count than the source's.
+    let err = rope
+        .rotate_into(
+            &src,
+            view,
+            &mut cache,
+            View::heads_tokens(4).at(0),
+            Positions::Start(0),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err,
+        RopeError::HeadMismatch {
+            what: "dst",
+            heads: 4,
+            expected: 2
+        }
+    );
 }
 
-/// A slot given a head count where elements are meant (`kv_heads` for `kv_heads *
-/// head_dim`) is an error even for one token, where no rows overlap.
+/// The misuse: a head count where elements are meant (`kv_heads` for `kv_heads *
+/// head_dim`) wrote K at element 800 instead of row 100. Views count heads, so the
+/// natural call is right; a strided view given heads for elements is an error even for
+/// one token, where no rows overlap.
 #[test]
 fn a_row_in_heads_instead_of_elements_is_an_error() {
-    use rope_simd::Slot;
     // A small model (Miri runs this too): 2 KV heads of 8, a cache of 101 rows.
     let rope = Rope::new(8, 10_000.0, PairLayout::HalfSplit).unwrap();
     let k = vec![1.0f32; 2 * 8];
     let mut cache = vec![0.0f32; 101 * 2 * 8];
-    let wrong = Slot::tokens_heads(100, 2, 8);
+    let wrong = View::strided(2, 2, 8).at(100);
     let err = rope
         .rotate_into(
             &k,
-            Shape::tokens_heads(2),
+            View::tokens_heads(2),
             &mut cache,
             wrong,
             Positions::Start(100),
-            Direction::Forward,
         )
         .unwrap_err();
     assert!(
-        matches!(err, RopeError::BadSlot { what } if what.contains("elements")),
+        matches!(err, RopeError::BadView { what: "dst", why } if why.contains("elements")),
         "{err}"
     );
     assert!(cache.iter().all(|&v| v == 0.0));
-    let right = Slot::tokens_heads(100, 2 * 8, 8);
+    let right = View::tokens_heads(2).at(100);
     rope.rotate_into(
         &k,
-        Shape::tokens_heads(2),
+        View::tokens_heads(2),
         &mut cache,
         right,
         Positions::Start(100),
-        Direction::Forward,
     )
     .unwrap();
+    assert!(cache[..100 * 16].iter().all(|&v| v == 0.0));
+    assert!(cache[100 * 16..].iter().all(|&v| v != 0.0));
 }

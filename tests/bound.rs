@@ -4,9 +4,10 @@
 //! documented 4 (`cargo test --release --test bound -- --nocapture`).
 
 mod common;
+use common::Order;
 
 use common::{Reference, Rng};
-use rope_simd::{Backend, Order, PairLayout, Positions, Rope, Rotate};
+use rope_simd::{Backend, PairLayout, Positions, Rope, Rotate};
 
 #[test]
 fn f32_error_against_the_documented_bound() {

@@ -2,10 +2,11 @@
 //! always identical) and the float64 reference, on every backend and dtype; its bad input.
 
 mod common;
+use common::Order;
 
 use common::{assert_close, backends, widen, Reference, Rng, TestElement};
 use rope_simd::{
-    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, RopeError, Rotate, Shape,
+    bf16, f16, Backend, Direction, PairLayout, Positions, Rope, RopeError, Rotate, View,
 };
 
 fn ulps(a: f32, b: f32) -> u32 {
@@ -91,7 +92,7 @@ fn compact_rotations_agree_with_the_reference_on_every_backend() {
                 compact
                     .apply(
                         &mut y,
-                        Shape::tokens_heads(3),
+                        View::tokens_heads(3),
                         Positions::List(&positions),
                         direction,
                     )

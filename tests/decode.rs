@@ -6,8 +6,7 @@ mod common;
 
 use common::{assert_same_bits, backends, Rng, TestElement};
 use rope_simd::{
-    bf16, f16, Direction, Heads, KvCache, PairLayout, Positions, Rope, RopeError, Rotate, Shape,
-    Slot,
+    bf16, f16, Direction, Heads, KvCache, PairLayout, Positions, Rope, RopeError, Rotate, View,
 };
 
 const HD: usize = 64;
@@ -18,9 +17,10 @@ fn one<S: TestElement, D: TestElement>(rope: &Rope, positions: Positions<'_>, to
     let q: Vec<S> = Rng(3).vec(tokens * heads.q * HD, 9.0);
     let k: Vec<S> = Rng(4).vec(tokens * heads.kv * HD, 9.0);
     let v: Vec<S> = Rng(5).vec(tokens * heads.kv * HD, 9.0);
-    for slot in [
-        Slot::tokens_heads(5, heads.kv * HD, HD),
-        Slot::heads_tokens(5, cap, HD),
+    // Each window with its strides in elements, for the V check below.
+    for (slot, token_stride, head_stride) in [
+        (View::tokens_heads(heads.kv).at(5), heads.kv * HD, HD),
+        (View::heads_tokens(heads.kv).at(5), HD, cap * HD),
     ] {
         let what = format!(
             "{}->{} {:?} {:?} {:?}",
@@ -34,15 +34,15 @@ fn one<S: TestElement, D: TestElement>(rope: &Rope, positions: Positions<'_>, to
         let mut q_want = q.clone();
         rope.apply(
             &mut q_want,
-            Shape::tokens_heads(heads.q),
+            View::tokens_heads(heads.q),
             positions,
             Direction::Forward,
         )
         .unwrap();
         let mut k_want = vec![D::from_f32(-3.0); cap * heads.kv * HD];
-        rope.rotate_into(
+        rope.apply_into(
             &k,
-            Shape::tokens_heads(heads.kv),
+            View::tokens_heads(heads.kv),
             &mut k_want,
             slot,
             positions,
@@ -53,7 +53,7 @@ fn one<S: TestElement, D: TestElement>(rope: &Rope, positions: Positions<'_>, to
         for t in 0..tokens {
             for h in 0..heads.kv {
                 let s0 = (t * heads.kv + h) * HD;
-                let d0 = (slot.first_token + t) * slot.token_stride + h * slot.head_stride;
+                let d0 = (5 + t) * token_stride + h * head_stride;
                 for c in 0..HD {
                     v_want[d0 + c] = D::from_f32(v[s0 + c].to_f32());
                 }
@@ -68,7 +68,7 @@ fn one<S: TestElement, D: TestElement>(rope: &Rope, positions: Positions<'_>, to
         let cache = KvCache {
             k: &mut k_got,
             v: &mut v_got,
-            slot,
+            view: slot,
         };
         rope.rotate_decode(&mut q_got, &k, &v, heads, cache, positions)
             .unwrap();
@@ -107,7 +107,7 @@ fn one_call_equals_three_steps() {
             let cache = KvCache {
                 k: &mut kc,
                 v: &mut vc,
-                slot: Slot::tokens_heads(0, HD, HD),
+                view: View::tokens_heads(1).at(0),
             };
             table
                 .rotate_decode(
@@ -143,18 +143,23 @@ fn errors_write_nothing() {
     let cache = KvCache {
         k: &mut kc,
         v: &mut vc,
-        slot: Slot::tokens_heads(1, 2 * HD, HD),
+        view: View::tokens_heads(2).at(1),
     };
     assert!(matches!(
         rope.rotate_decode(&mut q, &k, &v, heads, cache, Positions::Start(3)),
-        Err(RopeError::BadSlot { .. })
+        Err(RopeError::NoRoom {
+            what: "k_cache",
+            first: 1,
+            tokens: 1,
+            capacity: 1
+        })
     ));
     check(&q, &kc, &vc);
     // V with another token count than K.
     let cache = KvCache {
         k: &mut kc,
         v: &mut vc,
-        slot: Slot::tokens_heads(0, 2 * HD, HD),
+        view: View::tokens_heads(2).at(0),
     };
     assert!(matches!(
         rope.rotate_decode(&mut q, &k, &v[..HD], heads, cache, Positions::Start(3)),
@@ -165,7 +170,7 @@ fn errors_write_nothing() {
     let cache = KvCache {
         k: &mut kc,
         v: &mut vc,
-        slot: Slot::tokens_heads(0, 2 * HD, HD),
+        view: View::tokens_heads(2).at(0),
     };
     let no_kv = Heads { q: 4, kv: 0 };
     assert_eq!(

@@ -5,10 +5,11 @@
 //! reference and bit for bit across backends; this file checks what is particular to it.
 
 mod common;
+use common::Order;
 
 use common::{assert_close_dir, assert_same_bits, backends, widen, Reference, Rng, TestElement};
 use rope_simd::{
-    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape, Slot,
+    bf16, f16, Backend, Direction, Heads, KvCache, PairLayout, Positions, Rope, Rotate, View,
 };
 
 const LAYOUT: PairLayout = PairLayout::InterleavedToHalfSplit;
@@ -106,14 +107,14 @@ fn rotate_into_both_directions() {
         let rope = deepseek(backend);
         let src: Vec<f32> = Rng(5).vec(positions.len() * heads * 64, 10.0);
         for direction in [Direction::Forward, Direction::Inverse] {
-            let shape = Shape::tokens_heads(heads);
+            let shape = View::tokens_heads(heads);
             let at = Positions::List(&positions);
             let mut in_place = src.clone();
             rope.apply(&mut in_place, shape, at, direction).unwrap();
             let want: Vec<f16> = in_place.iter().map(|&v| f16::from_f32(v)).collect();
-            let slot = Slot::heads_tokens(0, positions.len(), 64);
+            let slot = View::heads_tokens(heads);
             let mut cache = vec![f16::ZERO; heads * positions.len() * 64];
-            rope.rotate_into(&src, shape, &mut cache, slot, at, direction)
+            rope.apply_into(&src, shape, &mut cache, slot, at, direction)
                 .unwrap();
             for t in 0..positions.len() {
                 for h in 0..heads {
@@ -135,18 +136,16 @@ fn packed_qkv_reorders_q_and_k_only() {
     let rope = deepseek(Backend::detect());
     let qkv: Vec<f32> = Rng(9).vec(2 * row, 4.0);
     let mut packed = qkv.clone();
-    rope.rotate_packed_qkv(
-        &mut packed,
-        q_heads,
-        kv_heads,
-        Positions::Start(10),
-        Direction::Forward,
-    )
-    .unwrap();
+    let heads = Heads {
+        q: q_heads,
+        kv: kv_heads,
+    };
+    rope.rotate_packed_qkv(&mut packed, heads, Positions::Start(10))
+        .unwrap();
     let mut q = qkv.clone();
     rope.apply(
         &mut q,
-        Shape::tokens_heads(q_heads + 2 * kv_heads),
+        View::tokens_heads(q_heads + 2 * kv_heads),
         Positions::Start(10),
         Direction::Forward,
     )
@@ -166,18 +165,13 @@ fn packed_qkv_reorders_q_and_k_only() {
     }
     let (mut k_cache, mut v_cache) = (vec![0.0f32; 4 * hd], vec![0.0f32; 4 * hd]);
     let mut q_into = qkv.clone();
-    let slot = Slot::tokens_heads(1, hd, hd);
-    rope.rotate_packed_qkv_into(
-        &mut q_into,
-        q_heads,
-        kv_heads,
-        &mut k_cache,
-        slot,
-        &mut v_cache,
-        slot,
-        Positions::Start(10),
-    )
-    .unwrap();
+    let cache = KvCache {
+        k: &mut k_cache,
+        v: &mut v_cache,
+        view: View::tokens_heads(kv_heads).at(1),
+    };
+    rope.rotate_packed_qkv_into(&mut q_into, heads, cache, Positions::Start(10))
+        .unwrap();
     for t in 0..2 {
         let k = &packed[t * row + q_heads * hd..][..hd];
         assert_same_bits(k, &k_cache[(1 + t) * hd..][..hd], "K into the cache");
@@ -213,10 +207,10 @@ fn shift_and_rerotation_work_on_rotated_keys() {
     rope.rotate(&mut keys, 1, Positions::List64(&positions))
         .unwrap();
     let mut shifted = keys.clone();
-    rope.shift(&mut shifted, Shape::tokens_heads(1), -40)
+    rope.shift(&mut shifted, View::tokens_heads(1), -40)
         .unwrap();
     let mut want = keys.clone();
-    split.shift(&mut want, Shape::tokens_heads(1), -40).unwrap();
+    split.shift(&mut want, View::tokens_heads(1), -40).unwrap();
     assert_same_bits(&want, &shifted, "shift");
     // And that is the rotation at positions 0..8 of the same keys, within the bound.
     let mut direct = x.clone();

@@ -10,7 +10,7 @@
 mod common;
 
 use common::{Rng, TestElement};
-use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, Shape};
+use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, View};
 
 /// Recorded on x86_64 (scalar, lanes, AVX2 and AVX-512 agree).
 const GOLDEN: u64 = 0xf027_85f1_0fb6_9971;
@@ -41,7 +41,7 @@ fn fingerprint(backend: Backend) -> u64 {
         let mut x: Vec<E> = Rng(seed).vec(positions.len() * 3 * rope.head_dim(), 20.0);
         rope.apply(
             &mut x,
-            Shape::tokens_heads(3),
+            View::tokens_heads(3),
             Positions::List64(&positions),
             dir,
         )

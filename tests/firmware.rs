@@ -3,7 +3,7 @@
 //! are these (the crate gives the same bits on every architecture, so a difference under
 //! QEMU is a real one). After a change of bits, put the printed hashes there.
 
-use rope_simd::{f16, Direction, PairLayout, Positions, Rope, Rotate, Shape, Slot};
+use rope_simd::{f16, PairLayout, Positions, Rope, Rotate, View};
 
 const HEADS: usize = 8;
 const HEAD_DIM: usize = 128;
@@ -39,14 +39,13 @@ fn firmware_expects_the_hosts_bits() {
     let rotate = hash(x.iter().map(|v| v.to_bits()));
     let k = input();
     let mut cache = vec![f16::ZERO; 4 * HEADS * HEAD_DIM];
-    let slot = Slot::tokens_heads(3, HEADS * HEAD_DIM, HEAD_DIM);
+    let slot = View::tokens_heads(HEADS).at(3);
     rope.rotate_into(
         &k,
-        Shape::tokens_heads(HEADS),
+        View::tokens_heads(HEADS),
         &mut cache,
         slot,
         Positions::Start(1234),
-        Direction::Forward,
     )
     .unwrap();
     let into = hash(cache.iter().map(|v| u32::from(v.to_bits())));

@@ -3,11 +3,12 @@
 //! the unfused calls (bits) and the float64 reference (bound), on every backend.
 
 mod common;
+use common::Order;
 
 use common::{assert_close, assert_same_bits, backends, widen, Reference, Rng, TestElement};
 use rope_simd::{
-    bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, RopeError, Rotate, Shape,
-    Slot,
+    bf16, f16, Backend, Direction, Heads, KvCache, PairLayout, Positions, Rope, RopeError, Rotate,
+    View,
 };
 
 fn rope(head_dim: usize, rotary_dim: usize, layout: PairLayout, backend: Backend) -> Rope {
@@ -46,7 +47,7 @@ fn into_matches_in_place<S: TestElement, D: TestElement>() {
             for &(head_dim, rotary_dim) in dims {
                 let r = rope(head_dim, rotary_dim, layout, backend);
                 for order in [Order::TokensHeads, Order::HeadsTokens] {
-                    let shape = Shape { heads, order };
+                    let shape = common::view(heads, order);
                     let src: Vec<S> = Rng(head_dim as u64 + 3).vec(tokens * heads * head_dim, 30.0);
                     let mut in_place = src.clone();
                     r.apply(
@@ -56,24 +57,26 @@ fn into_matches_in_place<S: TestElement, D: TestElement>() {
                         Direction::Forward,
                     )
                     .unwrap();
-                    for (slot, by_token) in [
-                        (Slot::tokens_heads(2, heads * head_dim, head_dim), true),
-                        (Slot::heads_tokens(2, cap, head_dim), false),
+                    // Each window with its strides, in elements, for the check below.
+                    for (slot, (token_stride, head_stride), by_token) in [
+                        (
+                            View::tokens_heads(heads).at(2),
+                            (heads * head_dim, head_dim),
+                            true,
+                        ),
+                        (
+                            View::heads_tokens(heads).at(2),
+                            (head_dim, cap * head_dim),
+                            false,
+                        ),
                     ] {
                         let canary = D::from_f32(-7.0);
                         let mut dst = vec![canary; cap * heads * head_dim];
-                        r.rotate_into(
-                            &src,
-                            shape,
-                            &mut dst,
-                            slot,
-                            Positions::List(&positions),
-                            Direction::Forward,
-                        )
-                        .unwrap();
+                        r.rotate_into(&src, shape, &mut dst, slot, Positions::List(&positions))
+                            .unwrap();
                         for t in 0..cap {
                             for h in 0..heads {
-                                let d0 = t * slot.token_stride + h * slot.head_stride;
+                                let d0 = t * token_stride + h * head_stride;
                                 let got = &dst[d0..d0 + head_dim];
                                 if t < 2 || t >= 2 + tokens {
                                     assert!(
@@ -118,12 +121,12 @@ fn rotate_into_from_a_table_and_inverse() {
     let r = rope(32, 32, PairLayout::Interleaved, Backend::detect());
     let table = r.table(100).unwrap();
     let src: Vec<f32> = Rng(5).vec(4 * 3 * 32, 10.0);
-    let slot = Slot::tokens_heads(0, 3 * 32, 32);
+    let slot = View::tokens_heads(3).at(0);
     for dir in [Direction::Forward, Direction::Inverse] {
         let (mut a, mut b) = (vec![f16::ZERO; src.len()], vec![f16::ZERO; src.len()]);
-        r.rotate_into(
+        r.apply_into(
             &src,
-            Shape::tokens_heads(3),
+            View::tokens_heads(3),
             &mut a,
             slot,
             Positions::Start(90),
@@ -131,9 +134,9 @@ fn rotate_into_from_a_table_and_inverse() {
         )
         .unwrap();
         table
-            .rotate_into(
+            .apply_into(
                 &src,
-                Shape::tokens_heads(3),
+                View::tokens_heads(3),
                 &mut b,
                 slot,
                 Positions::Start(90),
@@ -163,7 +166,8 @@ fn packed_qkv_in_place_and_into_caches() {
                 .unwrap();
             // In place.
             let mut fused = qkv.clone();
-            r.rotate_packed_qkv(&mut fused, hq, hkv, Positions::Start(7), Direction::Forward)
+            let heads = Heads { q: hq, kv: hkv };
+            r.rotate_packed_qkv(&mut fused, heads, Positions::Start(7))
                 .unwrap();
             for t in 0..tokens {
                 let rowv = &fused[t * row..(t + 1) * row];
@@ -185,22 +189,36 @@ fn packed_qkv_in_place_and_into_caches() {
             }
             // Into f16 caches.
             let mut fused = qkv.clone();
-            let slot = Slot::tokens_heads(5, hkv * hd, hd);
+            let slot = View::tokens_heads(hkv).at(5);
             let (mut kc, mut vc) = (
                 vec![f16::ZERO; 16 * hkv * hd],
                 vec![f16::ZERO; 16 * hkv * hd],
             );
-            r.rotate_packed_qkv_into(
-                &mut fused,
-                hq,
-                hkv,
-                &mut kc,
-                slot,
-                &mut vc,
-                slot,
+            let cache = KvCache {
+                k: &mut kc,
+                v: &mut vc,
+                view: slot,
+            };
+            r.rotate_packed_qkv_into(&mut fused, heads, cache, Positions::Start(7))
+                .unwrap();
+            // Each part's view, out of place: the bits of the split buffers'.
+            let [_, k_view, v_view] = View::packed_qkv(heads);
+            let mut k_again = vec![f16::ZERO; 16 * hkv * hd];
+            r.rotate_into(&qkv, k_view, &mut k_again, slot, Positions::Start(7))
+                .unwrap();
+            assert_same_bits(&kc, &k_again, "packed K view into a cache");
+            let mut v_rot = vec![0.0f32; tokens * hkv * hd];
+            r.rotate_into(
+                &qkv,
+                v_view,
+                &mut v_rot,
+                View::tokens_heads(hkv),
                 Positions::Start(7),
             )
             .unwrap();
+            let mut v_want = v.clone();
+            r.rotate(&mut v_want, hkv, Positions::Start(7)).unwrap();
+            assert_same_bits(&v_want, &v_rot, "packed V view");
             let conv = |x: &[f32]| x.iter().map(|&v| f16::from_f32(v)).collect::<Vec<_>>();
             for t in 0..tokens {
                 let rowv = &fused[t * row..(t + 1) * row];
@@ -241,7 +259,7 @@ fn shift_equals_rotating_at_the_new_position_and_ignores_the_scale() {
         let x: Vec<f32> = Rng(3).vec(5 * 2 * 64, 4.0);
         let mut y = x.clone();
         r.rotate(&mut y, 2, Positions::Start(1000)).unwrap();
-        r.shift(&mut y, Shape::tokens_heads(2), -900).unwrap();
+        r.shift(&mut y, View::tokens_heads(2), -900).unwrap();
         let freqs = Reference::default_freqs(10_000.0, 64);
         let reference = Reference {
             head_dim: 64,
@@ -325,53 +343,137 @@ fn rerotation_moves_keys_between_schedules() {
 }
 
 #[test]
-fn bad_slots_are_errors_and_write_nothing() {
+fn bad_views_are_errors_and_write_nothing() {
     let r = rope(8, 8, PairLayout::HalfSplit, Backend::detect());
     let src = vec![1.0f32; 2 * 3 * 8];
-    let shape = Shape::tokens_heads(3);
+    let shape = View::tokens_heads(3);
     for (slot, len) in [
-        (Slot::tokens_heads(0, 8, 8), 100), // tokens 8 apart but 3 heads of 8 each: overlap
-        (
-            Slot {
-                first_token: 0,
-                token_stride: 24,
-                head_stride: 4,
-            },
-            100,
-        ), // heads overlap
-        (Slot::tokens_heads(3, 24, 8), 100), // rows 3..5 end at 120 > 100
-        (Slot::tokens_heads(usize::MAX / 2, 24, 8), 100),
+        (View::strided(3, 8, 8), 100), // tokens 8 apart but 3 heads of 8 each: overlap
+        (View::strided(3, 24, 4), 100), // heads overlap
+        (View::strided(3, 4, 8), 100), // a head count for elements
+        (View::tokens_heads(3).at(3), 96), // rows 3..5 past the 4 rows of 96
+        (View::tokens_heads(3).at(usize::MAX / 2), 96),
+        (View::tokens_heads(3), 96), // a whole buffer of 4 rows for 2 tokens
+        (View::tokens_heads(3).at(0), 100), // not a whole number of rows
+        (View::heads_tokens(3).at(0), 100), // nor of heads' blocks
+        (View::tokens_heads(2).at(0), 96), // another head count than the source's
+        (View::in_rows(2, 3, 2), 96), // heads past the row
+        (View::tokens_heads(0).at(0), 96),
     ] {
         let mut dst = vec![f16::from_f32(3.0); len];
         let err = r
-            .rotate_into(
-                &src,
-                shape,
-                &mut dst,
-                slot,
-                Positions::Start(1),
-                Direction::Forward,
-            )
+            .rotate_into(&src, shape, &mut dst, slot, Positions::Start(1))
             .unwrap_err();
         assert!(
-            matches!(err, RopeError::BadSlot { .. } | RopeError::SizeOverflow),
+            matches!(
+                err,
+                RopeError::BadView { what: "dst", .. }
+                    | RopeError::NoRoom { what: "dst", .. }
+                    | RopeError::BufferLength { what: "dst", .. }
+                    | RopeError::HeadMismatch { what: "dst", .. }
+                    | RopeError::ZeroHeads { what: "dst" }
+            ),
             "{slot:?}: {err}"
         );
         assert!(dst.iter().all(|v| *v == f16::from_f32(3.0)));
     }
     // A bad source length: nothing written either.
-    let mut dst = vec![f16::ZERO; 100];
+    let mut dst = vec![f16::ZERO; 96];
     assert!(r
         .rotate_into(
             &src[..40],
             shape,
             &mut dst,
-            Slot::tokens_heads(0, 24, 8),
+            View::tokens_heads(3).at(0),
             Positions::Start(1),
-            Direction::Forward
         )
         .is_err());
     assert!(dst.iter().all(|v| *v == f16::ZERO));
+}
+
+/// Strided views into a runtime's own tensors: padded token rows and spread heads, in
+/// place and out of place, give the bits of the dense calls, and nothing outside the
+/// view's rows is touched.
+#[test]
+fn strided_views_match_dense_calls() {
+    let r = rope(16, 12, PairLayout::HalfSplit, Backend::detect());
+    let (tokens, heads, hd, pad) = (5, 3, 16, 7);
+    let dense: Vec<f32> = Rng(9).vec(tokens * heads * hd, 4.0);
+    let positions = [3u32, 1, 4, 1, 5];
+    let mut want = dense.clone();
+    r.apply(
+        &mut want,
+        View::tokens_heads(heads),
+        Positions::List(&positions),
+        Direction::Forward,
+    )
+    .unwrap();
+    // Tokens-major, rows padded: [tokens, heads * hd + pad].
+    let row = heads * hd + pad;
+    let mut padded = vec![-9.0f32; tokens * row];
+    for t in 0..tokens {
+        padded[t * row..][..heads * hd].copy_from_slice(&dense[t * heads * hd..][..heads * hd]);
+    }
+    r.apply(
+        &mut padded,
+        View::strided(heads, row, hd),
+        Positions::List(&positions),
+        Direction::Forward,
+    )
+    .unwrap();
+    for t in 0..tokens {
+        assert_eq!(
+            padded[t * row..][..heads * hd],
+            want[t * heads * hd..][..heads * hd]
+        );
+        assert!(padded[t * row + heads * hd..][..pad]
+            .iter()
+            .all(|&v| v == -9.0));
+    }
+    // Heads-major with room between heads, out of place into f16, from token row 2.
+    let (cap, gap) = (9, 5);
+    let head_stride = cap * hd + gap;
+    let mut dst = vec![f16::from_f32(-9.0); heads * head_stride];
+    let slot = View::strided(heads, hd, head_stride).at(2);
+    r.rotate_into(
+        &dense,
+        View::tokens_heads(heads),
+        &mut dst,
+        slot,
+        Positions::List(&positions),
+    )
+    .unwrap();
+    for h in 0..heads {
+        for t in 0..cap {
+            let got = &dst[h * head_stride + t * hd..][..hd];
+            if (2..2 + tokens).contains(&t) {
+                let w: Vec<f16> = want[((t - 2) * heads + h) * hd..][..hd]
+                    .iter()
+                    .map(|&v| f16::from_f32(v))
+                    .collect();
+                assert_eq!(got, &w[..], "head {h} row {t}");
+            } else {
+                assert!(
+                    got.iter().all(|v| *v == f16::from_f32(-9.0)),
+                    "row {t} written"
+                );
+            }
+        }
+    }
+    // One row more than each head's block holds: no room.
+    let err = r
+        .rotate_into(
+            &dense,
+            View::tokens_heads(heads),
+            &mut dst,
+            slot.at(5),
+            Positions::List(&positions),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, RopeError::NoRoom { capacity: 9, .. }),
+        "{err}"
+    );
 }
 
 /// A call writing 16 MiB or more of 16-bit output takes the kernels' streaming stores
@@ -389,7 +491,7 @@ fn large_rotate_into_streams_the_same_bits() {
         let n = tokens * heads * head_dim;
         assert!(n * 2 >= 16 << 20, "below the streaming threshold");
         let src: Vec<f32> = Rng(77).vec(n, 3.0);
-        let shape = Shape::tokens_heads(heads);
+        let shape = View::tokens_heads(heads);
         for layout in [PairLayout::HalfSplit, PairLayout::Interleaved] {
             for b in backends() {
                 let r = rope(head_dim, head_dim, layout, b);
@@ -407,14 +509,13 @@ fn large_rotate_into_streams_the_same_bits() {
                 let aligned = (16 - dst.as_ptr() as usize % 16) % 16 / 2;
                 for offset in [aligned, aligned + 1] {
                     dst.fill(canary);
-                    let slot = Slot::tokens_heads(0, heads * head_dim, head_dim);
+                    let slot = View::tokens_heads(heads).at(0);
                     r.rotate_into(
                         &src,
                         shape,
                         &mut dst[offset..offset + n],
                         slot,
                         Positions::Start(5),
-                        Direction::Forward,
                     )
                     .unwrap();
                     let want: Vec<D> = in_place.iter().map(|&v| D::from_f32(v)).collect();

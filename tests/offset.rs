@@ -6,7 +6,7 @@
 mod common;
 
 use common::{assert_same_bits, backends, Rng};
-use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, Shape, Slot};
+use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, View};
 
 const HEAD: usize = 40;
 const OFFSET: usize = 6;
@@ -40,7 +40,7 @@ fn offset_heads_match_unoffset_middles() {
             let x: Vec<f32> = Rng(21).vec(n, 6.0);
             for direction in [Direction::Forward, Direction::Inverse] {
                 let what = format!("{layout:?} {backend:?} {direction:?}");
-                let shape = Shape::tokens_heads(heads);
+                let shape = View::tokens_heads(heads);
                 let at = Positions::List(&positions);
                 let mut y = x.clone();
                 rope.apply(&mut y, shape, at, direction).unwrap();
@@ -62,14 +62,14 @@ fn offset_heads_match_unoffset_middles() {
                 }
                 // Into an f16 and a bf16 cache: the same values, converted once, and the
                 // channels outside the rotated ones converted as they are.
-                let slot = Slot::tokens_heads(0, heads * HEAD, HEAD);
+                let slot = View::tokens_heads(heads).at(0);
                 let mut cache = vec![f16::ZERO; n];
-                rope.rotate_into(&x, shape, &mut cache, slot, at, direction)
+                rope.apply_into(&x, shape, &mut cache, slot, at, direction)
                     .unwrap();
                 let want: Vec<f16> = y.iter().map(|&v| f16::from_f32(v)).collect();
                 assert_same_bits(&want, &cache, &format!("{what} into f16"));
                 let mut cache = vec![bf16::ZERO; n];
-                rope.rotate_into(&x, shape, &mut cache, slot, at, direction)
+                rope.apply_into(&x, shape, &mut cache, slot, at, direction)
                     .unwrap();
                 let want: Vec<bf16> = y.iter().map(|&v| bf16::from_f32(v)).collect();
                 assert_same_bits(&want, &cache, &format!("{what} into bf16"));

@@ -4,9 +4,7 @@
 mod common;
 
 use common::{assert_same_bits, Rng, TestElement};
-use rope_simd::{
-    bf16, f16, Axes, Direction, PairLayout, Positions, Rope, RopeError, Rotate, Shape,
-};
+use rope_simd::{bf16, f16, Axes, Direction, PairLayout, Positions, Rope, RopeError, Rotate, View};
 
 fn ropes() -> Vec<Rope> {
     vec![
@@ -45,7 +43,7 @@ fn parts_equal_whole<E: TestElement>() {
         for positions in kinds {
             for direction in [Direction::Forward, Direction::Inverse] {
                 let mut whole = x.clone();
-                rope.apply(&mut whole, Shape::tokens_heads(heads), positions, direction)
+                rope.apply(&mut whole, View::tokens_heads(heads), positions, direction)
                     .unwrap();
                 for per in [1, 5, 16, 37] {
                     let mut y = x.clone();
@@ -114,9 +112,9 @@ fn par_apply_equals_apply_on_any_pool() {
     let mut rng = Rng(5);
     for rope in ropes() {
         let table = rope.table(5000).unwrap();
-        for order in [rope_simd::Order::TokensHeads, rope_simd::Order::HeadsTokens] {
+        for order in [common::Order::TokensHeads, common::Order::HeadsTokens] {
             let (tokens, heads) = (301, 4);
-            let shape = Shape { heads, order };
+            let shape = common::view(heads, order);
             let x: Vec<bf16> = rng.vec(tokens * heads * rope.head_dim(), 4.0);
             let mut want = x.clone();
             rope.apply(&mut want, shape, Positions::Start(4000), Direction::Forward)

@@ -2,10 +2,11 @@
 //! element type, against the float64 reference in `common`.
 
 mod common;
+use common::Order;
 
 use common::{assert_close, assert_same_bits, backends, widen, Reference, Rng, TestElement};
 use quickcheck::{Arbitrary, Gen, QuickCheck};
-use rope_simd::{bf16, f16, Backend, Direction, Order, PairLayout, Positions, Rope, Rotate, Shape};
+use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, View};
 
 #[derive(Clone, Debug)]
 enum Pos {
@@ -183,10 +184,7 @@ fn agrees<E: TestElement>(case: &Case) {
         case.rope(Backend::Scalar)
             .apply(
                 &mut y,
-                Shape {
-                    heads: case.heads,
-                    order: case.order,
-                },
+                common::view(case.heads, case.order),
                 case.pos.positions(),
                 case.direction,
             )
@@ -224,10 +222,7 @@ fn agrees<E: TestElement>(case: &Case) {
         case.rope(backend)
             .apply(
                 &mut y,
-                Shape {
-                    heads: case.heads,
-                    order: case.order,
-                },
+                common::view(case.heads, case.order),
                 case.pos.positions(),
                 case.direction,
             )
@@ -256,10 +251,7 @@ fn rotation_preserves_pair_norms() {
         let mut y = x.clone();
         rope.apply(
             &mut y,
-            Shape {
-                heads: c.heads,
-                order: c.order,
-            },
+            common::view(c.heads, c.order),
             c.pos.positions(),
             c.direction,
         )
@@ -292,10 +284,7 @@ fn inverse_undoes_rotation() {
         let rope = c.rope(Backend::detect());
         let x: Vec<f32> = Rng(c.seed).vec(c.len(), 10.0);
         let mut y = x.clone();
-        let shape = Shape {
-            heads: c.heads,
-            order: c.order,
-        };
+        let shape = common::view(c.heads, c.order);
         rope.apply(&mut y, shape, c.pos.positions(), Direction::Forward)
             .unwrap();
         rope.apply(&mut y, shape, c.pos.positions(), Direction::Inverse)
@@ -380,10 +369,7 @@ fn table_and_on_the_fly_agree() {
     fn same<E: TestElement>(c: &Case, rope: &Rope, table: &impl Rotate, positions: &[u32]) {
         let x: Vec<E> = Rng(c.seed).vec(positions.len() * c.heads * c.head_dim, 50.0);
         let (mut a, mut b) = (x.clone(), x.clone());
-        let shape = Shape {
-            heads: c.heads,
-            order: c.order,
-        };
+        let shape = common::view(c.heads, c.order);
         rope.apply(&mut a, shape, Positions::List(positions), c.direction)
             .unwrap();
         table
@@ -420,13 +406,7 @@ fn qk_in_one_call_matches_two_calls() {
         let q: Vec<bf16> = rng.vec(c.len(), 8.0);
         let k: Vec<bf16> = rng.vec(c.tokens * kv_heads * c.head_dim, 8.0);
         let (mut q1, mut k1, mut q2, mut k2) = (q.clone(), k.clone(), q, k);
-        let (qs, ks) = (
-            Shape {
-                heads: c.heads,
-                order: c.order,
-            },
-            Shape::tokens_heads(kv_heads),
-        );
+        let (qs, ks) = (common::view(c.heads, c.order), View::tokens_heads(kv_heads));
         rope.apply_qk(&mut q1, qs, &mut k1, ks, c.pos.positions(), c.direction)
             .unwrap();
         rope.apply(&mut q2, qs, c.pos.positions(), c.direction)

@@ -7,7 +7,7 @@ mod common;
 use common::{assert_same_bits, axis_of, Reference, Rng};
 use rope_simd::{
     bf16, f16, Axes, Backend, ContextLengths, Ggml, Llama3, LongRope, LongRopeChoice, PairLayout,
-    Positions, Rope, RopeError, Rotate, Scaling, Shape, Yarn,
+    Positions, Rope, RopeError, Rotate, Scaling, View, Yarn,
 };
 
 fn close(a: &[f64], b: &[f64], rel: f64, what: &str) {
@@ -274,7 +274,7 @@ fn multi_axis_case<E: common::TestElement>(axes: Axes, head_dim: usize, layout: 
     };
     let xf: Vec<f64> = x.iter().map(|v| f64::from(v.to_f32())).collect();
     let at = |t: usize, i: usize| u64::from(coords[t * n + axis_of(axes, i, pairs)]);
-    let reference = r.rotate_at(&xf, 3, rope_simd::Order::TokensHeads, tokens, at, false);
+    let reference = r.rotate_at(&xf, 3, common::Order::TokensHeads, tokens, at, false);
     common::assert_close(&r, &x, &want, &reference, "multi-axis vs reference");
     for backend in Backend::available() {
         let rope = base.clone().with_backend(backend).unwrap();
@@ -296,11 +296,11 @@ fn multi_axis_case<E: common::TestElement>(axes: Axes, head_dim: usize, layout: 
         common::assert_close(&r, &x, &c, &reference, "compact table, multi-axis");
         // Out of place into a cache slot of the same type: the in-place bits.
         let mut cache = vec![E::from_f32(0.0); x.len()];
-        rope.rotate_into(
+        rope.apply_into(
             &x,
-            Shape::tokens_heads(3),
+            View::tokens_heads(3),
             &mut cache,
-            rope_simd::Slot::tokens_heads(0, 3 * head_dim, head_dim),
+            rope_simd::View::tokens_heads(3).at(0),
             Positions::Axes(&coords),
             rope_simd::Direction::Forward,
         )

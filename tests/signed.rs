@@ -3,11 +3,11 @@
 //! every dtype and every sin/cos source, against the float64 reference.
 
 mod common;
+use common::Order;
 
 use common::{assert_close, assert_same_bits, backends, widen, Reference, Rng, TestElement};
 use rope_simd::{
-    bf16, f16, Direction, Order, PairLayout, Positions, Rope, RopeError, Rotate, Scaling, Shape,
-    Slot, Yarn,
+    bf16, f16, Direction, PairLayout, Positions, Rope, RopeError, Rotate, Scaling, View, Yarn,
 };
 
 const POSITIONS: [i64; 5] = [-70_000, 3, 0, -1, 1 << 40];
@@ -76,7 +76,7 @@ fn negative_is_the_transpose_at_the_magnitude() {
     let mut want = x.clone();
     rope.apply(
         &mut want,
-        Shape::tokens_heads(2),
+        View::tokens_heads(2),
         Positions::List(&[5, 99, 0, 42]),
         Direction::Transpose,
     )
@@ -94,11 +94,10 @@ fn negative_is_the_transpose_at_the_magnitude() {
     let mut cache = vec![f16::ZERO; x.len()];
     rope.rotate_into(
         &x,
-        Shape::tokens_heads(2),
+        View::tokens_heads(2),
         &mut cache,
-        Slot::tokens_heads(0, 2 * 32, 32),
+        View::tokens_heads(2).at(0),
         Positions::Signed(&[-5, -99, 0, -42]),
-        Direction::Forward,
     )
     .unwrap();
     let want16: Vec<f16> = want.iter().map(|&v| f16::from_f32(v)).collect();
@@ -111,7 +110,7 @@ fn a_cache_shift_by_signed_positions() {
     let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit).unwrap();
     let keys: Vec<f32> = Rng(4).vec(6 * 64, 2.0);
     let mut shifted = keys.clone();
-    rope.shift(&mut shifted, Shape::tokens_heads(1), -28)
+    rope.shift(&mut shifted, View::tokens_heads(1), -28)
         .unwrap();
     let mut signed = keys.clone();
     rope.rotate(&mut signed, 1, Positions::Signed(&[-28; 6]))

@@ -12,8 +12,8 @@ use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rope_simd::{
-    bf16, f16, Backend, Direction, Element, Ggml, Order, PairLayout, Positions, Rope, RopeError,
-    Rotate, Shape,
+    bf16, f16, Backend, Direction, Element, Ggml, PairLayout, Positions, Rope, RopeError, Rotate,
+    View,
 };
 
 /// Success.
@@ -478,11 +478,7 @@ unsafe fn rotate<E: Element>(
             (false, true) => Direction::Transpose,
             (false, false) => Direction::Forward,
         };
-        let order = if flags & ROPE_HEADS_TOKENS != 0 {
-            Order::HeadsTokens
-        } else {
-            Order::TokensHeads
-        };
+        let heads_tokens = flags & ROPE_HEADS_TOKENS != 0;
         // SAFETY (the blocks below): the pointers are valid for the lengths given, or
         // NULL where the function's contract allows it (checked).
         let rope = unsafe { handle(rope)? };
@@ -495,9 +491,10 @@ unsafe fn rotate<E: Element>(
         for b in bufs {
             xs.push((
                 unsafe { slice_mut(b.x, b.len)? },
-                Shape {
-                    heads: b.heads,
-                    order,
+                if heads_tokens {
+                    View::heads_tokens(b.heads)
+                } else {
+                    View::tokens_heads(b.heads)
                 },
             ));
         }

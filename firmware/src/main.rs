@@ -19,7 +19,7 @@ use core::fmt::Write;
 use core::panic::PanicInfo;
 
 #[cfg(not(any(feature = "no-rope", feature = "one-rotation")))]
-use rope_simd::{f16, Direction, Shape, Slot};
+use rope_simd::{f16, View};
 #[cfg(not(feature = "no-rope"))]
 use rope_simd::{PairLayout, Positions, Rope, Rotate};
 
@@ -181,12 +181,9 @@ fn rotate(rope: &Rope, x: &mut [f32]) {
 #[cfg(not(any(feature = "no-rope", feature = "one-rotation")))]
 #[inline(never)]
 fn rotate_into_cache(rope: &Rope, k: &[f32], cache: &mut [f16]) {
-    let slot = Slot::tokens_heads(3, HEADS * HEAD_DIM, HEAD_DIM);
-    let (shape, at) = (Shape::tokens_heads(HEADS), Positions::Start(1234));
-    if rope
-        .rotate_into(k, shape, cache, slot, at, Direction::Forward)
-        .is_err()
-    {
+    let slot = View::tokens_heads(HEADS).at(3);
+    let (view, at) = (View::tokens_heads(HEADS), Positions::Start(1234));
+    if rope.rotate_into(k, view, cache, slot, at).is_err() {
         failed("rotate_into")
     }
 }

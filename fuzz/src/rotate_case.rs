@@ -8,11 +8,10 @@
 //! - never a panic.
 
 use super::bytes::Bytes;
-use super::common::{assert_same_bits, axis_of, bound, Reference, TestElement};
+use super::common::{assert_same_bits, axis_of, bound, view, Order, Reference, TestElement};
 use rope_simd::{
     bf16, f16, Axes, Backend, CompactTable, ContextLengths, CosSinTable, Direction, Heads, KvCache,
-    Llama3, LongRope, LongRopeChoice, Order, PairLayout, Positions, Rope, Rotate, Scaling, Shape,
-    Slot, Yarn,
+    Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope, Rotate, Scaling, View, Yarn,
 };
 
 /// The sin/cos source of a call: on the fly, a full table or a compact table.
@@ -214,7 +213,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
             E::from_f32(v)
         })
         .collect();
-    let shape = Shape { heads, order };
+    let shape = view(heads, order);
     let table_pos = usize::from(b.u16() % 80); // positions are often below 64 (see `Bytes::position`)
     let source = Source::new(b.u8() % 3, rope, table_pos);
 
@@ -229,11 +228,19 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         usize::from(b.u8() % 12),
     );
     let row = heads * rope.head_dim();
-    let slot = Slot::tokens_heads(first, row + extra, rope.head_dim());
+    // A window of a dense cache, or of one with padded rows (a strided view).
+    let window = |heads: usize, row: usize| {
+        if extra == 0 {
+            View::tokens_heads(heads).at(first)
+        } else {
+            View::strided(heads, row + extra, rope.head_dim()).at(first)
+        }
+    };
+    let slot = window(heads, row);
     let canary = E::from_f32(-3.0);
     let mut cache = vec![canary; cap * (row + extra) + usize::from(b.u8() % 4)];
     let into = on_source!(source, rope, |s| s
-        .rotate_into(&x, shape, &mut cache, slot, positions, direction));
+        .apply_into(&x, shape, &mut cache, slot, positions, direction));
     match (&result, &into) {
         (_, Err(_)) => assert!(
             cache.iter().all(|v| v.bits() == canary.bits()),
@@ -248,7 +255,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
                         Order::TokensHeads => (t * heads + h) * rope.head_dim(),
                         Order::HeadsTokens => (h * tokens + t) * rope.head_dim(),
                     };
-                    let d0 = (first + t) * slot.token_stride + h * rope.head_dim();
+                    let d0 = (first + t) * (row + extra) + h * rope.head_dim();
                     let hd = rope.head_dim();
                     assert_same_bits(
                         &y[s0..s0 + hd],
@@ -267,21 +274,21 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         let tokens = x.len().checked_div(row).unwrap_or(0);
         let kv_len = (tokens * kv * hd).min(x.len());
         let (k, v) = (&x[..kv_len], &x[x.len() - kv_len..]);
-        let kv_slot = Slot::tokens_heads(first, kv * hd + extra, hd);
+        let kv_slot = window(kv, kv * hd);
         let size = cap * (kv * hd + extra);
         let (mut q, mut kc, mut vc) = (x.clone(), vec![canary; size], vec![canary; size]);
         let cache = KvCache {
             k: &mut kc,
             v: &mut vc,
-            slot: kv_slot,
+            view: kv_slot,
         };
         let heads2 = Heads { q: heads, kv };
         let decoded = on_source!(source, rope, |s| s
             .rotate_decode(&mut q, k, v, heads2, cache, positions));
         let mut k_want = vec![canary; size];
-        let k_into = on_source!(source, rope, |s| s.rotate_into(
+        let k_into = on_source!(source, rope, |s| s.apply_into(
             k,
-            Shape::tokens_heads(kv),
+            View::tokens_heads(kv),
             &mut k_want,
             kv_slot,
             positions,

@@ -26,7 +26,7 @@ use std::time::Duration;
 use candle_core::{DType, Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rope_simd::{
-    bf16, f16, Backend, Direction, Element, Order, PairLayout, Positions, Rope, Rotate, Shape,
+    bf16, f16, Backend, Direction, Element, PairLayout, Positions, Rope, Rotate, View,
 };
 
 const Q_HEADS: usize = 32;
@@ -149,21 +149,16 @@ fn group<E: Dt>(c: &mut Criterion, phase: &str, tokens: usize, start: usize, hd:
         .table(start + tokens)
         .unwrap();
     assert_eq!(half_split.backend(), Backend::detect());
-    for (t, order, id) in [
-        (&table, Order::TokensHeads, "tokens_heads"),
-        (&table, Order::HeadsTokens, "heads_tokens"),
-        (&interleaved, Order::HeadsTokens, "interleaved"),
+    let by_head = (View::heads_tokens(Q_HEADS), View::heads_tokens(KV_HEADS));
+    for (t, (sq, sk), id) in [
+        (
+            &table,
+            (View::tokens_heads(Q_HEADS), View::tokens_heads(KV_HEADS)),
+            "tokens_heads",
+        ),
+        (&table, by_head, "heads_tokens"),
+        (&interleaved, by_head, "interleaved"),
     ] {
-        let (sq, sk) = (
-            Shape {
-                heads: Q_HEADS,
-                order,
-            },
-            Shape {
-                heads: KV_HEADS,
-                order,
-            },
-        );
         g.bench_function(format!("rope_simd/{id}/{one_name}"), |b| {
             b.iter(|| {
                 t.apply_qk(black_box(&mut q), sq, &mut k, sk, pos, f)
@@ -175,10 +170,10 @@ fn group<E: Dt>(c: &mut Criterion, phase: &str, tokens: usize, start: usize, hd:
         all.install(|| {
             b.iter(|| {
                 table
-                    .par_apply(black_box(&mut q), Shape::tokens_heads(Q_HEADS), pos, f)
+                    .par_apply(black_box(&mut q), View::tokens_heads(Q_HEADS), pos, f)
                     .unwrap();
                 table
-                    .par_apply(&mut k, Shape::tokens_heads(KV_HEADS), pos, f)
+                    .par_apply(&mut k, View::tokens_heads(KV_HEADS), pos, f)
                     .unwrap();
             })
         })

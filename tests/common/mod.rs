@@ -2,7 +2,25 @@
 //! bound, and the list of backends that run on this machine.
 #![allow(dead_code)]
 
-use rope_simd::{bf16, f16, Backend, Element, Order, PairLayout};
+use rope_simd::{bf16, f16, Backend, Element, PairLayout, View};
+
+/// How a test buffer's tokens and heads are laid out (the reference's own notion; the
+/// crate's is [`View`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// `[tokens, heads, head_dim]`.
+    TokensHeads,
+    /// `[heads, tokens, head_dim]`.
+    HeadsTokens,
+}
+
+/// The crate's view of a whole buffer laid out in `order`.
+pub fn view(heads: usize, order: Order) -> View {
+    match order {
+        Order::TokensHeads => View::tokens_heads(heads),
+        Order::HeadsTokens => View::heads_tokens(heads),
+    }
+}
 
 /// The float64 reference, written plainly from the formula: for every token `t`, head `h`
 /// and pair `i`, turn the pair by `angle = sign * positions[t] * inv_freq[i]` and multiply by
