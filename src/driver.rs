@@ -109,8 +109,9 @@ pub(crate) fn validate<S: Source + ?Sized>(
         match tokens {
             Some(q_tokens) if q_tokens != n => {
                 return Err(RopeError::TokenMismatch {
+                    what: t.what,
+                    tokens: n,
                     q_tokens,
-                    k_tokens: n,
                 })
             }
             _ => tokens = Some(n),

@@ -86,12 +86,14 @@ pub enum RopeError {
         /// The token count from the positions list, if one was given.
         tokens: Option<usize>,
     },
-    /// Q and K describe different numbers of tokens.
+    /// A call's buffers hold different numbers of tokens (K or V against Q).
     TokenMismatch {
-        /// Tokens in the Q buffer.
+        /// The buffer that differs (`"k"`, `"v"`).
+        what: &'static str,
+        /// Tokens in it.
+        tokens: usize,
+        /// Tokens in Q, the call's first buffer.
         q_tokens: usize,
-        /// Tokens in the K buffer.
-        k_tokens: usize,
     },
     /// A size computation (`tokens * heads * head_dim`, table length) overflows `usize`.
     SizeOverflow,
@@ -237,11 +239,15 @@ impl fmt::Display for RopeError {
                 "buffer {what} has {len} elements, not a whole number of token rows of {row} \
                  (heads * head_dim); check the head count"
             ),
-            Self::TokenMismatch { q_tokens, k_tokens } => write!(
+            Self::TokenMismatch { what, tokens, q_tokens } => write!(
                 f,
-                "q holds {q_tokens} tokens but k holds {k_tokens}; both must hold one row per position"
+                "q holds {q_tokens} tokens but {what} holds {tokens}; every buffer of the call holds \
+                 one token row per position"
             ),
-            Self::SizeOverflow => write!(f, "a buffer or table size overflows usize"),
+            Self::SizeOverflow => write!(
+                f,
+                "a buffer, stride or table size overflows usize; check the head counts, strides and max_pos"
+            ),
             Self::PositionTooLarge { position } => write!(
                 f,
                 "position {position} is too large (positions must be < 2^53, and start + tokens must not overflow)"

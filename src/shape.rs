@@ -42,6 +42,16 @@ enum Strides {
 impl View {
     /// `[tokens, heads, head_dim]`: the usual activation layout, and a KV cache stored by
     /// token (`[capacity, heads, head_dim]`).
+    ///
+    /// ```
+    /// use rope_simd::{Direction, PairLayout, Positions, Rope, Rotate, View};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let mut k = vec![0.5f32; 3 * 8 * 64]; // 3 tokens of 8 heads
+    /// rope.apply(&mut k, View::tokens_heads(8), Positions::Start(5), Direction::Forward)?;
+    /// // A head count that does not divide the buffer is an error, not a silent misread:
+    /// assert!(rope.apply(&mut k, View::tokens_heads(5), Positions::Start(5), Direction::Forward).is_err());
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub const fn tokens_heads(heads: usize) -> Self {
         Self::in_rows(heads, heads, 0)
     }
@@ -50,6 +60,16 @@ impl View {
     /// tensor after the transpose, and a KV cache stored by head
     /// (`[heads, capacity, head_dim]`; the capacity is the buffer's length over
     /// `heads * head_dim`).
+    ///
+    /// ```
+    /// use rope_simd::{f16, PairLayout, Positions, Rope, Rotate, View};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// let k = vec![0.5f32; 2 * 64];                    // one token of 2 heads
+    /// let mut cache = vec![f16::ZERO; 2 * 1024 * 64];  // [2 heads, capacity 1024, 64]
+    /// rope.rotate_into(&k, View::tokens_heads(2), &mut cache, View::heads_tokens(2).at(7), Positions::Start(7))?;
+    /// assert_ne!(cache[1024 * 64 + 7 * 64], f16::ZERO); // head 1, row 7
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub const fn heads_tokens(heads: usize) -> Self {
         View {
             heads,
@@ -144,11 +164,23 @@ impl View {
     }
 
     /// Heads per token.
+    ///
+    /// ```
+    /// use rope_simd::{Heads, View};
+    /// let [q, k, v] = View::packed_qkv(Heads { q: 32, kv: 8 });
+    /// assert_eq!((q.heads(), k.heads(), v.heads()), (32, 8, 8));
+    /// ```
     pub const fn heads(&self) -> usize {
         self.heads
     }
 
     /// The window's first token row ([`View::at`]), or `None` for the whole buffer.
+    ///
+    /// ```
+    /// use rope_simd::View;
+    /// assert_eq!(View::tokens_heads(8).first_token(), None);
+    /// assert_eq!(View::tokens_heads(8).at(100).first_token(), Some(100));
+    /// ```
     pub const fn first_token(&self) -> Option<usize> {
         self.first_token
     }

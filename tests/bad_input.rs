@@ -258,8 +258,9 @@ fn qk_mismatch_leaves_both_untouched() {
     assert_eq!(
         err,
         RopeError::TokenMismatch {
-            q_tokens: 2,
-            k_tokens: 3
+            what: "k",
+            tokens: 3,
+            q_tokens: 2
         }
     );
     assert_eq!((q, k), (q2, k2));
@@ -494,4 +495,178 @@ fn a_row_in_heads_instead_of_elements_is_an_error() {
     .unwrap();
     assert!(cache[..100 * 16].iter().all(|&v| v == 0.0));
     assert!(cache[100 * 16..].iter().all(|&v| v != 0.0));
+}
+
+/// Every error's message names what it is about (the argument, buffer or key, and the
+/// values involved) and is more than a phrase, for each variant.
+#[test]
+fn every_message_names_its_argument() {
+    use rope_simd::Backend;
+    let cases: Vec<(RopeError, &[&str])> = vec![
+        (
+            RopeError::OddDim {
+                what: "head_dim",
+                value: 7,
+            },
+            &["head_dim", "7", "even"],
+        ),
+        (RopeError::ZeroDim { what: "rotary_dim" }, &["rotary_dim"]),
+        (
+            RopeError::RotaryDimTooLarge {
+                rotary_dim: 96,
+                head_dim: 64,
+            },
+            &["rotary_dim 96", "head_dim 64"],
+        ),
+        (
+            RopeError::RotaryDimOverMax {
+                rotary_dim: 1024,
+                max: 512,
+            },
+            &["1024", "512"],
+        ),
+        (RopeError::BadBase { base: 0.5 }, &["base", "0.5"]),
+        (
+            RopeError::BadScale {
+                what: "scale",
+                value: 1e9,
+            },
+            &["scale", "1000000000"],
+        ),
+        (
+            RopeError::WrongLength {
+                what: "cos",
+                expected: 32,
+                got: 31,
+            },
+            &["cos", "32", "31"],
+        ),
+        (
+            RopeError::BadFrequency {
+                index: 3,
+                value: 9.0,
+            },
+            &["3", "9"],
+        ),
+        (RopeError::ZeroHeads { what: "kv_heads" }, &["kv_heads"]),
+        (
+            RopeError::BufferLength {
+                what: "q",
+                len: 100,
+                row: 64,
+                tokens: None,
+            },
+            &["q", "100", "64", "head count"],
+        ),
+        (
+            RopeError::BufferLength {
+                what: "dst",
+                len: 100,
+                row: 64,
+                tokens: Some(2),
+            },
+            &["dst", "100", "2 tokens", "128", "View::at"],
+        ),
+        (
+            RopeError::TokenMismatch {
+                what: "v",
+                tokens: 3,
+                q_tokens: 2,
+            },
+            &["v holds 3", "q holds 2"],
+        ),
+        (RopeError::SizeOverflow, &["overflows", "strides"]),
+        (
+            RopeError::PositionTooLarge { position: 1 << 60 },
+            &["1152921504606846976", "2^53"],
+        ),
+        (
+            RopeError::PositionOutOfTable {
+                position: 9000,
+                max_pos: 8192,
+            },
+            &["9000", "8192", "larger table"],
+        ),
+        (
+            RopeError::BadView {
+                what: "k_cache",
+                why: "its rows overlap",
+            },
+            &["k_cache", "overlap"],
+        ),
+        (
+            RopeError::NoRoom {
+                what: "v_cache",
+                first: 4095,
+                tokens: 2,
+                capacity: 4096,
+            },
+            &["v_cache", "4096 token rows", "4095..4097", "capacity"],
+        ),
+        (
+            RopeError::HeadMismatch {
+                what: "dst",
+                heads: 4,
+                expected: 8,
+            },
+            &["dst", "4 heads", "8"],
+        ),
+        (RopeError::Incompatible { what: "layout" }, &["layout"]),
+        (
+            RopeError::BadParameter {
+                what: "beta_fast (> beta_slow)",
+                value: 1.0,
+            },
+            &["beta_fast", "1"],
+        ),
+        (
+            RopeError::Conflict {
+                what: "inv_freqs and scaling",
+            },
+            &["inv_freqs and scaling"],
+        ),
+        (
+            RopeError::BadSections {
+                sum: 30,
+                expected: 32,
+            },
+            &["30", "32"],
+        ),
+        (RopeError::NotMultiAxis, &["Positions::Axes", "Axes::MRope"]),
+        (
+            RopeError::TokenRange {
+                first: 8,
+                tokens: 4,
+                total: 10,
+            },
+            &["8..12", "10"],
+        ),
+        (
+            RopeError::MissingField { what: "rope_theta" },
+            &["rope_theta"],
+        ),
+        (
+            RopeError::AllocFailed { bytes: 1 << 41 },
+            &["2199023255552", "compact table"],
+        ),
+        (
+            RopeError::BadMetadata {
+                what: "rope.freq_base (a float)",
+            },
+            &["rope.freq_base"],
+        ),
+        (
+            RopeError::BackendUnavailable {
+                backend: Backend::Avx512,
+            },
+            &["Avx512", "Backend::available"],
+        ),
+    ];
+    for (err, parts) in cases {
+        let msg = err.to_string();
+        assert!(msg.len() > 20, "too terse: {msg}");
+        for part in parts {
+            assert!(msg.contains(part), "{err:?}: {msg:?} lacks {part:?}");
+        }
+    }
 }

@@ -91,6 +91,14 @@ impl Backend {
     }
 
     /// Whether this CPU (and build target) can run this backend.
+    ///
+    /// ```
+    /// use rope_simd::{Backend, Rope};
+    /// let forced = if Backend::Avx2.is_available() { Backend::Avx2 } else { Backend::Scalar };
+    /// let rope = Rope::builder(64).backend(forced).build()?;
+    /// assert_eq!(rope.backend(), forced);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
     pub fn is_available(self) -> bool {
         Isa::of(self).is_ok()
     }
@@ -106,6 +114,11 @@ impl Backend {
     }
 
     /// A short name: `"scalar"`, `"lanes"`, `"avx2"`, `"avx512"`, `"avx512bf16"`.
+    ///
+    /// ```
+    /// use rope_simd::Backend;
+    /// assert_eq!(Backend::Scalar.name(), "scalar");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Backend::Scalar => "scalar",
