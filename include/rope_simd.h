@@ -7,67 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Success.
-#define ROPE_OK 0
-
-// A required pointer is NULL.
-#define ROPE_ERR_NULL -1
-
-// An enum or flag value is not one of the defined constants.
-#define ROPE_ERR_BAD_ENUM -2
-
-// `head_dim` or `rotary_dim` is odd.
-#define ROPE_ERR_ODD_DIM -3
-
-// `head_dim` or `rotary_dim` is zero.
-#define ROPE_ERR_ZERO_DIM -4
-
-// `rotary_dim` is larger than `head_dim`.
-#define ROPE_ERR_ROTARY_DIM_TOO_LARGE -5
-
-// `rotary_dim` is larger than the supported maximum (512).
-#define ROPE_ERR_ROTARY_DIM_OVER_MAX -6
-
-// `base` is not finite or not greater than 1.
-#define ROPE_ERR_BAD_BASE -7
-
-// `scale` is not in [1/65536, 65536].
-#define ROPE_ERR_BAD_SCALE -8
-
-// A length (frequencies, table storage) is wrong.
-#define ROPE_ERR_WRONG_LENGTH -9
-
-// A given inverse frequency is not in [0, 2pi] (or is NaN).
-#define ROPE_ERR_BAD_FREQUENCY -10
-
-// A head count is zero.
-#define ROPE_ERR_ZERO_HEADS -11
-
-// A buffer length is not tokens * heads * head_dim.
-#define ROPE_ERR_BUFFER_LENGTH -12
-
-// Q and K hold different numbers of tokens.
-#define ROPE_ERR_TOKEN_MISMATCH -13
-
-// A size computation overflows.
-#define ROPE_ERR_SIZE_OVERFLOW -14
-
-// A position is >= 2^53, or start + tokens overflows.
-#define ROPE_ERR_POSITION_TOO_LARGE -15
-
-// A position is past the end of the table.
-#define ROPE_ERR_POSITION_OUT_OF_TABLE -16
-
-// The requested backend does not run on this CPU.
-#define ROPE_ERR_BACKEND_UNAVAILABLE -17
-
-// An internal error (a bug in rope-simd); nothing was written.
-#define ROPE_ERR_INTERNAL -18
-
-// A frequency-schedule parameter (ggml's freq_scale, attn_factor, betas, n_ctx_orig,
-// freq_factors) is outside its domain.
-#define ROPE_ERR_BAD_PARAMETER -19
-
 // Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
 #define ROPE_LAYOUT_INTERLEAVED 0
 
@@ -96,60 +35,429 @@
 // x86_64 AVX-512F with AVX512_BF16 (bf16 rounded with its instructions).
 #define ROPE_BACKEND_AVX512_BF16 4
 
-// Flag: the true inverse, by -position * theta divided by the magnitude scale (undoes a
-// rotation at any scale).
+// The default schedule base^(-2i/d).
+#define ROPE_SCALING_NONE 0
+
+// Linear scaling (position interpolation): frequencies divided by `factor`.
+#define ROPE_SCALING_LINEAR 1
+
+// Static NTK-aware scaling with alpha = `factor`.
+#define ROPE_SCALING_NTK_AWARE 2
+
+// transformers "dynamic": `factor`, `max_position_embeddings`, `seq_len`.
+#define ROPE_SCALING_DYNAMIC_NTK 3
+
+// YaRN: `factor`, `original_max_position_embeddings`, `beta_fast`, `beta_slow`,
+// `mscale`, `mscale_all_dim`, `attention_factor` (NaN: unset), `truncate`.
+#define ROPE_SCALING_YARN 4
+
+// Llama 3: `factor`, `low_freq_factor`, `high_freq_factor`,
+// `original_max_position_embeddings`.
+#define ROPE_SCALING_LLAMA3 5
+
+// LongRoPE: `short_factor`, `long_factor` (`n_factors` each),
+// `original_max_position_embeddings`, `max_position_embeddings`, `factor` and
+// `attention_factor` (NaN: unset), `longrope_choice` (with `seq_len`).
+#define ROPE_SCALING_LONGROPE 6
+
+// LongRoPE's list by sequence length (`seq_len` past the original length: long).
+#define ROPE_LONGROPE_BY_SEQ_LEN 0
+
+// LongRoPE's short factors.
+#define ROPE_LONGROPE_SHORT 1
+
+// LongRoPE's long factors.
+#define ROPE_LONGROPE_LONG 2
+
+// One position per token.
+#define ROPE_AXES_SINGLE 0
+
+// M-RoPE (Qwen2-VL): `sections[0..3]` pairs per axis (t, h, w), in blocks.
+#define ROPE_AXES_MROPE 1
+
+// Interleaved M-RoPE (Qwen3-VL): `sections[0..3]`, axes taking pairs in turn.
+#define ROPE_AXES_MROPE_INTERLEAVED 2
+
+// 2-D axial RoPE (vision patches): half the pairs by row, half by column.
+#define ROPE_AXES_AXIAL_2D 3
+
+// A transformers config.json's full-attention layers.
+#define ROPE_LAYER_FULL 0
+
+// A transformers config.json's sliding-window layers (Gemma 3's local base).
+#define ROPE_LAYER_SLIDING 1
+
+// No value for this key.
+#define ROPE_GGUF_NONE 0
+
+// `u`: a uint32.
+#define ROPE_GGUF_U32 1
+
+// `i`: an int32.
+#define ROPE_GGUF_I32 2
+
+// `u`: a uint64.
+#define ROPE_GGUF_U64 3
+
+// `i`: an int64.
+#define ROPE_GGUF_I64 4
+
+// `f`: a float32 (as a double).
+#define ROPE_GGUF_F32 5
+
+// `f`: a float64.
+#define ROPE_GGUF_F64 6
+
+// `data`, `len`: a UTF-8 string (not NUL-terminated).
+#define ROPE_GGUF_STR 7
+
+// `data`, `len`: an array of int32.
+#define ROPE_GGUF_I32S 8
+
+// `data`, `len`: an array of uint32.
+#define ROPE_GGUF_U32S 9
+
+// Success.
+#define ROPE_OK 0
+
+// A required pointer is NULL.
+#define ROPE_ERR_NULL -1
+
+// An enum or flag value is not one of the defined constants.
+#define ROPE_ERR_BAD_ENUM -2
+
+// `head_dim` or `rotary_dim` is odd.
+#define ROPE_ERR_ODD_DIM -3
+
+// `head_dim` or `rotary_dim` is zero.
+#define ROPE_ERR_ZERO_DIM -4
+
+// `rotary_dim` is larger than `head_dim`.
+#define ROPE_ERR_ROTARY_DIM_TOO_LARGE -5
+
+// `rotary_dim` is larger than the supported maximum (512).
+#define ROPE_ERR_ROTARY_DIM_OVER_MAX -6
+
+// `base` is not finite or not greater than 1.
+#define ROPE_ERR_BAD_BASE -7
+
+// A scale factor is not in [1/65536, 65536].
+#define ROPE_ERR_BAD_SCALE -8
+
+// A length (frequencies, factors, table storage, positions) is wrong.
+#define ROPE_ERR_WRONG_LENGTH -9
+
+// A given inverse frequency is not in [0, 2pi] (or is NaN).
+#define ROPE_ERR_BAD_FREQUENCY -10
+
+// A head count is zero.
+#define ROPE_ERR_ZERO_HEADS -11
+
+// A buffer's length is not a whole number of token rows, or not the call's tokens.
+#define ROPE_ERR_BUFFER_LENGTH -12
+
+// The call's buffers hold different numbers of tokens.
+#define ROPE_ERR_TOKEN_MISMATCH -13
+
+// A size computation overflows.
+#define ROPE_ERR_SIZE_OVERFLOW -14
+
+// A position is >= 2^53, or start + tokens overflows.
+#define ROPE_ERR_POSITION_TOO_LARGE -15
+
+// A position is past the end of the table.
+#define ROPE_ERR_POSITION_OUT_OF_TABLE -16
+
+// The requested backend does not run on this CPU.
+#define ROPE_ERR_BACKEND_UNAVAILABLE -17
+
+// An internal error (a bug in rope-simd); nothing was written.
+#define ROPE_ERR_INTERNAL -18
+
+// A frequency-schedule parameter is outside its domain.
+#define ROPE_ERR_BAD_PARAMETER -19
+
+// A tensor's view cannot describe its buffer (heads past the row, strides too small or
+// overlapping).
+#define ROPE_ERR_BAD_VIEW -20
+
+// A window (`window = 1`) has no room for the call's tokens.
+#define ROPE_ERR_NO_ROOM -21
+
+// A destination tensor has another head count than its source.
+#define ROPE_ERR_HEAD_MISMATCH -22
+
+// Two descriptions that must match (a re-rotation) differ.
+#define ROPE_ERR_INCOMPATIBLE -23
+
+// Options that cannot be combined.
+#define ROPE_ERR_CONFLICT -24
+
+// Position-axis sections do not sum to the pair count.
+#define ROPE_ERR_BAD_SECTIONS -25
+
+// Multi-axis positions given to a description with one position axis.
+#define ROPE_ERR_NOT_MULTI_AXIS -26
+
+// A model configuration lacks a value its RoPE needs.
+#define ROPE_ERR_MISSING_FIELD -27
+
+// An allocation failed.
+#define ROPE_ERR_ALLOC_FAILED -28
+
+// A GGUF metadata value has a type or value RoPE cannot use.
+#define ROPE_ERR_BAD_METADATA -29
+
+// A struct's `size` field is smaller than the first version of the struct.
+#define ROPE_ERR_BAD_STRUCT_SIZE -30
+
+// Caller memory for a handle is too small or misaligned (`rope_handle_size`,
+// `rope_handle_align`).
+#define ROPE_ERR_BAD_MEMORY -31
+
+// A config.json text is not valid JSON for a transformers configuration.
+#define ROPE_ERR_BAD_JSON -32
+
+// A part of a call covers tokens the call's positions do not have.
+#define ROPE_ERR_TOKEN_RANGE -33
+
+// An error this version of the header has no code for (a newer rope-simd); the
+// detail message says what.
+#define ROPE_ERR_OTHER -34
+
+// Buffers of a call that must share an element type or view do not.
+#define ROPE_ERR_MISMATCH -35
+
+// Bytes of `RopeErrorInfo::message`, its NUL included.
+#define ROPE_ERROR_MESSAGE_LEN 256
+
+// 32-bit floats.
+#define ROPE_F32 0
+
+// IEEE half floats, as uint16_t bits.
+#define ROPE_F16 1
+
+// bfloat16, as uint16_t bits.
+#define ROPE_BF16 2
+
+// `[tokens, heads, head_dim]`.
+#define ROPE_TOKENS_HEADS 0
+
+// `[heads, tokens, head_dim]` (a cache stored by head: the capacity is `len / (heads *
+// head_dim)`).
+#define ROPE_HEADS_TOKENS 1
+
+// `heads` heads from head `first_head` of token rows of `row_heads` heads (a part of a
+// packed QKV buffer).
+#define ROPE_IN_ROWS 2
+
+// Any layout: token t's head h at `t * token_stride + h * head_stride` elements.
+#define ROPE_STRIDED 3
+
+// By +position * theta, times the magnitude scale: the embedding.
+#define ROPE_FORWARD 0
+
+// The true inverse: by -position * theta, divided by the magnitude scale (gives the
+// input back at any scale).
 #define ROPE_INVERSE 1
 
-// Flag: buffers are [heads, tokens, head_dim] instead of [tokens, heads, head_dim].
-#define ROPE_HEADS_TOKENS 2
+// The transpose: by -position * theta, times the scale (a backward pass; ggml's
+// rope_back).
+#define ROPE_TRANSPOSE 2
 
-// Flag: the transpose, by -position * theta times the magnitude scale (a backward pass;
-// ggml's rope_back). Not with ROPE_INVERSE.
-#define ROPE_TRANSPOSE 4
+// `start, start + 1, ...` for as many tokens as the buffers hold.
+#define ROPE_POS_START 0
 
-// An opaque, immutable RoPE description; thread-safe to share.
+// Every token at `start` (a shift).
+#define ROPE_POS_SAME 1
+
+// `list`: `n` uint32_t, one per token.
+#define ROPE_POS_U32 2
+
+// `list`: `n` uint64_t.
+#define ROPE_POS_U64 3
+
+// `list`: `n` int32_t (negative positions turn the other way).
+#define ROPE_POS_I32 4
+
+// `list`: `n` int64_t.
+#define ROPE_POS_I64 5
+
+// `list`: `n` uint32_t, `axes` per token (multi-axis descriptions).
+#define ROPE_POS_AXES_U32 6
+
+// `list`: `n` uint64_t, `axes` per token.
+#define ROPE_POS_AXES_U64 7
+
+// cos/sin computed on the fly (no table; a NULL `RopeTable *` means the same).
+#define ROPE_TABLE_NONE 0
+
+// A full table: float cos/sin rows for positions 0..max_pos.
+#define ROPE_TABLE_FULL 1
+
+// A compact two-level table: double rows, O(sqrt(max_pos)) memory.
+#define ROPE_TABLE_COMPACT 2
+
+// An immutable RoPE description; thread-safe to share. Made by a `rope_create*`
+// function in caller memory (`rope_handle_size` bytes) or on the heap.
 typedef struct RopeHandle RopeHandle;
 
-// A model's RoPE, as plain data. Start from `rope_config_default`.
+// A cos/sin table in caller memory, filled by `rope_table_build`.
+typedef struct RopeTable {
+  // A ROPE_TABLE_* value.
+  uint32_t kind;
+  // The storage: float (full) or double (compact).
+  void *data;
+  // Its length in elements (`rope_table_len`).
+  size_t len;
+  // Positions covered: 0..max_pos.
+  size_t max_pos;
+} RopeTable;
+
+// A buffer and where its heads are. Zero the struct, then set `data`, `len`, `dtype`
+// and `heads`: that is a whole `[tokens, heads, head_dim]` buffer. `window = 1` makes
+// it the rows from `first_token` on (a KV-cache slot); otherwise the buffer must hold
+// exactly the call's tokens.
+typedef struct RopeTensor {
+  // The elements (float, or uint16_t bits of f16 / bf16).
+  void *data;
+  // Its length in elements.
+  size_t len;
+  // ROPE_F32, ROPE_F16 or ROPE_BF16.
+  uint32_t dtype;
+  // ROPE_TOKENS_HEADS, ROPE_HEADS_TOKENS, ROPE_IN_ROWS or ROPE_STRIDED.
+  uint32_t layout;
+  // Heads per token.
+  size_t heads;
+  // ROPE_IN_ROWS: heads per token row.
+  size_t row_heads;
+  // ROPE_IN_ROWS: the first of this tensor's heads in each row.
+  size_t first_head;
+  // ROPE_STRIDED: elements from one token to the next.
+  size_t token_stride;
+  // ROPE_STRIDED: elements from one head to the next.
+  size_t head_stride;
+  // 1: a window from token row `first_token`; 0: the whole buffer.
+  uint32_t window;
+  // The window's first token row.
+  size_t first_token;
+} RopeTensor;
+
+// Each token's position.
+typedef struct RopePositions {
+  // A ROPE_POS_* value.
+  uint32_t kind;
+  // ROPE_POS_START and ROPE_POS_SAME.
+  uint64_t start;
+  // The list of the other kinds.
+  const void *list;
+  // Elements in `list`.
+  size_t n;
+} RopePositions;
+
+// What a failing call writes when given a non-NULL `RopeErrorInfo *`: its code and a
+// NUL-terminated message naming the argument and the values involved (truncated to
+// fit). A successful call leaves it as it was.
+typedef struct RopeErrorInfo {
+  // The code the call returned.
+  int32_t code;
+  // The detail, NUL-terminated UTF-8.
+  char message[ROPE_ERROR_MESSAGE_LEN];
+} RopeErrorInfo;
+
+// A model's RoPE, as plain data: the crate's builder. Start from `rope_config_init`,
+// which sets `size`; fields added by later versions go after the last one here, and a
+// caller built against this header passes this `size`.
 typedef struct RopeConfig {
+  // sizeof(RopeConfig) as the caller's header has it.
+  uint32_t size;
   // Channels per head (even).
   uint32_t head_dim;
   // Rotated channels per head (even, <= head_dim); 0 means head_dim.
   uint32_t rotary_dim;
-  // ROPE_LAYOUT_INTERLEAVED, ROPE_LAYOUT_HALF_SPLIT or
-  // ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT.
+  // A ROPE_LAYOUT_* value.
   uint32_t layout;
   // ROPE_BACKEND_AUTO or a ROPE_BACKEND_* value.
   int32_t backend;
+  // A ROPE_SCALING_* value: the frequency schedule.
+  uint32_t scaling;
   // Frequency base theta (e.g. 10000, 500000); ignored when inv_freq is given.
   double base;
-  // Magnitude factor on cos and sin (1 for none; YaRN's mscale).
+  // Magnitude factor on cos and sin (1 for none); schedules with an attention factor
+  // multiply it in.
   double scale;
-  // Optional: rotary_dim/2 inverse frequencies (radians per position); NULL for
-  // base^(-2i/rotary_dim).
+  // Optional: rotary_dim/2 inverse frequencies (radians per position); NULL for the
+  // schedule's.
   const double *inv_freq;
   // Number of values at inv_freq.
   size_t n_inv_freq;
+  // Optional: rotary_dim/2 frequency divisors (ggml's rope_freqs); NULL for none.
+  const double *freq_factors;
+  // Number of values at freq_factors.
+  size_t n_freq_factors;
+  // The schedule's factor (linear, NTK alpha, dynamic, YaRN, Llama 3, LongRoPE; NaN:
+  // LongRoPE's default).
+  double factor;
+  // The pre-training context length (YaRN, Llama 3, LongRoPE).
+  uint64_t original_max_position_embeddings;
+  // The config's max_position_embeddings (dynamic NTK, LongRoPE).
+  uint64_t max_position_embeddings;
+  // The current sequence length (dynamic NTK; LongRoPE by length).
+  uint64_t seq_len;
+  // YaRN's beta_fast (32 by default).
+  double beta_fast;
+  // YaRN's beta_slow (1 by default).
+  double beta_slow;
+  // YaRN's mscale (NaN: unset).
+  double mscale;
+  // YaRN's mscale_all_dim (NaN: unset).
+  double mscale_all_dim;
+  // YaRN's or LongRoPE's attention_factor (NaN: the schedule's own).
+  double attention_factor;
+  // Llama 3's low_freq_factor.
+  double low_freq_factor;
+  // Llama 3's high_freq_factor.
+  double high_freq_factor;
+  // LongRoPE's short_factor list (rotary_dim/2 values).
+  const double *short_factor;
+  // LongRoPE's long_factor list (rotary_dim/2 values).
+  const double *long_factor;
+  // Values in each LongRoPE list.
+  size_t n_factors;
+  // A ROPE_LONGROPE_* value.
+  uint32_t longrope_choice;
+  // YaRN's truncate (1 by default; 0 for gpt-oss's `truncate: false`).
+  uint32_t truncate;
+  // transformers' proportional partial rotary: this many channels rotated (0: off).
+  uint32_t proportional_rotary;
+  // Channels before the rotated ones in each head (ggml's n_offs).
+  uint32_t channel_offset;
+  // A ROPE_AXES_* value.
+  uint32_t axes;
+  // M-RoPE sections (pairs per axis; the fourth unused).
+  uint32_t sections[4];
 } RopeConfig;
 
-// ggml's RoPE parameters (`ggml_rope_ext`), as a GGUF-based runtime reads them from the
-// model's metadata. Start from `rope_ggml_params_default`. See the Rust docs of
-// `rope_simd::Ggml` for the formulas (computed here in f64) and where ggml's f32
-// rounding differs.
+// ggml's RoPE parameters (`ggml_rope_ext` / `ggml_rope_multi`), as a GGUF-based runtime
+// reads them. Start from `rope_ggml_params_init`, which sets `size`.
 typedef struct RopeGgmlParams {
+  // sizeof(RopeGgmlParams) as the caller's header has it.
+  uint32_t size;
   // Channels per head (even).
   uint32_t head_dim;
-  // n_dims (n_rot): rotated channels per head (even, <= head_dim).
+  // n_dims (n_rot): rotated channels per head.
   uint32_t n_dims;
-  // ROPE_LAYOUT_INTERLEAVED (ggml "normal") or ROPE_LAYOUT_HALF_SPLIT (ggml "neox").
-  uint32_t layout;
+  // ggml's mode: 0 normal, 2 neox, 8 M-RoPE, 40 interleaved M-RoPE, 24 vision.
+  int32_t mode;
   // ROPE_BACKEND_AUTO or a ROPE_BACKEND_* value.
   int32_t backend;
+  // Channels before the rotated ones (n_offs).
+  uint32_t n_offs;
   // freq_base.
   double freq_base;
   // freq_scale (1 / the context scaling factor).
   double freq_scale;
-  // ext_factor: 0 turns YaRN off (llama.cpp passes 1 for YaRN models).
+  // ext_factor: 0 turns YaRN off.
   double ext_factor;
   // attn_factor: the magnitude on cos and sin.
   double attn_factor;
@@ -163,203 +471,327 @@ typedef struct RopeGgmlParams {
   const double *freq_factors;
   // Number of values at freq_factors.
   size_t n_freq_factors;
+  // ggml_rope_multi's sections (multi-axis modes).
+  uint32_t sections[4];
 } RopeGgmlParams;
 
-// A cos/sin table filled by `rope_table_build`.
-typedef struct RopeTable {
-  // The table storage.
-  const float *data;
-  // Its length in floats (rope_table_len of max_pos).
+// One GGUF metadata value, as a lookup callback returns it. `data` must stay valid
+// until the constructor returns (a mapped GGUF file does).
+typedef struct RopeGgufValue {
+  // A ROPE_GGUF_* value.
+  uint32_t kind;
+  // Signed integers.
+  int64_t i;
+  // Unsigned integers.
+  uint64_t u;
+  // Floats.
+  double f;
+  // Strings and arrays.
+  const void *data;
+  // Bytes of a string, elements of an array.
   size_t len;
-  // Positions covered: 0..max_pos.
-  size_t max_pos;
-} RopeTable;
+} RopeGgufValue;
+
+// A lookup of GGUF metadata: fill `*out` for `key` (NUL-terminated, e.g.
+// "llama.rope.freq_base"; kind ROPE_GGUF_NONE if absent) and return 0, or nonzero to
+// fail the constructor.
+typedef int32_t (*RopeGgufLookup)(void *user, const char *key, struct RopeGgufValue *out);
+
+// What a description is: its head and rotary dimensions, pair count, layout, position
+// axes and magnitude scale.
+typedef struct RopeInfo {
+  // Channels per head.
+  uint32_t head_dim;
+  // Rotated channels per head.
+  uint32_t rotary_dim;
+  // rotary_dim / 2.
+  uint32_t pairs;
+  // A ROPE_LAYOUT_* value.
+  uint32_t layout;
+  // Position coordinates per token (1, or 2 to 4 for multi-axis descriptions).
+  uint32_t axes;
+  // The magnitude factor on cos and sin.
+  double scale;
+} RopeInfo;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// The defaults for a head size: full rotary, base 10000, half-split pairs, scale 1,
-// the default schedule, the best backend.
-struct RopeConfig rope_config_default(uint32_t head_dim);
-
-// Validate `config` and create a RoPE description in `*out` (free it with
-// `rope_destroy`). On error `*out` is set to NULL.
+// Rotate a tensor in place (any view, any direction): `direction` ROPE_FORWARD,
+// ROPE_INVERSE or ROPE_TRANSPOSE. `table` NULL for cos/sin on the fly, or a table from
+// `rope_table_build` (same bits). On error `x` is untouched and `*err` (if not NULL)
+// says why.
 //
 // # Safety
-// `config` and `out` must be valid pointers (or NULL, an error); `config->inv_freq`
-// NULL or valid for `n_inv_freq` doubles.
-int32_t rope_create(const struct RopeConfig *config, struct RopeHandle **out);
+// `rope` from a `rope_create*` function; `x` and `positions` valid, with their data
+// valid for their lengths and not used by another thread during the call; `table` NULL
+// or valid; `err` NULL or valid. (NULL where a pointer is required is an error.)
+int32_t rope_apply(const struct RopeHandle *rope,
+                   const struct RopeTable *table,
+                   const struct RopeTensor *x,
+                   const struct RopePositions *positions,
+                   uint32_t direction,
+                   struct RopeErrorInfo *err);
 
-// ggml's defaults for a model: `n_dims` rotated channels of `head_dim`, `freq_base`,
-// freq_scale 1, YaRN off (ext_factor 0), attn_factor 1, betas 32 and 1, n_ctx_orig 0,
-// no freq_factors, half-split ("neox") pairs, the best backend.
-struct RopeGgmlParams rope_ggml_params_default(uint32_t head_dim,
-                                               uint32_t n_dims,
-                                               double freq_base);
-
-// Create a RoPE description in `*out` from ggml's parameters (free it with
-// `rope_destroy`); it is used like one from `rope_create`. On error `*out` is NULL.
+// Rotate Q and K in place with each token's cos/sin computed once (GQA head counts may
+// differ; the element types must match). Otherwise as `rope_apply`; on error neither
+// is written.
 //
 // # Safety
-// `params` and `out` must be valid pointers (or NULL, an error); `params->freq_factors`
-// NULL or valid for `n_freq_factors` doubles.
-int32_t rope_create_ggml(const struct RopeGgmlParams *params, struct RopeHandle **out);
+// As `rope_apply`, for `q` and `k`, whose data must not overlap.
+int32_t rope_apply_qk(const struct RopeHandle *rope,
+                      const struct RopeTable *table,
+                      const struct RopeTensor *q,
+                      const struct RopeTensor *k,
+                      const struct RopePositions *positions,
+                      uint32_t direction,
+                      struct RopeErrorInfo *err);
 
-// Free a description from `rope_create` (NULL is ignored).
+// Rotate `src` and write it into `dst` (usually a window of a cache: `window = 1`),
+// converting between any of f32, f16 and bf16 with one rounding; `src` is not written.
+// Otherwise as `rope_apply`; on error `dst` is untouched.
 //
 // # Safety
-// `rope` must come from `rope_create` and not be used afterwards.
-void rope_destroy(struct RopeHandle *rope);
-
-// Floats needed for a table of positions 0..max_pos, in `*out_len`.
-//
-// # Safety
-// `rope` from `rope_create`; `out_len` valid.
-int32_t rope_table_len(const struct RopeHandle *rope, size_t max_pos, size_t *out_len);
-
-// Fill `storage` (exactly `rope_table_len(max_pos)` floats) with cos/sin for positions
-// 0..max_pos. Pass it to the rotate calls as a `RopeTable`.
-//
-// # Safety
-// `rope` from `rope_create`; `storage` valid for `len` floats.
-int32_t rope_table_build(const struct RopeHandle *rope, size_t max_pos, float *storage, size_t len);
-
-// Rotate a float buffer of `len` elements, `[tokens, heads, head_dim]` (or
-// `[heads, tokens, head_dim]` with ROPE_HEADS_TOKENS), in place.
-//
-// Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
-// `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
-// compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
-//
-// # Safety
-// `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread
-// during the call; `positions` NULL or valid for `n_positions`; `table` NULL or pointing
-// to a `RopeTable` whose `data` is valid for its `len` floats.
-int32_t rope_rotate_f32(const struct RopeHandle *rope,
+// As `rope_apply`, for `src` (read only) and `dst`, whose data must not overlap.
+int32_t rope_apply_into(const struct RopeHandle *rope,
                         const struct RopeTable *table,
-                        float *x,
-                        size_t len,
-                        size_t heads,
-                        uint64_t start,
-                        const uint32_t *positions,
-                        size_t n_positions,
-                        uint32_t flags);
+                        const struct RopeTensor *src,
+                        const struct RopeTensor *dst,
+                        const struct RopePositions *positions,
+                        uint32_t direction,
+                        struct RopeErrorInfo *err);
 
-// Rotate one step's Q and K (float; GQA head counts may differ), computing each
-// token's cos/sin once for both. Arguments as `rope_rotate_f32`; both buffers must hold
-// the same number of tokens. On error, both are untouched.
+// A decode (or prefill) step in one call: rotate `q` in place, rotate `k` into
+// `k_cache` and copy `v` into `v_cache` (converted to the caches' type), each token's
+// cos/sin had once. `q`, `k` and `v` are whole `[tokens, heads, head_dim]` tensors of
+// one type (ROPE_TOKENS_HEADS); the caches share a type and view (usually a window at
+// the step's first position). Forward only. On error nothing is written.
 //
 // # Safety
-// As `rope_rotate_f32`, for `q` and `k`, which must not overlap.
-int32_t rope_rotate_qk_f32(const struct RopeHandle *rope,
-                           const struct RopeTable *table,
-                           float *q,
-                           size_t q_len,
-                           size_t q_heads,
-                           float *k,
-                           size_t k_len,
-                           size_t k_heads,
-                           uint64_t start,
-                           const uint32_t *positions,
-                           size_t n_positions,
-                           uint32_t flags);
+// As `rope_apply`, for every tensor (none overlapping another).
+int32_t rope_decode(const struct RopeHandle *rope,
+                    const struct RopeTable *table,
+                    const struct RopeTensor *q,
+                    const struct RopeTensor *k,
+                    const struct RopeTensor *v,
+                    const struct RopeTensor *k_cache,
+                    const struct RopeTensor *v_cache,
+                    const struct RopePositions *positions,
+                    struct RopeErrorInfo *err);
 
-// Rotate a IEEE half (uint16_t bits) buffer of `len` elements, `[tokens, heads, head_dim]` (or
-// `[heads, tokens, head_dim]` with ROPE_HEADS_TOKENS), in place.
-//
-// Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
-// `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
-// compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
+// Rotate the Q and K heads of a packed QKV tensor in place (`[tokens, q_heads + 2 *
+// kv_heads, head_dim]`: each token's Q heads, then K, then V; `qkv->heads` must be that
+// sum), V untouched, in any direction. Otherwise as `rope_apply`.
 //
 // # Safety
-// `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread
-// during the call; `positions` NULL or valid for `n_positions`; `table` NULL or pointing
-// to a `RopeTable` whose `data` is valid for its `len` floats.
-int32_t rope_rotate_f16(const struct RopeHandle *rope,
+// As `rope_apply`.
+int32_t rope_packed_qkv(const struct RopeHandle *rope,
                         const struct RopeTable *table,
-                        uint16_t *x,
-                        size_t len,
-                        size_t heads,
-                        uint64_t start,
-                        const uint32_t *positions,
-                        size_t n_positions,
-                        uint32_t flags);
+                        const struct RopeTensor *qkv,
+                        size_t q_heads,
+                        size_t kv_heads,
+                        const struct RopePositions *positions,
+                        uint32_t direction,
+                        struct RopeErrorInfo *err);
 
-// Rotate one step's Q and K (IEEE half (uint16_t bits); GQA head counts may differ), computing each
-// token's cos/sin once for both. Arguments as `rope_rotate_f16`; both buffers must hold
-// the same number of tokens. On error, both are untouched.
+// The decode step on a packed QKV tensor: rotate its Q heads in place, write its K
+// heads rotated into `k_cache` and its V heads into `v_cache` (converted to the caches'
+// type, which both share, as they share a view); K and V in `qkv` are not written.
+// Forward only. Otherwise as `rope_packed_qkv`.
 //
 // # Safety
-// As `rope_rotate_f16`, for `q` and `k`, which must not overlap.
-int32_t rope_rotate_qk_f16(const struct RopeHandle *rope,
-                           const struct RopeTable *table,
-                           uint16_t *q,
-                           size_t q_len,
-                           size_t q_heads,
-                           uint16_t *k,
-                           size_t k_len,
-                           size_t k_heads,
-                           uint64_t start,
-                           const uint32_t *positions,
-                           size_t n_positions,
-                           uint32_t flags);
+// As `rope_apply`, for every tensor (none overlapping another).
+int32_t rope_packed_qkv_into(const struct RopeHandle *rope,
+                             const struct RopeTable *table,
+                             const struct RopeTensor *qkv,
+                             size_t q_heads,
+                             size_t kv_heads,
+                             const struct RopeTensor *k_cache,
+                             const struct RopeTensor *v_cache,
+                             const struct RopePositions *positions,
+                             struct RopeErrorInfo *err);
 
-// Rotate a bfloat16 (uint16_t bits) buffer of `len` elements, `[tokens, heads, head_dim]` (or
-// `[heads, tokens, head_dim]` with ROPE_HEADS_TOKENS), in place.
-//
-// Positions: `positions[0..n_positions]`, one per token, or, when `positions` is NULL,
-// `start, start + 1, ...` for as many tokens as the buffer holds. `table`: NULL to
-// compute cos/sin on the fly, or a table from `rope_table_build` (same bits). `flags`:
-// ROPE_INVERSE or ROPE_TRANSPOSE, ROPE_HEADS_TOKENS, or 0. On error, `x` is untouched.
+// Rotate tokens `first_token..` of a larger call in place: `part` holds whole token
+// rows (`[tokens, heads, head_dim]`) of a call whose positions are `positions`; the
+// bits are those the whole call gives them, so a runtime's thread pool can split a
+// prefill by tokens. Otherwise as `rope_apply`.
 //
 // # Safety
-// `rope` from `rope_create`; `x` valid for `len` elements and not used by another thread
-// during the call; `positions` NULL or valid for `n_positions`; `table` NULL or pointing
-// to a `RopeTable` whose `data` is valid for its `len` floats.
-int32_t rope_rotate_bf16(const struct RopeHandle *rope,
+// As `rope_apply`.
+int32_t rope_apply_tokens(const struct RopeHandle *rope,
+                          const struct RopeTable *table,
+                          const struct RopeTensor *part,
+                          const struct RopePositions *positions,
+                          size_t first_token,
+                          uint32_t direction,
+                          struct RopeErrorInfo *err);
+
+// Shift cached keys by `delta` positions (keys rotated at p become keys rotated at
+// p + delta; negative after a sliding window drops tokens): a pure rotation, the
+// magnitude scale not applied again. On error `keys` is untouched.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `keys` valid with its data; `err` NULL or
+// valid.
+int32_t rope_shift(const struct RopeHandle *rope,
+                   const struct RopeTensor *keys,
+                   int64_t delta,
+                   struct RopeErrorInfo *err);
+
+// Rotate the contiguous heads of `x` (its data, len and dtype; its view is not used)
+// that share one position by caller cos/sin: `cos[i]`, `sin[i]` for pair `i`
+// (`n = rotary_dim / 2` each). The same kernel and bits as the other calls; negate
+// `sin` for the inverse.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `x` valid with its data; `cos`, `sin` valid
+// for `n` floats; `err` NULL or valid.
+int32_t rope_rotate_with_cos_sin(const struct RopeHandle *rope,
+                                 const struct RopeTensor *x,
+                                 const float *cos,
+                                 const float *sin,
+                                 size_t n,
+                                 struct RopeErrorInfo *err);
+
+// Elements a table of `kind` (ROPE_TABLE_FULL: floats; ROPE_TABLE_COMPACT: doubles)
+// needs for positions 0..max_pos, in `*out_len`.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `out_len` valid; `err` NULL or valid.
+int32_t rope_table_len(const struct RopeHandle *rope,
+                       uint32_t kind,
+                       size_t max_pos,
+                       size_t *out_len,
+                       struct RopeErrorInfo *err);
+
+// Fill `table->data` (`table->len` elements, exactly `rope_table_len` of its kind and
+// `max_pos`) with cos/sin for positions 0..max_pos; pass `table` to the calls
+// afterwards.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `table` valid with `data` writable for `len`
+// elements of its kind; `err` NULL or valid.
+int32_t rope_table_build(const struct RopeHandle *rope,
                          const struct RopeTable *table,
-                         uint16_t *x,
-                         size_t len,
-                         size_t heads,
-                         uint64_t start,
-                         const uint32_t *positions,
-                         size_t n_positions,
-                         uint32_t flags);
+                         struct RopeErrorInfo *err);
 
-// Rotate one step's Q and K (bfloat16 (uint16_t bits); GQA head counts may differ), computing each
-// token's cos/sin once for both. Arguments as `rope_rotate_bf16`; both buffers must hold
-// the same number of tokens. On error, both are untouched.
+// Bytes of caller memory a handle takes (`mem` of the `rope_create*` functions).
+size_t rope_handle_size(void);
+
+// The alignment that memory needs.
+size_t rope_handle_align(void);
+
+// The defaults for a head size, with `size` set: full rotary, base 10000, half-split
+// pairs, scale 1, the default schedule (YaRN's betas 32 and 1, NaN for the unset
+// optional parameters), one position axis, the best backend.
 //
 // # Safety
-// As `rope_rotate_bf16`, for `q` and `k`, which must not overlap.
-int32_t rope_rotate_qk_bf16(const struct RopeHandle *rope,
-                            const struct RopeTable *table,
-                            uint16_t *q,
-                            size_t q_len,
-                            size_t q_heads,
-                            uint16_t *k,
-                            size_t k_len,
-                            size_t k_heads,
-                            uint64_t start,
-                            const uint32_t *positions,
-                            size_t n_positions,
-                            uint32_t flags);
+// `config` NULL (ignored) or valid for writing a RopeConfig.
+void rope_config_init(struct RopeConfig *config, uint32_t head_dim);
+
+// Validate `config` and create a description in `*out`: in `mem` (`mem_size` bytes, at
+// least `rope_handle_size()`, aligned to `rope_handle_align()`; no allocation), or on
+// the heap when `mem` is NULL (not in the no_std library). Free it with `rope_destroy`.
+// On error `*out` is NULL and `*err` (if not NULL) says why.
+//
+// # Safety
+// `config` valid (or NULL, an error) with its pointers NULL or valid for their lengths;
+// `mem` NULL or valid for `mem_size` bytes; `out` valid (or NULL, an error); `err` NULL
+// or valid.
+int32_t rope_create(const struct RopeConfig *config,
+                    void *mem,
+                    size_t mem_size,
+                    struct RopeHandle **out,
+                    struct RopeErrorInfo *err);
+
+// ggml's defaults for a model, with `size` set: `n_dims` rotated channels of
+// `head_dim`, `freq_base`, mode 2 (neox), freq_scale 1, YaRN off (ext_factor 0),
+// attn_factor 1, betas 32 and 1, n_ctx_orig 0, no freq_factors, no sections, n_offs 0,
+// the best backend.
+//
+// # Safety
+// `params` NULL (ignored) or valid for writing.
+void rope_ggml_params_init(struct RopeGgmlParams *params,
+                           uint32_t head_dim,
+                           uint32_t n_dims,
+                           double freq_base);
+
+// Create a description from ggml's parameters, as `rope_create` does from a config.
+//
+// # Safety
+// As `rope_create`, for `params`.
+int32_t rope_create_ggml(const struct RopeGgmlParams *params,
+                         void *mem,
+                         size_t mem_size,
+                         struct RopeHandle **out,
+                         struct RopeErrorInfo *err);
+
+// Create a description from a GGUF file's metadata, the way llama.cpp runs the model:
+// `lookup(user, key, &value)` is called for the keys it needs ("general.architecture",
+// "{arch}.rope.freq_base", ...). Otherwise as `rope_create`.
+//
+// # Safety
+// `lookup` a valid function (or NULL, an error) that fills `*out` with data valid until
+// this call returns; otherwise as `rope_create`.
+int32_t rope_create_gguf(RopeGgufLookup lookup,
+                         void *user,
+                         int32_t backend,
+                         void *mem,
+                         size_t mem_size,
+                         struct RopeHandle **out,
+                         struct RopeErrorInfo *err);
+
+// Create a description from a transformers config.json (`json`, `len` bytes of UTF-8)
+// for a layer kind (ROPE_LAYER_FULL or ROPE_LAYER_SLIDING) at sequence length
+// `seq_len` (dynamic NTK and LongRoPE use it). Not in the no_std library. Otherwise
+// as `rope_create`.
+//
+// # Safety
+// `json` valid for `len` bytes (or NULL, an error); otherwise as `rope_create`.
+int32_t rope_create_hf_json(const char *json,
+                            size_t len,
+                            uint32_t layer,
+                            uint64_t seq_len,
+                            int32_t backend,
+                            void *mem,
+                            size_t mem_size,
+                            struct RopeHandle **out,
+                            struct RopeErrorInfo *err);
+
+// Create the re-rotation from `from`'s frequencies to `to`'s (keys cached with one
+// schedule turned into keys of the other; apply it at the keys' positions). Otherwise
+// as `rope_create`.
+//
+// # Safety
+// `from` and `to` from a `rope_create*` function; otherwise as `rope_create`.
+int32_t rope_create_rerotation(const struct RopeHandle *from,
+                               const struct RopeHandle *to,
+                               void *mem,
+                               size_t mem_size,
+                               struct RopeHandle **out,
+                               struct RopeErrorInfo *err);
+
+// Free a handle made on the heap; a handle in caller memory needs nothing (its memory
+// is the caller's to reuse). NULL is ignored.
+//
+// # Safety
+// `rope` from a `rope_create*` function, not used afterwards.
+void rope_destroy(struct RopeHandle *rope);
 
 // The backend a description runs on (a ROPE_BACKEND_* value), or ROPE_ERR_NULL.
 //
 // # Safety
-// `rope` from `rope_create` or NULL.
+// `rope` from a `rope_create*` function, or NULL.
 int32_t rope_backend(const struct RopeHandle *rope);
 
 // Make a description run on `backend` (ROPE_BACKEND_AUTO for the best); an unavailable
 // backend is ROPE_ERR_BACKEND_UNAVAILABLE and changes nothing.
 //
 // # Safety
-// `rope` from `rope_create` or NULL; not used by another thread during the call.
-int32_t rope_set_backend(struct RopeHandle *rope, int32_t backend);
+// `rope` from a `rope_create*` function (or NULL, an error), not used by another thread
+// during the call; `err` NULL or valid.
+int32_t rope_set_backend(struct RopeHandle *rope, int32_t backend, struct RopeErrorInfo *err);
 
 // 1 if this CPU runs `backend` (a ROPE_BACKEND_* value), 0 if not or unknown.
 int32_t rope_backend_available(int32_t backend);
@@ -371,11 +803,13 @@ int32_t rope_best_backend(void);
 // "avx512", "avx512bf16", "auto"; "unknown" otherwise).
 const char *rope_backend_name(int32_t backend);
 
-// A static, NUL-terminated description of a ROPE_OK / ROPE_ERR_* code.
-const char *rope_error_message(int32_t code);
+// Fill `*info` with what `rope` is.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `info` valid (or NULL, an error).
+int32_t rope_info(const struct RopeHandle *rope, struct RopeInfo *info);
 
-// Allocate `size` bytes (8-aligned) for buffers, for hosts without their own allocator
-// in this memory (JavaScript with the wasm module). NULL on failure or size 0.
+// Allocate `size` bytes (8-aligned) for buffers. NULL on failure or size 0.
 uint8_t *rope_alloc(size_t size);
 
 // Free memory from `rope_alloc` (NULL is ignored).
@@ -383,6 +817,10 @@ uint8_t *rope_alloc(size_t size);
 // # Safety
 // `ptr` from `rope_alloc(size)` with the same `size`, freed once.
 void rope_free(uint8_t *ptr, size_t size);
+
+// A static, NUL-terminated summary of a ROPE_OK / ROPE_ERR_* code (the detail of a
+// particular failure is in its `RopeErrorInfo`).
+const char *rope_error_message(int32_t code);
 
 #ifdef __cplusplus
 }  // extern "C"

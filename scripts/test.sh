@@ -88,7 +88,7 @@ trap 'kill "$miri_pid" 2>/dev/null || true' EXIT
 step "C ABI: header up to date, C test against the static and the shared library"
 cargo test -p rope-simd-capi
 cargo build --release -p rope-simd-capi
-CFLAGS="-std=c11 -Wall -Wextra -Werror -O2 -Iinclude"
+CFLAGS="-std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude"
 cc $CFLAGS tests/c/test_capi.c target/release/librope_simd_c.a -lm -lpthread -ldl -o target/test_capi_static
 ./target/test_capi_static
 cc $CFLAGS tests/c/test_capi.c -Ltarget/release -lrope_simd_c -Wl,-rpath,"$PWD/target/release" -lm -o target/test_capi_shared

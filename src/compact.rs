@@ -98,6 +98,40 @@ impl Rope {
         })
     }
 
+    /// A compact table over storage [`Rope::build_compact_table`] filled earlier (kept
+    /// by a C caller, say), without recomputing it: the same bits as the table that
+    /// filled it. The storage must come from this description (or one with the same
+    /// frequencies) and `max_pos`; only its length can be checked.
+    ///
+    /// ```
+    /// use rope_simd::{PairLayout, Positions, Rope, Rotate};
+    /// let rope = Rope::new(64, 10_000.0, PairLayout::Interleaved)?;
+    /// let mut storage = vec![0.0f64; rope.compact_table_len(4096)?];
+    /// rope.build_compact_table(4096, &mut storage)?;
+    /// let table = rope.compact_table_from_storage(4096, &storage)?;
+    /// let mut x = vec![0.5f32; 64];
+    /// table.rotate(&mut x, 1, Positions::Start(4000))?;
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::WrongLength`] if `storage.len() != self.compact_table_len(max_pos)`;
+    /// [`RopeError::SizeOverflow`].
+    pub fn compact_table_from_storage<'a>(
+        &self,
+        max_pos: usize,
+        storage: &'a [f64],
+    ) -> Result<CompactTable<&'a [f64]>, RopeError> {
+        let expected = self.compact_table_len(max_pos)?;
+        crate::error::check_len("compact table storage", expected, storage.len())?;
+        Ok(CompactTable {
+            geom: self.geom(),
+            max_pos,
+            block: block_for(max_pos),
+            data: storage,
+        })
+    }
+
     /// Build an owned compact table for positions `0..max_pos` (feature `alloc`).
     ///
     /// ```

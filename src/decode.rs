@@ -7,7 +7,7 @@ use crate::element::Element;
 use crate::error::RopeError;
 use crate::positions::Positions;
 use crate::shape::{Direction, Heads, Placed, View};
-use crate::source::Source;
+use crate::source::Runs;
 
 /// Where a step writes K and V: the two caches, laid out alike, and the view of the
 /// step's tokens in them (usually a window: [`View::at`]).
@@ -36,8 +36,8 @@ pub(crate) fn packed_views(heads: Heads) -> Result<[View; 3], RopeError> {
 }
 
 /// See [`Rotate::rotate_decode`](crate::Rotate::rotate_decode).
-pub(crate) fn decode<Src: Source + ?Sized, S: Element, D: Element>(
-    src: &Src,
+pub(crate) fn decode<S: Element, D: Element>(
+    src: &dyn Runs,
     q: &mut [S],
     k: &[S],
     v: &[S],
@@ -45,7 +45,7 @@ pub(crate) fn decode<Src: Source + ?Sized, S: Element, D: Element>(
     cache: KvCache<'_, D>,
     positions: Positions<'_>,
 ) -> Result<(), RopeError> {
-    let g = src.geom();
+    let g = src.dims();
     let dims = |view, len, what| Dims { view, len, what };
     let (qv, kv) = (View::tokens_heads(heads.q), View::tokens_heads(heads.kv));
     let all = [
@@ -80,14 +80,14 @@ pub(crate) fn decode<Src: Source + ?Sized, S: Element, D: Element>(
 }
 
 /// See [`Rotate::rotate_packed_qkv_into`](crate::Rotate::rotate_packed_qkv_into).
-pub(crate) fn packed_into<Src: Source + ?Sized, S: Element, D: Element>(
-    src: &Src,
+pub(crate) fn packed_into<S: Element, D: Element>(
+    src: &dyn Runs,
     qkv: &mut [S],
     heads: Heads,
     cache: KvCache<'_, D>,
     positions: Positions<'_>,
 ) -> Result<(), RopeError> {
-    let g = src.geom();
+    let g = src.dims();
     let views = packed_views(heads)?;
     let all = views.map(|view| Dims {
         view,

@@ -9,7 +9,7 @@ use crate::error::RopeError;
 use crate::kernel::{Span, PREFETCH_BYTES};
 use crate::positions::{At, Positions};
 use crate::shape::{Direction, Placed, View};
-use crate::source::{Geom, Source};
+use crate::source::{Geom, RunFn, Runs};
 
 /// One buffer of a call rotated in place: Q, K or the only one.
 pub(crate) struct Target<'x, E> {
@@ -76,8 +76,8 @@ pub(crate) struct Dims {
 
 /// Validate every buffer (each placed into `placed`, in order) and the positions; return
 /// the token count.
-pub(crate) fn validate<S: Source + ?Sized>(
-    src: &S,
+pub(crate) fn validate(
+    src: &dyn Runs,
     g: &Geom,
     targets: &[Dims],
     placed: &mut [Placed],
@@ -122,7 +122,7 @@ pub(crate) fn validate<S: Source + ?Sized>(
         if p >= MAX_POSITION {
             Err(RopeError::PositionTooLarge { position: p })
         } else {
-            src.check_position(p)
+            src.check(p)
         }
     })?;
     Ok(tokens)
@@ -131,8 +131,8 @@ pub(crate) fn validate<S: Source + ?Sized>(
 /// [`validate`] for the buffers of an in-place call (one or two), out of line so that its
 /// frame is not part of the rotation loop's (the stack a microcontroller counts).
 #[inline(never)]
-fn validate_targets<S: Source + ?Sized, E, const N: usize>(
-    src: &S,
+fn validate_targets<E, const N: usize>(
+    src: &dyn Runs,
     g: &Geom,
     targets: &[Target<'_, E>; N],
     placed: &mut [Placed; N],
@@ -142,15 +142,32 @@ fn validate_targets<S: Source + ?Sized, E, const N: usize>(
     validate(src, g, &dims, placed, positions)
 }
 
-pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
-    src: &S,
+pub(crate) fn run<E: Element, const N: usize>(
+    src: &dyn Runs,
     targets: &mut [Target<'_, E>; N],
     positions: Positions<'_>,
     direction: Direction,
 ) -> Result<(), RopeError> {
-    let g = src.geom();
+    let g = src.dims();
     let mut placed = [Placed::EMPTY; N];
     let tokens = validate_targets(src, &g, targets, &mut placed, &positions)?;
+    turn(src, &g, targets, &placed, tokens, positions, direction);
+    Ok(())
+}
+
+/// The loop of [`run`], once its buffers are placed: one copy per element type, whatever
+/// the number of buffers.
+#[inline(never)]
+fn turn<E: Element>(
+    src: &dyn Runs,
+    g: &Geom,
+    targets: &mut [Target<'_, E>],
+    placed: &[Placed],
+    tokens: usize,
+    positions: Positions<'_>,
+    direction: Direction,
+) {
+    let g = *g;
     let inverse = direction.back();
     let rescale = rescale_for(&g, direction);
     let axes = g.axes.count();
@@ -162,8 +179,8 @@ pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
         // At the identity nothing turns, bit for bit (cos 1, sin 0 would turn -0.0 into
         // +0.0), but DeepSeek's reorder still happens.
         if !(at.is_zero() && g.scale == 1.0) {
-            for_each_at(src, &g, &at, rescale, |first_pair, cos, sin| {
-                for (target, p) in targets.iter_mut().zip(&placed) {
+            for_each_at(src, &g, &at, rescale, &mut |first_pair, cos, sin| {
+                for (target, p) in targets.iter_mut().zip(placed) {
                     // A negative position turns the other way: its cos/sin transposed.
                     let span = Span {
                         prefetch,
@@ -174,11 +191,10 @@ pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
                 }
             });
         }
-        for (target, p) in targets.iter_mut().zip(&placed).filter(|_| reorder) {
+        for (target, p) in targets.iter_mut().zip(placed).filter(|_| reorder) {
             reorder_heads(target.x, Rows::of(p, t, &g), g.rotary_dim, inverse);
         }
     }
-    Ok(())
 }
 
 /// Where one token's heads are in a buffer.
@@ -260,15 +276,9 @@ fn interleave<E>(x: &mut [E]) {
 /// distinct coordinate), and `f` gets them in one run; one gathering loop serves both, so
 /// that the rescale adds no second copy of this code to every caller.
 #[inline]
-fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
-    src: &S,
-    g: &Geom,
-    at: &At,
-    factor: Option<f32>,
-    f: F,
-) {
+fn for_each_at(src: &dyn Runs, g: &Geom, at: &At, factor: Option<f32>, f: &mut RunFn<'_>) {
     if !at.multi && factor.is_none() {
-        return src.for_each_run(at.coords[0], f);
+        return src.runs(at.coords[0], f);
     }
     gathered(src, g, at, factor, f)
 }
@@ -277,13 +287,7 @@ fn for_each_at<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
 /// `MAX_PAIRS` arrays take stack only in the calls that gather (on a microcontroller the
 /// common path's frame is a few hundred bytes).
 #[inline(never)]
-fn gathered<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
-    src: &S,
-    g: &Geom,
-    at: &At,
-    factor: Option<f32>,
-    mut f: F,
-) {
+fn gathered(src: &dyn Runs, g: &Geom, at: &At, factor: Option<f32>, f: &mut RunFn<'_>) {
     let pairs = g.rotary_dim / 2;
     let axes = if at.multi { g.axes.count() } else { 1 };
     let (mut cos, mut sin) = ([0.0f32; MAX_PAIRS], [0.0f32; MAX_PAIRS]);
@@ -292,7 +296,7 @@ fn gathered<S: Source + ?Sized, F: FnMut(usize, &[f32], &[f32])>(
         if at.coords[..a].contains(&p) {
             continue; // gathered with an earlier axis
         }
-        src.for_each_run(p, |first, c, s| {
+        src.runs(p, &mut |first, c, s| {
             for (j, (&c, &s)) in c.iter().zip(s).enumerate() {
                 let pair = first + j;
                 if !at.multi || at.coords[g.axes.axis_of(pair, pairs)] == p {
@@ -358,8 +362,8 @@ pub(crate) fn place_dst(
 
 /// [`Rotate::rotate_into`](crate::Rotate::rotate_into) and `apply_into`: validate, then
 /// write.
-pub(crate) fn into<Src: Source + ?Sized, S: Element, D: Element>(
-    src: &Src,
+pub(crate) fn into<S: Element, D: Element>(
+    src: &dyn Runs,
     input: &[S],
     src_view: View,
     dst: &mut [D],
@@ -367,7 +371,7 @@ pub(crate) fn into<Src: Source + ?Sized, S: Element, D: Element>(
     positions: Positions<'_>,
     direction: Direction,
 ) -> Result<(), RopeError> {
-    let g = src.geom();
+    let g = src.dims();
     let dims = Dims {
         view: src_view,
         len: input.len(),
@@ -390,8 +394,8 @@ pub(crate) fn into<Src: Source + ?Sized, S: Element, D: Element>(
 /// Write `w` for `tokens` tokens; with `also`, rotate that buffer's heads of each token in
 /// place with the same cos/sin (a decode step's Q beside its K), so that they are had once.
 /// Everything was validated by the caller.
-pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
-    src: &Src,
+pub(crate) fn into_unchecked<S: Element, D: Element>(
+    src: &dyn Runs,
     w: Into<'_, '_, S, D>,
     tokens: usize,
     positions: Positions<'_>,
@@ -405,7 +409,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
         to,
         copy_only,
     } = w;
-    let g = src.geom();
+    let g = src.dims();
     let (hd, rot) = (g.head_dim, g.rotary_dim);
     // Conversion of the channels that do not turn goes through this, a chunk at a time.
     let mut scratch = [0.0f32; 64];
@@ -450,7 +454,7 @@ pub(crate) fn into_unchecked<Src: Source + ?Sized, S: Element, D: Element>(
             ..span_for(&g, heads, stride, first, n, inverse)
         };
         if !identity {
-            for_each_at(src, &g, &at, rescale, |first, cos, sin| {
+            for_each_at(src, &g, &at, rescale, &mut |first, cos, sin| {
                 let span = Span {
                     stream,
                     ..turn(from.heads, from.head_stride, first, cos.len())

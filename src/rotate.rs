@@ -18,7 +18,7 @@ use crate::source::Source;
 /// The `rotate*` calls turn forward (the embedding) on the common layouts; the `apply*`
 /// calls take any [`View`] and a [`Direction`] (the true inverse, or the transpose a
 /// backward pass needs).
-pub trait Rotate: Source {
+pub trait Rotate: Source + Sized {
     /// Rotate a `[tokens, heads, head_dim]` buffer in place.
     ///
     /// ```

@@ -28,6 +28,32 @@ pub trait Source {
     fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, f: F);
 }
 
+/// The object-safe face of a [`Source`], which the driver takes: its loops are then
+/// compiled once per element type, not once per source as well (a C or wasm library
+/// links all three sources; the call through it is once per token and run of pairs).
+pub(crate) trait Runs {
+    fn dims(&self) -> Geom;
+    fn check(&self, position: u64) -> Result<(), RopeError>;
+    fn runs(&self, position: u64, f: &mut RunFn<'_>);
+}
+
+/// What takes a run of cos/sin: `f(first_pair, cos, sin)`.
+pub(crate) type RunFn<'f> = dyn FnMut(usize, &[f32], &[f32]) + 'f;
+
+impl<T: Source> Runs for T {
+    fn dims(&self) -> Geom {
+        self.geom()
+    }
+
+    fn check(&self, position: u64) -> Result<(), RopeError> {
+        self.check_position(position)
+    }
+
+    fn runs(&self, position: u64, f: &mut RunFn<'_>) {
+        self.for_each_run(position, f)
+    }
+}
+
 /// Pairs computed per run by the on-the-fly source (stack space: 2 x 64 f32); a token's
 /// cos/sin are computed once, in runs of this many pairs.
 pub(crate) const RUN: usize = 64;

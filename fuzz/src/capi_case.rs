@@ -1,203 +1,327 @@
 //! The `capi` fuzz target's check, shared with `capi/tests/fuzz_regressions.rs`: C ABI
-//! calls with pointers (NULL or valid), sizes, enums and flags from the input. The
-//! contract under test: the return code is `ROPE_OK` or one of the documented
-//! `ROPE_ERR_*` codes, a failing call leaves every buffer untouched, and nothing panics
-//! or reads or writes out of bounds (run under AddressSanitizer by cargo-fuzz). Pointers
-//! are always NULL or valid for the lengths passed: that part of the contract is the
-//! caller's, and C cannot check it.
+//! calls with pointers (NULL or valid), sizes, enums, views, strides, windows and
+//! positions from the input. The contract under test: the return code is `ROPE_OK` or
+//! one of the documented `ROPE_ERR_*` codes, with a NUL-terminated detail message; a
+//! failing call leaves every buffer untouched; a successful `rope_apply` or
+//! `rope_apply_into` gives the Rust API's bits; and nothing panics or reads or writes
+//! out of bounds (run under AddressSanitizer by cargo-fuzz). Pointers are always NULL
+//! or valid for the lengths passed: that part of the contract is the caller's, and C
+//! cannot check it.
 
 use super::bytes::Bytes;
+use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, View};
 use rope_simd_c::*;
+use std::ffi::c_void;
 use std::ptr::{null, null_mut};
 
 fn known(rc: i32) -> bool {
-    (ROPE_ERR_INTERNAL + 1..=ROPE_OK).contains(&rc)
+    (ROPE_ERR_MISMATCH..=ROPE_OK).contains(&rc) && rc != ROPE_ERR_INTERNAL
 }
 
-/// A valid pointer into `v`, or NULL (one time in eight).
-fn ptr_or_null<T>(b: &mut Bytes<'_>, v: &mut [T]) -> *mut T {
-    if b.u8().is_multiple_of(8) {
-        null_mut()
-    } else {
-        v.as_mut_ptr()
+fn empty_info() -> RopeErrorInfo {
+    RopeErrorInfo {
+        code: 1,
+        message: [0; ROPE_ERROR_MESSAGE_LEN],
+    }
+}
+
+/// `rc` is a known code; on failure `info` holds it and a message.
+fn check(rc: i32, info: &RopeErrorInfo, what: &str) {
+    assert!(known(rc), "{what} returned {rc}");
+    if rc != ROPE_OK {
+        assert_eq!(info.code, rc, "{what}: the info's code");
+        let end = info
+            .message
+            .iter()
+            .position(|&c| c == 0)
+            .expect("NUL-terminated");
+        assert!(end > 10, "{what}: a terse message");
     }
 }
 
 pub fn run(data: &[u8]) {
     let mut b = Bytes(data);
-    let mut freqs: Vec<f64> = (0..usize::from(b.u8() % 70))
-        .map(|_| b.param(&[1.0, 0.1, 1e-3]))
-        .collect();
-    let config = RopeConfig {
-        head_dim: u32::from(b.u16() % 600),
-        rotary_dim: if b.bool() {
-            0
+    let head_dim = 2 * usize::from(b.u8() % 40);
+    let rotary_dim = if b.bool() {
+        0
+    } else {
+        2 * usize::from(b.u8() % 40)
+    };
+    let layout = u32::from(b.u8() % 4);
+    let base = b.param(&[10_000.0, 500_000.0]);
+    let scale = b.param(&[1.0, 0.5]);
+    let backends = Backend::available().collect::<Vec<_>>();
+    let backend = backends[usize::from(b.u8()) % backends.len()];
+    let mut config = std::mem::MaybeUninit::<RopeConfig>::uninit();
+    // SAFETY: a valid pointer; init writes every field.
+    let mut config = unsafe {
+        rope_config_init(config.as_mut_ptr(), head_dim as u32);
+        config.assume_init()
+    };
+    config.rotary_dim = rotary_dim as u32;
+    config.layout = layout;
+    config.base = base;
+    config.scale = scale;
+    config.backend = match backend {
+        Backend::Scalar => ROPE_BACKEND_SCALAR,
+        Backend::Lanes => ROPE_BACKEND_LANES,
+        Backend::Avx2 => ROPE_BACKEND_AVX2,
+        Backend::Avx512 => ROPE_BACKEND_AVX512,
+        _ => ROPE_BACKEND_AVX512_BF16,
+    };
+    if b.u8().is_multiple_of(16) {
+        config.size -= 8; // an older, unknown size: an error
+    }
+    // The same description through the Rust API, for the bits.
+    let rust = Rope::builder(head_dim)
+        .rotary_dim(if rotary_dim == 0 {
+            head_dim
         } else {
-            u32::from(b.u16() % 600)
-        },
-        layout: u32::from(b.u8() % 4),
-        backend: i32::from(b.u8() % 7) - 2,
-        base: b.param(&[10_000.0, 500_000.0]),
-        scale: b.param(&[1.0, 0.5]),
-        inv_freq: if b.u8() % 4 == 0 {
-            freqs.as_mut_ptr()
-        } else {
-            null_mut()
-        },
-        n_inv_freq: usize::from(b.u8()).min(freqs.len()),
+            rotary_dim
+        })
+        .layout(match layout {
+            0 => PairLayout::Interleaved,
+            1 => PairLayout::HalfSplit,
+            _ => PairLayout::InterleavedToHalfSplit,
+        })
+        .base(base)
+        .scale(scale)
+        .backend(backend)
+        .build();
+    // In caller memory half the time (the no_std way), else on the heap.
+    let mut mem = vec![0u64; rope_handle_size().div_ceil(8) + 1];
+    let (mem_ptr, mem_size) = match b.u8() % 4 {
+        0 => (null_mut(), 0),
+        1 => (mem.as_mut_ptr().cast::<c_void>(), usize::from(b.u16())), // maybe too small
+        _ => (mem.as_mut_ptr().cast::<c_void>(), mem.len() * 8),
     };
     let mut handle: *mut RopeHandle = null_mut();
-    let cfg_ptr: *const RopeConfig = if b.u8() % 16 == 0 { null() } else { &config };
-    let out_ptr: *mut *mut RopeHandle = if b.u8() % 16 == 0 {
-        null_mut()
+    let mut info = empty_info();
+    let cfg_ptr: *const RopeConfig = if b.u8().is_multiple_of(16) {
+        null()
     } else {
-        &mut handle
+        &config
     };
     // SAFETY: the pointers are NULL or valid, as the contract asks.
-    let rc = unsafe { rope_create(cfg_ptr, out_ptr) };
-    assert!(known(rc), "rope_create returned {rc}");
+    let rc = unsafe { rope_create(cfg_ptr, mem_ptr, mem_size, &mut handle, &mut info) };
+    check(rc, &info, "rope_create");
     assert_eq!(rc == ROPE_OK, !handle.is_null());
     if rc != ROPE_OK {
         return;
     }
+    let rust = rust.expect("the C ABI built what the Rust API refuses");
     for _ in 0..4 {
-        call(&mut b, handle);
+        call(&mut b, handle, &rust);
     }
     // SAFETY: from rope_create, destroyed once.
     unsafe { rope_destroy(handle) };
 }
 
-fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle) {
-    let head_dim = usize::from(b.u16() % 600);
-    let heads = usize::from(b.u8() % 5);
+/// A tensor over `data` with a view from the input.
+fn tensor(
+    b: &mut Bytes<'_>,
+    data: *mut c_void,
+    len: usize,
+    dtype: u32,
+    head_dim: usize,
+) -> RopeTensor {
+    let heads = usize::from(b.u8() % 4);
+    let layout = u32::from(b.u8() % 5);
+    RopeTensor {
+        data,
+        len,
+        dtype,
+        layout,
+        heads,
+        row_heads: heads + usize::from(b.u8() % 3),
+        first_head: usize::from(b.u8() % 3),
+        token_stride: heads * head_dim + usize::from(b.u8() % 5),
+        head_stride: head_dim + usize::from(b.u8() % 3),
+        window: u32::from(b.u8().is_multiple_of(3)),
+        first_token: usize::from(b.u8() % 4),
+    }
+}
+
+/// The crate's view of a tensor the C ABI accepted.
+fn view_of(t: &RopeTensor) -> View {
+    let v = match t.layout {
+        ROPE_TOKENS_HEADS => View::tokens_heads(t.heads),
+        ROPE_HEADS_TOKENS => View::heads_tokens(t.heads),
+        ROPE_IN_ROWS => View::in_rows(t.heads, t.row_heads, t.first_head),
+        _ => View::strided(t.heads, t.token_stride, t.head_stride),
+    };
+    if t.window == 1 {
+        v.at(t.first_token)
+    } else {
+        v
+    }
+}
+
+/// Elements of `bits` as the dtype's type.
+fn as_type(bits: &[u32], dtype: u32) -> Vec<u32> {
+    match dtype {
+        ROPE_F32 => bits.to_vec(),
+        _ => bits.iter().map(|&v| v & 0xffff).collect(),
+    }
+}
+
+fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle, rust: &Rope) {
+    let hd = rust.head_dim();
     let tokens = usize::from(b.u8() % 5);
-    let cap = tokens * heads * head_dim + usize::from(b.u8() % 3);
-    let len = cap.saturating_sub(usize::from(b.u8() % 3));
-    let mut x: Vec<u32> = (0..cap).map(|_| b.u32()).collect();
-    let before = x.clone();
-    let mut positions: Vec<u32> = (0..tokens + usize::from(b.u8() % 2))
-        .map(|_| b.position() as u32)
-        .collect();
-    let n_positions = usize::from(b.u8() % 8).min(positions.len());
-    let pos_ptr = if b.bool() {
+    let cap = tokens * 4 * hd + usize::from(b.u8() % 7);
+    let dtype = u32::from(b.u8() % 4); // 3: a bad enum
+    let bits: Vec<u32> = (0..cap).map(|_| b.u32()).collect();
+    // f32 elements in a u32 buffer, 16-bit ones in a u16 buffer of their own.
+    let mut x = as_type(&bits, dtype);
+    let mut x16: Vec<u16> = x.iter().map(|&v| v as u16).collect();
+    let (x_ptr, x_len) = if dtype == ROPE_F32 {
+        (x.as_mut_ptr().cast::<c_void>(), cap)
+    } else {
+        (x16.as_mut_ptr().cast::<c_void>(), cap)
+    };
+    let x_ptr = if b.u8().is_multiple_of(16) {
         null_mut()
     } else {
-        positions.as_mut_ptr()
+        x_ptr
     };
+    let x_len = x_len.saturating_sub(usize::from(b.u8() % 2));
+    let xt = tensor(b, x_ptr, x_len, dtype, hd);
+    let list: Vec<u64> = (0..tokens + usize::from(b.u8() % 2))
+        .map(|_| b.position())
+        .collect();
+    let signed: Vec<i64> = list.iter().map(|&p| p as i64).collect();
+    let list32: Vec<u32> = list.iter().map(|&p| p as u32).collect();
+    let kind = u32::from(b.u8() % 9);
+    let (ptr, n): (*const c_void, usize) = match kind {
+        ROPE_POS_U32 | ROPE_POS_AXES_U32 => (list32.as_ptr().cast(), list32.len()),
+        ROPE_POS_I64 => (signed.as_ptr().cast(), signed.len()),
+        ROPE_POS_I32 => (list32.as_ptr().cast(), list32.len()),
+        _ => (list.as_ptr().cast(), list.len()),
+    };
+    let start = b.position();
+    let pos = RopePositions {
+        kind,
+        start,
+        list: ptr,
+        n,
+    };
+    let rust_pos = match kind {
+        ROPE_POS_START => Some(Positions::Start(start)),
+        ROPE_POS_SAME => Some(Positions::Same(start)),
+        ROPE_POS_U32 => Some(Positions::List(&list32)),
+        ROPE_POS_U64 => Some(Positions::List64(&list)),
+        ROPE_POS_I64 => Some(Positions::Signed64(&signed)),
+        _ => None, // not compared
+    };
+    let direction = u32::from(b.u8() % 4);
     let max_pos = usize::from(b.u16() % 300);
-    let mut storage = vec![0f32; max_pos * 64];
-    let table_len = usize::from(b.u16()).min(storage.len());
+    let table_kind = u32::from(b.u8() % 4);
+    let mut full = vec![0f32; rust.table_len(max_pos).unwrap_or(0)];
+    let mut compact = vec![0f64; rust.compact_table_len(max_pos).unwrap_or(0)];
+    let (data, len) = match table_kind {
+        ROPE_TABLE_COMPACT => (compact.as_mut_ptr().cast::<c_void>(), compact.len()),
+        _ => (full.as_mut_ptr().cast::<c_void>(), full.len()),
+    };
     let table = RopeTable {
-        data: ptr_or_null(b, &mut storage),
-        len: table_len,
+        kind: table_kind,
+        data,
+        len: len.saturating_sub(usize::from(b.u8().is_multiple_of(8))),
         max_pos,
     };
-    let table_ptr: *const RopeTable = if b.bool() { &table } else { null() };
-    let start = b.position();
-    let flags = u32::from(b.u8() % 16);
-    let rope_ptr = if b.u8().is_multiple_of(16) {
-        null_mut()
+    let mut info = empty_info();
+    // SAFETY: `table` points into live storage of its length.
+    let built = unsafe { rope_table_build(rope, &table, &mut info) };
+    check(built, &info, "rope_table_build");
+    let table_ptr: *const RopeTable = if b.bool() && built == ROPE_OK {
+        &table
     } else {
-        rope
+        null()
     };
-    let xp = ptr_or_null(b, &mut x);
-    let (k_heads, k_len) = (usize::from(b.u8() % 3), cap / 2);
-    // SAFETY (every call below): each pointer is NULL or valid for the length passed
-    // with it: `len <= cap` elements of 4 bytes (or twice as many u16); for Q and K, `q`
-    // is the first `cap - k_len` elements of `x` and `k` the last `k_len`, disjoint.
+    // A destination, of its own dtype and view.
+    let dst_dtype = u32::from(b.u8() % 3);
+    let dcap = cap + usize::from(b.u8() % 64) * hd;
+    let mut d32 = vec![0x3f80_0000u32; dcap];
+    let mut d16 = vec![0x3c00u16; dcap];
+    let d_ptr = if dst_dtype == ROPE_F32 {
+        d32.as_mut_ptr().cast::<c_void>()
+    } else {
+        d16.as_mut_ptr().cast::<c_void>()
+    };
+    let dt = tensor(b, d_ptr, dcap, dst_dtype, hd);
+    let (x_before, x16_before, d32_before, d16_before) =
+        (x.clone(), x16.clone(), d32.clone(), d16.clone());
+    let which = b.u8() % 6;
+    let delta = b.u64() as i64 >> (b.u8() % 64);
+    // SAFETY (every call): each pointer is NULL or valid for its length; the source and
+    // destination buffers are distinct allocations.
     let rc = unsafe {
-        match b.u8() % 9 {
-            0 => rope_rotate_f32(
-                rope_ptr,
+        match which {
+            0 => rope_apply(rope, table_ptr, &xt, &pos, direction, &mut info),
+            1 => rope_apply_into(rope, table_ptr, &xt, &dt, &pos, direction, &mut info),
+            2 => rope_decode(rope, table_ptr, &xt, &dt, &dt, &dt, &dt, &pos, &mut info),
+            3 => rope_packed_qkv(
+                rope,
                 table_ptr,
-                xp.cast(),
-                len,
-                heads,
-                start,
-                pos_ptr,
-                n_positions,
-                flags,
+                &xt,
+                usize::from(b.u8() % 3),
+                1,
+                &pos,
+                direction,
+                &mut info,
             ),
-            1 => rope_rotate_f16(
-                rope_ptr,
-                table_ptr,
-                xp.cast(),
-                2 * len,
-                heads,
-                start,
-                pos_ptr,
-                n_positions,
-                flags,
-            ),
-            2 => rope_rotate_bf16(
-                rope_ptr,
-                table_ptr,
-                xp.cast(),
-                2 * len,
-                heads,
-                start,
-                pos_ptr,
-                n_positions,
-                flags,
-            ),
-            3..=5 if !xp.is_null() => {
-                let (q, k) = (xp, xp.add(cap - k_len));
-                let q_len = cap - k_len;
-                match b.u8() % 3 {
-                    0 => rope_rotate_qk_f32(
-                        rope_ptr,
-                        table_ptr,
-                        q.cast(),
-                        q_len,
-                        heads,
-                        k.cast(),
-                        k_len,
-                        k_heads,
-                        start,
-                        pos_ptr,
-                        n_positions,
-                        flags,
-                    ),
-                    1 => rope_rotate_qk_f16(
-                        rope_ptr,
-                        table_ptr,
-                        q.cast(),
-                        2 * q_len,
-                        heads,
-                        k.cast(),
-                        2 * k_len,
-                        k_heads,
-                        start,
-                        pos_ptr,
-                        n_positions,
-                        flags,
-                    ),
-                    _ => rope_rotate_qk_bf16(
-                        rope_ptr,
-                        table_ptr,
-                        q.cast(),
-                        2 * q_len,
-                        heads,
-                        k.cast(),
-                        2 * k_len,
-                        k_heads,
-                        start,
-                        pos_ptr,
-                        n_positions,
-                        flags,
-                    ),
-                }
-            }
-            6 => {
-                let mut n = 0usize;
-                rope_table_len(rope_ptr, usize::from(b.u16()) << (b.u8() % 64), &mut n)
-            }
-            7 => rope_table_build(rope_ptr, max_pos, ptr_or_null(b, &mut storage), table_len),
-            _ => rope_set_backend(rope_ptr, i32::from(b.u8() % 7) - 2),
+            4 => rope_shift(rope, &xt, delta, &mut info),
+            _ => rope_set_backend(rope, i32::from(b.u8() % 7) - 2, &mut info),
         }
     };
-    assert!(known(rc), "returned {rc}");
+    check(rc, &info, "a call");
     if rc != ROPE_OK {
-        assert_eq!(x, before, "a failing call (code {rc}) changed the buffer");
+        assert!(
+            x == x_before && x16 == x16_before,
+            "a failing call (code {rc}) changed x"
+        );
+        assert!(
+            d32 == d32_before && d16 == d16_before,
+            "a failing call (code {rc}) changed dst"
+        );
+        return;
+    }
+    // Success: the Rust API's bits, on the fly (a table gives the same bits).
+    let (Some(at), Ok(dir)) = (rust_pos, direction_of(direction)) else {
+        return;
+    };
+    let rust = rust.clone().with_backend(Backend::Scalar).unwrap();
+    let view = view_of(&xt);
+    match (which, dtype) {
+        (0, ROPE_F32) => {
+            let mut want: Vec<f32> = x_before.iter().map(|&v| f32::from_bits(v)).collect();
+            rust.apply(&mut want[..xt.len], view, at, dir).unwrap();
+            let got: Vec<u32> = x.clone();
+            let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "rope_apply f32 vs the Rust API");
+        }
+        (0, ROPE_F16) => {
+            let mut want: Vec<f16> = x16_before.iter().map(|&v| f16::from_bits(v)).collect();
+            rust.apply(&mut want[..xt.len], view, at, dir).unwrap();
+            let want: Vec<u16> = want.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(x16, want, "rope_apply f16 vs the Rust API");
+        }
+        (1, ROPE_BF16) if dst_dtype == ROPE_F32 => {
+            let src: Vec<bf16> = x16_before.iter().map(|&v| bf16::from_bits(v)).collect();
+            let mut want: Vec<f32> = d32_before.iter().map(|&v| f32::from_bits(v)).collect();
+            rust.apply_into(&src[..xt.len], view, &mut want, view_of(&dt), at, dir)
+                .unwrap();
+            let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
+            assert_eq!(d32, want, "rope_apply_into bf16 -> f32 vs the Rust API");
+        }
+        _ => {}
+    }
+}
+
+fn direction_of(d: u32) -> Result<Direction, ()> {
+    match d {
+        ROPE_FORWARD => Ok(Direction::Forward),
+        ROPE_INVERSE => Ok(Direction::Inverse),
+        ROPE_TRANSPOSE => Ok(Direction::Transpose),
+        _ => Err(()),
     }
 }

@@ -1,6 +1,8 @@
-/* Tests of the C ABI (include/rope_simd.h) against expected values computed here in
- * double precision from the RoPE formula, and of every error code (buffer untouched).
- * Built and run by scripts/test.sh against librope_simd_c.a and librope_simd_c.so. */
+/* Tests of the C ABI (include/rope_simd.h, C99) against expected values computed here in
+ * double precision from the RoPE formula, against each other where two calls must give
+ * the same bits, and of the errors (their codes, detail messages, buffers untouched).
+ * Built with -std=c99 -pedantic and run by scripts/test.sh against librope_simd_c.a and
+ * librope_simd_c.so (and the aarch64 static library under qemu). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,28 +13,30 @@
 
 static int passed, failed;
 
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (cond) {                                            \
-      passed++;                                            \
-    } else {                                               \
-      failed++;                                            \
-      printf("FAIL %s:%d: ", __FILE__, __LINE__);          \
-      printf(__VA_ARGS__);                                 \
-      printf("\n");                                        \
-    }                                                      \
+#define CHECK(cond, msg)                                          \
+  do {                                                            \
+    if (cond) {                                                   \
+      passed++;                                                   \
+    } else {                                                      \
+      failed++;                                                   \
+      printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, msg);        \
+    }                                                             \
   } while (0)
 
-/* Expected rotation in double: x is [tokens][heads][head_dim]. */
-static void reference(double *out, const double *x, size_t tokens, size_t heads, size_t head_dim,
-                      size_t rotary_dim, int interleaved, double base, const uint64_t *pos,
-                      int inverse) {
-  memcpy(out, x, tokens * heads * head_dim * sizeof(double));
-  for (size_t t = 0; t < tokens; t++)
-    for (size_t h = 0; h < heads; h++)
-      for (size_t i = 0; i < rotary_dim / 2; i++) {
+#define OK(call) CHECK((call) == ROPE_OK, #call)
+
+/* The expected rotation in double: x is [tokens][heads][head_dim], half-split or
+ * interleaved pairs, theta_i = base^(-2i/rotary_dim). */
+static void reference(double *out, const float *x, size_t tokens, size_t heads,
+                      size_t head_dim, size_t rotary_dim, int interleaved, double base,
+                      const int64_t *pos) {
+  size_t t, h, i;
+  for (i = 0; i < tokens * heads * head_dim; i++) out[i] = x[i];
+  for (t = 0; t < tokens; t++)
+    for (h = 0; h < heads; h++)
+      for (i = 0; i < rotary_dim / 2; i++) {
         double theta = pow(base, -(double)(2 * i) / (double)rotary_dim);
-        double angle = (inverse ? -1.0 : 1.0) * (double)pos[t] * theta;
+        double angle = (double)pos[t] * theta;
         size_t o = (t * heads + h) * head_dim;
         size_t ia = interleaved ? o + 2 * i : o + i;
         size_t ib = interleaved ? o + 2 * i + 1 : o + i + rotary_dim / 2;
@@ -42,6 +46,12 @@ static void reference(double *out, const double *x, size_t tokens, size_t heads,
       }
 }
 
+static double f16_to_double(uint16_t h) { /* normal numbers and zero */
+  int sign = h >> 15, e = (h >> 10) & 0x1f, man = h & 0x3ff;
+  double v = e == 0 ? ldexp(man, -24) : ldexp(1024 + man, e - 25);
+  return sign ? -v : v;
+}
+
 static double bf16_to_double(uint16_t b) {
   uint32_t u = (uint32_t)b << 16;
   float f;
@@ -49,282 +59,465 @@ static double bf16_to_double(uint16_t b) {
   return f;
 }
 
-static uint16_t bf16_from_float_exact(float f) { /* only for values exact in bf16 */
+static uint16_t bf16_of(float f) { /* truncation: exact for the inputs used here */
   uint32_t u;
   memcpy(&u, &f, 4);
   return (uint16_t)(u >> 16);
 }
 
-static double f16_to_double(uint16_t h) { /* normal numbers and zero */
-  int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-  double v = exp == 0 ? ldexp(man, -24) : ldexp(1024 + man, exp - 25);
-  return sign ? -v : v;
+static RopeTensor dense(void *data, size_t len, uint32_t dtype, size_t heads) {
+  RopeTensor t;
+  memset(&t, 0, sizeof t);
+  t.data = data;
+  t.len = len;
+  t.dtype = dtype;
+  t.layout = ROPE_TOKENS_HEADS;
+  t.heads = heads;
+  return t;
 }
 
-static uint16_t f16_from_small_int_over_4(int k) { /* exact f16 bits of k/4, |k| < 1024 */
-  if (k == 0) return 0;
-  int sign = k < 0;
-  int m = sign ? -k : k, e = 0;
-  while (m >= 2048) { m >>= 1; e++; }
-  while (m < 1024) { m <<= 1; e--; }
-  /* value = m * 2^(e) / 4 = (m/1024) * 2^(e + 10 - 2) */
-  int exp = e + 8 + 15;
-  return (uint16_t)((sign << 15) | (exp << 10) | (m - 1024));
+static RopeTensor window(RopeTensor t, size_t first_token) {
+  t.window = 1;
+  t.first_token = first_token;
+  return t;
 }
 
-static RopeHandle *make(uint32_t head_dim, uint32_t rotary_dim, uint32_t layout, double base) {
-  RopeConfig c = rope_config_default(head_dim);
-  c.rotary_dim = rotary_dim;
+static RopePositions start_at(uint64_t start) {
+  RopePositions p;
+  memset(&p, 0, sizeof p);
+  p.kind = ROPE_POS_START;
+  p.start = start;
+  return p;
+}
+
+static RopeHandle *make(uint32_t head_dim, uint32_t layout, double base) {
+  RopeConfig c;
+  RopeHandle *r = NULL;
+  rope_config_init(&c, head_dim);
   c.layout = layout;
   c.base = base;
-  RopeHandle *r = NULL;
-  int rc = rope_create(&c, &r);
-  CHECK(rc == ROPE_OK && r != NULL, "rope_create: %s", rope_error_message(rc));
+  OK(rope_create(&c, NULL, 0, &r, NULL));
   return r;
 }
 
-static void test_f32_against_formula(void) {
-  enum { T = 3, H = 2, D = 8, R = 6 };
-  uint32_t positions[T] = {5, 100000, 3};
-  uint64_t pos64[T] = {5, 100000, 3};
-  for (int interleaved = 0; interleaved <= 1; interleaved++) {
-    RopeHandle *r = make(D, R, interleaved ? ROPE_LAYOUT_INTERLEAVED : ROPE_LAYOUT_HALF_SPLIT, 10000.0);
-    float x[T * H * D];
-    double xd[T * H * D], want[T * H * D];
-    for (int i = 0; i < T * H * D; i++) xd[i] = x[i] = (float)((i * 37 % 23) - 11) / 7.0f;
-    reference(want, xd, T, H, D, R, interleaved, 10000.0, pos64, 0);
-    int rc = rope_rotate_f32(r, NULL, x, T * H * D, H, 0, positions, T, 0);
-    CHECK(rc == ROPE_OK, "rotate_f32: %s", rope_error_message(rc));
-    for (int i = 0; i < T * H * D; i++) {
-      double tol = 4.0 * ldexp(1.0, -24) * 2.0 * 11.0 / 7.0 * 2;
-      CHECK(fabs(x[i] - want[i]) <= tol, "f32 %s element %d: got %.9g want %.9g",
-            interleaved ? "interleaved" : "half-split", i, x[i], want[i]);
-      if (i % D >= R) CHECK(x[i] == (float)xd[i], "pass-through channel %d changed", i);
+static float lcg(uint32_t *s) {
+  *s = *s * 1664525u + 1013904223u;
+  return (float)((*s >> 8) % 2001) / 250.0f - 4.0f;
+}
+
+#define HD 64
+#define TOK 3
+#define HEADS 4
+#define N (TOK * HEADS * HD)
+
+static void test_apply_against_reference(void) {
+  uint32_t s = 7, layout;
+  for (layout = 0; layout < 2; layout++) {
+    RopeHandle *r = make(HD, layout, 10000.0);
+    float x[N], y[N];
+    double want[N];
+    int64_t pos[TOK] = {5, 1000, 500000};
+    uint64_t upos[TOK] = {5, 1000, 500000};
+    RopePositions p;
+    RopeTensor t = dense(y, N, ROPE_F32, HEADS);
+    size_t i;
+    double worst = 0;
+    for (i = 0; i < N; i++) x[i] = y[i] = lcg(&s);
+    memset(&p, 0, sizeof p);
+    p.kind = ROPE_POS_U64;
+    p.list = upos;
+    p.n = TOK;
+    OK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, NULL));
+    reference(want, x, TOK, HEADS, HD, HD, layout == ROPE_LAYOUT_INTERLEAVED, 10000.0, pos);
+    for (i = 0; i < N; i++) {
+      double e = fabs(y[i] - want[i]);
+      if (e > worst) worst = e;
     }
-    /* Inverse gives the input back. */
-    rc = rope_rotate_f32(r, NULL, x, T * H * D, H, 0, positions, T, ROPE_INVERSE);
-    CHECK(rc == ROPE_OK, "inverse: %s", rope_error_message(rc));
-    for (int i = 0; i < T * H * D; i++) CHECK(fabs(x[i] - xd[i]) <= 1e-6, "inverse element %d", i);
+    CHECK(worst < 5e-6, "f32 rotation within 5e-6 of the double reference (exact angles)");
+    /* The true inverse gives the input back. */
+    OK(rope_apply(r, NULL, &t, &p, ROPE_INVERSE, NULL));
+    worst = 0;
+    for (i = 0; i < N; i++)
+      if (fabs(y[i] - x[i]) > worst) worst = fabs(y[i] - x[i]);
+    CHECK(worst < 1e-5, "inverse gives the input back");
     rope_destroy(r);
   }
 }
 
-/* DeepSeek's layout: interleaved pairs in, half-split order out; the inverse back. */
-static void test_deepseek_layout(void) {
-  enum { D = 8 };
-  RopeHandle *r = make(D, 0, ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT, 10000.0);
-  float x[D] = {0, 1, 2, 3, 4, 5, 6, 7};
-  int rc = rope_rotate_f32(r, NULL, x, D, 1, 0, NULL, 0, 0); /* position 0: only the reorder */
-  CHECK(rc == ROPE_OK, "deepseek: %s", rope_error_message(rc));
-  const float want[D] = {0, 2, 4, 6, 1, 3, 5, 7};
-  for (int i = 0; i < D; i++) CHECK(x[i] == want[i], "deepseek element %d: %g", i, x[i]);
-  rc = rope_rotate_f32(r, NULL, x, D, 1, 0, NULL, 0, ROPE_INVERSE);
-  CHECK(rc == ROPE_OK, "deepseek inverse: %s", rope_error_message(rc));
-  for (int i = 0; i < D; i++) CHECK(x[i] == (float)i, "deepseek inverse element %d: %g", i, x[i]);
-  rope_destroy(r);
-}
-
-static void test_qk_table_and_start(void) {
-  enum { T = 4, HQ = 4, HK = 2, D = 16 };
-  RopeHandle *r = make(D, 0, ROPE_LAYOUT_HALF_SPLIT, 500000.0);
-  float q[T * HQ * D], k[T * HK * D], q2[T * HQ * D], k2[T * HK * D];
-  double qd[T * HQ * D], kd[T * HK * D], want[T * HQ * D];
-  for (int i = 0; i < T * HQ * D; i++) qd[i] = q[i] = q2[i] = (float)(i % 13) * 0.25f - 1.5f;
-  for (int i = 0; i < T * HK * D; i++) kd[i] = k[i] = k2[i] = (float)(i % 7) * 0.5f - 1.0f;
-  int rc = rope_rotate_qk_f32(r, NULL, q, T * HQ * D, HQ, k, T * HK * D, HK, 4094, NULL, 0, 0);
-  CHECK(rc == ROPE_OK, "qk: %s", rope_error_message(rc));
-  uint64_t pos[T] = {4094, 4095, 4096, 4097};
-  reference(want, qd, T, HQ, D, D, 0, 500000.0, pos, 0);
-  for (int i = 0; i < T * HQ * D; i++) CHECK(fabs(q[i] - want[i]) <= 2e-6, "q element %d", i);
-  reference(want, kd, T, HK, D, D, 0, 500000.0, pos, 0);
-  for (int i = 0; i < T * HK * D; i++) CHECK(fabs(k[i] - want[i]) <= 2e-6, "k element %d", i);
-
-  /* The same through a table: the same bits. */
-  size_t len = 0;
-  rc = rope_table_len(r, 4098, &len);
-  CHECK(rc == ROPE_OK && len == 4098 * D, "table_len %zu", len);
-  float *storage = malloc(len * sizeof(float));
-  rc = rope_table_build(r, 4098, storage, len);
-  CHECK(rc == ROPE_OK, "table_build: %s", rope_error_message(rc));
-  RopeTable table = {storage, len, 4098};
-  rc = rope_rotate_qk_f32(r, &table, q2, T * HQ * D, HQ, k2, T * HK * D, HK, 4094, NULL, 0, 0);
-  CHECK(rc == ROPE_OK, "qk table: %s", rope_error_message(rc));
-  CHECK(memcmp(q, q2, sizeof q) == 0 && memcmp(k, k2, sizeof k) == 0, "table bits differ from on the fly");
-  /* Past the table: error, untouched. */
-  memcpy(q2, q, sizeof q);
-  rc = rope_rotate_f32(r, &table, q2, T * HQ * D, HQ, 4095, NULL, 0, 0);
-  CHECK(rc == ROPE_ERR_POSITION_OUT_OF_TABLE, "past table: %d", rc);
-  CHECK(memcmp(q, q2, sizeof q) == 0, "buffer changed by a failing call");
+static void test_16_bit_and_tables(void) {
+  RopeHandle *r = make(HD, ROPE_LAYOUT_HALF_SPLIT, 500000.0);
+  uint16_t h[N], b[N], hb[N], b2[N];
+  float x[N], fly[N], full[N], compact[N];
+  double want[N];
+  int64_t pos[TOK] = {4093, 4094, 4095};
+  RopePositions p = start_at(4093);
+  RopeTable table;
+  size_t len = 0, i;
+  uint32_t s = 3;
+  int same = 1, close16 = 1;
+  float *storage;
+  double *cstorage;
+  RopeTensor t;
+  for (i = 0; i < N; i++) {
+    x[i] = fly[i] = full[i] = compact[i] = (float)((int)(lcg(&s) * 4)) / 4.0f;
+    b[i] = b2[i] = bf16_of(x[i]);
+  }
+  t = dense(fly, N, ROPE_F32, HEADS);
+  OK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, NULL));
+  /* A full table and a compact one give the on-the-fly bits. */
+  OK(rope_table_len(r, ROPE_TABLE_FULL, 4096, &len, NULL));
+  storage = (float *)malloc(len * sizeof(float));
+  table.kind = ROPE_TABLE_FULL;
+  table.data = storage;
+  table.len = len;
+  table.max_pos = 4096;
+  OK(rope_table_build(r, &table, NULL));
+  t = dense(full, N, ROPE_F32, HEADS);
+  OK(rope_apply(r, &table, &t, &p, ROPE_FORWARD, NULL));
+  OK(rope_table_len(r, ROPE_TABLE_COMPACT, 4096, &len, NULL));
+  cstorage = (double *)malloc(len * sizeof(double));
+  table.kind = ROPE_TABLE_COMPACT;
+  table.data = cstorage;
+  table.len = len;
+  OK(rope_table_build(r, &table, NULL));
+  t = dense(compact, N, ROPE_F32, HEADS);
+  OK(rope_apply(r, &table, &t, &p, ROPE_FORWARD, NULL));
+  for (i = 0; i < N; i++) {
+    if (memcmp(&fly[i], &full[i], 4) != 0) same = 0;
+    if (fabs(fly[i] - compact[i]) > 1e-6 * (1 + fabs(fly[i]))) same = 0;
+  }
+  CHECK(same, "full table bits == on the fly; compact within 1 ulp");
+  /* f16 and bf16 in place: within their rounding of the reference. */
+  reference(want, x, TOK, HEADS, HD, HD, 0, 500000.0, pos);
+  {
+    RopeTensor th;
+    RopePositions p0 = start_at(0);
+    p0.kind = ROPE_POS_SAME; /* every token at 0: only converted */
+    /* f16 inputs: the f32 values converted by the library itself (an identity step). */
+    RopeTensor src = dense(x, N, ROPE_F32, HEADS), dst = dense(h, N, ROPE_F16, HEADS);
+    OK(rope_apply_into(r, NULL, &src, &dst, &p0, ROPE_FORWARD, NULL));
+    th = dense(h, N, ROPE_F16, HEADS);
+    OK(rope_apply(r, NULL, &th, &p, ROPE_FORWARD, NULL));
+    t = dense(b, N, ROPE_BF16, HEADS);
+    OK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, NULL));
+    for (i = 0; i < N; i++) {
+      if (fabs(f16_to_double(h[i]) - want[i]) > 2e-3 * (1 + fabs(want[i]))) close16 = 0;
+      if (fabs(bf16_to_double(b[i]) - want[i]) > 8e-3 * (1 + fabs(want[i]))) close16 = 0;
+    }
+    CHECK(close16, "f16 and bf16 within their rounding of the reference");
+    /* bf16 into bf16 out of place == in place. */
+    src = dense(b2, N, ROPE_BF16, HEADS);
+    dst = dense(hb, N, ROPE_BF16, HEADS);
+    OK(rope_apply_into(r, NULL, &src, &dst, &p, ROPE_FORWARD, NULL));
+    CHECK(memcmp(hb, b, sizeof b) == 0, "bf16 into == bf16 in place, bit for bit");
+  }
   free(storage);
+  free(cstorage);
   rope_destroy(r);
 }
 
-static void test_16_bit(void) {
-  enum { H = 3, D = 32 };
-  RopeHandle *r = make(D, 0, ROPE_LAYOUT_INTERLEAVED, 10000.0);
-  uint16_t xb[H * D], xh[H * D];
-  double xd_b[H * D], xd_h[H * D], want[H * D];
-  for (int i = 0; i < H * D; i++) {
-    float v = (float)((i % 17) - 8) * 0.75f;
-    xb[i] = bf16_from_float_exact(v);
-    xd_b[i] = bf16_to_double(xb[i]);
-    xh[i] = f16_from_small_int_over_4((i % 19) * 3 - 27);
-    xd_h[i] = f16_to_double(xh[i]);
-  }
-  uint32_t p = 777;
-  uint64_t p64 = 777;
-  CHECK(rope_rotate_bf16(r, NULL, xb, H * D, H, 0, &p, 1, 0) == ROPE_OK, "bf16");
-  reference(want, xd_b, 1, H, D, D, 1, 10000.0, &p64, 0);
-  for (int i = 0; i < H * D; i++) {
-    double got = bf16_to_double(xb[i]);
-    CHECK(fabs(got - want[i]) <= fabs(want[i]) / 256.0 + 1e-6, "bf16 element %d: %g vs %g", i, got, want[i]);
-  }
-  CHECK(rope_rotate_f16(r, NULL, xh, H * D, H, 0, &p, 1, 0) == ROPE_OK, "f16");
-  reference(want, xd_h, 1, H, D, D, 1, 10000.0, &p64, 0);
-  for (int i = 0; i < H * D; i++) {
-    double got = f16_to_double(xh[i]);
-    CHECK(fabs(got - want[i]) <= fabs(want[i]) / 2048.0 + 1e-4, "f16 element %d: %g vs %g", i, got, want[i]);
+static void test_decode_and_caches(void) {
+  enum { Q = 8, KV = 2, CAP = 16 };
+  RopeHandle *r = make(HD, ROPE_LAYOUT_HALF_SPLIT, 500000.0);
+  float q[Q * HD], k[KV * HD], v[KV * HD], q_want[Q * HD];
+  uint16_t kc[CAP * KV * HD], vc[CAP * KV * HD], kc_want[CAP * KV * HD], vc_want[CAP * KV * HD];
+  RopePositions p = start_at(9), zero;
+  RopeTensor tq, tk, tv, tkc, tvc, w;
+  uint32_t s = 11;
+  size_t i;
+  memset(&zero, 0, sizeof zero);
+  zero.kind = ROPE_POS_SAME; /* every token at 0: a plain conversion */
+  for (i = 0; i < Q * HD; i++) q[i] = q_want[i] = lcg(&s);
+  for (i = 0; i < KV * HD; i++) { k[i] = lcg(&s); v[i] = lcg(&s); }
+  for (i = 0; i < CAP * KV * HD; i++) kc[i] = vc[i] = kc_want[i] = vc_want[i] = 0x7e00;
+  /* Three steps. */
+  tq = dense(q_want, Q * HD, ROPE_F32, Q);
+  OK(rope_apply(r, NULL, &tq, &p, ROPE_FORWARD, NULL));
+  tk = dense(k, KV * HD, ROPE_F32, KV);
+  w = window(dense(kc_want, CAP * KV * HD, ROPE_F16, KV), 9);
+  OK(rope_apply_into(r, NULL, &tk, &w, &p, ROPE_FORWARD, NULL));
+  tv = dense(v, KV * HD, ROPE_F32, KV);
+  w = window(dense(vc_want, CAP * KV * HD, ROPE_F16, KV), 9);
+  OK(rope_apply_into(r, NULL, &tv, &w, &zero, ROPE_FORWARD, NULL));
+  /* One call. */
+  tq = dense(q, Q * HD, ROPE_F32, Q);
+  tkc = window(dense(kc, CAP * KV * HD, ROPE_F16, KV), 9);
+  tvc = window(dense(vc, CAP * KV * HD, ROPE_F16, KV), 9);
+  OK(rope_decode(r, NULL, &tq, &tk, &tv, &tkc, &tvc, &p, NULL));
+  CHECK(memcmp(q, q_want, sizeof q) == 0, "decode: q == rope_apply");
+  CHECK(memcmp(kc, kc_want, sizeof kc) == 0, "decode: k cache == rope_apply_into (rows outside untouched)");
+  CHECK(memcmp(vc, vc_want, sizeof vc) == 0, "decode: v cache == v converted");
+  /* A window past the capacity: an error naming the cache, nothing written. */
+  {
+    RopeErrorInfo e;
+    uint16_t before[CAP * KV * HD];
+    memcpy(before, kc, sizeof kc);
+    tkc = window(dense(kc, CAP * KV * HD, ROPE_F16, KV), CAP);
+    tvc = window(dense(vc, CAP * KV * HD, ROPE_F16, KV), CAP);
+    CHECK(rope_decode(r, NULL, &tq, &tk, &tv, &tkc, &tvc, &p, &e) == ROPE_ERR_NO_ROOM, "no room");
+    CHECK(e.code == ROPE_ERR_NO_ROOM && strstr(e.message, "k_cache") && strstr(e.message, "16 token rows"),
+          "the detail names the cache and its capacity");
+    CHECK(memcmp(before, kc, sizeof kc) == 0, "nothing written");
   }
   rope_destroy(r);
 }
 
-static void expect_create_error(RopeConfig c, int want, const char *what) {
-  RopeHandle *r = (RopeHandle *)&c; /* must be reset to NULL */
-  int rc = rope_create(&c, &r);
-  CHECK(rc == want && r == NULL, "%s: got %d (%s), want %d", what, rc, rope_error_message(rc), want);
-}
-
-static void test_errors(void) {
-  RopeConfig c = rope_config_default(8);
-  c.head_dim = 7; expect_create_error(c, ROPE_ERR_ODD_DIM, "odd head_dim");
-  c = rope_config_default(0); expect_create_error(c, ROPE_ERR_ZERO_DIM, "zero head_dim");
-  c = rope_config_default(8); c.rotary_dim = 10; expect_create_error(c, ROPE_ERR_ROTARY_DIM_TOO_LARGE, "rotary > head");
-  c = rope_config_default(2048); expect_create_error(c, ROPE_ERR_ROTARY_DIM_OVER_MAX, "rotary over max");
-  c = rope_config_default(8); c.base = 1.0; expect_create_error(c, ROPE_ERR_BAD_BASE, "base 1");
-  c = rope_config_default(8); c.scale = 0.0; expect_create_error(c, ROPE_ERR_BAD_SCALE, "scale 0");
-  c = rope_config_default(8); c.layout = 7; expect_create_error(c, ROPE_ERR_BAD_ENUM, "layout 7");
-  c = rope_config_default(8); c.backend = 42; expect_create_error(c, ROPE_ERR_BAD_ENUM, "backend 42");
-  double freqs[4] = {1.0, 0.5, -0.25, 0.1};
-  c = rope_config_default(8); c.inv_freq = freqs; c.n_inv_freq = 3;
-  expect_create_error(c, ROPE_ERR_WRONG_LENGTH, "3 frequencies");
-  c.n_inv_freq = 4; expect_create_error(c, ROPE_ERR_BAD_FREQUENCY, "negative frequency");
-  CHECK(rope_create(NULL, NULL) == ROPE_ERR_NULL, "create(NULL, NULL)");
-  RopeHandle *out = NULL;
-  CHECK(rope_create(NULL, &out) == ROPE_ERR_NULL && out == NULL, "create(NULL config)");
-  for (int b = ROPE_BACKEND_SCALAR; b <= ROPE_BACKEND_AVX512_BF16; b++) {
-    c = rope_config_default(8);
-    c.backend = b;
-    RopeHandle *r = NULL;
-    int rc = rope_create(&c, &r);
-    if (rope_backend_available(b)) {
-      CHECK(rc == ROPE_OK && rope_backend(r) == b, "backend %s", rope_backend_name(b));
-    } else {
-      CHECK(rc == ROPE_ERR_BACKEND_UNAVAILABLE, "unavailable backend %s: %d", rope_backend_name(b), rc);
+static void test_packed_strided_shift(void) {
+  enum { Q = 4, KV = 2, ROW = (Q + 2 * KV) * HD, CAP = 8 };
+  RopeHandle *r = make(HD, ROPE_LAYOUT_INTERLEAVED, 10000.0);
+  float qkv[TOK * ROW], qkv2[TOK * ROW], split[TOK * (Q + KV) * HD];
+  float kc[CAP * KV * HD], vc[CAP * KV * HD], kc2[CAP * KV * HD];
+  RopePositions p = start_at(40);
+  RopeTensor t, kt, kw;
+  uint32_t s = 5;
+  size_t i, tk;
+  int same = 1;
+  for (i = 0; i < TOK * ROW; i++) qkv[i] = qkv2[i] = lcg(&s);
+  /* In place == rotating Q and K as one [tokens, q + kv] view of the rows. */
+  t = dense(qkv, TOK * ROW, ROPE_F32, Q + 2 * KV);
+  OK(rope_packed_qkv(r, NULL, &t, Q, KV, &p, ROPE_FORWARD, NULL));
+  for (tk = 0; tk < TOK; tk++) memcpy(split + tk * (Q + KV) * HD, qkv2 + tk * ROW, (Q + KV) * HD * 4);
+  t = dense(split, TOK * (Q + KV) * HD, ROPE_F32, Q + KV);
+  OK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, NULL));
+  for (tk = 0; tk < TOK; tk++)
+    if (memcmp(split + tk * (Q + KV) * HD, qkv + tk * ROW, (Q + KV) * HD * 4) != 0) same = 0;
+  CHECK(same, "packed in place == the split buffers");
+  /* Into caches: K == the K view (ROPE_IN_ROWS) rotated into a window. */
+  memset(kc, 0, sizeof kc);
+  memset(vc, 0, sizeof vc);
+  memset(kc2, 0, sizeof kc2);
+  t = dense(qkv2, TOK * ROW, ROPE_F32, Q + 2 * KV);
+  kt = t;
+  kt.layout = ROPE_IN_ROWS;
+  kt.heads = KV;
+  kt.row_heads = Q + 2 * KV;
+  kt.first_head = Q;
+  kw = window(dense(kc2, CAP * KV * HD, ROPE_F32, KV), 2);
+  OK(rope_apply_into(r, NULL, &kt, &kw, &p, ROPE_FORWARD, NULL));
+  {
+    RopeTensor tkc = window(dense(kc, CAP * KV * HD, ROPE_F32, KV), 2);
+    RopeTensor tvc = window(dense(vc, CAP * KV * HD, ROPE_F32, KV), 2);
+    OK(rope_packed_qkv_into(r, NULL, &t, Q, KV, &tkc, &tvc, &p, NULL));
+  }
+  CHECK(memcmp(kc, kc2, sizeof kc) == 0, "packed into: k cache == the K view into the cache");
+  CHECK(memcmp(vc + 2 * KV * HD, qkv2 + (Q + KV) * HD, KV * HD * 4) == 0, "packed into: v copied");
+  /* A strided view with padded rows == the dense call; the padding untouched. */
+  {
+    enum { PAD = 5, SROW = HEADS * HD + PAD };
+    float d[N], sp[TOK * SROW];
+    uint32_t s2 = 9;
+    RopeTensor st;
+    int ok = 1;
+    for (i = 0; i < N; i++) d[i] = lcg(&s2);
+    for (tk = 0; tk < TOK; tk++) {
+      memcpy(sp + tk * SROW, d + tk * HEADS * HD, HEADS * HD * 4);
+      for (i = 0; i < PAD; i++) sp[tk * SROW + HEADS * HD + i] = -9.0f;
     }
-    rope_destroy(r);
+    t = dense(d, N, ROPE_F32, HEADS);
+    OK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, NULL));
+    st = dense(sp, TOK * SROW, ROPE_F32, HEADS);
+    st.layout = ROPE_STRIDED;
+    st.token_stride = SROW;
+    st.head_stride = HD;
+    OK(rope_apply(r, NULL, &st, &p, ROPE_FORWARD, NULL));
+    for (tk = 0; tk < TOK; tk++) {
+      if (memcmp(sp + tk * SROW, d + tk * HEADS * HD, HEADS * HD * 4) != 0) ok = 0;
+      for (i = 0; i < PAD; i++)
+        if (sp[tk * SROW + HEADS * HD + i] != -9.0f) ok = 0;
+    }
+    CHECK(ok, "strided view == dense call, padding untouched");
   }
-
-  RopeHandle *r = make(8, 0, ROPE_LAYOUT_HALF_SPLIT, 10000.0);
-  float x[48], orig[48], k[40];
-  for (int i = 0; i < 48; i++) x[i] = orig[i] = (float)i;
-  for (int i = 0; i < 40; i++) k[i] = (float)i;
-  uint32_t three[3] = {1, 2, 3};
-  size_t table_len = 0;
-  struct { int rc, want; const char *what; } cases[] = {
-    {rope_rotate_f32(NULL, NULL, x, 48, 2, 0, NULL, 0, 0), ROPE_ERR_NULL, "NULL rope"},
-    {rope_rotate_f32(r, NULL, NULL, 48, 2, 0, NULL, 0, 0), ROPE_ERR_NULL, "NULL x"},
-    {rope_rotate_f32(r, NULL, x, 48, 0, 0, NULL, 0, 0), ROPE_ERR_ZERO_HEADS, "zero heads"},
-    {rope_rotate_f32(r, NULL, x, 48, 5, 0, NULL, 0, 0), ROPE_ERR_BUFFER_LENGTH, "48 not a multiple of 40"},
-    {rope_rotate_f32(r, NULL, x, 48, 2, 0, three, 2, 0), ROPE_ERR_BUFFER_LENGTH, "2 positions for 3 tokens"},
-    {rope_rotate_f32(r, NULL, x, 48, 2, (1ull << 53) - 2, NULL, 0, 0), ROPE_ERR_POSITION_TOO_LARGE, "position 2^53"},
-    {rope_rotate_f32(r, NULL, x, 48, SIZE_MAX / 2, 0, NULL, 0, 0), ROPE_ERR_SIZE_OVERFLOW, "heads overflow"},
-    {rope_rotate_f32(r, NULL, x, 48, 2, 0, NULL, 0, 8), ROPE_ERR_BAD_ENUM, "unknown flag"},
-    {rope_rotate_f32(r, NULL, x, 48, 2, 0, NULL, 0, ROPE_INVERSE | ROPE_TRANSPOSE), ROPE_ERR_BAD_ENUM, "inverse and transpose"},
-    {rope_rotate_qk_f32(r, NULL, x, 48, 2, k, 40, 1, 0, NULL, 0, 0), ROPE_ERR_TOKEN_MISMATCH, "3 q tokens, 5 k tokens"},
-    {rope_table_build(r, 4, x, 48), ROPE_ERR_WRONG_LENGTH, "table storage 48 for 32"},
-    {rope_set_backend(r, 99), ROPE_ERR_BAD_ENUM, "set backend 99"},
-    {rope_table_len(r, SIZE_MAX, &table_len), ROPE_ERR_SIZE_OVERFLOW, "table_len overflow"},
-  };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    CHECK(cases[i].rc == cases[i].want, "%s: got %d (%s), want %d", cases[i].what, cases[i].rc,
-          rope_error_message(cases[i].rc), cases[i].want);
-  CHECK(memcmp(x, orig, sizeof x) == 0, "a failing call changed the buffer");
-  for (int i = 0; i < 40; i++) CHECK(k[i] == (float)i, "a failing qk call changed k");
-  /* Every code has its own message. */
-  for (int a = ROPE_ERR_INTERNAL; a <= ROPE_OK; a++)
-    for (int b = a + 1; b <= ROPE_OK; b++)
-      CHECK(strcmp(rope_error_message(a), rope_error_message(b)) != 0, "codes %d and %d share a message", a, b);
-  CHECK(strcmp(rope_error_message(-1000), "unknown error code") == 0, "unknown code message");
+  /* Shift by -30 == rotating at the positions 30 lower (within rounding). */
+  {
+    float a[N], bb[N];
+    RopePositions p10 = start_at(10);
+    uint32_t s3 = 13;
+    double worst = 0;
+    for (i = 0; i < N; i++) a[i] = bb[i] = lcg(&s3);
+    t = dense(a, N, ROPE_F32, HEADS);
+    OK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, NULL));
+    OK(rope_shift(r, &t, -30, NULL));
+    t = dense(bb, N, ROPE_F32, HEADS);
+    OK(rope_apply(r, NULL, &t, &p10, ROPE_FORWARD, NULL));
+    for (i = 0; i < N; i++)
+      if (fabs(a[i] - bb[i]) > worst) worst = fabs(a[i] - bb[i]);
+    CHECK(worst < 1e-5, "shift == rotating at the new positions");
+  }
   rope_destroy(r);
 }
 
-static void test_ggml(void) {
-  enum { T = 3, H = 2, D = 8, R = 6 };
-  uint32_t positions[T] = {5, 100000, 3}, doubled[T] = {10, 200000, 6};
-  float a[T * H * D], b[T * H * D];
-  for (int i = 0; i < T * H * D; i++) a[i] = b[i] = (float)((i * 37 % 23) - 11) / 7.0f;
-  /* ggml's plain RoPE is the same description as rope_create's: the same bits. */
-  RopeGgmlParams g = rope_ggml_params_default(D, R, 10000.0);
-  g.layout = ROPE_LAYOUT_INTERLEAVED;
-  RopeHandle *plain = make(D, R, ROPE_LAYOUT_INTERLEAVED, 10000.0), *gg = NULL;
-  int rc = rope_create_ggml(&g, &gg);
-  CHECK(rc == ROPE_OK && gg != NULL, "create_ggml: %s", rope_error_message(rc));
-  rope_rotate_f32(plain, NULL, a, T * H * D, H, 0, positions, T, 0);
-  rope_rotate_f32(gg, NULL, b, T * H * D, H, 0, positions, T, 0);
-  CHECK(memcmp(a, b, sizeof a) == 0, "ggml default differs from rope_create");
-  rope_destroy(gg);
-  /* freq_scale 0.5 (linear interpolation) at positions 2p is plain RoPE at p, exactly. */
-  g.freq_scale = 0.5;
-  CHECK(rope_create_ggml(&g, &gg) == ROPE_OK, "create_ggml freq_scale");
-  for (int i = 0; i < T * H * D; i++) a[i] = b[i] = (float)((i * 37 % 23) - 11) / 7.0f;
-  rope_rotate_f32(plain, NULL, a, T * H * D, H, 0, positions, T, 0);
-  rope_rotate_f32(gg, NULL, b, T * H * D, H, 0, doubled, T, 0);
-  CHECK(memcmp(a, b, sizeof a) == 0, "freq_scale 0.5 at 2p differs from plain at p");
-  rope_destroy(gg);
-  /* YaRN on: every pair's length grows by attn_factor * (1 + 0.1 ln(1 / freq_scale)). */
-  g = rope_ggml_params_default(D, D, 10000.0);
-  g.freq_scale = 0.25; g.ext_factor = 1.0; g.n_ctx_orig = 64;
-  CHECK(rope_create_ggml(&g, &gg) == ROPE_OK, "create_ggml yarn");
-  for (int i = 0; i < T * H * D; i++) a[i] = b[i] = (float)((i * 37 % 23) - 11) / 7.0f;
-  rope_rotate_f32(gg, NULL, b, T * H * D, H, 0, positions, T, 0);
-  double m = 1.0 + 0.1 * log(4.0);
-  for (int row = 0; row < T * H; row++)
-    for (int i = 0; i < D / 2; i++) {
-      const float *x = a + row * D, *y = b + row * D;
-      double n0 = hypot(x[i], x[i + D / 2]), n1 = hypot(y[i], y[i + D / 2]);
-      CHECK(fabs(n1 - m * n0) <= 1e-5 * (1.0 + n0), "yarn magnitude row %d pair %d: %g vs %g", row, i, n1, m * n0);
-    }
-  rope_destroy(gg);
-  rope_destroy(plain);
-  /* Bad parameters: typed errors, *out NULL. */
-  RopeGgmlParams bad = rope_ggml_params_default(D, R, 10000.0);
-  bad.freq_scale = 0.0;
-  gg = (RopeHandle *)&bad;
-  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_PARAMETER && gg == NULL, "freq_scale 0");
-  bad = rope_ggml_params_default(D, R, 10000.0);
-  bad.ext_factor = 1.0;
-  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_PARAMETER && gg == NULL, "yarn without n_ctx_orig");
-  double ff[2] = {1.0, 2.0};
-  bad = rope_ggml_params_default(D, R, 10000.0);
-  bad.freq_factors = ff; bad.n_freq_factors = 2;
-  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_WRONG_LENGTH && gg == NULL, "2 freq factors for 3 pairs");
-  bad = rope_ggml_params_default(D, R, 1.0);
-  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_BASE && gg == NULL, "freq_base 1");
-  bad = rope_ggml_params_default(D, R, 10000.0);
-  bad.layout = 9;
-  CHECK(rope_create_ggml(&bad, &gg) == ROPE_ERR_BAD_ENUM && gg == NULL, "layout 9");
-  CHECK(rope_create_ggml(NULL, &gg) == ROPE_ERR_NULL && gg == NULL, "create_ggml(NULL)");
-  CHECK(strcmp(rope_error_message(ROPE_ERR_BAD_PARAMETER), "unknown error code") != 0, "message");
+/* A GGUF file's metadata for the lookup callback: a Llama 3 model. */
+static int32_t lookup(void *user, const char *key, RopeGgufValue *out) {
+  (void)user;
+  if (strcmp(key, "general.architecture") == 0) {
+    out->kind = ROPE_GGUF_STR;
+    out->data = "llama";
+    out->len = 5;
+  } else if (strcmp(key, "llama.rope.freq_base") == 0) {
+    out->kind = ROPE_GGUF_F32;
+    out->f = 500000.0;
+  } else if (strcmp(key, "llama.attention.key_length") == 0) {
+    out->kind = ROPE_GGUF_U32;
+    out->u = 128;
+  }
+  return 0;
+}
+
+static int32_t failing_lookup(void *user, const char *key, RopeGgufValue *out) {
+  (void)user;
+  (void)key;
+  (void)out;
+  return 7;
+}
+
+static void test_constructors(void) {
+  RopeConfig c;
+  RopeGgmlParams g;
+  RopeHandle *a = NULL, *b = NULL, *in_mem = NULL;
+  RopeInfo info;
+  RopeErrorInfo e;
+  void *mem;
+  float x1[HEADS * HD], x2[HEADS * HD];
+  RopePositions p = start_at(77);
+  RopeTensor t;
+  size_t i;
+  const char *json =
+      "{\"model_type\": \"llama\", \"hidden_size\": 4096, \"num_attention_heads\": 32, "
+      "\"max_position_embeddings\": 131072, \"rope_theta\": 500000.0, "
+      "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, "
+      "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192}}";
+  /* ggml's neox mode == the same description from a config, bit for bit. */
+  rope_ggml_params_init(&g, HD, HD, 10000.0);
+  OK(rope_create_ggml(&g, NULL, 0, &a, NULL));
+  rope_config_init(&c, HD);
+  mem = malloc(rope_handle_size());
+  OK(rope_create(&c, mem, rope_handle_size(), &in_mem, NULL));
+  CHECK(in_mem == mem, "a handle in caller memory");
+  for (i = 0; i < HEADS * HD; i++) x1[i] = x2[i] = (float)i / 100.0f;
+  t = dense(x1, HEADS * HD, ROPE_F32, HEADS);
+  OK(rope_apply(a, NULL, &t, &p, ROPE_FORWARD, NULL));
+  t = dense(x2, HEADS * HD, ROPE_F32, HEADS);
+  OK(rope_apply(in_mem, NULL, &t, &p, ROPE_FORWARD, NULL));
+  CHECK(memcmp(x1, x2, sizeof x1) == 0, "ggml neox == config half-split");
+  rope_destroy(a);
+  rope_destroy(in_mem); /* nothing to free: the memory is ours */
+  free(mem);
+  /* Schedules: YaRN's attention factor is the magnitude; Llama 3 from the config. */
+  rope_config_init(&c, 128);
+  c.scaling = ROPE_SCALING_YARN;
+  c.factor = 4.0;
+  c.original_max_position_embeddings = 32768;
+  OK(rope_create(&c, NULL, 0, &a, NULL));
+  OK(rope_info(a, &info));
+  CHECK(info.pairs == 64 && info.scale > 1.13 && info.scale < 1.14, "YaRN factor 4: scale 0.1 ln 4 + 1");
+  rope_destroy(a);
+  c.scaling = ROPE_SCALING_LLAMA3;
+  c.factor = 8.0;
+  c.original_max_position_embeddings = 8192;
+  c.base = 500000.0;
+  OK(rope_create(&c, NULL, 0, &a, NULL));
+  /* The same model from its config.json. */
+  OK(rope_create_hf_json(json, strlen(json), ROPE_LAYER_FULL, 4096, ROPE_BACKEND_AUTO, NULL, 0, &b, NULL));
+  {
+    float y1[32 * 128], y2[32 * 128];
+    RopePositions far = start_at(100000);
+    for (i = 0; i < 32 * 128; i++) y1[i] = y2[i] = (float)(i % 97) / 50.0f;
+    t = dense(y1, 32 * 128, ROPE_F32, 32);
+    OK(rope_apply(a, NULL, &t, &far, ROPE_FORWARD, NULL));
+    t = dense(y2, 32 * 128, ROPE_F32, 32);
+    OK(rope_apply(b, NULL, &t, &far, ROPE_FORWARD, NULL));
+    CHECK(memcmp(y1, y2, sizeof y1) == 0, "config.json == the config struct, bit for bit");
+  }
+  rope_destroy(b);
+  /* The same from GGUF metadata (llama.cpp's Llama: neox pairs, no rope_freqs here). */
+  OK(rope_create_gguf(lookup, NULL, ROPE_BACKEND_AUTO, NULL, 0, &b, NULL));
+  OK(rope_info(b, &info));
+  CHECK(info.head_dim == 128 && info.layout == ROPE_LAYOUT_INTERLEAVED, "GGUF llama: normal (interleaved) pairs");
+  rope_destroy(b);
+  rope_destroy(a);
+  /* Errors, each with its code and a detail naming the argument. */
+  CHECK(rope_create_gguf(failing_lookup, NULL, ROPE_BACKEND_AUTO, NULL, 0, &b, &e) == ROPE_ERR_BAD_METADATA &&
+            b == NULL && strstr(e.message, "returned 7"),
+        "a failing lookup");
+  CHECK(rope_create_hf_json("{", 1, ROPE_LAYER_FULL, 0, ROPE_BACKEND_AUTO, NULL, 0, &b, &e) == ROPE_ERR_BAD_JSON,
+        "bad JSON");
+  rope_config_init(&c, 63);
+  CHECK(rope_create(&c, NULL, 0, &a, &e) == ROPE_ERR_ODD_DIM && strstr(e.message, "head_dim") &&
+            strstr(e.message, "63"),
+        "odd head_dim named with its value");
+  rope_config_init(&c, 64);
+  c.size = 16;
+  CHECK(rope_create(&c, NULL, 0, &a, &e) == ROPE_ERR_BAD_STRUCT_SIZE && strstr(e.message, "config.size"),
+        "a struct size too small");
+  rope_config_init(&c, 64);
+  {
+    uint64_t small[4];
+    CHECK(rope_create(&c, small, sizeof small, &a, &e) == ROPE_ERR_BAD_MEMORY, "handle memory too small");
+  }
+  c.scaling = 99;
+  CHECK(rope_create(&c, NULL, 0, &a, &e) == ROPE_ERR_BAD_ENUM && strstr(e.message, "config.scaling"),
+        "a bad enum named");
+  CHECK(rope_create(NULL, NULL, 0, &a, &e) == ROPE_ERR_NULL && strstr(e.message, "config"), "NULL config");
+}
+
+static void test_errors_leave_buffers(void) {
+  RopeHandle *r = make(HD, ROPE_LAYOUT_HALF_SPLIT, 10000.0);
+  float x[N], before[N], k[HD];
+  int64_t neg[TOK] = {-3, 0, 4};
+  RopePositions p = start_at(1), sp;
+  RopeTensor t, tk;
+  RopeErrorInfo e;
+  size_t i;
+  for (i = 0; i < N; i++) x[i] = before[i] = (float)i;
+  memset(k, 0, sizeof k);
+  t = dense(x, N - 1, ROPE_F32, HEADS);
+  CHECK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, &e) == ROPE_ERR_BUFFER_LENGTH && strstr(e.message, "x"),
+        "a length that is not whole rows");
+  t = dense(x, N, ROPE_F32, HEADS);
+  CHECK(rope_apply(r, NULL, &t, &p, 7, &e) == ROPE_ERR_BAD_ENUM && strstr(e.message, "direction"), "bad direction");
+  t.dtype = 9;
+  CHECK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, &e) == ROPE_ERR_BAD_ENUM, "bad dtype");
+  t = dense(x, N, ROPE_F32, HEADS);
+  tk = dense(k, HD, ROPE_F16, 1);
+  CHECK(rope_apply_qk(r, NULL, &t, &tk, &p, ROPE_FORWARD, &e) == ROPE_ERR_MISMATCH, "q and k dtypes differ");
+  tk = dense(k, HD, ROPE_F32, 1);
+  CHECK(rope_apply_qk(r, NULL, &t, &tk, &p, ROPE_FORWARD, &e) == ROPE_ERR_TOKEN_MISMATCH &&
+            strstr(e.message, "k holds 1"),
+        "token counts differ");
+  t.data = NULL;
+  CHECK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, &e) == ROPE_ERR_NULL && strstr(e.message, "x.data"), "NULL data");
+  t = dense(x, N, ROPE_F32, HEADS);
+  t.layout = ROPE_STRIDED;
+  t.token_stride = 4; /* heads where elements are meant */
+  t.head_stride = HD;
+  CHECK(rope_apply(r, NULL, &t, &p, ROPE_FORWARD, &e) == ROPE_ERR_BAD_VIEW, "a stride in heads");
+  CHECK(rope_apply(NULL, NULL, &t, &p, ROPE_FORWARD, &e) == ROPE_ERR_NULL, "NULL rope");
+  CHECK(memcmp(x, before, sizeof x) == 0, "every failing call left x untouched");
+  /* Signed positions: a negative one turns the other way. */
+  memset(&sp, 0, sizeof sp);
+  sp.kind = ROPE_POS_I64;
+  sp.list = neg;
+  sp.n = TOK;
+  t = dense(x, N, ROPE_F32, HEADS);
+  OK(rope_apply(r, NULL, &t, &sp, ROPE_FORWARD, NULL));
+  CHECK(memcmp(x + HEADS * HD, before + HEADS * HD, HEADS * HD * 4) == 0, "position 0 is the identity");
+  CHECK(strcmp(rope_error_message(ROPE_ERR_NO_ROOM), "a window has no room for the call's tokens") == 0,
+        "static messages");
+  CHECK(rope_backend_available(rope_best_backend()) == 1 && rope_backend(r) == rope_best_backend(),
+        "the best backend by default");
+  OK(rope_set_backend(r, ROPE_BACKEND_SCALAR, NULL));
+  CHECK(strcmp(rope_backend_name(rope_backend(r)), "scalar") == 0, "forced scalar");
+  rope_destroy(r);
 }
 
 int main(void) {
-  printf("rope-simd C ABI test; best backend: %s\n", rope_backend_name(rope_best_backend()));
-  test_f32_against_formula();
-  test_deepseek_layout();
-  test_qk_table_and_start();
-  test_16_bit();
-  test_errors();
-  test_ggml();
-  printf("c-abi: %d passed, %d failed\n", passed, failed);
-  return failed != 0;
+  test_apply_against_reference();
+  test_16_bit_and_tables();
+  test_decode_and_caches();
+  test_packed_strided_shift();
+  test_constructors();
+  test_errors_leave_buffers();
+  printf("C ABI: %d passed, %d failed (backend %s)\n", passed, failed,
+         rope_backend_name(rope_best_backend()));
+  return failed ? 1 : 0;
 }
