@@ -9,13 +9,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build -q --release -p rope-simd-capi
-wasm=target/wasm-simd128/wasm32-unknown-unknown/release/rope_simd_c.wasm
-RUSTFLAGS="-C target-feature=+simd128" \
-  cargo build -q --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-simd128
+# The JavaScript package's module (simd128, symbols stripped).
+bash js/build.sh
+wasm=target/js/rope_simd.wasm
 cargo build -q --release --example every_entry
+cargo build -q -p rope-simd-capi --no-default-features --features panic-handler --profile release-nostd \
+  --target x86_64-unknown-linux-gnu
 
 declare -A got
 got[c_library_text]=$(size -A target/release/librope_simd_c.so | awk '$1 == ".text" { print $2 }')
+got[c_library_nostd_text]=$(size -A target/x86_64-unknown-linux-gnu/release-nostd/librope_simd_c.so |
+  awk '$1 == ".text" { print $2 }')
 got[rust_every_entry]=$(python3 scripts/symbols.py target/release/examples/every_entry 0 |
   sed -n 's/.* \([0-9]*\) in rope_simd$/\1/p')
 got[wasm_simd128_module]=$(stat -c %s "$wasm")
@@ -34,6 +38,12 @@ grep -q "firmware: ok" <<<"$out" || { echo "the firmware run failed"; exit 1; }
 got[cortex_m4_stack_build]=$(sed -n 's/.*build a Rope \([0-9]*\) bytes.*/\1/p' <<<"$out")
 got[cortex_m4_stack_rotate]=$(sed -n 's/.*rotate f32 in place \([0-9]*\) bytes.*/\1/p' <<<"$out")
 got[cortex_m4_stack_into_f16]=$(sed -n 's/.*into an f16 cache \([0-9]*\) bytes.*/\1/p' <<<"$out")
+
+# The C firmware on the no_std C library: its flash, and the stack of rope_create.
+cout=$(bash firmware/c/run.sh 2>&1)
+echo "$cout" | grep -E "firmware \(C\)>|C firmware" | sed 's/^/  /'
+got[c_firmware_flash]=$(sed -n 's/^C firmware: \([0-9]*\) bytes of flash.*/\1/p' <<<"$cout")
+got[c_firmware_stack_create]=$(sed -n 's/.*stack: rope_create bytes \([0-9]*\).*/\1/p' <<<"$cout" | head -1)
 
 if [[ ${1:-} == --write ]]; then
   { sed -n '/^#/p' sizes.txt

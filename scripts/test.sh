@@ -17,6 +17,8 @@ rustup target add aarch64-unknown-linux-gnu wasm32-wasip1 wasm32-unknown-unknown
 need=()
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+command -v chromium >/dev/null || need+=(chromium)
+command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 [[ -d /usr/aarch64-linux-gnu/lib ]] || need+=(libc6-dev-arm64-cross)
 if ((${#need[@]})); then
@@ -25,6 +27,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; exit 1; }
+command -v npm >/dev/null || { echo "npm is needed to pack the JavaScript package"; exit 1; }
 
 step "format, lint, docs"
 cargo fmt --all -- --check
@@ -94,12 +97,31 @@ cc $CFLAGS tests/c/test_capi.c target/release/librope_simd_c.a -lm -lpthread -ld
 cc $CFLAGS tests/c/test_capi.c -Ltarget/release -lrope_simd_c -Wl,-rpath,"$PWD/target/release" -lm -o target/test_capi_shared
 ./target/test_capi_shared
 
-step "wasm32-unknown-unknown module (simd128 and scalar builds) tested in Node.js"
-RUSTFLAGS="-C target-feature=+simd128" \
-  cargo build --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-simd128
-cargo build --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-scalar
-node tests/js/test_wasm.mjs target/wasm-simd128/wasm32-unknown-unknown/release/rope_simd_c.wasm \
-  target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm
+step "no_std C library (panic = abort, no allocation): a C program on a Cortex-M4 under QEMU; the wasm32 static library"
+bash firmware/c/run.sh
+for target in wasm32-unknown-unknown; do
+  cargo build -q -p rope-simd-capi --no-default-features --features panic-handler \
+    --profile release-nostd --target "$target" 2>&1 | grep -v "dropping unsupported crate type" || true
+  ls -l "target/$target/release-nostd/librope_simd_c.a"
+done
+
+step "JavaScript: the typed ES module over the wasm module (simd128, and scalar) in Node's test runner and in headless Chromium; npm pack"
+bash js/build.sh
+cargo build -q --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-scalar
+node --test tests/js/test_module.mjs
+ROPE_SIMD_WASM=target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm node --test tests/js/test_module.mjs
+node tests/js/run_browser.mjs
+# The packed tarball installs and imports (in a scratch project, offline).
+rm -rf target/js-install && mkdir -p target/js-install
+(cd target/js && npm pack --silent --pack-destination ../js-install >/dev/null)
+(cd target/js-install && npm init -y >/dev/null && npm install --offline --no-audit --no-fund ./rope-simd-0.1.0.tgz >/dev/null &&
+  node --input-type=module -e "
+    import { loadRopeSimd } from 'rope-simd';
+    const rs = await loadRopeSimd(new URL('./node_modules/rope-simd/rope_simd.wasm', 'file://' + process.cwd() + '/'));
+    const q = new Float32Array(2 * 64).fill(1);
+    rs.createRope({ headDim: 64 }).rotate(q, { heads: 2, positions: 5 });
+    if (q[0] === 1) throw new Error('not rotated');
+    console.log('npm package: installed and imported, backend ' + rs.bestBackend);")
 
 step "sizes: code and stack against sizes.txt (C library, Rust program, wasm module, Cortex-M4 firmware under QEMU)"
 bash scripts/sizes.sh

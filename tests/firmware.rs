@@ -61,4 +61,10 @@ fn firmware_expects_the_hosts_bits() {
         into,
         "WANT_INTO in firmware/src/main.rs"
     );
+    // The C firmware (firmware/c/main.c, the no_std C library) checks the same bits.
+    let c = include_str!("../firmware/c/main.c");
+    for (name, want) in [("WANT_ROTATE", rotate), ("WANT_INTO", into)] {
+        let line = format!("#define {name} {want:#010x}u");
+        assert!(c.contains(&line), "firmware/c/main.c must have `{line}`");
+    }
 }

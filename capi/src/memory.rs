@@ -22,3 +22,19 @@ pub unsafe extern "C" fn rope_free(ptr: *mut u8, size: usize) {
         unsafe { alloc::alloc::dealloc(ptr, l) }
     }
 }
+
+/// Multiply `n` floats at `x` by `k` in place: a plain memory pass, the bandwidth
+/// baseline the wasm benchmarks (`tests/js/bench.mjs`) measure the rotations against.
+///
+/// # Safety
+/// `x` valid for `n` floats (NULL with `n` 0).
+#[no_mangle]
+pub unsafe extern "C" fn rope_scale_f32(x: *mut f32, n: usize, k: f32) {
+    if x.is_null() {
+        return;
+    }
+    // SAFETY: valid for `n` floats (caller).
+    for v in unsafe { core::slice::from_raw_parts_mut(x, n) } {
+        *v *= k;
+    }
+}

@@ -295,15 +295,16 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle, rust: &Rope) {
         (0, ROPE_F32) => {
             let mut want: Vec<f32> = x_before.iter().map(|&v| f32::from_bits(v)).collect();
             rust.apply(&mut want[..xt.len], view, at, dir).unwrap();
-            let got: Vec<u32> = x.clone();
             let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
-            assert_eq!(got, want, "rope_apply f32 vs the Rust API");
+            let nan = |v: u32| f32::from_bits(v).is_nan();
+            assert_same(&x, &want, nan, "rope_apply f32 vs the Rust API");
         }
         (0, ROPE_F16) => {
             let mut want: Vec<f16> = x16_before.iter().map(|&v| f16::from_bits(v)).collect();
             rust.apply(&mut want[..xt.len], view, at, dir).unwrap();
             let want: Vec<u16> = want.iter().map(|v| v.to_bits()).collect();
-            assert_eq!(x16, want, "rope_apply f16 vs the Rust API");
+            let nan = |v: u16| f16::from_bits(v).is_nan();
+            assert_same(&x16, &want, nan, "rope_apply f16 vs the Rust API");
         }
         (1, ROPE_BF16) if dst_dtype == ROPE_F32 => {
             let src: Vec<bf16> = x16_before.iter().map(|&v| bf16::from_bits(v)).collect();
@@ -311,9 +312,31 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle, rust: &Rope) {
             rust.apply_into(&src[..xt.len], view, &mut want, view_of(&dt), at, dir)
                 .unwrap();
             let want: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
-            assert_eq!(d32, want, "rope_apply_into bf16 -> f32 vs the Rust API");
+            let nan = |v: u32| f32::from_bits(v).is_nan();
+            assert_same(
+                &d32,
+                &want,
+                nan,
+                "rope_apply_into bf16 -> f32 vs the Rust API",
+            );
         }
         _ => {}
+    }
+}
+
+/// Bit for bit, except that NaNs match any NaN (payloads are not specified).
+fn assert_same<T: Copy + PartialEq + std::fmt::Debug>(
+    got: &[T],
+    want: &[T],
+    nan: impl Fn(T) -> bool,
+    what: &str,
+) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            g == w || (nan(g) && nan(w)),
+            "{what}: element {i}: {g:?} against {w:?}"
+        );
     }
 }
 

@@ -1,0 +1,145 @@
+// Type declarations of rope-simd.mjs.
+
+export type DType = "f32" | "f16" | "bf16";
+export type PairLayout = "interleaved" | "half-split" | "interleaved-to-half-split";
+export type BackendName = "auto" | "scalar" | "lanes" | "avx2" | "avx512" | "avx512bf16";
+export type Direction = "forward" | "inverse" | "transpose";
+export type ViewKind = "tokens-heads" | "heads-tokens" | "in-rows" | "strided";
+
+/** One position per token from a start; every token at one position; a list (u32, u64,
+ * i32 or i64: negative turns the other way); or several coordinates per token. */
+export type Positions =
+  | number
+  | bigint
+  | { same: number | bigint }
+  | Uint32Array
+  | BigUint64Array
+  | Int32Array
+  | BigInt64Array
+  | { axes: Uint32Array | BigUint64Array };
+
+export interface Scaling {
+  type: "none" | "linear" | "ntk-aware" | "dynamic" | "yarn" | "llama3" | "longrope";
+  factor?: number;
+  originalMaxPositionEmbeddings?: number;
+  maxPositionEmbeddings?: number;
+  seqLen?: number;
+  betaFast?: number;
+  betaSlow?: number;
+  mscale?: number;
+  mscaleAllDim?: number;
+  attentionFactor?: number;
+  truncate?: boolean;
+  lowFreqFactor?: number;
+  highFreqFactor?: number;
+  shortFactor?: ArrayLike<number>;
+  longFactor?: ArrayLike<number>;
+  choice?: "seqLen" | "short" | "long";
+}
+
+export interface RopeConfig {
+  headDim: number;
+  rotaryDim?: number;
+  layout?: PairLayout;
+  base?: number;
+  scale?: number;
+  backend?: BackendName;
+  invFreqs?: ArrayLike<number>;
+  freqFactors?: ArrayLike<number>;
+  scaling?: Scaling;
+  proportionalRotary?: number;
+  channelOffset?: number;
+  axes?: "single" | "mrope" | "mrope-interleaved" | "axial-2d";
+  sections?: number[];
+}
+
+export interface GgmlParams {
+  headDim: number;
+  nDims?: number;
+  freqBase?: number;
+  /** ggml's mode: 0 normal, 2 neox, 8 M-RoPE, 40 interleaved M-RoPE, 24 vision. */
+  mode?: number;
+  backend?: BackendName;
+  nOffs?: number;
+  freqScale?: number;
+  extFactor?: number;
+  attnFactor?: number;
+  betaFast?: number;
+  betaSlow?: number;
+  nCtxOrig?: number;
+  freqFactors?: ArrayLike<number>;
+  sections?: number[];
+}
+
+/** A buffer: a Float32Array (f32), a Uint16Array of f16 or bf16 bits (say which with
+ * `dtype`), or a Tensor in the module's memory (no copies). */
+export type Buffer = Float32Array | Uint16Array | Tensor;
+
+export interface ViewOptions {
+  heads?: number;
+  view?: ViewKind;
+  rowHeads?: number;
+  firstHead?: number;
+  tokenStride?: number;
+  headStride?: number;
+  /** A window from this token row (a cache slot); otherwise the whole buffer. */
+  firstToken?: number;
+  dtype?: DType;
+}
+
+export interface CallOptions extends ViewOptions {
+  positions: Positions;
+  direction?: Direction;
+  table?: Table;
+}
+
+export class RopeSimdError extends Error {
+  /** The ROPE_ERR_* code. */
+  code: number;
+}
+
+export class Tensor {
+  readonly dtype: DType;
+  readonly length: number;
+  /** A view over the elements, made afresh (valid until the memory grows). */
+  readonly array: Float32Array | Uint16Array;
+  set(values: ArrayLike<number>): this;
+  free(): void;
+}
+
+export interface Table {
+  readonly maxPos: number;
+  readonly kind: "full" | "compact";
+  free(): void;
+}
+
+export class Rope {
+  readonly headDim: number;
+  readonly rotaryDim: number;
+  readonly pairs: number;
+  readonly layout: PairLayout;
+  readonly axes: number;
+  readonly scale: number;
+  backend: string;
+  rotate(x: Buffer, opts: Omit<CallOptions, "direction">): void;
+  apply(x: Buffer, opts: CallOptions): void;
+  applyQk(q: Buffer, k: Buffer, opts: CallOptions & { qHeads: number; kHeads: number }): void;
+  applyInto(src: Buffer, dst: Buffer, opts: CallOptions & { dst?: ViewOptions; dstDtype?: DType; dstFirstToken?: number }): void;
+  decode(
+    buffers: { q: Buffer; k: Buffer; v: Buffer; kCache: Buffer; vCache: Buffer },
+    opts: { heads: { q: number; kv: number }; positions: Positions; firstToken?: number; cacheView?: ViewKind; dtype?: DType; cacheDtype?: DType; table?: Table },
+  ): void;
+  shift(keys: Buffer, delta: number | bigint, opts: ViewOptions): void;
+  table(maxPos: number, kind?: "full" | "compact"): Table;
+  free(): void;
+}
+
+export class RopeSimd {
+  readonly bestBackend: string;
+  createRope(config: RopeConfig): Rope;
+  ropeFromGgml(params: GgmlParams): Rope;
+  ropeFromConfigJson(json: string | object, opts?: { layer?: "full" | "sliding"; seqLen?: number; backend?: BackendName }): Rope;
+  tensor(dtype: DType, length: number): Tensor;
+}
+
+export function loadRopeSimd(source: URL | string | BufferSource | Response | WebAssembly.Module): Promise<RopeSimd>;

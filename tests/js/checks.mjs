@@ -1,0 +1,171 @@
+// The checks of the JavaScript module, shared by Node's test runner (test_module.mjs) and
+// the browser page (browser.html): each is a function of a loaded RopeSimd that throws
+// on failure. Expected values come from a float64 reference written here.
+
+import { RopeSimdError } from "../../js/rope-simd.mjs";
+
+function assert(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+// [tokens, heads, dim], pairs half-split or interleaved, positions pos[t].
+function reference(x, tokens, heads, dim, interleaved, base, pos) {
+  const y = Float64Array.from(x), half = dim / 2;
+  for (let t = 0; t < tokens; t++)
+    for (let h = 0; h < heads; h++)
+      for (let i = 0; i < half; i++) {
+        const angle = Number(pos[t]) * Math.pow(base, (-2 * i) / dim), o = (t * heads + h) * dim;
+        const ia = interleaved ? o + 2 * i : o + i, ib = interleaved ? o + 2 * i + 1 : o + i + half;
+        const a = x[ia], b = x[ib];
+        y[ia] = a * Math.cos(angle) - b * Math.sin(angle);
+        y[ib] = b * Math.cos(angle) + a * Math.sin(angle);
+      }
+  return y;
+}
+
+function data(n, seed = 1) {
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    x[i] = (seed >>> 8) / (1 << 22) - 2;
+  }
+  return x;
+}
+
+const bf16 = (f) => new Uint32Array(Float32Array.of(f).buffer)[0] >>> 16;
+const fromBf16 = (b) => new Float32Array(Uint32Array.of(b << 16).buffer)[0];
+
+export const checks = {
+  "rotate f32 matches the float64 reference, both layouts"(rs) {
+    for (const layout of ["half-split", "interleaved"]) {
+      const [T, H, D, base] = [3, 4, 64, 500000];
+      const rope = rs.createRope({ headDim: D, base, layout });
+      const x = data(T * H * D), pos = new BigUint64Array([5n, 4096n, 131071n]);
+      const want = reference(x, T, H, D, layout === "interleaved", base, pos);
+      rope.rotate(x, { heads: H, positions: pos });
+      let worst = 0;
+      x.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - want[i])); });
+      assert(worst < 4e-6, `${layout}: max error ${worst}`);
+      rope.free();
+    }
+  },
+
+  "the true inverse gives the input back; Tensors and typed arrays agree"(rs) {
+    const rope = rs.createRope({ headDim: 64, scaling: { type: "yarn", factor: 4, originalMaxPositionEmbeddings: 4096 } });
+    assert(rope.scale > 1.13 && rope.scale < 1.14, `YaRN's attention factor: ${rope.scale}`);
+    const x = data(2 * 8 * 64), t = rs.tensor("f32", x.length).set(x);
+    const y = Float32Array.from(x);
+    rope.rotate(t, { heads: 8, positions: 100 });
+    rope.rotate(y, { heads: 8, positions: 100 });
+    assert(t.array.every((v, i) => Object.is(v, y[i])), "Tensor and Float32Array differ");
+    rope.apply(t, { heads: 8, positions: 100, direction: "inverse" });
+    let worst = 0;
+    t.array.forEach((v, i) => { worst = Math.max(worst, Math.abs(v - x[i])); });
+    assert(worst < 1e-5, `inverse: ${worst}`);
+    t.free();
+    rope.free();
+  },
+
+  "bf16 and f16 buffers (Uint16Array bits), tables give the same bits"(rs) {
+    const rope = rs.createRope({ headDim: 128, base: 500000 });
+    const x = data(4 * 128), b = Uint16Array.from(x, bf16), c = Uint16Array.from(b);
+    const table = rope.table(8192), compact = rope.table(8192, "compact");
+    rope.rotate(b, { heads: 4, positions: 8000, dtype: "bf16" });
+    rope.rotate(c, { heads: 4, positions: 8000, dtype: "bf16", table });
+    assert(b.every((v, i) => v === c[i]), "table vs on the fly");
+    const want = reference(Float64Array.from(Uint16Array.from(x, bf16), fromBf16), 1, 4, 128, false, 500000, [8000]);
+    assert(b.every((v, i) => Math.abs(fromBf16(v) - want[i]) <= Math.abs(want[i]) / 128 + 1e-6), "bf16 rounding");
+    const d = Uint16Array.from(x, bf16);
+    rope.rotate(d, { heads: 4, positions: 8000, dtype: "bf16", table: compact });
+    assert(d.every((v, i) => Math.abs(fromBf16(v) - fromBf16(b[i])) <= Math.abs(fromBf16(b[i])) / 128), "compact table");
+    table.free();
+    compact.free();
+    rope.free();
+  },
+
+  "a decode step into an f16 cache equals its three steps"(rs) {
+    const rope = rs.createRope({ headDim: 64, base: 10000 });
+    const [Q, KV, CAP, at] = [8, 2, 32, 17];
+    const q = data(Q * 64, 3), k = data(KV * 64, 4), v = data(KV * 64, 5);
+    const kCache = rs.tensor("f16", CAP * KV * 64), vCache = rs.tensor("f16", CAP * KV * 64);
+    const q2 = Float32Array.from(q), kWant = new Uint16Array(CAP * KV * 64), vWant = new Uint16Array(CAP * KV * 64);
+    rope.decode({ q, k, v, kCache, vCache }, { heads: { q: Q, kv: KV }, positions: at, firstToken: at });
+    rope.rotate(q2, { heads: Q, positions: at });
+    rope.applyInto(k, kWant, { heads: KV, positions: at, dstDtype: "f16", dstFirstToken: at });
+    rope.applyInto(v, vWant, { heads: KV, positions: { same: 0 }, dstDtype: "f16", dstFirstToken: at });
+    assert(q.every((x, i) => Object.is(x, q2[i])), "q");
+    assert(kCache.array.every((x, i) => x === kWant[i]), "k cache");
+    assert(vCache.array.every((x, i) => x === vWant[i]), "v cache");
+    kCache.free();
+    vCache.free();
+    rope.free();
+  },
+
+  "errors are thrown with the detail, and leave buffers untouched"(rs) {
+    const rope = rs.createRope({ headDim: 64 });
+    const x = data(3 * 64), before = Float32Array.from(x);
+    let err = null;
+    try { rope.rotate(x, { heads: 2, positions: 0 }); } catch (e) { err = e; }
+    assert(err instanceof RopeSimdError && err.code === -12 && /x has 192 elements/.test(err.message), `${err}`);
+    assert(x.every((v, i) => Object.is(v, before[i])), "buffer changed");
+    err = null;
+    try { rs.createRope({ headDim: 63 }); } catch (e) { err = e; }
+    assert(err instanceof RopeSimdError && /head_dim must be even, got 63/.test(err.message), `${err}`);
+    err = null;
+    try { rope.rotate(x, { heads: 1, positions: Uint32Array.of(5), firstToken: 3 }); } catch (e) { err = e; }
+    assert(err instanceof RopeSimdError && err.code === -21, `a window past the end: ${err}`);
+    rope.free();
+  },
+
+  "config.json and ggml parameters build the same rotation"(rs) {
+    const json = {
+      model_type: "llama", hidden_size: 4096, num_attention_heads: 32, max_position_embeddings: 131072,
+      rope_theta: 500000, rope_scaling: { rope_type: "llama3", factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 },
+    };
+    const a = rs.ropeFromConfigJson(json, { seqLen: 4096 });
+    const b = rs.createRope({ headDim: 128, base: 500000, scaling: { type: "llama3", factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 } });
+    const x = data(32 * 128), y = Float32Array.from(x);
+    a.rotate(x, { heads: 32, positions: 100000 });
+    b.rotate(y, { heads: 32, positions: 100000 });
+    assert(x.every((v, i) => Object.is(v, y[i])), "config.json vs config object");
+    const g = rs.ropeFromGgml({ headDim: 64, nDims: 64, freqBase: 10000, mode: 2 });
+    const c = rs.createRope({ headDim: 64 });
+    const u = data(64), w = Float32Array.from(u);
+    g.rotate(u, { heads: 1, positions: 77 });
+    c.rotate(w, { heads: 1, positions: 77 });
+    assert(u.every((v, i) => Object.is(v, w[i])), "ggml neox vs half-split");
+    [a, b, g, c].forEach((r) => r.free());
+  },
+
+  "views survive memory growth; freed handles refuse calls"(rs) {
+    const rope = rs.createRope({ headDim: 64 });
+    const t = rs.tensor("f32", 64).set(data(64));
+    const before = rs.w.memory.buffer.byteLength;
+    const big = rs.tensor("f32", 16 << 20); // 64 MiB: the memory grows
+    assert(rs.w.memory.buffer.byteLength > before, "memory grew");
+    rope.rotate(t, { heads: 1, positions: 3 });
+    assert(t.array.length === 64 && Number.isFinite(t.array[0]), "a fresh view after growth");
+    big.free();
+    t.free();
+    rope.free();
+    let err = null;
+    try { rope.rotate(new Float32Array(64), { heads: 1, positions: 0 }); } catch (e) { err = e; }
+    assert(err && /freed/.test(err.message), "a freed Rope");
+  },
+};
+
+/** Run every check; returns {passed, failed, failures}. */
+export async function runChecks(rs) {
+  let passed = 0, failed = 0;
+  const failures = [];
+  for (const [name, check] of Object.entries(checks)) {
+    try {
+      await check(rs);
+      passed++;
+    } catch (e) {
+      failed++;
+      failures.push(`${name}: ${e.message}`);
+    }
+  }
+  return { passed, failed, failures };
+}
