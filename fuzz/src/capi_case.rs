@@ -41,6 +41,9 @@ fn check(rc: i32, info: &RopeErrorInfo, what: &str) {
 
 pub fn run(data: &[u8]) {
     let mut b = Bytes(data);
+    if b.u8() % 4 == 0 {
+        return other_constructors(&mut b);
+    }
     let head_dim = 2 * usize::from(b.u8() % 40);
     let rotary_dim = if b.bool() {
         0
@@ -250,26 +253,73 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle, rust: &Rope) {
     let dt = tensor(b, d_ptr, dcap, dst_dtype, hd);
     let (x_before, x16_before, d32_before, d16_before) =
         (x.clone(), x16.clone(), d32.clone(), d16.clone());
-    let which = b.u8() % 6;
+    // Separate buffers where a call takes several (the contract: none overlaps another):
+    // K and V activations of x's dtype, a second cache of dst's.
+    let mut kv32 = vec![0x3f00_0000u32; 2 * cap];
+    let mut kv16 = vec![0x3800u16; 2 * cap];
+    let mut c32 = d32.clone();
+    let mut c16 = d16.clone();
+    let (kp, vp) = if dtype == ROPE_F32 {
+        (kv32.as_mut_ptr(), kv32[cap..].as_mut_ptr()).map_cast()
+    } else {
+        (kv16.as_mut_ptr(), kv16[cap..].as_mut_ptr()).map_cast()
+    };
+    let kt = tensor(b, kp, cap, dtype, hd);
+    let vt = RopeTensor { data: vp, ..kt };
+    let c_ptr = if dst_dtype == ROPE_F32 {
+        c32.as_mut_ptr().cast::<c_void>()
+    } else {
+        c16.as_mut_ptr().cast::<c_void>()
+    };
+    let ct = RopeTensor { data: c_ptr, ..dt };
+    let (kv_before, c_before) = ((kv32.clone(), kv16.clone()), (c32.clone(), c16.clone()));
+    let cos: Vec<f32> = (0..rust.pairs() + usize::from(b.u8() % 2))
+        .map(|i| (i as f32).cos())
+        .collect();
+    let which = b.u8() % 12;
     let delta = b.u64() as i64 >> (b.u8() % 64);
-    // SAFETY (every call): each pointer is NULL or valid for its length; the source and
-    // destination buffers are distinct allocations.
+    let (q_heads, kv_heads) = (usize::from(b.u8() % 3), usize::from(b.u8() % 3));
+    let first = usize::from(b.u8() % 8);
+    // SAFETY (every call): each pointer is NULL or valid for its length, and no two
+    // tensors of a call overlap (each has its own allocation).
     let rc = unsafe {
         match which {
             0 => rope_apply(rope, table_ptr, &xt, &pos, direction, &mut info),
             1 => rope_apply_into(rope, table_ptr, &xt, &dt, &pos, direction, &mut info),
-            2 => rope_decode(rope, table_ptr, &xt, &dt, &dt, &dt, &dt, &pos, &mut info),
+            2 => rope_decode(rope, table_ptr, &xt, &kt, &vt, &dt, &ct, &pos, &mut info),
             3 => rope_packed_qkv(
-                rope,
-                table_ptr,
-                &xt,
-                usize::from(b.u8() % 3),
-                1,
-                &pos,
-                direction,
-                &mut info,
+                rope, table_ptr, &xt, q_heads, kv_heads, &pos, direction, &mut info,
             ),
             4 => rope_shift(rope, &xt, delta, &mut info),
+            5 => rope_apply_qk(rope, table_ptr, &xt, &kt, &pos, direction, &mut info),
+            6 => rope_packed_qkv_into(
+                rope, table_ptr, &xt, q_heads, kv_heads, &dt, &ct, &pos, &mut info,
+            ),
+            7 => rope_apply_tokens(rope, table_ptr, &xt, &pos, first, direction, &mut info),
+            8 => rope_rotate_with_cos_sin(
+                rope,
+                &xt,
+                cos.as_ptr(),
+                cos.as_ptr(),
+                cos.len(),
+                &mut info,
+            ),
+            9 => {
+                let mut n = 0usize;
+                rope_table_len(
+                    rope,
+                    table_kind,
+                    usize::from(b.u16()) << (b.u8() % 64),
+                    &mut n,
+                    &mut info,
+                )
+            }
+            10 => {
+                let mut other: *mut RopeHandle = null_mut();
+                let rc = rope_create_rerotation(rope, rope, null_mut(), 0, &mut other, &mut info);
+                rope_destroy(other);
+                rc
+            }
             _ => rope_set_backend(rope, i32::from(b.u8() % 7) - 2, &mut info),
         }
     };
@@ -282,6 +332,10 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle, rust: &Rope) {
         assert!(
             d32 == d32_before && d16 == d16_before,
             "a failing call (code {rc}) changed dst"
+        );
+        assert!(
+            (kv32.clone(), kv16.clone()) == kv_before && (c32.clone(), c16.clone()) == c_before,
+            "a failing call (code {rc}) changed k, v or the second cache"
         );
         return;
     }
@@ -340,6 +394,17 @@ fn assert_same<T: Copy + PartialEq + std::fmt::Debug>(
     }
 }
 
+/// Two typed pointers as untyped ones.
+trait MapCast {
+    fn map_cast(self) -> (*mut c_void, *mut c_void);
+}
+
+impl<T> MapCast for (*mut T, *mut T) {
+    fn map_cast(self) -> (*mut c_void, *mut c_void) {
+        (self.0.cast(), self.1.cast())
+    }
+}
+
 fn direction_of(d: u32) -> Result<Direction, ()> {
     match d {
         ROPE_FORWARD => Ok(Direction::Forward),
@@ -347,4 +412,65 @@ fn direction_of(d: u32) -> Result<Direction, ()> {
         ROPE_TRANSPOSE => Ok(Direction::Transpose),
         _ => Err(()),
     }
+}
+
+/// ggml's parameters and a config.json text from the input: a known code, a NUL-ended
+/// message on failure, a handle on success.
+fn other_constructors(b: &mut Bytes<'_>) {
+    let mut p = std::mem::MaybeUninit::<RopeGgmlParams>::uninit();
+    // SAFETY: a valid pointer; init writes every field.
+    let mut p = unsafe {
+        rope_ggml_params_init(
+            p.as_mut_ptr(),
+            u32::from(b.u16() % 600),
+            u32::from(b.u16() % 600),
+            b.param(&[1e4, 1e6]),
+        );
+        p.assume_init()
+    };
+    p.mode = [0, 2, 8, 24, 40, 1, -3][usize::from(b.u8() % 7)];
+    p.freq_scale = b.param(&[1.0, 0.25]);
+    p.ext_factor = b.param(&[0.0, 1.0]);
+    p.attn_factor = b.param(&[1.0, 0.8]);
+    p.n_ctx_orig = b.u64() >> (b.u8() % 64);
+    p.n_offs = u32::from(b.u8() % 8);
+    p.sections = [0; 4].map(|_| u32::from(b.u8() % 40));
+    let factors: Vec<f64> = (0..usize::from(b.u8() % 70))
+        .map(|_| b.param(&[1.0, 4.0]))
+        .collect();
+    if b.bool() {
+        p.freq_factors = factors.as_ptr();
+        p.n_freq_factors = factors.len();
+    }
+    let (mut handle, mut info) = (null_mut(), empty_info());
+    // SAFETY: valid pointers; `freq_factors` valid for its length.
+    let rc = unsafe { rope_create_ggml(&p, null_mut(), 0, &mut handle, &mut info) };
+    check(rc, &info, "rope_create_ggml");
+    assert_eq!(rc == ROPE_OK, !handle.is_null());
+    // SAFETY: from rope_create_ggml (or NULL), destroyed once.
+    unsafe { rope_destroy(handle) };
+    let text: Vec<u8> = (0..usize::from(b.u8())).map(|_| b.u8()).collect();
+    let json = if b.bool() {
+        br#"{"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32, "rope_theta": 5e5}"#.to_vec()
+    } else {
+        text
+    };
+    let mut handle = null_mut();
+    // SAFETY: `json` valid for its length; valid out pointers.
+    let rc = unsafe {
+        rope_create_hf_json(
+            json.as_ptr().cast(),
+            json.len(),
+            u32::from(b.u8() % 3),
+            b.u64() >> 40,
+            -1,
+            null_mut(),
+            0,
+            &mut handle,
+            &mut info,
+        )
+    };
+    check(rc, &info, "rope_create_hf_json");
+    // SAFETY: as above.
+    unsafe { rope_destroy(handle) };
 }
