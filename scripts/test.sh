@@ -96,6 +96,8 @@ cc $CFLAGS tests/c/test_capi.c target/release/librope_simd_c.a -lm -lpthread -ld
 ./target/test_capi_static
 cc $CFLAGS tests/c/test_capi.c -Ltarget/release -lrope_simd_c -Wl,-rpath,"$PWD/target/release" -lm -o target/test_capi_shared
 ./target/test_capi_shared
+cc $CFLAGS examples/c/decode_loop.c target/release/librope_simd_c.a -lm -lpthread -ldl -o target/decode_loop
+./target/decode_loop
 
 step "no_std C library (panic = abort, no allocation): a C program on a Cortex-M4 under QEMU; the wasm32 static library"
 bash firmware/c/run.sh
@@ -111,6 +113,7 @@ cargo build -q --release -p rope-simd-capi --target wasm32-unknown-unknown --tar
 node --test tests/js/test_module.mjs
 ROPE_SIMD_WASM=target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm node --test tests/js/test_module.mjs
 node tests/js/run_browser.mjs
+node examples/js/decode.mjs
 # The packed tarball installs and imports (in a scratch project, offline).
 rm -rf target/js-install && mkdir -p target/js-install
 (cd target/js && npm pack --silent --pack-destination ../js-install >/dev/null)
