@@ -488,6 +488,10 @@ def main():
         "</details>",
         "",
     ]
+    # The WebAssembly section (scripts/wasm_bench.py) is kept as it is.
+    old = (ROOT / "BENCHMARKS.md").read_text() if (ROOT / "BENCHMARKS.md").exists() else ""
+    if "<!-- wasm -->" in old:
+        lines += [old[old.index("<!-- wasm -->"):old.index("<!-- /wasm -->") + len("<!-- /wasm -->")], ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
     print(f"wrote BENCHMARKS.md and BENCHMARKS.svg from {len(res)} results")
 

@@ -126,7 +126,7 @@ function wasmNumbers(rs) {
 /** The speed table: simd128 module, scalar module (if given), plain JS. */
 export async function benchmark(rs, scalarSource) {
   const result = { simd128: wasmNumbers(rs) };
-  if (scalarSource && scalarSource !== "1") result.scalar = wasmNumbers(await loadRopeSimd(scalarSource));
+  if (scalarSource) result.scalar = wasmNumbers(await loadRopeSimd(scalarSource));
   const t = table(4096), js = {};
   for (const [name, tokens, start] of [["decode", 1, 4095], ["prefill512", 512, 0]]) {
     const x = new Float32Array(tokens * H * D), h = new Uint16Array(tokens * H * D);

@@ -23,7 +23,7 @@ const server = createServer(async (req, res) => {
     return;
   }
   const path = normalize(join(root, url.pathname));
-  if (!path.startsWith(root) || !/^\/(js|tests\/js|target\/js)\//.test(url.pathname)) {
+  if (!path.startsWith(root) || !/^\/(js|tests\/js|target\/js|target\/wasm-scalar)\//.test(url.pathname)) {
     res.writeHead(404).end();
     return;
   }
@@ -35,7 +35,8 @@ const server = createServer(async (req, res) => {
   }
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
-const page = `http://127.0.0.1:${server.address().port}/tests/js/browser.html${bench ? "?bench=1" : ""}`;
+const scalar = "/target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm";
+const page = `http://127.0.0.1:${server.address().port}/tests/js/browser.html${bench ? `?bench=${scalar}` : ""}`;
 const browser = process.env.CHROMIUM ?? "chromium";
 const chromium = spawn(browser, [
   "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -53,6 +54,6 @@ if (!got) {
 }
 for (const f of got.failures) console.log("FAIL", f);
 console.log(`browser (${got.userAgent.match(/Chrom\w*\/[\d.]+/)?.[0] ?? got.userAgent}, backend ${got.backend})`);
-if (got.bench) console.log(JSON.stringify(got.bench));
+if (got.bench) console.log(JSON.stringify({ engine: got.userAgent.match(/Chrom\w*\/[\d.]+/)?.[0] ?? got.userAgent, ...got.bench }));
 console.log(`browser: ${got.passed} passed, ${got.failed} failed`);
 process.exit(got.failed ? 1 : 0);
