@@ -8,16 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-// Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
-#define ROPE_LAYOUT_INTERLEAVED 0
-
-// Pairs are (x[i], x[i + rotary_dim/2]) (GPT-NeoX, Llama, ggml "neox").
-#define ROPE_LAYOUT_HALF_SPLIT 1
-
-// Pairs read interleaved and written in half-split order (DeepSeek-V2/V3's
-// `rope_interleave`); the inverse reads half-split and writes interleaved.
-#define ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT 2
-
 // The fastest backend this CPU runs.
 #define ROPE_BACKEND_AUTO -1
 
@@ -35,6 +25,16 @@
 
 // x86_64 AVX-512F with AVX512_BF16 (bf16 rounded with its instructions).
 #define ROPE_BACKEND_AVX512_BF16 4
+
+// Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
+#define ROPE_LAYOUT_INTERLEAVED 0
+
+// Pairs are (x[i], x[i + rotary_dim/2]) (GPT-NeoX, Llama, ggml "neox").
+#define ROPE_LAYOUT_HALF_SPLIT 1
+
+// Pairs read interleaved and written in half-split order (DeepSeek-V2/V3's
+// `rope_interleave`); the inverse reads half-split and writes interleaved.
+#define ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT 2
 
 // The default schedule base^(-2i/d).
 #define ROPE_SCALING_NONE 0
@@ -303,6 +303,33 @@
 // function in caller memory (`rope_handle_size` bytes) or on the heap.
 typedef struct RopeHandle RopeHandle;
 
+// What a failing call writes when given a non-NULL `RopeErrorInfo *`: its code and a
+// NUL-terminated message naming the argument and the values involved (truncated to
+// fit). A successful call leaves it as it was.
+typedef struct RopeErrorInfo {
+  // The code the call returned.
+  int32_t code;
+  // The detail, NUL-terminated UTF-8.
+  char message[ROPE_ERROR_MESSAGE_LEN];
+} RopeErrorInfo;
+
+// What a description is: its head and rotary dimensions, pair count, layout, position
+// axes and magnitude scale.
+typedef struct RopeInfo {
+  // Channels per head.
+  uint32_t head_dim;
+  // Rotated channels per head.
+  uint32_t rotary_dim;
+  // rotary_dim / 2.
+  uint32_t pairs;
+  // A ROPE_LAYOUT_* value.
+  uint32_t layout;
+  // Position coordinates per token (1, or 2 to 4 for multi-axis descriptions).
+  uint32_t axes;
+  // The magnitude factor on cos and sin.
+  double scale;
+} RopeInfo;
+
 // A cos/sin table in caller memory, filled by `rope_table_build`.
 typedef struct RopeTable {
   // A ROPE_TABLE_* value.
@@ -355,16 +382,6 @@ typedef struct RopePositions {
   // Elements in `list`.
   size_t n;
 } RopePositions;
-
-// What a failing call writes when given a non-NULL `RopeErrorInfo *`: its code and a
-// NUL-terminated message naming the argument and the values involved (truncated to
-// fit). A successful call leaves it as it was.
-typedef struct RopeErrorInfo {
-  // The code the call returned.
-  int32_t code;
-  // The detail, NUL-terminated UTF-8.
-  char message[ROPE_ERROR_MESSAGE_LEN];
-} RopeErrorInfo;
 
 // A model's RoPE, as plain data: the crate's builder. Start from `rope_config_init`,
 // which sets `size`; fields added by later versions go after the last one here, and a
@@ -498,26 +515,39 @@ typedef struct RopeGgufValue {
 // fail the constructor.
 typedef int32_t (*RopeGgufLookup)(void *user, const char *key, struct RopeGgufValue *out);
 
-// What a description is: its head and rotary dimensions, pair count, layout, position
-// axes and magnitude scale.
-typedef struct RopeInfo {
-  // Channels per head.
-  uint32_t head_dim;
-  // Rotated channels per head.
-  uint32_t rotary_dim;
-  // rotary_dim / 2.
-  uint32_t pairs;
-  // A ROPE_LAYOUT_* value.
-  uint32_t layout;
-  // Position coordinates per token (1, or 2 to 4 for multi-axis descriptions).
-  uint32_t axes;
-  // The magnitude factor on cos and sin.
-  double scale;
-} RopeInfo;
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// The backend a description runs on (a ROPE_BACKEND_* value), or ROPE_ERR_NULL.
+//
+// # Safety
+// `rope` from a `rope_create*` function, or NULL.
+int32_t rope_backend(const struct RopeHandle *rope);
+
+// Make a description run on `backend` (ROPE_BACKEND_AUTO for the best); an unavailable
+// backend is ROPE_ERR_BACKEND_UNAVAILABLE and changes nothing.
+//
+// # Safety
+// `rope` from a `rope_create*` function (or NULL, an error), not used by another thread
+// during the call; `err` NULL or valid.
+int32_t rope_set_backend(struct RopeHandle *rope, int32_t backend, struct RopeErrorInfo *err);
+
+// 1 if this CPU runs `backend` (a ROPE_BACKEND_* value), 0 if not or unknown.
+int32_t rope_backend_available(int32_t backend);
+
+// The fastest backend this CPU runs (a ROPE_BACKEND_* value).
+int32_t rope_best_backend(void);
+
+// A static, NUL-terminated name for a ROPE_BACKEND_* value ("scalar", "lanes", "avx2",
+// "avx512", "avx512bf16", "auto"; "unknown" otherwise).
+const char *rope_backend_name(int32_t backend);
+
+// Fill `*info` with what `rope` is.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `info` valid (or NULL, an error).
+int32_t rope_info(const struct RopeHandle *rope, struct RopeInfo *info);
 
 // Rotate a tensor in place (any view, any direction): `direction` ROPE_FORWARD,
 // ROPE_INVERSE or ROPE_TRANSPOSE. `table` NULL for cos/sin on the fly, or a table from
@@ -677,12 +707,6 @@ int32_t rope_table_build(const struct RopeHandle *rope,
                          const struct RopeTable *table,
                          struct RopeErrorInfo *err);
 
-// Bytes of caller memory a handle takes (`mem` of the `rope_create*` functions).
-size_t rope_handle_size(void);
-
-// The alignment that memory needs.
-size_t rope_handle_align(void);
-
 // The defaults for a head size, with `size` set: full rotary, base 10000, half-split
 // pairs, scale 1, the default schedule (YaRN's betas 32 and 1, NaN for the unset
 // optional parameters), one position axis, the best backend.
@@ -690,6 +714,24 @@ size_t rope_handle_align(void);
 // # Safety
 // `config` NULL (ignored) or valid for writing a RopeConfig.
 void rope_config_init(struct RopeConfig *config, uint32_t head_dim);
+
+// ggml's defaults for a model, with `size` set: `n_dims` rotated channels of
+// `head_dim`, `freq_base`, mode 2 (neox), freq_scale 1, YaRN off (ext_factor 0),
+// attn_factor 1, betas 32 and 1, n_ctx_orig 0, no freq_factors, no sections, n_offs 0,
+// the best backend.
+//
+// # Safety
+// `params` NULL (ignored) or valid for writing.
+void rope_ggml_params_init(struct RopeGgmlParams *params,
+                           uint32_t head_dim,
+                           uint32_t n_dims,
+                           double freq_base);
+
+// Bytes of caller memory a handle takes (`mem` of the `rope_create*` functions).
+size_t rope_handle_size(void);
+
+// The alignment that memory needs.
+size_t rope_handle_align(void);
 
 // Validate `config` and create a description in `*out`: in `mem` (`mem_size` bytes, at
 // least `rope_handle_size()`, aligned to `rope_handle_align()`; no allocation), or on
@@ -705,18 +747,6 @@ int32_t rope_create(const struct RopeConfig *config,
                     size_t mem_size,
                     struct RopeHandle **out,
                     struct RopeErrorInfo *err);
-
-// ggml's defaults for a model, with `size` set: `n_dims` rotated channels of
-// `head_dim`, `freq_base`, mode 2 (neox), freq_scale 1, YaRN off (ext_factor 0),
-// attn_factor 1, betas 32 and 1, n_ctx_orig 0, no freq_factors, no sections, n_offs 0,
-// the best backend.
-//
-// # Safety
-// `params` NULL (ignored) or valid for writing.
-void rope_ggml_params_init(struct RopeGgmlParams *params,
-                           uint32_t head_dim,
-                           uint32_t n_dims,
-                           double freq_base);
 
 // Create a description from ggml's parameters, as `rope_create` does from a config.
 //
@@ -779,36 +809,6 @@ int32_t rope_create_rerotation(const struct RopeHandle *from,
 // # Safety
 // `rope` from a `rope_create*` function, not used afterwards.
 void rope_destroy(struct RopeHandle *rope);
-
-// The backend a description runs on (a ROPE_BACKEND_* value), or ROPE_ERR_NULL.
-//
-// # Safety
-// `rope` from a `rope_create*` function, or NULL.
-int32_t rope_backend(const struct RopeHandle *rope);
-
-// Make a description run on `backend` (ROPE_BACKEND_AUTO for the best); an unavailable
-// backend is ROPE_ERR_BACKEND_UNAVAILABLE and changes nothing.
-//
-// # Safety
-// `rope` from a `rope_create*` function (or NULL, an error), not used by another thread
-// during the call; `err` NULL or valid.
-int32_t rope_set_backend(struct RopeHandle *rope, int32_t backend, struct RopeErrorInfo *err);
-
-// 1 if this CPU runs `backend` (a ROPE_BACKEND_* value), 0 if not or unknown.
-int32_t rope_backend_available(int32_t backend);
-
-// The fastest backend this CPU runs (a ROPE_BACKEND_* value).
-int32_t rope_best_backend(void);
-
-// A static, NUL-terminated name for a ROPE_BACKEND_* value ("scalar", "lanes", "avx2",
-// "avx512", "avx512bf16", "auto"; "unknown" otherwise).
-const char *rope_backend_name(int32_t backend);
-
-// Fill `*info` with what `rope` is.
-//
-// # Safety
-// `rope` from a `rope_create*` function; `info` valid (or NULL, an error).
-int32_t rope_info(const struct RopeHandle *rope, struct RopeInfo *info);
 
 // Allocate `size` bytes (8-aligned) for buffers. NULL on failure or size 0.
 uint8_t *rope_alloc(size_t size);

@@ -19,14 +19,18 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+mod backend;
 mod calls;
+mod config;
 mod create;
 #[cfg(feature = "alloc")]
 mod memory;
 mod status;
 mod tensor;
 
+pub use backend::*;
 pub use calls::*;
+pub use config::*;
 pub use create::*;
 #[cfg(feature = "alloc")]
 pub use memory::*;
