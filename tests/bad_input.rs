@@ -646,8 +646,10 @@ fn every_message_names_its_argument() {
             &["rope_theta"],
         ),
         (
-            RopeError::AllocFailed { bytes: 1 << 41 },
-            &["2199023255552", "compact table"],
+            RopeError::AllocFailed {
+                bytes: 3_000_000_000,
+            },
+            &["3000000000", "compact table"],
         ),
         (
             RopeError::BadMetadata {
