@@ -211,17 +211,19 @@ impl View {
                     return bad("its heads run past the token row (first_head + heads > row)");
                 }
                 let row = mul(row, head_dim)?;
-                if !len.is_multiple_of(row) {
+                // One division for both the count and the remainder check.
+                let capacity = len / row;
+                if capacity * row != len {
                     return Err(length(row));
                 }
-                (first_head * head_dim, row, head_dim, len / row, row, true)
+                (first_head * head_dim, row, head_dim, capacity, row, true)
             }
             Strides::HeadsTokens => {
                 let block = mul(heads, head_dim)?;
-                if !len.is_multiple_of(block) {
+                let capacity = len / block;
+                if capacity * block != len {
                     return Err(length(block));
                 }
-                let capacity = len / block;
                 (0, head_dim, capacity * head_dim, capacity, block, true)
             }
             Strides::Elements { token, head } => {
