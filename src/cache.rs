@@ -12,6 +12,10 @@ use crate::trig::Turns;
 struct Unscaled<'a>(&'a Rope);
 
 impl Source for Unscaled<'_> {
+    fn erased(&self) -> &dyn crate::source::Runs {
+        self
+    }
+
     fn geom(&self) -> Geom {
         // Cached keys are already in the rotated layout.
         let g = self.0.geom();

@@ -207,6 +207,10 @@ impl<S: AsRef<[f64]>> CompactTable<S> {
 }
 
 impl<S: AsRef<[f64]>> Source for CompactTable<S> {
+    fn erased(&self) -> &dyn crate::source::Runs {
+        self
+    }
+
     fn geom(&self) -> Geom {
         self.geom
     }

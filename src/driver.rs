@@ -9,7 +9,7 @@ use crate::error::RopeError;
 use crate::kernel::{Span, PREFETCH_BYTES};
 use crate::positions::{At, Positions};
 use crate::shape::{Direction, Placed, View};
-use crate::source::{Geom, RunFn, Runs};
+use crate::source::{Geom, RunFn, Runs, Source};
 
 /// One buffer of a call rotated in place: Q, K or the only one.
 pub(crate) struct Target<'x, E> {
@@ -102,10 +102,42 @@ pub(crate) fn validate(
         }
     }
     let mut tokens: Option<usize> = None;
+    let list = positions.list_len(axes);
     for (t, out) in targets.iter().zip(placed.iter_mut()) {
-        let w = t.view.place(t.len, g.head_dim, t.what)?;
-        let n = w.tokens(positions.list_len(axes))?;
-        *out = w.at;
+        let n = match t.view.whole_tokens_heads() {
+            // The common case, a whole [tokens, heads, head_dim] buffer, checked directly:
+            // a decode step is a few hundred nanoseconds, and the general placement cost
+            // a tenth of that at head_dim 64 (`cargo bench -p rope-simd-benches --bench
+            // rope -- decode/f32/hd64`).
+            Some(heads) if heads > 0 => {
+                let row = heads
+                    .checked_mul(g.head_dim)
+                    .ok_or(RopeError::SizeOverflow)?;
+                let rows = t.len / row;
+                let n = list.unwrap_or(rows);
+                if rows * row != t.len || n != rows {
+                    return Err(RopeError::BufferLength {
+                        what: t.what,
+                        len: t.len,
+                        row,
+                        tokens: (rows * row == t.len).then_some(n),
+                    });
+                }
+                *out = Placed {
+                    heads,
+                    base: 0,
+                    token_stride: row,
+                    head_stride: g.head_dim,
+                };
+                n
+            }
+            _ => {
+                let w = t.view.place(t.len, g.head_dim, t.what)?;
+                let n = w.tokens(list)?;
+                *out = w.at;
+                n
+            }
+        };
         match tokens {
             Some(q_tokens) if q_tokens != n => {
                 return Err(RopeError::TokenMismatch {
@@ -142,24 +174,28 @@ fn validate_targets<E, const N: usize>(
     validate(src, g, &dims, placed, positions)
 }
 
-pub(crate) fn run<E: Element, const N: usize>(
-    src: &dyn Runs,
+pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
+    src: &S,
     targets: &mut [Target<'_, E>; N],
     positions: Positions<'_>,
     direction: Direction,
 ) -> Result<(), RopeError> {
-    let g = src.dims();
+    let g = src.geom();
     let mut placed = [Placed::EMPTY; N];
-    let tokens = validate_targets(src, &g, targets, &mut placed, &positions)?;
+    let tokens = validate_targets(src.erased(), &g, targets, &mut placed, &positions)?;
     turn(src, &g, targets, &placed, tokens, positions, direction);
     Ok(())
 }
 
-/// The loop of [`run`], once its buffers are placed: one copy per element type, whatever
-/// the number of buffers.
-#[inline(never)]
-fn turn<E: Element>(
-    src: &dyn Runs,
+/// The loop of [`run`], once its buffers are placed. It is inlined into each `run` and
+/// hands the source its closure to inline: a decode step at head_dim 64 is under 200
+/// nanoseconds, and calling out of line through the object-safe source made it a tenth
+/// slower (`cargo bench -p rope-simd-benches --bench rope -- decode/f32/hd64`); the C and
+/// wasm libraries pay for that in code (`docs/design.md`, "Code size"). Gathering goes
+/// through the object-safe source, once for all.
+#[inline]
+fn turn<S: Source + ?Sized, E: Element>(
+    src: &S,
     g: &Geom,
     targets: &mut [Target<'_, E>],
     placed: &[Placed],
@@ -179,7 +215,7 @@ fn turn<E: Element>(
         // At the identity nothing turns, bit for bit (cos 1, sin 0 would turn -0.0 into
         // +0.0), but DeepSeek's reorder still happens.
         if !(at.is_zero() && g.scale == 1.0) {
-            for_each_at(src, &g, &at, rescale, &mut |first_pair, cos, sin| {
+            let each = |first_pair: usize, cos: &[f32], sin: &[f32]| {
                 for (target, p) in targets.iter_mut().zip(placed) {
                     // A negative position turns the other way: its cos/sin transposed.
                     let span = Span {
@@ -189,7 +225,13 @@ fn turn<E: Element>(
                     };
                     g.isa.rotate(&mut target.x[p.row(t)..], &span, cos, sin);
                 }
-            });
+            };
+            if !at.multi && rescale.is_none() {
+                src.for_each_run(at.coords[0], each);
+            } else {
+                let mut each = each;
+                gathered(src.erased(), &g, &at, rescale, &mut each);
+            }
         }
         for (target, p) in targets.iter_mut().zip(placed).filter(|_| reorder) {
             reorder_heads(target.x, Rows::of(p, t, &g), g.rotary_dim, inverse);

@@ -185,8 +185,22 @@ impl View {
         self.first_token
     }
 
+    /// `Some(heads)` for a whole `[tokens, heads, head_dim]` buffer (the driver's fast
+    /// path; `place` gives the same result).
+    pub(crate) fn whole_tokens_heads(&self) -> Option<usize> {
+        match self.strides {
+            Strides::Rows { row, first_head: 0 }
+                if row == self.heads && self.first_token.is_none() =>
+            {
+                Some(self.heads)
+            }
+            _ => None,
+        }
+    }
+
     /// Resolve against a buffer of `len` elements and heads of `head_dim`: every offset in
     /// elements, and the token rows the buffer has room for from the first one.
+    #[inline(always)]
     pub(crate) fn place(
         &self,
         len: usize,
@@ -320,6 +334,7 @@ impl Placed {
 impl Window {
     /// The call's token count as this buffer (a source or one rotated in place) gives it:
     /// the position list's, or every row from the first.
+    #[inline(always)]
     pub(crate) fn tokens(&self, list: Option<usize>) -> Result<usize, RopeError> {
         let n = list.unwrap_or(self.room);
         self.fits(n)?;
@@ -327,6 +342,7 @@ impl Window {
     }
 
     /// `Ok` if the view has room for `n` tokens (a whole dense buffer: exactly `n`).
+    #[inline(always)]
     pub(crate) fn fits(&self, n: usize) -> Result<(), RopeError> {
         if self.exact && n != self.capacity {
             return Err(RopeError::BufferLength {

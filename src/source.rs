@@ -26,21 +26,43 @@ pub trait Source {
     fn check_position(&self, position: u64) -> Result<(), RopeError>;
     /// Calls `f(first_pair, cos, sin)` for runs covering every pair of `position`.
     fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, f: F);
+    /// This source behind the object-safe [`Runs`] (for the driver's cold paths).
+    fn erased(&self) -> &dyn Runs;
 }
 
 /// The object-safe face of a [`Source`], which the driver takes: its loops are then
 /// compiled once per element type, not once per source as well (a C or wasm library
 /// links all three sources; the call through it is once per token and run of pairs).
-pub(crate) trait Runs {
+pub trait Runs {
     fn dims(&self) -> Geom;
     fn check(&self, position: u64) -> Result<(), RopeError>;
     fn runs(&self, position: u64, f: &mut RunFn<'_>);
 }
 
-/// What takes a run of cos/sin: `f(first_pair, cos, sin)`.
-pub(crate) type RunFn<'f> = dyn FnMut(usize, &[f32], &[f32]) + 'f;
+/// A source behind the object-safe face is a source again, so that the driver's loops
+/// take either (a packed call's Q, rotated after its K and V went into the caches).
+impl Source for dyn Runs + '_ {
+    fn geom(&self) -> Geom {
+        self.dims()
+    }
 
-impl<T: Source> Runs for T {
+    fn check_position(&self, position: u64) -> Result<(), RopeError> {
+        self.check(position)
+    }
+
+    fn for_each_run<F: FnMut(usize, &[f32], &[f32])>(&self, position: u64, mut f: F) {
+        self.runs(position, &mut f)
+    }
+
+    fn erased(&self) -> &dyn Runs {
+        self
+    }
+}
+
+/// What takes a run of cos/sin: `f(first_pair, cos, sin)`.
+pub type RunFn<'f> = dyn FnMut(usize, &[f32], &[f32]) + 'f;
+
+impl<T: Source + Sized> Runs for T {
     fn dims(&self) -> Geom {
         self.geom()
     }
@@ -59,6 +81,10 @@ impl<T: Source> Runs for T {
 pub(crate) const RUN: usize = 64;
 
 impl Source for Rope {
+    fn erased(&self) -> &dyn crate::source::Runs {
+        self
+    }
+
     fn geom(&self) -> Geom {
         Geom {
             head_dim: self.head_dim,

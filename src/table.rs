@@ -199,6 +199,10 @@ impl<S: AsRef<[f32]>> CosSinTable<S> {
 }
 
 impl<S: AsRef<[f32]>> Source for CosSinTable<S> {
+    fn erased(&self) -> &dyn crate::source::Runs {
+        self
+    }
+
     fn geom(&self) -> Geom {
         self.geom
     }
