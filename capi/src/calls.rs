@@ -91,6 +91,43 @@ macro_rules! with_pair {
     };
 }
 
+/// A tensor argument's names in messages: itself, its layout field, its data field.
+macro_rules! names {
+    ($t:literal) => {
+        [$t, concat!($t, ".layout"), concat!($t, ".data")]
+    };
+}
+
+/// Read a tensor argument: the struct, its view and its elements.
+///
+/// # Safety
+/// `t` NULL or valid, its data valid for its length of its dtype.
+unsafe fn operand<'a>(
+    t: *const RopeTensor,
+    [what, layout, data]: [&'static str; 3],
+) -> Result<(&'a RopeTensor, View, Data<'a>), Fail> {
+    // SAFETY: forwarded contract.
+    let t = unsafe { tensor(t, what)? };
+    let view = t.view(layout)?;
+    // SAFETY: forwarded contract.
+    Ok((t, view, unsafe { t.data(data)? }))
+}
+
+/// Read what most calls take besides their tensors: the source, the positions and the
+/// direction.
+///
+/// # Safety
+/// As [`source`] and [`positions`].
+unsafe fn common<'a>(
+    rope: *const RopeHandle,
+    table: *const RopeTable,
+    at: *const RopePositions,
+    dir: u32,
+) -> Result<(Src<'a>, rope_simd::Positions<'a>, rope_simd::Direction), Fail> {
+    // SAFETY: forwarded contract.
+    unsafe { Ok((source(rope, table)?, positions(at)?, direction(dir)?)) }
+}
+
 /// Rotate a tensor in place (any view, any direction): `direction` ROPE_FORWARD,
 /// ROPE_INVERSE or ROPE_TRANSPOSE. `table` NULL for cos/sin on the fly, or a table from
 /// `rope_table_build` (same bits). On error `x` is untouched and `*err` (if not NULL)
@@ -111,14 +148,8 @@ pub unsafe extern "C" fn rope_apply(
 ) -> i32 {
     run(err, || {
         // SAFETY (this block): forwarded contract.
-        let src = unsafe { source(rope, table)? };
-        let x = unsafe { tensor(x, "x")? };
-        let (view, at, dir) = (
-            x.view("x.layout")?,
-            unsafe { self::positions(positions)? },
-            self::direction(direction)?,
-        );
-        let data = unsafe { x.data("x.data")? };
+        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
+        let (_, view, data) = unsafe { operand(x, names!("x"))? };
         with_src!(src, |s| with_data!(
             data,
             |d| Ok(s.apply(d, view, at, dir)?)
@@ -144,14 +175,9 @@ pub unsafe extern "C" fn rope_apply_qk(
 ) -> i32 {
     run(err, || {
         // SAFETY (this block): forwarded contract.
-        let src = unsafe { source(rope, table)? };
-        let (q, k) = unsafe { (tensor(q, "q")?, tensor(k, "k")?) };
-        let (qv, kv) = (q.view("q.layout")?, k.view("k.layout")?);
-        let (at, dir) = (
-            unsafe { self::positions(positions)? },
-            self::direction(direction)?,
-        );
-        let (qd, kd) = unsafe { (q.data("q.data")?, k.data("k.data")?) };
+        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
+        let (_, qv, qd) = unsafe { operand(q, names!("q"))? };
+        let (_, kv, kd) = unsafe { operand(k, names!("k"))? };
         with_src!(src, |s| with_same!(
             qd,
             kd,
@@ -179,14 +205,9 @@ pub unsafe extern "C" fn rope_apply_into(
 ) -> i32 {
     run(err, || {
         // SAFETY (this block): forwarded contract.
-        let from = unsafe { source(rope, table)? };
-        let (s, d) = unsafe { (tensor(src, "src")?, tensor(dst, "dst")?) };
-        let (sv, dv) = (s.view("src.layout")?, d.view("dst.layout")?);
-        let (at, dir) = (
-            unsafe { self::positions(positions)? },
-            self::direction(direction)?,
-        );
-        let (sd, dd) = unsafe { (s.data("src.data")?, d.data("dst.data")?) };
+        let (from, at, dir) = unsafe { common(rope, table, positions, direction)? };
+        let (_, sv, sd) = unsafe { operand(src, names!("src"))? };
+        let (_, dv, dd) = unsafe { operand(dst, names!("dst"))? };
         with_src!(from, |r| with_pair!(sd, dd, |a, b| Ok(
             r.apply_into(&*a, sv, b, dv, at, dir)?
         )))
@@ -325,14 +346,9 @@ pub unsafe extern "C" fn rope_packed_qkv(
 ) -> i32 {
     run(err, || {
         // SAFETY (this block): forwarded contract.
-        let src = unsafe { source(rope, table)? };
-        let t = unsafe { tensor(qkv, "qkv")? };
+        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
+        let (t, _, data) = unsafe { operand(qkv, names!("qkv"))? };
         let heads = packed(t, q_heads, kv_heads)?;
-        let (at, dir) = (
-            unsafe { self::positions(positions)? },
-            self::direction(direction)?,
-        );
-        let data = unsafe { t.data("qkv.data")? };
         let view = View::in_rows(heads.q + heads.kv, t.heads, 0);
         with_src!(src, |s| with_data!(
             data,
@@ -410,17 +426,12 @@ pub unsafe extern "C" fn rope_apply_tokens(
 ) -> i32 {
     run(err, || {
         // SAFETY (this block): forwarded contract.
-        let src = unsafe { source(rope, table)? };
-        let t = unsafe { tensor(part, "part")? };
+        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
+        let (t, _, data) = unsafe { operand(part, names!("part"))? };
         let heads = dense_heads(
             t,
             "rope_apply_tokens takes a whole ROPE_TOKENS_HEADS tensor",
         )?;
-        let (at, dir) = (
-            unsafe { self::positions(positions)? },
-            self::direction(direction)?,
-        );
-        let data = unsafe { t.data("part.data")? };
         with_src!(src, |s| with_data!(data, |d| Ok(s.apply_tokens(
             d,
             heads,
@@ -448,9 +459,7 @@ pub unsafe extern "C" fn rope_shift(
     run(err, || {
         // SAFETY (this block): forwarded contract.
         let r = unsafe { handle(rope)? };
-        let t = unsafe { tensor(keys, "keys")? };
-        let view = t.view("keys.layout")?;
-        let data = unsafe { t.data("keys.data")? };
+        let (_, view, data) = unsafe { operand(keys, names!("keys"))? };
         with_data!(data, |d| Ok(r.shift(d, view, delta)?))
     })
 }
