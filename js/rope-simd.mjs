@@ -66,15 +66,15 @@ export class RopeSimd {
   constructor(exports) {
     this.w = exports;
     this.dataView = null;
-    const p = this.#alloc(CONFIG_SIZE);
+    const p = this.alloc(CONFIG_SIZE);
     this.w.rope_config_init(p, 64);
-    const size = this.#dv().getUint32(p, true);
-    this.#free(p, CONFIG_SIZE);
+    const size = this.dv().getUint32(p, true);
+    this.release(p, CONFIG_SIZE);
     if (size !== CONFIG_SIZE) throw new Error(`this module's RopeConfig is ${size} bytes; rope-simd.mjs expects ${CONFIG_SIZE}`);
-    this.errorInfo = this.#alloc(ERROR_SIZE);
+    this.errorInfo = this.alloc(ERROR_SIZE);
     // The argument structs of a call (up to five tensors and the positions), made once:
     // a call writes them in place, so it allocates nothing for them.
-    this.args = this.#alloc(5 * TENSOR_SIZE + POSITIONS_SIZE);
+    this.args = this.alloc(5 * TENSOR_SIZE + POSITIONS_SIZE);
   }
 
   /** A DataView of the module's memory, made afresh only after the memory grew. */
@@ -87,9 +87,6 @@ export class RopeSimd {
     return this.dataView;
   }
 
-  #dv() { return this.dv(); }
-  #alloc(n) { return this.alloc(n); }
-  #free(p, n) { this.release(p, n); }
 
   /** `n` bytes (8-aligned) of module memory; `release` them with the same `n`. */
   alloc(n) {
@@ -110,13 +107,13 @@ export class RopeSimd {
 
   /** Run `f` with `n` bytes of scratch memory. */
   scratch(n, f) {
-    const p = this.#alloc(n);
-    try { return f(p); } finally { this.#free(p, n); }
+    const p = this.alloc(n);
+    try { return f(p); } finally { this.release(p, n); }
   }
 
   /** A typed array copied into module memory (freed by the caller). */
   copyIn(array, bytes) {
-    const p = this.#alloc(bytes);
+    const p = this.alloc(bytes);
     new Uint8Array(this.w.memory.buffer, p, bytes).set(new Uint8Array(array.buffer, array.byteOffset, bytes));
     return p;
   }
@@ -141,7 +138,7 @@ export class RopeSimd {
     try {
       return this.#create(CONFIG_SIZE, (p) => {
         this.w.rope_config_init(p, c.headDim);
-        const dv = this.#dv(), s = c.scaling ?? {};
+        const dv = this.dv(), s = c.scaling ?? {};
         const u32 = (o, v) => v !== undefined && dv.setUint32(p + o, v, true);
         const f64 = (o, v) => v !== undefined && dv.setFloat64(p + o, v, true);
         const u64 = (o, v) => v !== undefined && dv.setBigUint64(p + o, BigInt(v), true);
@@ -169,7 +166,7 @@ export class RopeSimd {
         return (out) => this.w.rope_create(p, 0, 0, out, this.errorInfo);
       });
     } finally {
-      for (const [p, n] of owned) this.#free(p, n);
+      for (const [p, n] of owned) this.release(p, n);
     }
   }
 
@@ -180,7 +177,7 @@ export class RopeSimd {
     try {
       return this.#create(GGML_SIZE, (p) => {
         this.w.rope_ggml_params_init(p, g.headDim, g.nDims ?? g.headDim, g.freqBase ?? 10000);
-        const dv = this.#dv();
+        const dv = this.dv();
         dv.setInt32(p + 12, g.mode, true);
         if (g.backend !== undefined) dv.setInt32(p + 16, enumOf(BACKENDS, g.backend, "backend"), true);
         if (g.nOffs !== undefined) dv.setUint32(p + 20, g.nOffs, true);
@@ -197,7 +194,7 @@ export class RopeSimd {
         return (out) => this.w.rope_create_ggml(p, 0, 0, out, this.errorInfo);
       });
     } finally {
-      if (factors) this.#free(...factors);
+      if (factors) this.release(...factors);
     }
   }
 
@@ -210,20 +207,20 @@ export class RopeSimd {
       return this.#create(0, () => (out) => this.w.rope_create_hf_json(
         p, text.length, layerCode, BigInt(seqLen), enumOf(BACKENDS, backend, "backend"), 0, 0, out, this.errorInfo));
     } finally {
-      this.#free(p, text.length);
+      this.release(p, text.length);
     }
   }
 
   #create(structSize, fill) {
-    const out = this.#alloc(4);
-    const p = structSize ? this.#alloc(structSize) : 0;
+    const out = this.alloc(4);
+    const p = structSize ? this.alloc(structSize) : 0;
     try {
       const call = fill(p);
       this.check(call(out));
-      return new Rope(this, this.#dv().getUint32(out, true));
+      return new Rope(this, this.dv().getUint32(out, true));
     } finally {
-      this.#free(out, 4);
-      if (p) this.#free(p, structSize);
+      this.release(out, 4);
+      if (p) this.release(p, structSize);
     }
   }
 
@@ -240,12 +237,11 @@ export class Tensor {
     this.code = enumOf(DTYPES, dtype, "dtype");
     this.length = length;
     this.bytes = length * (dtype === "f32" ? 4 : 2);
-    this.ptr = rs.w.rope_alloc(Math.max(this.bytes, 1));
-    if (this.ptr === 0) throw new RopeSimdError(-28, `could not allocate ${this.bytes} bytes`);
+    this.ptr = rs.alloc(this.bytes);
     new Uint8Array(rs.w.memory.buffer, this.ptr, this.bytes).fill(0); // zeroed, as JS arrays are
-    const [w, p, n] = [rs.w, this.ptr, Math.max(this.bytes, 1)];
+    const [p, n] = [this.ptr, this.bytes];
     this.token = {};
-    registry.register(this, () => w.rope_free(p, n), this.token);
+    registry.register(this, () => rs.release(p, n), this.token);
   }
   /** A Float32Array (f32) or Uint16Array (f16, bf16 bits) over the elements. */
   get array() {
@@ -257,7 +253,7 @@ export class Tensor {
   free() {
     if (this.ptr === 0) return;
     registry.unregister(this.token);
-    this.rs.w.rope_free(this.ptr, Math.max(this.bytes, 1));
+    this.rs.release(this.ptr, this.bytes);
     this.ptr = 0;
   }
   #live() { if (this.ptr === 0) throw new Error("this Tensor was freed"); }
@@ -298,8 +294,10 @@ export class Rope {
   table(maxPos, kind = "full") {
     const rs = this.rs, w = rs.w, k = enumOf(TABLES, kind, "kind");
     const len = rs.scratch(4, (p) => { rs.check(w.rope_table_len(this.#live(), k, maxPos, p, rs.errorInfo)); return new DataView(w.memory.buffer).getUint32(p, true); });
+    // The storage: floats (full) or doubles (compact), held by a Tensor of as many
+    // 4-byte words (module memory is 8-aligned, as doubles need).
     const data = new Tensor(rs, "f32", len * (k === 2 ? 2 : 1));
-    const desc = rs.w.rope_alloc(TABLE_SIZE);
+    const desc = rs.alloc(TABLE_SIZE);
     const dv = new DataView(w.memory.buffer);
     dv.setUint32(desc, k, true); dv.setUint32(desc + 4, data.ptr, true); dv.setUint32(desc + 8, len, true); dv.setUint32(desc + 12, maxPos, true);
     rs.check(w.rope_table_build(this.handle, desc, rs.errorInfo));
@@ -310,11 +308,11 @@ export class Rope {
         if (!this.ptr) return;
         registry.unregister(token);
         data.free();
-        w.rope_free(desc, TABLE_SIZE);
+        rs.release(desc, TABLE_SIZE);
         this.ptr = 0;
       },
     };
-    registry.register(table, () => w.rope_free(desc, TABLE_SIZE), token);
+    registry.register(table, () => rs.release(desc, TABLE_SIZE), token);
     return table;
   }
 

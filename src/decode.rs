@@ -2,7 +2,7 @@
 //! into its cache, converting to the cache's element type, with each token's cos/sin had
 //! once for Q and K; and its packed-QKV form.
 
-use crate::driver::{into_unchecked, place_dst, run, validate, Dims, Into, Target};
+use crate::driver::{into_unchecked, place_dst, turn, validate, Dims, Into, Target};
 use crate::element::Element;
 use crate::error::RopeError;
 use crate::positions::Positions;
@@ -96,7 +96,7 @@ pub(crate) fn packed_into<S: Element, D: Element>(
     });
     let mut placed = [Placed::EMPTY; 3];
     let tokens = validate(src, &g, &all, &mut placed, &positions)?;
-    let [_, k_at, v_at] = placed;
+    let [q_at, k_at, v_at] = placed;
     let k_to = place_dst(cache.view, cache.k.len(), &g, "k_cache", heads.kv, tokens)?;
     let v_to = place_dst(cache.view, cache.v.len(), &g, "v_cache", heads.kv, tokens)?;
     // Everything is valid: write K and V from their places in each row, then turn Q.
@@ -110,6 +110,16 @@ pub(crate) fn packed_into<S: Element, D: Element>(
         };
         into_unchecked(src, w, tokens, positions, Direction::Forward, None);
     }
-    let q = Target::new(qkv, views[0], "qkv");
-    run(src, &mut [q], positions, Direction::Forward)
+    // Q was placed and the positions checked above: turn it without validating again.
+    let mut q = [Target::new(qkv, views[0], "qkv")];
+    turn(
+        src,
+        &g,
+        &mut q,
+        &[q_at],
+        tokens,
+        positions,
+        Direction::Forward,
+    );
+    Ok(())
 }

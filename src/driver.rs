@@ -187,14 +187,15 @@ pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
     Ok(())
 }
 
-/// The loop of [`run`], once its buffers are placed. It is inlined into each `run` and
+/// The loop of [`run`] (and of the packed decode call, for Q), once its buffers are
+/// placed. It is inlined into each caller and
 /// hands the source its closure to inline: a decode step at head_dim 64 is under 200
 /// nanoseconds, and calling out of line through the object-safe source made it a tenth
 /// slower (`cargo bench -p rope-simd-benches --bench rope -- decode/f32/hd64`); the C and
 /// wasm libraries pay for that in code (`docs/design.md`, "Code size"). Gathering goes
 /// through the object-safe source, once for all.
 #[inline]
-fn turn<S: Source + ?Sized, E: Element>(
+pub(crate) fn turn<S: Source + ?Sized, E: Element>(
     src: &S,
     g: &Geom,
     targets: &mut [Target<'_, E>],
@@ -537,5 +538,54 @@ fn convert<S: Element, D: Element>(isa: Isa, src: &[S], dst: &mut [D], scratch: 
         let tmp = &mut scratch[..s.len()];
         isa.widen(s, tmp);
         isa.narrow(tmp, d);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Rope;
+
+    /// `validate`'s direct check of a whole `[tokens, heads, head_dim]` buffer gives what
+    /// the general placement gives: the same tokens and offsets, or the same error.
+    #[test]
+    fn the_fast_path_places_as_the_general_one() {
+        let rope = Rope::new(8, 10_000.0, crate::config::PairLayout::HalfSplit).unwrap();
+        let g = rope.dims();
+        let lists: [&[u32]; 3] = [&[], &[1, 2], &[1, 2, 3]];
+        for heads in 0..4 {
+            for len in [0, 7, 8, 16, 24, 48, 50, 96] {
+                for list in [None, Some(0), Some(1), Some(2)] {
+                    let positions = match list {
+                        None => Positions::Start(3),
+                        Some(i) => Positions::List(lists[i]),
+                    };
+                    let view = View::tokens_heads(heads);
+                    let dims = [Dims {
+                        view,
+                        len,
+                        what: "x",
+                    }];
+                    let mut fast = [Placed::EMPTY];
+                    let got = validate(&rope, &g, &dims, &mut fast, &positions);
+                    let general = view.place(len, g.head_dim, "x").and_then(|w| {
+                        let n = w.tokens(positions.list_len(1))?;
+                        Ok((n, w.at))
+                    });
+                    match (got, general) {
+                        (Ok(n), Ok((m, at))) => {
+                            assert_eq!(n, m, "{heads} heads, len {len}, {list:?}");
+                            let f = fast[0];
+                            assert_eq!(
+                                (f.heads, f.base, f.token_stride, f.head_stride),
+                                (at.heads, at.base, at.token_stride, at.head_stride)
+                            );
+                        }
+                        (Err(a), Err(b)) => assert_eq!(a, b, "{heads} heads, len {len}"),
+                        (a, b) => panic!("{heads} heads, len {len}, {list:?}: {a:?} vs {b:?}"),
+                    }
+                }
+            }
+        }
     }
 }

@@ -149,9 +149,9 @@ pub struct RopeInfo {
 #[no_mangle]
 pub unsafe extern "C" fn rope_info(rope: *const RopeHandle, info: *mut RopeInfo) -> i32 {
     run(core::ptr::null_mut(), || {
-        // SAFETY: see the function's contract.
-        let r = unsafe { handle(rope)? };
-        let out = unsafe { slice_mut(info, 1, "info")? };
+        // SAFETY: `rope` and `info` are NULL (an error) or valid, as this function's
+        // contract asks.
+        let (r, out) = unsafe { (handle(rope)?, slice_mut(info, 1, "info")?) };
         out[0] = RopeInfo {
             head_dim: r.head_dim() as u32,
             rotary_dim: r.rotary_dim() as u32,

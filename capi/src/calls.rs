@@ -9,7 +9,7 @@ use crate::create::{handle, RopeHandle};
 use crate::status::{run, Fail, RopeErrorInfo};
 use crate::tensor::{
     direction, positions, slice, slice_mut, tensor, Data, RopePositions, RopeTable, RopeTensor,
-    ROPE_TABLE_COMPACT, ROPE_TABLE_FULL, ROPE_TABLE_NONE, ROPE_TOKENS_HEADS,
+    ROPE_FORWARD, ROPE_TABLE_COMPACT, ROPE_TABLE_FULL, ROPE_TABLE_NONE, ROPE_TOKENS_HEADS,
 };
 
 /// A call's cos/sin source.
@@ -25,7 +25,7 @@ enum Src<'a> {
 /// `rope` from a `rope_create*` function (or NULL, an error); `table` NULL or valid with
 /// `data` valid for `len` elements.
 unsafe fn source<'a>(rope: *const RopeHandle, table: *const RopeTable) -> Result<Src<'a>, Fail> {
-    // SAFETY: forwarded contract.
+    // SAFETY: `rope` is NULL (an error) or a live handle (caller).
     let r = unsafe { handle(rope)? };
     if table.is_null() {
         return Ok(Src::Fly(r));
@@ -33,15 +33,18 @@ unsafe fn source<'a>(rope: *const RopeHandle, table: *const RopeTable) -> Result
     // SAFETY: non-NULL and valid (caller).
     let t = unsafe { &*table };
     let what = "table.data";
-    // SAFETY (the slices): valid for `len` elements (caller).
     Ok(match t.kind {
         ROPE_TABLE_NONE => Src::Fly(r),
-        ROPE_TABLE_FULL => Src::Full(
-            r.table_from_storage(t.max_pos, unsafe { slice(t.data.cast(), t.len, what)? })?,
-        ),
-        ROPE_TABLE_COMPACT => Src::Compact(r.compact_table_from_storage(t.max_pos, unsafe {
-            slice(t.data.cast(), t.len, what)?
-        })?),
+        ROPE_TABLE_FULL => {
+            // SAFETY: `data` is NULL (an error) or valid for `len` floats (caller).
+            let data = unsafe { slice(t.data.cast(), t.len, what)? };
+            Src::Full(r.table_from_storage(t.max_pos, data)?)
+        }
+        ROPE_TABLE_COMPACT => {
+            // SAFETY: `data` is NULL (an error) or valid for `len` doubles (caller).
+            let data = unsafe { slice(t.data.cast(), t.len, what)? };
+            Src::Compact(r.compact_table_from_storage(t.max_pos, data)?)
+        }
         v => return Err(Fail::BadEnum("table.kind", v.into())),
     })
 }
@@ -147,9 +150,14 @@ pub unsafe extern "C" fn rope_apply(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
-        let (_, view, data) = unsafe { operand(x, names!("x"))? };
+        // SAFETY: `rope`, `table`, `positions` and `x` are NULL (an error) or valid with
+        // their data, as this function's contract asks.
+        let ((src, at, dir), (_, view, data)) = unsafe {
+            (
+                common(rope, table, positions, direction)?,
+                operand(x, names!("x"))?,
+            )
+        };
         with_src!(src, |s| with_data!(
             data,
             |d| Ok(s.apply(d, view, at, dir)?)
@@ -174,10 +182,15 @@ pub unsafe extern "C" fn rope_apply_qk(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
-        let (_, qv, qd) = unsafe { operand(q, names!("q"))? };
-        let (_, kv, kd) = unsafe { operand(k, names!("k"))? };
+        // SAFETY: every pointer is NULL (an error) or valid with its data, `q`'s and `k`'s
+        // not overlapping, as this function's contract asks.
+        let ((src, at, dir), (_, qv, qd), (_, kv, kd)) = unsafe {
+            (
+                common(rope, table, positions, direction)?,
+                operand(q, names!("q"))?,
+                operand(k, names!("k"))?,
+            )
+        };
         with_src!(src, |s| with_same!(
             qd,
             kd,
@@ -204,10 +217,15 @@ pub unsafe extern "C" fn rope_apply_into(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let (from, at, dir) = unsafe { common(rope, table, positions, direction)? };
-        let (_, sv, sd) = unsafe { operand(src, names!("src"))? };
-        let (_, dv, dd) = unsafe { operand(dst, names!("dst"))? };
+        // SAFETY: every pointer is NULL (an error) or valid with its data, `src`'s and
+        // `dst`'s not overlapping, as this function's contract asks.
+        let ((from, at, dir), (_, sv, sd), (_, dv, dd)) = unsafe {
+            (
+                common(rope, table, positions, direction)?,
+                operand(src, names!("src"))?,
+                operand(dst, names!("dst"))?,
+            )
+        };
         with_src!(from, |r| with_pair!(sd, dd, |a, b| Ok(
             r.apply_into(&*a, sv, b, dv, at, dir)?
         )))
@@ -223,14 +241,13 @@ fn dense_heads(t: &RopeTensor, what: &'static str) -> Result<usize, Fail> {
 }
 
 /// The view both caches share: `k_cache`'s, which `v_cache`'s must equal.
-fn cache_view(k: &RopeTensor, v: &RopeTensor) -> Result<View, Fail> {
-    let view = k.view("k_cache.layout")?;
-    if v.view("v_cache.layout")? != view {
+fn cache_view(k: View, v: View) -> Result<View, Fail> {
+    if v != k {
         return Err(Fail::Mismatch(
             "v_cache must have k_cache's view (layout, heads, strides, window)",
         ));
     }
-    Ok(view)
+    Ok(k)
 }
 
 /// A decode (or prefill) step in one call: rotate `q` in place, rotate `k` into
@@ -255,10 +272,18 @@ pub unsafe extern "C" fn rope_decode(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let src = unsafe { source(rope, table)? };
-        let (q, k, v) = unsafe { (tensor(q, "q")?, tensor(k, "k")?, tensor(v, "v")?) };
-        let (kc, vc) = unsafe { (tensor(k_cache, "k_cache")?, tensor(v_cache, "v_cache")?) };
+        // SAFETY: every pointer is NULL (an error) or valid with its data, no two tensors
+        // overlapping, as this function's contract asks.
+        let ((src, at, _), (q, _, qd), (k, _, kd), (v, _, vd), (_, kv, kcd), (_, vv, vcd)) = unsafe {
+            (
+                common(rope, table, positions, ROPE_FORWARD)?,
+                operand(q, names!("q"))?,
+                operand(k, names!("k"))?,
+                operand(v, names!("v"))?,
+                operand(k_cache, names!("k_cache"))?,
+                operand(v_cache, names!("v_cache"))?,
+            )
+        };
         let heads = Heads {
             q: dense_heads(q, "rope_decode takes q as a whole ROPE_TOKENS_HEADS tensor")?,
             kv: dense_heads(k, "rope_decode takes k as a whole ROPE_TOKENS_HEADS tensor")?,
@@ -266,10 +291,7 @@ pub unsafe extern "C" fn rope_decode(
         if dense_heads(v, "rope_decode takes v as a whole ROPE_TOKENS_HEADS tensor")? != heads.kv {
             return Err(Fail::Mismatch("v must have k's head count"));
         }
-        let view = cache_view(kc, vc)?;
-        let at = unsafe { self::positions(positions)? };
-        let (qd, kd, vd) = unsafe { (q.data("q.data")?, k.data("k.data")?, v.data("v.data")?) };
-        let (kcd, vcd) = unsafe { (kc.data("k_cache.data")?, vc.data("v_cache.data")?) };
+        let view = cache_view(kv, vv)?;
         let same = "q, k and v must have one dtype, and the two caches one dtype";
         match (qd, kd, vd) {
             (Data::F32(q), Data::F32(k), Data::F32(v)) => {
@@ -345,9 +367,14 @@ pub unsafe extern "C" fn rope_packed_qkv(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
-        let (t, _, data) = unsafe { operand(qkv, names!("qkv"))? };
+        // SAFETY: `rope`, `table`, `positions` and `qkv` are NULL (an error) or valid with
+        // their data, as this function's contract asks.
+        let ((src, at, dir), (t, _, data)) = unsafe {
+            (
+                common(rope, table, positions, direction)?,
+                operand(qkv, names!("qkv"))?,
+            )
+        };
         let heads = packed(t, q_heads, kv_heads)?;
         let view = View::in_rows(heads.q + heads.kv, t.heads, 0);
         with_src!(src, |s| with_data!(
@@ -383,26 +410,24 @@ pub unsafe extern "C" fn rope_packed_qkv_into(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let src = unsafe { source(rope, table)? };
-        let t = unsafe { tensor(qkv, "qkv")? };
+        // SAFETY: every pointer is NULL (an error) or valid with its data, no two tensors
+        // overlapping, as this function's contract asks.
+        let ((src, at, _), (t, _, data), (_, kv, kcd), (_, vv, vcd)) = unsafe {
+            (
+                common(rope, table, positions, ROPE_FORWARD)?,
+                operand(qkv, names!("qkv"))?,
+                operand(k_cache, names!("k_cache"))?,
+                operand(v_cache, names!("v_cache"))?,
+            )
+        };
         let heads = packed(t, q_heads, kv_heads)?;
-        let (kc, vc) = unsafe { (tensor(k_cache, "k_cache")?, tensor(v_cache, "v_cache")?) };
-        let view = cache_view(kc, vc)?;
-        let at = unsafe { self::positions(positions)? };
-        let data = unsafe { t.data("qkv.data")? };
-        let (kcd, vcd) = unsafe { (kc.data("k_cache.data")?, vc.data("v_cache.data")?) };
-        with_src!(src, |s| with_data!(data, |d| match (kcd, vcd) {
-            (Data::F32(k), Data::F32(v)) =>
-                Ok(s.rotate_packed_qkv_into(d, heads, KvCache { k, v, view }, at)?),
-            (Data::F16(k), Data::F16(v)) =>
-                Ok(s.rotate_packed_qkv_into(d, heads, KvCache { k, v, view }, at)?),
-            (Data::Bf16(k), Data::Bf16(v)) =>
-                Ok(s.rotate_packed_qkv_into(d, heads, KvCache { k, v, view }, at)?),
-            _ => Err(Fail::Mismatch(
-                "k_cache and v_cache must have the same dtype"
-            )),
-        }))
+        let view = cache_view(kv, vv)?;
+        with_src!(src, |s| with_data!(data, |d| with_same!(
+            kcd,
+            vcd,
+            "k_cache and v_cache must have the same dtype",
+            |k, v| Ok(s.rotate_packed_qkv_into(d, heads, KvCache { k, v, view }, at)?)
+        )))
     })
 }
 
@@ -425,9 +450,14 @@ pub unsafe extern "C" fn rope_apply_tokens(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let (src, at, dir) = unsafe { common(rope, table, positions, direction)? };
-        let (t, _, data) = unsafe { operand(part, names!("part"))? };
+        // SAFETY: `rope`, `table`, `positions` and `part` are NULL (an error) or valid
+        // with their data, as this function's contract asks.
+        let ((src, at, dir), (t, _, data)) = unsafe {
+            (
+                common(rope, table, positions, direction)?,
+                operand(part, names!("part"))?,
+            )
+        };
         let heads = dense_heads(
             t,
             "rope_apply_tokens takes a whole ROPE_TOKENS_HEADS tensor",
@@ -457,9 +487,9 @@ pub unsafe extern "C" fn rope_shift(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let r = unsafe { handle(rope)? };
-        let (_, view, data) = unsafe { operand(keys, names!("keys"))? };
+        // SAFETY: `rope` and `keys` are NULL (an error) or valid with their data, as this
+        // function's contract asks.
+        let (r, (_, view, data)) = unsafe { (handle(rope)?, operand(keys, names!("keys"))?) };
         with_data!(data, |d| Ok(r.shift(d, view, delta)?))
     })
 }
@@ -482,11 +512,16 @@ pub unsafe extern "C" fn rope_rotate_with_cos_sin(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let r = unsafe { handle(rope)? };
-        let t = unsafe { tensor(x, "x")? };
-        let (c, s) = unsafe { (slice(cos, n, "cos")?, slice(sin, n, "sin")?) };
-        let data = unsafe { t.data("x.data")? };
+        // SAFETY: `rope`, `x`, `cos` and `sin` are NULL (an error) or valid for their
+        // lengths, as this function's contract asks.
+        let (r, (_, _, data), c, s) = unsafe {
+            (
+                handle(rope)?,
+                operand(x, names!("x"))?,
+                slice(cos, n, "cos")?,
+                slice(sin, n, "sin")?,
+            )
+        };
         with_data!(data, |d| Ok(r.rotate_with_cos_sin(d, c, s)?))
     })
 }
@@ -505,9 +540,9 @@ pub unsafe extern "C" fn rope_table_len(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let r = unsafe { handle(rope)? };
-        let out = unsafe { slice_mut(out_len, 1, "out_len")? };
+        // SAFETY: `rope` and `out_len` are NULL (an error) or valid, as this function's
+        // contract asks.
+        let (r, out) = unsafe { (handle(rope)?, slice_mut(out_len, 1, "out_len")?) };
         out[0] = match kind {
             ROPE_TABLE_FULL => r.table_len(max_pos)?,
             ROPE_TABLE_COMPACT => r.compact_table_len(max_pos)?,
@@ -531,19 +566,21 @@ pub unsafe extern "C" fn rope_table_build(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     run(err, || {
-        // SAFETY (this block): forwarded contract.
-        let r = unsafe { handle(rope)? };
         if table.is_null() {
             return Err(Fail::Null("table"));
         }
-        let t = unsafe { &*table };
+        // SAFETY: `rope` is NULL (an error) or a live handle, and `table` is valid, as this
+        // function's contract asks.
+        let (r, t) = unsafe { (handle(rope)?, &*table) };
         let what = "table.data";
         match t.kind {
             ROPE_TABLE_FULL => {
+                // SAFETY: `data` is NULL (an error) or writable for `len` floats (contract).
                 let s = unsafe { slice_mut(t.data.cast::<f32>(), t.len, what)? };
                 r.build_table(t.max_pos, s)?;
             }
             ROPE_TABLE_COMPACT => {
+                // SAFETY: `data` is NULL (an error) or writable for `len` doubles (contract).
                 let s = unsafe { slice_mut(t.data.cast::<f64>(), t.len, what)? };
                 r.build_compact_table(t.max_pos, s)?;
             }

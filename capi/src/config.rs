@@ -263,11 +263,12 @@ pub(crate) unsafe fn from_config(c: &RopeConfig) -> Result<Rope, Fail> {
         .base(c.base)
         .scale(c.scale)
         .axes(axes_of(c.axes, c.sections)?);
-    // SAFETY (the slices below): valid for their lengths where non-NULL (caller).
     if !c.inv_freq.is_null() {
+        // SAFETY: non-NULL, so valid for `n_inv_freq` doubles (caller).
         b = b.inv_freqs(unsafe { slice(c.inv_freq, c.n_inv_freq, "config.inv_freq")? });
     }
     if !c.freq_factors.is_null() {
+        // SAFETY: non-NULL, so valid for `n_freq_factors` doubles (caller).
         b = b.freq_factors(unsafe {
             slice(c.freq_factors, c.n_freq_factors, "config.freq_factors")?
         });
@@ -311,9 +312,13 @@ pub(crate) unsafe fn from_config(c: &RopeConfig) -> Result<Rope, Fail> {
         )),
         ROPE_SCALING_LONGROPE => {
             let n = c.n_factors;
-            // SAFETY: valid for n_factors values each (caller).
-            let short = unsafe { slice(c.short_factor, n, "config.short_factor")? };
-            let long = unsafe { slice(c.long_factor, n, "config.long_factor")? };
+            // SAFETY: both lists NULL (an error) or valid for `n_factors` doubles (caller).
+            let (short, long) = unsafe {
+                (
+                    slice(c.short_factor, n, "config.short_factor")?,
+                    slice(c.long_factor, n, "config.long_factor")?,
+                )
+            };
             let choice = match c.longrope_choice {
                 ROPE_LONGROPE_BY_SEQ_LEN => LongRopeChoice::SeqLen(c.seq_len),
                 ROPE_LONGROPE_SHORT => LongRopeChoice::Short,

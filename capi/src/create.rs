@@ -187,9 +187,9 @@ pub unsafe extern "C" fn rope_create(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     let make = || {
-        // SAFETY: forwarded contract.
-        let c = unsafe { versioned(config, "config")? };
-        unsafe { from_config(&c) }
+        // SAFETY: `config` is NULL (an error) or valid, its pointers NULL or valid for
+        // their lengths, as this function's contract asks.
+        unsafe { from_config(&versioned(config, "config")?) }
     };
     // SAFETY: forwarded contract.
     unsafe { create(mem, mem_size, out, err, make) }
@@ -233,6 +233,27 @@ pub unsafe extern "C" fn rope_create_ggml(
     unsafe { create(mem, mem_size, out, err, make) }
 }
 
+/// A string or array value from a GGUF lookup: `None` for another kind, a NULL `data` or
+/// a string that is not UTF-8.
+///
+/// # Safety
+/// `v.data` NULL or valid for `v.len` elements of its kind's type for `'a`.
+unsafe fn gguf_array<'a>(v: &RopeGgufValue) -> Option<GgufValue<'a>> {
+    let what = "value.data";
+    // SAFETY: forwarded from this function's contract, per kind.
+    unsafe {
+        match v.kind {
+            ROPE_GGUF_STR => {
+                let bytes = slice(v.data.cast::<u8>(), v.len, what).ok()?;
+                Some(GgufValue::Str(core::str::from_utf8(bytes).ok()?))
+            }
+            ROPE_GGUF_I32S => Some(GgufValue::I32s(slice(v.data.cast(), v.len, what).ok()?)),
+            ROPE_GGUF_U32S => Some(GgufValue::U32s(slice(v.data.cast(), v.len, what).ok()?)),
+            _ => None,
+        }
+    }
+}
+
 /// Create a description from a GGUF file's metadata, the way llama.cpp runs the model:
 /// `lookup(user, key, &value)` is called for the keys it needs ("general.architecture",
 /// "{arch}.rope.freq_base", ...). Otherwise as `rope_create`.
@@ -274,28 +295,17 @@ pub unsafe extern "C" fn rope_create_gguf(
                 failed.set(Some(rc));
                 return None;
             }
-            // SAFETY (the slices): `data` valid for `len` elements until this call
-            // returns (the callback's contract).
-            let value = match v.kind {
+            Some(match v.kind {
                 ROPE_GGUF_U32 => GgufValue::U32(v.u as u32),
                 ROPE_GGUF_I32 => GgufValue::I32(v.i as i32),
                 ROPE_GGUF_U64 => GgufValue::U64(v.u),
                 ROPE_GGUF_I64 => GgufValue::I64(v.i),
                 ROPE_GGUF_F32 => GgufValue::F32(v.f as f32),
                 ROPE_GGUF_F64 => GgufValue::F64(v.f),
-                ROPE_GGUF_STR => {
-                    let bytes = unsafe { slice(v.data.cast::<u8>(), v.len, "value.data") }.ok()?;
-                    GgufValue::Str(core::str::from_utf8(bytes).ok()?)
-                }
-                ROPE_GGUF_I32S => {
-                    GgufValue::I32s(unsafe { slice(v.data.cast(), v.len, "value.data") }.ok()?)
-                }
-                ROPE_GGUF_U32S => {
-                    GgufValue::U32s(unsafe { slice(v.data.cast(), v.len, "value.data") }.ok()?)
-                }
-                _ => return None,
-            };
-            Some(value)
+                // SAFETY: `data` is NULL (refused) or valid for `len` elements of the kind's
+                // type until this call returns (the callback's contract).
+                _ => unsafe { gguf_array(&v)? },
+            })
         };
         let built = GgufRope::from_metadata(get).and_then(|g| g.rope());
         if let Some(rc) = failed.get() {

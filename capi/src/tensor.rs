@@ -216,6 +216,7 @@ pub(crate) unsafe fn positions<'a>(p: *const RopePositions) -> Result<Positions<
     // SAFETY: non-NULL and valid (caller); the lists valid for `n` (caller).
     let p = unsafe { &*p };
     let what = "positions.list";
+    // SAFETY: each list is NULL (an error) or valid for `n` elements of its kind (caller).
     unsafe {
         Ok(match p.kind {
             ROPE_POS_START => Positions::Start(p.start),

@@ -280,7 +280,7 @@ fn call(b: &mut Bytes<'_>, rope: *mut RopeHandle, rust: &Rope) {
     let delta = b.u64() as i64 >> (b.u8() % 64);
     let (q_heads, kv_heads) = (usize::from(b.u8() % 3), usize::from(b.u8() % 3));
     let first = usize::from(b.u8() % 8);
-    // SAFETY (every call): each pointer is NULL or valid for its length, and no two
+    // SAFETY: in every call each pointer is NULL or valid for its length, and no two
     // tensors of a call overlap (each has its own allocation).
     let rc = unsafe {
         match which {
