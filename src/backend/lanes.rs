@@ -159,12 +159,7 @@ impl Vector for Lanes {
     const KEEP: usize = 2;
     // No further than it keeps in registers: unrolling more was faster at decode on
     // x86_64 but made the wasm32 module much larger (`docs/design.md`, "Unrolled rows").
-    const UNROLLED: &'static [Unroll] = &[
-        Unroll::interleaved(1),
-        Unroll::split(1),
-        Unroll::interleaved(2),
-        Unroll::split(2),
-    ];
+    const UNROLLED: &'static [Unroll] = &[];
     type Tail = Self;
     type Masks = NoMasks;
     const MASKS: Option<NoMasks> = None;

@@ -154,7 +154,7 @@ unsafe fn carry_out<V: Vector, S: Element, D: Element, const INTO: bool>(
                 ($(($il:literal, $k:literal)),*) => {
                     match (span.interleaved, vectors) {
                         $(($il, $k) if const { unrolls::<V>($il, $k, S::IS_F32 && D::IS_F32) } => {
-                            unrolled_k::<V, S, D, $il, $k>(args, nt, pf)
+                            unrolled_k::<V, S, D, $il, $k>(args, pf)
                         })*
                         _ => unreachable!("rope-simd internal error: an unrolled plan without its kernel"),
                     }
@@ -196,30 +196,22 @@ unsafe fn carry_out<V: Vector, S: Element, D: Element, const INTO: bool>(
 /// cos and sin.
 type Args<'a, S, D> = (*const S, *mut D, usize, &'a Span, &'a [f32], &'a [f32]);
 
-/// Unrolled rows of `K` vectors, in the instantiation for the stores (`nt`) and hints
-/// (`pf`) the plan asked for.
+/// Unrolled rows of `K` vectors, in the instantiation for the hints (`pf`) the plan
+/// asked for (never streaming: the plan gives those calls the row loop).
 ///
 /// # Safety
 /// As for `unrolled::in_registers`.
 #[inline(always)]
 unsafe fn unrolled_k<V: Vector, S: Element, D: Element, const IL: bool, const K: usize>(
     (src, dst, dst_stride, span, cos, sin): Args<'_, S, D>,
-    nt: bool,
     pf: bool,
 ) {
     use unrolled::in_registers;
     // SAFETY: forwarded from the caller.
     unsafe {
-        match (nt, pf) {
-            (true, _) => {
-                in_registers::<V, S, D, IL, K, true, false>(src, dst, dst_stride, span, cos, sin)
-            }
-            (false, true) => {
-                in_registers::<V, S, D, IL, K, false, true>(src, dst, dst_stride, span, cos, sin)
-            }
-            (false, false) => {
-                in_registers::<V, S, D, IL, K, false, false>(src, dst, dst_stride, span, cos, sin)
-            }
+        match pf {
+            true => in_registers::<V, S, D, IL, K, true>(src, dst, dst_stride, span, cos, sin),
+            false => in_registers::<V, S, D, IL, K, false>(src, dst, dst_stride, span, cos, sin),
         }
     }
 }

@@ -17,13 +17,14 @@ use crate::kernel::Span;
 /// Every row's body of `K` vectors of interleaved (`IL`) or half-split pairs, read from
 /// `src` and written to `dst` (row `r` at `r * span.stride` and `r * dst_stride`; the
 /// same rows in place); with `PF`, each
-/// row's bytes ahead are asked for first (see `prefetch.rs`); with `NT`, the stores
-/// stream. The caller does the scalar tails.
+/// row's bytes ahead are asked for first (see `prefetch.rs`). The caller does the scalar
+/// tails. Streaming calls take the row loop instead: they are large and memory-bound, and
+/// measured faster there (`cargo bench -p rope-simd-benches --bench rope -- fused`).
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA; the span fits both buffers and `cos`/`sin`
 /// (`Io::assert_fits`), with `span.n / width == K` and `span.interleaved == IL`; `src` and `dst` are the same rows or
-/// do not overlap; with `NT`, every vector store is 16-byte aligned.
+/// do not overlap.
 #[cfg_attr(not(rope_simd_unoptimized), inline(always))]
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
 pub(crate) unsafe fn in_registers<
@@ -32,7 +33,6 @@ pub(crate) unsafe fn in_registers<
     D: crate::Element,
     const IL: bool,
     const K: usize,
-    const NT: bool,
     const PF: bool,
 >(
     src: *const S,
@@ -76,7 +76,7 @@ pub(crate) unsafe fn in_registers<
             for j in 0..K {
                 unsafe {
                     let o = j * V::N;
-                    put::<V, D, NT>(interleaved::<V>(S::load(x.add(o)), c[j], s[j]), y.add(o));
+                    put::<V, D, false>(interleaved::<V>(S::load(x.add(o)), c[j], s[j]), y.add(o));
                 }
             }
         } else {
@@ -92,9 +92,9 @@ pub(crate) unsafe fn in_registers<
             // `docs/design.md`, "Unrolled rows").
             unsafe {
                 match block {
-                    4 => split_regs::<V, S, D, K, 4, NT>(a, b, V::N, &c, &s),
-                    2 => split_regs::<V, S, D, K, 2, NT>(a, b, V::N, &c, &s),
-                    _ => split_regs::<V, S, D, K, 1, NT>(a, b, V::N, &c, &s),
+                    4 => split_regs::<V, S, D, K, 4>(a, b, V::N, &c, &s),
+                    2 => split_regs::<V, S, D, K, 2>(a, b, V::N, &c, &s),
+                    _ => split_regs::<V, S, D, K, 1>(a, b, V::N, &c, &s),
                 }
             }
         }
@@ -115,7 +115,6 @@ unsafe fn split_regs<
     D: crate::Element,
     const K: usize,
     const B: usize,
-    const NT: bool,
 >(
     src: (*const S, *const S),
     dst: (*mut D, *mut D),
@@ -133,7 +132,7 @@ unsafe fn split_regs<
         // SAFETY: forwarded from the caller; vectors `j*B..(j+1)*B` of the row.
         unsafe {
             let (a, d) = ((src.0.add(o), src.1.add(o)), (dst.0.add(o), dst.1.add(o)));
-            split_block::<V, S, D, B, NT>(a, d, width, cb, sb);
+            split_block::<V, S, D, B, false>(a, d, width, cb, sb);
         }
     }
 }

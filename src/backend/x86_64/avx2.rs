@@ -24,7 +24,17 @@ pub(crate) struct Avx2(__m256);
 impl Vector for Avx2 {
     const N: usize = 8;
     const KEEP: usize = 4;
-    const UNROLLED: &'static [Unroll] = super::UNROLLED;
+    /// Head_dim 64, 128 and 256 in both layouts (8 lanes: 4, 8, 16 vectors half-split,
+    /// 8, 16, 32 interleaved); half-split 16-bit rows of 16 vectors are faster in the row
+    /// loop (`docs/design.md`, "Unrolled rows").
+    const UNROLLED: &'static [Unroll] = &[
+        Unroll::split(4),
+        Unroll::split(8),
+        Unroll::split_f32(16),
+        Unroll::interleaved(8),
+        Unroll::interleaved(16),
+        Unroll::interleaved(32),
+    ];
     type Tail = Self;
     type Masks = Masks256;
     const MASKS: Option<Masks256> = Some(Masks256);

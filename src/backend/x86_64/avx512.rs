@@ -36,7 +36,16 @@ const NEAREST: i32 = _MM_FROUND_TO_NEAREST_INT;
 impl<const BF16: bool> Vector for Avx512<BF16> {
     const N: usize = 16;
     const KEEP: usize = 8;
-    const UNROLLED: &'static [Unroll] = super::UNROLLED;
+    /// Head_dim 64, 128 and 256 in both layouts (16 lanes: 2, 4, 8 vectors half-split,
+    /// 4, 8, 16 interleaved; `docs/design.md`, "Unrolled rows").
+    const UNROLLED: &'static [Unroll] = &[
+        Unroll::split(2),
+        Unroll::split(4),
+        Unroll::split(8),
+        Unroll::interleaved(4),
+        Unroll::interleaved(8),
+        Unroll::interleaved(16),
+    ];
     type Tail = super::avx2::Avx2;
     #[inline(always)]
     unsafe fn run_tail<S: crate::Element, D: crate::Element, const INTO: bool>(

@@ -23,25 +23,6 @@ macro_rules! isa_entry {
     };
 }
 
-use crate::backend::vector::Unroll;
-
-/// The row shapes AVX2 and AVX-512 unroll (`Vector::UNROLLED`; the same list, each in its
-/// own vector count). Half-split 16-bit rows of 16 vectors are faster in the row loop,
-/// and half-split f32 rows of 32 no faster unrolled (`docs/design.md`, "Unrolled rows").
-const UNROLLED: &[Unroll] = &[
-    Unroll::interleaved(1),
-    Unroll::split(1),
-    Unroll::interleaved(2),
-    Unroll::split(2),
-    Unroll::interleaved(4),
-    Unroll::split(4),
-    Unroll::interleaved(8),
-    Unroll::split(8),
-    Unroll::interleaved(16),
-    Unroll::split_f32(16),
-    Unroll::interleaved(32),
-];
-
 pub(crate) mod avx2;
 pub(crate) mod avx512;
 pub(crate) mod cpu;
