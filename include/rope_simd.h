@@ -775,8 +775,9 @@ int32_t rope_create_gguf(RopeGgufLookup lookup,
 
 // Create a description from a transformers config.json (`json`, `len` bytes of UTF-8)
 // for a layer kind (ROPE_LAYER_FULL or ROPE_LAYER_SLIDING) at sequence length
-// `seq_len` (dynamic NTK and LongRoPE use it). Not in the no_std library. Otherwise
-// as `rope_create`.
+// `seq_len` (dynamic NTK and LongRoPE use it). Read without an allocator (also in the
+// no_std library); text that is not JSON, or a field of the wrong type, is
+// `ROPE_ERR_BAD_JSON` with the byte offset and the field. Otherwise as `rope_create`.
 //
 // # Safety
 // `json` valid for `len` bytes (or NULL, an error); otherwise as `rope_create`.

@@ -193,6 +193,16 @@ pub enum RopeError {
         /// The key (without the `{arch}.` prefix) and what it must hold.
         what: &'static str,
     },
+    /// A `config.json` given to [`HfConfig::from_json`](crate::HfConfig::from_json) is not
+    /// JSON, or a field it reads has a value of the wrong type.
+    BadJson {
+        /// Byte offset in the text.
+        at: usize,
+        /// The field, as the config spells it (empty outside the fields read).
+        field: &'static str,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// The requested backend does not run on this CPU (or this build target).
     BackendUnavailable {
         /// The backend asked for.
@@ -298,6 +308,12 @@ impl fmt::Display for RopeError {
             ),
             Self::BadMetadata { what } => {
                 write!(f, "GGUF metadata key {what} has a type or value that does not fit")
+            }
+            Self::BadJson { at, field: "", why } => {
+                write!(f, "config.json: {why} at byte {at}")
+            }
+            Self::BadJson { at, field, why } => {
+                write!(f, "config.json field {field}: {why} at byte {at}")
             }
             Self::BackendUnavailable { backend } => write!(
                 f,

@@ -1,7 +1,7 @@
 //! A Hugging Face transformers `config.json`'s RoPE fields, and the [`Rope`] they describe,
 //! following transformers' rules where its code leaves them implicit (which field wins,
-//! what a missing value defaults to). With the `serde` feature [`HfConfig`] deserializes
-//! straight from the file (`hf_serde.rs`).
+//! what a missing value defaults to). [`HfConfig::from_json`] reads the file (`json.rs`); with
+//! the `serde` feature [`HfConfig`] also deserializes from it (`hf_serde.rs`).
 
 use crate::axes::Axes;
 use crate::builder::RopeBuilder;
@@ -179,8 +179,9 @@ pub enum LayerKind {
 /// (transformers 4) and `rope_parameters` with `rope_theta` inside (transformers 5), `type`
 /// or `rope_type`, a multimodal model's `text_config`, and per-layer-type parameters.
 ///
-/// With the `serde` feature it deserializes from the file (`serde_json::from_str`);
-/// without it, start from [`HfConfig::new`] and set the fields. [`HfConfig::rope`] builds
+/// [`HfConfig::from_json`] reads it from the file's bytes (no allocator); with the `serde`
+/// feature it also deserializes (`serde_json::from_str`, the same result); or start from
+/// [`HfConfig::new`] and set the fields. [`HfConfig::rope`] builds
 /// the [`Rope`] for a sequence length.
 ///
 /// ```

@@ -41,7 +41,7 @@
 //!   given as [`Positions::Axes`]. The README has a table from model family to builder
 //!   call.
 //! - A model's files build its `Rope` in one call: [`HfConfig`], a transformers
-//!   `config.json` (deserialized with the `serde` feature), and [`GgufRope`], a GGUF
+//!   `config.json` ([`HfConfig::from_json`], no serde or allocator needed), and [`GgufRope`], a GGUF
 //!   file's metadata built the way llama.cpp runs the model ([`Rope::ggml_multi`] for
 //!   ggml's modes and parameters directly).
 //! - [`CosSinTable`] holds cos/sin for positions `0..max_pos`, built into your own
@@ -208,6 +208,7 @@ mod gguf;
 mod hf;
 #[cfg(feature = "serde")]
 mod hf_serde;
+mod json;
 mod kernel;
 mod positions;
 mod rotate;

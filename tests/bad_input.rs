@@ -658,6 +658,14 @@ fn every_message_names_its_argument() {
             &["rope.freq_base"],
         ),
         (
+            RopeError::BadJson {
+                at: 17,
+                field: "head_dim",
+                why: "expected an integer",
+            },
+            &["head_dim", "17", "integer"],
+        ),
+        (
             RopeError::BackendUnavailable {
                 backend: Backend::Avx512,
             },

@@ -14,7 +14,28 @@ use rope_simd::{
 fn load(name: &str) -> HfConfig {
     let path = format!("{}/tests/configs/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let config: HfConfig = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    // The reader without serde gives the same config.
+    let own = HfConfig::from_json(text.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(
+        own, config,
+        "{name}: HfConfig::from_json differs from serde"
+    );
+    config
+}
+
+/// Every checked-in config reads the same with and without serde (`load` compares).
+#[test]
+fn both_readers_agree_on_every_config() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/configs");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+        load(&name);
+        n += 1;
+    }
+    assert!(n >= 10, "only {n} configs");
 }
 
 /// A case's float64 inverse frequencies and attention factor from the golden file, where

@@ -319,12 +319,12 @@ pub unsafe extern "C" fn rope_create_gguf(
 
 /// Create a description from a transformers config.json (`json`, `len` bytes of UTF-8)
 /// for a layer kind (ROPE_LAYER_FULL or ROPE_LAYER_SLIDING) at sequence length
-/// `seq_len` (dynamic NTK and LongRoPE use it). Not in the no_std library. Otherwise
-/// as `rope_create`.
+/// `seq_len` (dynamic NTK and LongRoPE use it). Read without an allocator (also in the
+/// no_std library); text that is not JSON, or a field of the wrong type, is
+/// `ROPE_ERR_BAD_JSON` with the byte offset and the field. Otherwise as `rope_create`.
 ///
 /// # Safety
 /// `json` valid for `len` bytes (or NULL, an error); otherwise as `rope_create`.
-#[cfg(feature = "json")]
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn rope_create_hf_json(
@@ -342,7 +342,7 @@ pub unsafe extern "C" fn rope_create_hf_json(
     let make = || {
         // SAFETY: valid for `len` bytes (caller).
         let bytes = unsafe { slice(json.cast::<u8>(), len, "json")? };
-        let config: rope_simd::HfConfig = serde_json::from_slice(bytes).map_err(|_| Fail::Json)?;
+        let config = rope_simd::HfConfig::from_json(bytes)?;
         let layer = match layer {
             ROPE_LAYER_FULL => rope_simd::LayerKind::Full,
             ROPE_LAYER_SLIDING => rope_simd::LayerKind::Sliding,

@@ -109,9 +109,6 @@ pub(crate) enum Fail {
     StructSize(&'static str, usize, usize),
     /// Handle memory: the bytes and alignment needed.
     Memory(usize, usize),
-    /// The config.json text did not parse.
-    #[allow(dead_code)]
-    Json,
     /// Two arguments that must agree (element types, cache views) do not.
     Mismatch(&'static str),
     /// A GGUF lookup callback returned this nonzero value.
@@ -135,7 +132,6 @@ impl Fail {
             Fail::BadEnum(..) => ROPE_ERR_BAD_ENUM,
             Fail::StructSize(..) => ROPE_ERR_BAD_STRUCT_SIZE,
             Fail::Memory(..) => ROPE_ERR_BAD_MEMORY,
-            Fail::Json => ROPE_ERR_BAD_JSON,
             Fail::Mismatch(_) => ROPE_ERR_MISMATCH,
             Fail::Callback(_) => ROPE_ERR_BAD_METADATA,
             Fail::Panic => ROPE_ERR_INTERNAL,
@@ -157,7 +153,6 @@ impl fmt::Display for Fail {
                 f,
                 "handle memory must hold {size} bytes aligned to {align} (rope_handle_size, rope_handle_align)"
             ),
-            Fail::Json => write!(f, "the text is not a transformers config.json"),
             Fail::Mismatch(what) => write!(f, "{what}"),
             Fail::Callback(v) => {
                 write!(f, "the GGUF lookup callback failed (returned {v}); nothing was built")
@@ -196,6 +191,7 @@ pub(crate) fn code_of(e: RopeError) -> i32 {
         RopeError::MissingField { .. } => ROPE_ERR_MISSING_FIELD,
         RopeError::AllocFailed { .. } => ROPE_ERR_ALLOC_FAILED,
         RopeError::BadMetadata { .. } => ROPE_ERR_BAD_METADATA,
+        RopeError::BadJson { .. } => ROPE_ERR_BAD_JSON,
         RopeError::TokenRange { .. } => ROPE_ERR_TOKEN_RANGE,
         _ => ROPE_ERR_OTHER,
     }

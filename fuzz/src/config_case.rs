@@ -3,7 +3,8 @@
 //! the bytes out of the keys transformers uses) and GGUF metadata (keys and values from the
 //! bytes). The contract: parsing and building return `Ok` or `Err`, never panic; a `Rope`
 //! that builds rotates a head without panicking and, at position 0 with scale 1, leaves
-//! it exactly as it was (but for DeepSeek's reorder).
+//! it exactly as it was (but for DeepSeek's reorder). `HfConfig::from_json` (no serde)
+//! gives what serde gives wherever both accept the text.
 
 use rope_simd::{GgufRope, GgufValue, HfConfig, LayerKind, PairLayout, Positions, Rope, Rotate};
 use std::fmt::Write;
@@ -156,7 +157,15 @@ pub fn run(data: &[u8]) {
         object(&mut Bytes(data), 0, &TOP, &mut text);
         text
     };
-    if let Ok(config) = serde_json::from_str::<HfConfig>(&json) {
+    // The reader without serde takes the raw bytes (text that is not UTF-8 included): it
+    // never panics, and where both readers accept a text they give the same config.
+    let raw = if data.first() == Some(&b'{') { data } else { json.as_bytes() };
+    let own = HfConfig::from_json(raw);
+    let by_serde = serde_json::from_str::<HfConfig>(&json);
+    if let (Ok(a), Ok(b), true) = (&own, &by_serde, raw == json.as_bytes()) {
+        assert_eq!(a, b, "the two config.json readers differ on {json}");
+    }
+    if let Ok(config) = by_serde {
         let seq_len = Bytes(data).u64() >> (data.len() % 64);
         for layer in [LayerKind::Full, LayerKind::Sliding] {
             exercise(config.rope(layer, seq_len));
