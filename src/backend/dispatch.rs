@@ -36,8 +36,9 @@ pub enum Isa {
 /// One piece of kernel work, runnable on any ISA.
 pub(crate) trait Job: Sized {
     type Out;
-    /// Whether the job reads or writes bf16 (only those differ between the AVX-512 and
-    /// the AVX512_BF16 kernel sets; the others run AVX-512's, one copy for both).
+    /// Whether the job writes bf16 (only rounding to bf16 differs between the AVX-512 and
+    /// the AVX512_BF16 kernel sets, reading bf16 being a shift; the others run AVX-512's,
+    /// one copy for both).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     const BF16: bool;
     /// The job done with the scalar kernels.
@@ -91,9 +92,9 @@ impl Isa {
         // the scalar kernels: lanes of plain arrays give the same bits with more code.)
         unsafe {
             match self {
-                Isa::Scalar => job.scalar(),
+                Isa::Scalar => scalar(job),
                 Isa::Lanes if super::lanes::HAS_SIMD => super::lanes::run(job),
-                Isa::Lanes => job.scalar(),
+                Isa::Lanes => scalar(job),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2(_) => x86_64::avx2::run(job),
                 #[cfg(target_arch = "x86_64")]
@@ -184,6 +185,13 @@ impl Isa {
     }
 }
 
+/// `job` on the scalar kernels: one copy per job, like each ISA's entry point, rather than
+/// the scalar kernels inlined at every call of [`Isa::run`] (`sizes.txt`).
+#[inline(never)]
+fn scalar<J: Job>(job: J) -> J::Out {
+    job.scalar()
+}
+
 /// Make the streaming stores of the `rotate_into` calls before it (spans with `stream`
 /// set) ordered before everything after it, as plain stores are: `sfence` on x86_64,
 /// where the AVX2 and AVX-512 kernels stream; nothing elsewhere. Call it once a whole
@@ -210,7 +218,7 @@ struct Widen<'a, E> {
 
 impl<E: Element> Job for Widen<'_, E> {
     type Out = ();
-    const BF16: bool = is_bf16::<E>();
+    const BF16: bool = false; // widening bf16 is a shift on every ISA
     #[inline(always)]
     fn scalar(self) {
         for (d, s) in self.dst.iter_mut().zip(self.src) {

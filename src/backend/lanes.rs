@@ -157,9 +157,12 @@ unsafe fn store_u16(v: i32x8, p: *mut u16) {
 impl Vector for Lanes {
     const N: usize = 8;
     const KEEP: usize = 2;
-    // No further than it keeps in registers: unrolling more was faster at decode on
-    // x86_64 but made the wasm32 module much larger (`docs/design.md`, "Unrolled rows").
+    // What fits in its registers is head_dim 32 at most, and unrolling further was
+    // faster at decode on x86_64 but made the wasm32 module much larger
+    // (`docs/design.md`, "Unrolled rows").
     const UNROLLED: &'static [Unroll] = &[];
+    // Two chunks is as far as `KEEP` goes: head_dim 32 at most.
+    const BF16_UNROLLED: &'static [Unroll] = &[];
     type Tail = Self;
     type Masks = NoMasks;
     const MASKS: Option<NoMasks> = None;

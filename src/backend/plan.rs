@@ -4,7 +4,7 @@
 //! of the backend sweep (the test below), so a change in the decisions shows up in
 //! review. Why each strategy serves the shapes it does: `docs/design.md`.
 
-use super::vector::{unroll_shapes, unrolls, vector_body, SimdElement, Vector};
+use super::vector::{bf16_unrolls, unroll_shapes, unrolls, vector_body, SimdElement, Vector};
 use crate::config::MAX_PAIRS;
 use crate::element::Element;
 use crate::kernel::Span;
@@ -138,7 +138,7 @@ fn strategy<V: Vector, S: Element, D: Element>(
         macro_rules! listed {
             ($(($il:literal, $k:literal)),*) => {
                 match (span.interleaved, vectors) {
-                    $(($il, $k) => const { unrolls::<V>($il, $k, S::IS_F32 && D::IS_F32) },)*
+                    $(($il, $k) => const { unrolls::<V, S, D>($il, $k) },)*
                     _ => false,
                 }
             };
@@ -160,21 +160,27 @@ fn strategy<V: Vector, S: Element, D: Element>(
 }
 
 /// Chunks of `2N` bf16 per row for [`Strategy::Bf16Unrolled`]: every row a whole number
-/// of chunks whose cos/sin fit in `V::KEEP` vectors each.
+/// of chunks, a count `V` lists in `BF16_UNROLLED`, whose cos/sin fit in `V::KEEP`
+/// vectors each.
 #[inline(always)]
 fn bf16_unrolled<V: Vector>(span: &Span) -> Option<usize> {
     let n = span.n;
-    if span.interleaved {
-        let chunks = n / V::N;
-        let fits = matches!(chunks, 1 | 2)
-            || (chunks == 4 && V::KEEP >= 4)
-            || (chunks == 8 && V::KEEP >= 8);
-        (n.is_multiple_of(V::N) && fits).then_some(chunks)
-    } else {
-        let chunks = n / (2 * V::N);
-        let fits = chunks == 1 || (chunks == 2 && V::KEEP >= 4) || (chunks == 4 && V::KEEP >= 8);
-        (n.is_multiple_of(2 * V::N) && fits).then_some(chunks)
-    }
+    let (pairs, keep) = match span.interleaved {
+        true => (V::N, 1), // a chunk's cos/sin in one vector each
+        false => (2 * V::N, 2),
+    };
+    let chunks = n / pairs;
+    let listed = match (span.interleaved, chunks) {
+        (true, 1) => const { bf16_unrolls::<V>(true, 1) },
+        (true, 2) => const { bf16_unrolls::<V>(true, 2) },
+        (true, 4) => const { bf16_unrolls::<V>(true, 4) },
+        (true, 8) => const { bf16_unrolls::<V>(true, 8) },
+        (false, 1) => const { bf16_unrolls::<V>(false, 1) },
+        (false, 2) => const { bf16_unrolls::<V>(false, 2) },
+        (false, 4) => const { bf16_unrolls::<V>(false, 4) },
+        _ => false,
+    };
+    (n.is_multiple_of(pairs) && listed && chunks * keep <= V::KEEP.max(2)).then_some(chunks)
 }
 
 /// Vectors a row for [`Strategy::AlignedRun`]: f32 rows back to back (every channel
@@ -198,14 +204,25 @@ fn aligned_run<V: Vector>(
     {
         return None;
     }
+    // The shapes the ISA unrolls (the same vector counts), as far as they fit.
+    macro_rules! listed {
+        ($il:literal, $k:expr, $($n:literal),*) => {
+            match $k {
+                $($n => const { unrolls::<V, f32, f32>($il, $n) },)*
+                _ => false,
+            }
+        };
+    }
     if span.interleaved {
         let r = 2 * n / lanes;
         let fits = matches!(r, 1 | 2 | 4) || (r == 8 && V::KEEP >= 4) || (r == 16 && V::KEEP >= 8);
-        (m.is_multiple_of(2) && fits).then_some(r)
+        let listed = listed!(true, r, 1, 2, 4, 8, 16);
+        (m.is_multiple_of(2) && fits && listed).then_some(r)
     } else {
         let k = n / lanes;
         let fits = matches!(k, 1 | 2) || (matches!(k, 4 | 8) && V::KEEP >= 4);
-        (span.second == span.first + n && n.is_multiple_of(lanes) && fits).then_some(k)
+        let listed = listed!(false, k, 1, 2, 4, 8);
+        (span.second == span.first + n && n.is_multiple_of(lanes) && fits && listed).then_some(k)
     }
 }
 

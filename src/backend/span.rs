@@ -30,7 +30,7 @@ pub(crate) struct SpanJob<'a, S, D, const INTO: bool> {
 
 impl<S: Element, D: Element, const INTO: bool> Job for SpanJob<'_, S, D, INTO> {
     type Out = ();
-    const BF16: bool = S::IS_BF16 || D::IS_BF16;
+    const BF16: bool = D::IS_BF16;
     #[inline(always)]
     fn scalar(self) {
         let SpanJob {
@@ -153,7 +153,7 @@ unsafe fn carry_out<V: Vector, S: Element, D: Element, const INTO: bool>(
             macro_rules! arms {
                 ($(($il:literal, $k:literal)),*) => {
                     match (span.interleaved, vectors) {
-                        $(($il, $k) if const { unrolls::<V>($il, $k, S::IS_F32 && D::IS_F32) } => {
+                        $(($il, $k) if const { unrolls::<V, S, D>($il, $k) } => {
                             unrolled_k::<V, S, D, $il, $k>(args, pf)
                         })*
                         _ => unreachable!("rope-simd internal error: an unrolled plan without its kernel"),

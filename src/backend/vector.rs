@@ -7,7 +7,7 @@
 //! conversions.
 
 use crate::backend::span::SpanJob;
-use crate::element::Kind;
+use crate::element::{Element, Kind};
 use crate::kernel::Span;
 
 /// `array!(n, |i| e)`: `[e(0), e(1), .., e(n-1)]`, written out in place. Neither
@@ -48,6 +48,10 @@ pub trait Vector: Copy {
     /// The row bodies that get an unrolled block (`strategy/unrolled.rs`): the ISA's
     /// budget of specialised code. Every other shape takes the general row loop.
     const UNROLLED: &'static [Unroll];
+    /// The bf16-to-bf16 rows that get an unrolled block of bf16-pair chunks
+    /// (`strategy/bf16_pairs.rs`; `vectors` counts chunks of `2N` values, each one's
+    /// cos/sin within `KEEP`): the same budget. Other bf16 rows take the chunk loop.
+    const BF16_UNROLLED: &'static [Unroll];
     /// Narrower vectors that row tails of at least one of them go to (AVX-512: AVX2's),
     /// or `Self` where there are none (see `plan.rs`). Their ISA must be part of this
     /// one's: they run inside this ISA's `#[target_feature]` function.
@@ -149,6 +153,7 @@ pub struct Unroll {
 
 impl Unroll {
     /// Interleaved rows of `vectors` vectors, every element type.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub const fn interleaved(vectors: usize) -> Unroll {
         Unroll {
             interleaved: true,
@@ -157,6 +162,7 @@ impl Unroll {
         }
     }
     /// Half-split rows of `vectors` vectors, every element type.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub const fn split(vectors: usize) -> Unroll {
         Unroll {
             interleaved: false,
@@ -198,10 +204,32 @@ macro_rules! unroll_shapes {
 }
 pub(crate) use unroll_shapes;
 
-/// Whether `V` unrolls rows of `vectors` vectors of this layout, for f32 to f32 (`f32`)
-/// or other element types.
+/// Whether `V` unrolls bf16 rows of `chunks` chunks of this layout (`BF16_UNROLLED`).
 #[inline(always)]
-pub(crate) const fn unrolls<V: Vector>(interleaved: bool, vectors: usize, f32: bool) -> bool {
+pub(crate) const fn bf16_unrolls<V: Vector>(interleaved: bool, chunks: usize) -> bool {
+    let mut i = 0;
+    while i < V::BF16_UNROLLED.len() {
+        let u = V::BF16_UNROLLED[i];
+        if u.interleaved == interleaved && u.vectors == chunks {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Whether `V` unrolls rows of `vectors` vectors of this layout from `S` to `D`. Never
+/// bf16 to bf16: every listed shape is a whole number of bf16-pair chunks, which the plan
+/// gives to the bf16-pair kernels first, so an unrolled copy would be dead code.
+#[inline(always)]
+pub(crate) const fn unrolls<V: Vector, S: Element, D: Element>(
+    interleaved: bool,
+    vectors: usize,
+) -> bool {
+    if S::IS_BF16 && D::IS_BF16 {
+        return false;
+    }
+    let f32 = S::IS_F32 && D::IS_F32;
     let mut i = 0;
     while i < V::UNROLLED.len() {
         let u = V::UNROLLED[i];

@@ -4,12 +4,12 @@
 //! crosses a cache line (a 512-bit vector is a line; AVX2's every other vector would).
 //!
 //! Decided: for such spans on ISAs with masked access, where a row is a number of vectors
-//! that fits in registers (`plan.rs`); rows off a line took 1.2-1.7x the time of aligned
+//! that fits in registers and a shape the ISA unrolls (`plan.rs`); rows off a line took 1.2-1.7x the time of aligned
 //! ones without it. Run `cargo bench -p rope-simd-benches --bench rope -- misaligned`
 //! to see; the measurements are in `docs/design.md`, "Aligned run".
 
 use crate::backend::plan::misalignment;
-use crate::backend::vector::{array, interleaved, sin_flip, Masked, Vector};
+use crate::backend::vector::{array, interleaved, sin_flip, unrolls, Masked, Vector};
 use crate::kernel::Span;
 
 /// Rotate `span` as one aligned run of `vectors` vectors a row (from `Plan`).
@@ -36,16 +36,35 @@ pub(crate) unsafe fn run<V: Vector>(
     );
     // SAFETY: forwarded from the caller (the plan gives `n == K * N`, or `2n == R * N`).
     unsafe {
+        // Only the shapes the ISA unrolls (`Vector::UNROLLED`) are compiled.
         match (span.interleaved, vectors) {
-            (true, 1) => interleaved_run::<V, 1>(masks, run, span, cos, sin),
-            (true, 2) => interleaved_run::<V, 2>(masks, run, span, cos, sin),
-            (true, 4) => interleaved_run::<V, 4>(masks, run, span, cos, sin),
-            (true, 8) if V::KEEP >= 4 => interleaved_run::<V, 8>(masks, run, span, cos, sin),
-            (true, 16) if V::KEEP >= 8 => interleaved_run::<V, 16>(masks, run, span, cos, sin),
-            (false, 1) => split_run::<V, 1>(masks, run, span, cos, sin),
-            (false, 2) => split_run::<V, 2>(masks, run, span, cos, sin),
-            (false, 4) if V::KEEP >= 4 => split_run::<V, 4>(masks, run, span, cos, sin),
-            (false, 8) if V::KEEP >= 4 => split_run::<V, 8>(masks, run, span, cos, sin),
+            (true, 1) if const { unrolls::<V, f32, f32>(true, 1) } => {
+                interleaved_run::<V, 1>(masks, run, span, cos, sin)
+            }
+            (true, 2) if const { unrolls::<V, f32, f32>(true, 2) } => {
+                interleaved_run::<V, 2>(masks, run, span, cos, sin)
+            }
+            (true, 4) if const { unrolls::<V, f32, f32>(true, 4) } => {
+                interleaved_run::<V, 4>(masks, run, span, cos, sin)
+            }
+            (true, 8) if const { V::KEEP >= 4 && unrolls::<V, f32, f32>(true, 8) } => {
+                interleaved_run::<V, 8>(masks, run, span, cos, sin)
+            }
+            (true, 16) if const { V::KEEP >= 8 && unrolls::<V, f32, f32>(true, 16) } => {
+                interleaved_run::<V, 16>(masks, run, span, cos, sin)
+            }
+            (false, 1) if const { unrolls::<V, f32, f32>(false, 1) } => {
+                split_run::<V, 1>(masks, run, span, cos, sin)
+            }
+            (false, 2) if const { unrolls::<V, f32, f32>(false, 2) } => {
+                split_run::<V, 2>(masks, run, span, cos, sin)
+            }
+            (false, 4) if const { V::KEEP >= 4 && unrolls::<V, f32, f32>(false, 4) } => {
+                split_run::<V, 4>(masks, run, span, cos, sin)
+            }
+            (false, 8) if const { V::KEEP >= 4 && unrolls::<V, f32, f32>(false, 8) } => {
+                split_run::<V, 8>(masks, run, span, cos, sin)
+            }
             _ => unreachable!("rope-simd internal error: an aligned-run plan without its kernel"),
         }
     }

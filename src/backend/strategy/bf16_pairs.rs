@@ -15,7 +15,7 @@
 use core::mem::MaybeUninit;
 
 use crate::backend::prefetch::{prefetch, prefetch_halves};
-use crate::backend::vector::{array, pair, sin_flip, vector_body, Vector};
+use crate::backend::vector::{array, bf16_unrolls, pair, sin_flip, vector_body, Vector};
 use crate::config::MAX_PAIRS;
 use crate::kernel::Span;
 
@@ -40,14 +40,15 @@ pub(crate) unsafe fn unrolled<V: Vector, const PF: bool>(
     let args = (src, dst, dst_stride, span, cos, sin);
     // SAFETY: forwarded from the caller (the plan gave a chunk count that fits).
     unsafe {
+        // Only the counts the ISA lists are compiled.
         match (span.interleaved, chunks) {
-            (true, 1) => interleaved::<V, 1, PF>(args),
-            (true, 2) => interleaved::<V, 2, PF>(args),
-            (true, 4) if V::KEEP >= 4 => interleaved::<V, 4, PF>(args),
-            (true, 8) if V::KEEP >= 8 => interleaved::<V, 8, PF>(args),
-            (false, 1) => split::<V, 1, PF>(args),
-            (false, 2) if V::KEEP >= 4 => split::<V, 2, PF>(args),
-            (false, 4) if V::KEEP >= 8 => split::<V, 4, PF>(args),
+            (true, 1) if const { bf16_unrolls::<V>(true, 1) } => interleaved::<V, 1, PF>(args),
+            (true, 2) if const { bf16_unrolls::<V>(true, 2) } => interleaved::<V, 2, PF>(args),
+            (true, 4) if const { bf16_unrolls::<V>(true, 4) } => interleaved::<V, 4, PF>(args),
+            (true, 8) if const { bf16_unrolls::<V>(true, 8) } => interleaved::<V, 8, PF>(args),
+            (false, 1) if const { bf16_unrolls::<V>(false, 1) } => split::<V, 1, PF>(args),
+            (false, 2) if const { bf16_unrolls::<V>(false, 2) } => split::<V, 2, PF>(args),
+            (false, 4) if const { bf16_unrolls::<V>(false, 4) } => split::<V, 4, PF>(args),
             _ => unreachable!("rope-simd internal error: a bf16 plan without its kernel"),
         }
     }

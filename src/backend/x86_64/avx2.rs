@@ -35,6 +35,9 @@ impl Vector for Avx2 {
         Unroll::interleaved(16),
         Unroll::interleaved(32),
     ];
+    /// Head_dim 64 (chunks of 16 pairs: 2 half-split, 4 interleaved); wider rows' cos/sin
+    /// do not fit in `KEEP`.
+    const BF16_UNROLLED: &'static [Unroll] = &[Unroll::split(2), Unroll::interleaved(4)];
     type Tail = Self;
     type Masks = Masks256;
     const MASKS: Option<Masks256> = Some(Masks256);

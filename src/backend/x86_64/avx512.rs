@@ -46,6 +46,16 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
         Unroll::interleaved(8),
         Unroll::interleaved(16),
     ];
+    /// Head_dim 64, 128 and 256 (chunks of 32 bf16: 1, 2, 4 half-split, 2, 4, 8
+    /// interleaved).
+    const BF16_UNROLLED: &'static [Unroll] = &[
+        Unroll::split(1),
+        Unroll::split(2),
+        Unroll::split(4),
+        Unroll::interleaved(2),
+        Unroll::interleaved(4),
+        Unroll::interleaved(8),
+    ];
     type Tail = super::avx2::Avx2;
     #[inline(always)]
     unsafe fn run_tail<S: crate::Element, D: crate::Element, const INTO: bool>(
