@@ -735,8 +735,9 @@ size_t rope_handle_align(void);
 
 // Validate `config` and create a description in `*out`: in `mem` (`mem_size` bytes, at
 // least `rope_handle_size()`, aligned to `rope_handle_align()`; no allocation), or on
-// the heap when `mem` is NULL (not in the no_std library). Free it with `rope_destroy`.
-// On error `*out` is NULL and `*err` (if not NULL) says why.
+// the heap when `mem` is NULL (not in the no_std library). The description is built in
+// that memory directly (about 3 KB of stack). Free it with `rope_destroy`. On error
+// `*out` is NULL, `mem` is left as it was, and `*err` (if not NULL) says why.
 //
 // # Safety
 // `config` valid (or NULL, an error) with its pointers NULL or valid for their lengths;

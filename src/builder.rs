@@ -1,5 +1,7 @@
 //! [`RopeBuilder`]: the options of a [`Rope`], validated and turned into its frequencies.
 
+use core::mem::MaybeUninit;
+
 use crate::axes::Axes;
 use crate::backend::{Backend, Isa};
 use crate::config::{PairLayout, Rope, MAX_PAIRS, MAX_ROTARY_DIM, MAX_SCALE};
@@ -227,6 +229,40 @@ impl<'a> RopeBuilder<'a> {
     ///   not in `[1/MAX_SCALE, MAX_SCALE]`;
     /// - [`RopeError::BackendUnavailable`]: a forced backend this CPU lacks.
     pub fn build(self) -> Result<Rope, RopeError> {
+        let mut rope = Rope::blank();
+        self.build_with(|| &mut rope)?;
+        Ok(rope)
+    }
+
+    /// Validate and build into `slot` (a static, a field, memory the caller owns): the
+    /// `Rope` is written there directly, where [`build`](Self::build) returns it by
+    /// value, which holds it on the stack once more on its way out. On a microcontroller
+    /// that is the difference between about 6 KiB of stack and twice that
+    /// (`firmware/`, `sizes.txt`). On an error `slot` is left as it was.
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use rope_simd::Rope;
+    /// let mut slot = MaybeUninit::uninit();
+    /// let rope: &mut Rope = Rope::builder(128).base(500_000.0).build_in_place(&mut slot)?;
+    /// assert_eq!(rope.pairs(), 64);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`build`](Self::build).
+    pub fn build_in_place(self, slot: &mut MaybeUninit<Rope>) -> Result<&mut Rope, RopeError> {
+        // A literal of zeros is stored straight into the slot (one holding the
+        // frequencies was assembled on the stack first: `firmware/`).
+        self.build_with(|| slot.write(Rope::blank()))
+    }
+
+    /// Check everything and compute the frequencies, then fill the blank `Rope` that
+    /// `place` gives (called only when all is valid, so that a failure writes nothing).
+    fn build_with<'s>(
+        self,
+        place: impl FnOnce() -> &'s mut Rope,
+    ) -> Result<&'s mut Rope, RopeError> {
         let head_dim = self.head_dim;
         if let (Some(_), Some(_)) = (self.proportional, self.rotary_dim) {
             return Err(RopeError::Conflict {
@@ -278,21 +314,8 @@ impl<'a> RopeBuilder<'a> {
         }
         let pairs = rotary_dim / 2;
         self.axes.check(pairs)?;
-        // Filled in place (the scale and backend last): one `Rope` on the stack, not its
-        // arrays and then a copy of them (on a microcontroller the difference is 6 KiB).
-        let mut rope = Rope {
-            head_dim,
-            rotary_dim,
-            layout: self.layout,
-            scale: 1.0,
-            isa: Isa::Scalar,
-            axes: self.axes,
-            offset: self.offset,
-            inv_freq: [0.0; MAX_PAIRS],
-            turn_hi: [0.0; MAX_PAIRS],
-            turn_lo: [0.0; MAX_PAIRS],
-        };
-        let inv_freq = &mut rope.inv_freq;
+        let mut inv = [0.0; MAX_PAIRS];
+        let inv_freq = &mut inv;
         let mut attention = 1.0;
         let scaled = self.scaling != Scaling::None || self.freq_factors.is_some();
         match self.inv_freq {
@@ -351,8 +374,11 @@ impl<'a> RopeBuilder<'a> {
                 return Err(RopeError::BadScale { what, value });
             }
         }
-        rope.isa = Isa::of(self.backend.unwrap_or_else(Backend::detect))?;
-        rope.scale = scale;
+        let isa = Isa::of(self.backend.unwrap_or_else(Backend::detect))?;
+        let rope = place();
+        (rope.head_dim, rope.rotary_dim, rope.layout) = (head_dim, rotary_dim, self.layout);
+        (rope.scale, rope.isa, rope.axes, rope.offset) = (scale, isa, self.axes, self.offset);
+        rope.inv_freq = inv;
         for i in 0..pairs {
             (rope.turn_hi[i], rope.turn_lo[i]) = Turns::from_inv_freq(rope.inv_freq[i]).parts();
         }

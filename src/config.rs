@@ -94,6 +94,24 @@ pub struct Rope {
 }
 
 impl Rope {
+    /// A `Rope` of zeros, for [`RopeBuilder`] to fill (every array zero, so that it is
+    /// written as one memset, in place).
+    #[inline(always)]
+    pub(crate) fn blank() -> Self {
+        Rope {
+            head_dim: 0,
+            rotary_dim: 0,
+            layout: PairLayout::HalfSplit,
+            scale: 1.0,
+            isa: Isa::Scalar,
+            axes: Axes::Single,
+            offset: 0,
+            inv_freq: [0.0; MAX_PAIRS],
+            turn_hi: [0.0; MAX_PAIRS],
+            turn_lo: [0.0; MAX_PAIRS],
+        }
+    }
+
     /// Full-rotary RoPE with the default schedule `theta_i = base^(-2i/head_dim)`.
     ///
     /// ```
@@ -259,8 +277,26 @@ impl Rope {
     /// # Errors
     /// [`RopeError::BackendUnavailable`] if this CPU cannot run `backend`.
     pub fn with_backend(mut self, backend: Backend) -> Result<Self, RopeError> {
-        self.isa = Isa::of(backend)?;
+        self.set_backend(backend)?;
         Ok(self)
+    }
+
+    /// Run on `backend` from now on (as [`with_backend`](Self::with_backend), in place);
+    /// on an error nothing changes.
+    ///
+    /// ```
+    /// use rope_simd::{Backend, PairLayout, Rope};
+    /// let mut rope = Rope::new(64, 10_000.0, PairLayout::HalfSplit)?;
+    /// rope.set_backend(Backend::Scalar)?;
+    /// assert_eq!(rope.backend(), Backend::Scalar);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`RopeError::BackendUnavailable`] if this CPU does not run `backend`.
+    pub fn set_backend(&mut self, backend: Backend) -> Result<(), RopeError> {
+        self.isa = Isa::of(backend)?;
+        Ok(())
     }
 
     /// Pair `i`'s turns.

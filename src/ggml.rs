@@ -2,6 +2,7 @@
 //! `ggml_rope_multi`'s modes ([`GgmlMode`]), computed in f64 with ggml's formulas.
 
 use core::f64::consts::PI;
+use core::mem::MaybeUninit;
 
 use crate::axes::Axes;
 use crate::config::{PairLayout, Rope, MAX_PAIRS, MAX_ROTARY_DIM};
@@ -157,11 +158,24 @@ impl Rope {
     /// non-finite `freq_scale`, `attn_factor`, beta, `n_ctx_orig` (when YaRN is on) or
     /// freq factor.
     pub fn ggml(head_dim: usize, layout: PairLayout, g: &Ggml<'_>) -> Result<Self, RopeError> {
+        let mut slot = MaybeUninit::uninit();
+        Ok(Self::ggml_in_place(head_dim, layout, g, &mut slot)?.clone())
+    }
+
+    /// [`Rope::ggml`] built in `slot` (see [`RopeBuilder::build_in_place`](crate::RopeBuilder::build_in_place)).
+    fn ggml_in_place<'s>(
+        head_dim: usize,
+        layout: PairLayout,
+        g: &Ggml<'_>,
+        slot: &'s mut MaybeUninit<Rope>,
+    ) -> Result<&'s mut Rope, RopeError> {
         let mut inv = [0.0; MAX_PAIRS];
         let pairs = g.n_dims / 2;
         if g.n_dims == 0 || g.n_dims > MAX_ROTARY_DIM || !g.n_dims.is_multiple_of(2) {
             // Let the builder name the problem.
-            return Self::builder(head_dim).rotary_dim(g.n_dims).build();
+            return Self::builder(head_dim)
+                .rotary_dim(g.n_dims)
+                .build_in_place(slot);
         }
         let magnitude = schedule(g, |i| i, &mut inv[..pairs])?;
         Self::builder(head_dim)
@@ -170,7 +184,7 @@ impl Rope {
             .layout(layout)
             .inv_freqs(&inv[..pairs])
             .scale(magnitude)
-            .build()
+            .build_in_place(slot)
     }
 
     /// A `Rope` for any ggml mode, with `ggml_rope_multi`'s four sections for the
@@ -199,9 +213,37 @@ impl Rope {
         sections: [u32; 4],
         g: &Ggml<'_>,
     ) -> Result<Self, RopeError> {
+        let mut slot = MaybeUninit::uninit();
+        Ok(Self::ggml_multi_in_place(head_dim, mode, sections, g, &mut slot)?.clone())
+    }
+
+    /// [`Rope::ggml_multi`] built in `slot` (a static, memory the caller owns): no copy
+    /// of the `Rope` on the stack (see [`RopeBuilder::build_in_place`](crate::RopeBuilder::build_in_place)).
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use rope_simd::{Ggml, GgmlMode, Rope};
+    /// let mut slot = MaybeUninit::uninit();
+    /// let g = Ggml::new(128, 1e6);
+    /// let rope = Rope::ggml_multi_in_place(128, GgmlMode::Neox, [0; 4], &g, &mut slot)?;
+    /// assert_eq!(rope.pairs(), 64);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Rope::ggml_multi`].
+    pub fn ggml_multi_in_place<'s>(
+        head_dim: usize,
+        mode: GgmlMode,
+        sections: [u32; 4],
+        g: &Ggml<'_>,
+        slot: &'s mut MaybeUninit<Rope>,
+    ) -> Result<&'s mut Rope, RopeError> {
         let (axes, layout, rotary_dim, pairs) = match mode {
-            GgmlMode::Normal => return Self::ggml(head_dim, PairLayout::Interleaved, g),
-            GgmlMode::Neox => return Self::ggml(head_dim, PairLayout::HalfSplit, g),
+            GgmlMode::Normal => {
+                return Self::ggml_in_place(head_dim, PairLayout::Interleaved, g, slot)
+            }
+            GgmlMode::Neox => return Self::ggml_in_place(head_dim, PairLayout::HalfSplit, g, slot),
             GgmlMode::MRope => (
                 Axes::GgmlMRope(sections),
                 PairLayout::HalfSplit,
@@ -230,7 +272,9 @@ impl Rope {
         };
         if pairs == 0 || 2 * pairs > MAX_ROTARY_DIM || !rotary_dim.is_multiple_of(2) {
             // Let the builder name the problem.
-            return Self::builder(head_dim).rotary_dim(rotary_dim).build();
+            return Self::builder(head_dim)
+                .rotary_dim(rotary_dim)
+                .build_in_place(slot);
         }
         axes.check(pairs)?;
         let mut inv = [0.0; MAX_PAIRS];
@@ -242,7 +286,7 @@ impl Rope {
             .axes(axes)
             .inv_freqs(&inv[..pairs])
             .scale(magnitude)
-            .build()
+            .build_in_place(slot)
     }
 }
 

@@ -2,6 +2,8 @@
 //! reads, the layout of each architecture (`llama_model_rope_type`), and how it turns
 //! the keys into ggml's parameters (`llama_context`'s YaRN attention factor included).
 
+use core::mem::MaybeUninit;
+
 use crate::config::Rope;
 use crate::error::RopeError;
 use crate::ggml::{Ggml, GgmlMode};
@@ -473,10 +475,8 @@ impl<'a> GgufRope<'a> {
     /// [`GgufRope::rope_in`]), or without a head dimension; otherwise as
     /// [`Rope::ggml_multi`].
     pub fn rope(&self) -> Result<Rope, RopeError> {
-        let mode = self.mode().ok_or(RopeError::MissingField {
-            what: "a RoPE mode for this general.architecture (pass one to GgufRope::rope_in)",
-        })?;
-        self.rope_in(mode)
+        let mut slot = MaybeUninit::uninit();
+        Ok(self.rope_in_place(None, &mut slot)?.clone())
     }
 
     /// As [`GgufRope::rope`], in the given mode.
@@ -492,13 +492,45 @@ impl<'a> GgufRope<'a> {
     /// # Errors
     /// As [`GgufRope::rope`].
     pub fn rope_in(&self, mode: GgmlMode) -> Result<Rope, RopeError> {
+        let mut slot = MaybeUninit::uninit();
+        Ok(self.rope_in_place(Some(mode), &mut slot)?.clone())
+    }
+
+    /// [`GgufRope::rope`] (with `mode: None`) or [`GgufRope::rope_in`] built in `slot`
+    /// (a static, memory the caller owns): no copy of the `Rope` on the stack (see
+    /// [`RopeBuilder::build_in_place`](crate::RopeBuilder::build_in_place)).
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use rope_simd::GgufRope;
+    /// let mut g = GgufRope::new("llama");
+    /// g.head_dim = Some(128);
+    /// let mut slot = MaybeUninit::uninit();
+    /// assert_eq!(g.rope_in_place(None, &mut slot)?.pairs(), 64);
+    /// # Ok::<(), rope_simd::RopeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`GgufRope::rope`].
+    pub fn rope_in_place<'s>(
+        &self,
+        mode: Option<GgmlMode>,
+        slot: &'s mut MaybeUninit<Rope>,
+    ) -> Result<&'s mut Rope, RopeError> {
+        let mode = match mode {
+            Some(mode) => mode,
+            None => self.mode().ok_or(RopeError::MissingField {
+                what: "a RoPE mode for this general.architecture (pass one to GgufRope::rope_in)",
+            })?,
+        };
         let g = self.ggml()?;
         let head_dim = self.head_dim.unwrap_or(g.n_dims);
-        Rope::ggml_multi(
+        Rope::ggml_multi_in_place(
             head_dim,
             mode,
             self.dimension_sections.unwrap_or([0; 4]),
             &g,
+            slot,
         )
     }
 }

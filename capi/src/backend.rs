@@ -2,7 +2,7 @@
 
 use core::ffi::c_char;
 
-use rope_simd::{Backend, PairLayout, Rope};
+use rope_simd::{Backend, PairLayout, Rope, RopeError};
 
 use crate::config::{
     ROPE_LAYOUT_HALF_SPLIT, ROPE_LAYOUT_INTERLEAVED, ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT,
@@ -47,11 +47,23 @@ fn backend_code(b: Backend) -> i32 {
     }
 }
 
-pub(crate) fn with_backend(rope: Rope, code: i32) -> Result<Rope, Fail> {
+/// The backend a constructor's `backend` argument asks for (`None`: the best), checked
+/// available before anything is built, so that a refused one writes nothing.
+pub(crate) fn wanted_backend(code: i32) -> Result<Option<Backend>, Fail> {
     match backend_from(code)? {
-        Some(b) => Ok(rope.with_backend(b)?),
-        None => Ok(rope),
+        Some(backend) if !backend.is_available() => {
+            Err(RopeError::BackendUnavailable { backend }.into())
+        }
+        wanted => Ok(wanted),
     }
+}
+
+/// Put `rope` on the backend [`wanted_backend`] gave (checked available).
+pub(crate) fn use_backend(rope: &mut Rope, wanted: Option<Backend>) -> Result<(), Fail> {
+    if let Some(b) = wanted {
+        rope.set_backend(b)?;
+    }
+    Ok(())
 }
 
 /// The backend a description runs on (a ROPE_BACKEND_* value), or ROPE_ERR_NULL.
@@ -86,7 +98,7 @@ pub unsafe extern "C" fn rope_set_backend(
         let b = backend_from(backend)?.unwrap_or_else(Backend::detect);
         // SAFETY: a live handle, exclusively ours during the call (caller).
         let h = unsafe { &mut *rope };
-        h.rope = h.rope.clone().with_backend(b)?;
+        h.rope.set_backend(b)?;
         Ok(())
     })
 }

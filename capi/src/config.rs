@@ -2,7 +2,7 @@
 //! schedule) and ggml's parameters (`RopeGgmlParams`), each with its `size` and init
 //! function, and the `Rope` a config describes.
 
-use core::mem::size_of;
+use core::mem::{size_of, MaybeUninit};
 
 use rope_simd::{
     Axes, ContextLengths, Ggml, Llama3, LongRope, LongRopeChoice, PairLayout, Rope, Scaling, Yarn,
@@ -247,11 +247,11 @@ fn axes_of(axes: u32, s: [u32; 4]) -> Result<Axes, Fail> {
     }
 }
 
-/// The `Rope` a config describes.
+/// Build the `Rope` a config describes in `slot` (untouched on an error).
 ///
 /// # Safety
 /// Its pointers NULL or valid for their lengths.
-pub(crate) unsafe fn from_config(c: &RopeConfig) -> Result<Rope, Fail> {
+pub(crate) unsafe fn from_config(c: &RopeConfig, slot: &mut MaybeUninit<Rope>) -> Result<(), Fail> {
     let head_dim = c.head_dim as usize;
     let rotary_dim = match c.rotary_dim {
         0 => head_dim,
@@ -343,7 +343,8 @@ pub(crate) unsafe fn from_config(c: &RopeConfig) -> Result<Rope, Fail> {
     if let Some(backend) = backend_from(c.backend)? {
         b = b.backend(backend);
     }
-    Ok(b.scaling(scaling).build()?)
+    b.scaling(scaling).build_in_place(slot)?;
+    Ok(())
 }
 
 /// ggml's defaults for a model, with `size` set: `n_dims` rotated channels of

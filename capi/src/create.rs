@@ -4,11 +4,11 @@
 //! heap.
 
 use core::ffi::{c_char, c_void};
-use core::mem::{align_of, size_of};
+use core::mem::{align_of, size_of, MaybeUninit};
 
 use rope_simd::{Ggml, GgmlMode, GgufRope, GgufValue, Rope};
 
-use crate::backend::with_backend;
+use crate::backend::{use_backend, wanted_backend};
 use crate::config::{from_config, RopeConfig, RopeGgmlParams};
 use crate::status::{run, Fail, RopeErrorInfo};
 use crate::tensor::slice;
@@ -98,55 +98,19 @@ unsafe fn versioned<T: Copy>(p: *const T, what: &'static str) -> Result<T, Fail>
     Ok(unsafe { p.read() })
 }
 
-/// Place `rope` in `mem` (or, NULL, on the heap) and point `*out` at it.
+/// The shared body of the constructors: `make` builds the description in the handle's
+/// memory (`mem`, or the heap when it is NULL; built there, not on the stack and then
+/// copied), then `*out` points at it. `*out` is NULL until then; when `make` fails, `mem`
+/// is untouched (every constructor checks everything before it writes its slot).
 ///
 /// # Safety
-/// `mem` NULL or valid for `mem_size` writable bytes; `out` valid for writing.
-unsafe fn place(
-    mem: *mut c_void,
-    mem_size: usize,
-    out: *mut *mut RopeHandle,
-    rope: Rope,
-) -> Result<(), Fail> {
-    let handle = if mem.is_null() {
-        #[cfg(feature = "alloc")]
-        {
-            alloc::boxed::Box::into_raw(alloc::boxed::Box::new(RopeHandle { rope, owned: true }))
-        }
-        #[cfg(not(feature = "alloc"))]
-        {
-            let _ = rope;
-            return Err(Fail::Null("mem (this build has no allocator)"));
-        }
-    } else {
-        if mem_size < size_of::<RopeHandle>()
-            || !(mem as usize).is_multiple_of(align_of::<RopeHandle>())
-        {
-            return Err(Fail::Memory(
-                size_of::<RopeHandle>(),
-                align_of::<RopeHandle>(),
-            ));
-        }
-        let h = mem.cast::<RopeHandle>();
-        // SAFETY: `mem` is large enough, aligned and writable (checked, caller).
-        unsafe { h.write(RopeHandle { rope, owned: false }) };
-        h
-    };
-    // SAFETY: `out` is valid (checked non-NULL by the caller of `place`).
-    unsafe { *out = handle };
-    Ok(())
-}
-
-/// The shared body of the constructors: `*out` NULL until `make` succeeds.
-///
-/// # Safety
-/// As `place`.
+/// `mem` NULL or valid for `mem_size` writable bytes; `out` NULL or valid for writing.
 unsafe fn create(
     mem: *mut c_void,
     mem_size: usize,
     out: *mut *mut RopeHandle,
     err: *mut RopeErrorInfo,
-    make: impl FnOnce() -> Result<Rope, Fail>,
+    make: impl FnOnce(&mut MaybeUninit<Rope>) -> Result<(), Fail>,
 ) -> i32 {
     run(err, || {
         if out.is_null() {
@@ -154,9 +118,42 @@ unsafe fn create(
         }
         // SAFETY: `out` is non-NULL and writable (caller).
         unsafe { *out = core::ptr::null_mut() };
-        let rope = make()?;
-        // SAFETY: forwarded contract.
-        unsafe { place(mem, mem_size, out, rope) }
+        let owned = mem.is_null();
+        let h: *mut RopeHandle = if owned {
+            #[cfg(feature = "alloc")]
+            {
+                alloc::boxed::Box::into_raw(alloc::boxed::Box::<RopeHandle>::new_uninit()).cast()
+            }
+            #[cfg(not(feature = "alloc"))]
+            return Err(Fail::Null("mem (this build has no allocator)"));
+        } else {
+            if mem_size < size_of::<RopeHandle>()
+                || !(mem as usize).is_multiple_of(align_of::<RopeHandle>())
+            {
+                return Err(Fail::Memory(
+                    size_of::<RopeHandle>(),
+                    align_of::<RopeHandle>(),
+                ));
+            }
+            mem.cast()
+        };
+        // SAFETY: `h` is valid for writing a `RopeHandle` (allocated, or `mem`: large
+        // enough and aligned, checked, and writable, caller), so its `rope` field's
+        // place is valid for writing a `Rope`.
+        let slot = unsafe { &mut *core::ptr::addr_of_mut!((*h).rope).cast::<MaybeUninit<Rope>>() };
+        if let Err(e) = make(slot) {
+            #[cfg(feature = "alloc")]
+            if owned {
+                // SAFETY: allocated just above, freed once, nothing in it to drop.
+                drop(unsafe { alloc::boxed::Box::from_raw(h.cast::<MaybeUninit<RopeHandle>>()) });
+            }
+            return Err(e);
+        }
+        // SAFETY: `h` is valid (above); the `Rope` is written, and now its flag.
+        unsafe { core::ptr::addr_of_mut!((*h).owned).write(owned) };
+        // SAFETY: `out` is valid (checked non-NULL above).
+        unsafe { *out = h };
+        Ok(())
     })
 }
 
@@ -171,8 +168,9 @@ pub(crate) unsafe fn handle<'a>(rope: *const RopeHandle) -> Result<&'a Rope, Fai
 
 /// Validate `config` and create a description in `*out`: in `mem` (`mem_size` bytes, at
 /// least `rope_handle_size()`, aligned to `rope_handle_align()`; no allocation), or on
-/// the heap when `mem` is NULL (not in the no_std library). Free it with `rope_destroy`.
-/// On error `*out` is NULL and `*err` (if not NULL) says why.
+/// the heap when `mem` is NULL (not in the no_std library). The description is built in
+/// that memory directly (about 3 KB of stack). Free it with `rope_destroy`. On error
+/// `*out` is NULL, `mem` is left as it was, and `*err` (if not NULL) says why.
 ///
 /// # Safety
 /// `config` valid (or NULL, an error) with its pointers NULL or valid for their lengths;
@@ -186,10 +184,10 @@ pub unsafe extern "C" fn rope_create(
     out: *mut *mut RopeHandle,
     err: *mut RopeErrorInfo,
 ) -> i32 {
-    let make = || {
+    let make = |slot: &mut MaybeUninit<Rope>| {
         // SAFETY: `config` is NULL (an error) or valid, its pointers NULL or valid for
         // their lengths, as this function's contract asks.
-        unsafe { from_config(&versioned(config, "config")?) }
+        unsafe { from_config(&versioned(config, "config")?, slot) }
     };
     // SAFETY: forwarded contract.
     unsafe { create(mem, mem_size, out, err, make) }
@@ -207,9 +205,10 @@ pub unsafe extern "C" fn rope_create_ggml(
     out: *mut *mut RopeHandle,
     err: *mut RopeErrorInfo,
 ) -> i32 {
-    let make = || {
+    let make = |slot: &mut MaybeUninit<Rope>| {
         // SAFETY: `params` per the contract.
         let p = unsafe { versioned(params, "params")? };
+        let backend = wanted_backend(p.backend)?;
         let mode =
             GgmlMode::from_ggml(p.mode).ok_or(Fail::BadEnum("params.mode", p.mode.into()))?;
         let mut g = Ggml::new(p.n_dims as usize, p.freq_base)
@@ -226,8 +225,8 @@ pub unsafe extern "C" fn rope_create_ggml(
                 slice(p.freq_factors, p.n_freq_factors, "params.freq_factors")?
             });
         }
-        let rope = Rope::ggml_multi(p.head_dim as usize, mode, p.sections, &g)?;
-        with_backend(rope, p.backend)
+        let rope = Rope::ggml_multi_in_place(p.head_dim as usize, mode, p.sections, &g, slot)?;
+        use_backend(rope, backend)
     };
     // SAFETY: forwarded contract.
     unsafe { create(mem, mem_size, out, err, make) }
@@ -271,8 +270,9 @@ pub unsafe extern "C" fn rope_create_gguf(
     out: *mut *mut RopeHandle,
     err: *mut RopeErrorInfo,
 ) -> i32 {
-    let make = || {
+    let make = |slot: &mut MaybeUninit<Rope>| {
         let lookup = lookup.ok_or(Fail::Null("lookup"))?;
+        let backend = wanted_backend(backend)?;
         let failed = core::cell::Cell::new(None);
         let get = |key: &str| -> Option<GgufValue<'_>> {
             let mut z = [0u8; 160];
@@ -307,11 +307,12 @@ pub unsafe extern "C" fn rope_create_gguf(
                 _ => unsafe { gguf_array(&v)? },
             })
         };
-        let built = GgufRope::from_metadata(get).and_then(|g| g.rope());
+        // The metadata first: a failed lookup writes nothing.
+        let gguf = GgufRope::from_metadata(get);
         if let Some(rc) = failed.get() {
             return Err(Fail::Callback(rc));
         }
-        with_backend(built?, backend)
+        use_backend(gguf?.rope_in_place(None, slot)?, backend)
     };
     // SAFETY: forwarded contract.
     unsafe { create(mem, mem_size, out, err, make) }
@@ -339,7 +340,8 @@ pub unsafe extern "C" fn rope_create_hf_json(
     err: *mut RopeErrorInfo,
 ) -> i32 {
     use crate::config::{ROPE_LAYER_FULL, ROPE_LAYER_SLIDING};
-    let make = || {
+    let make = |slot: &mut MaybeUninit<Rope>| {
+        let backend = wanted_backend(backend)?;
         // SAFETY: valid for `len` bytes (caller).
         let bytes = unsafe { slice(json.cast::<u8>(), len, "json")? };
         let config = rope_simd::HfConfig::from_json(bytes)?;
@@ -348,7 +350,8 @@ pub unsafe extern "C" fn rope_create_hf_json(
             ROPE_LAYER_SLIDING => rope_simd::LayerKind::Sliding,
             v => return Err(Fail::BadEnum("layer", v.into())),
         };
-        with_backend(config.rope(layer, seq_len)?, backend)
+        let rope = config.builder(layer, seq_len)?.build_in_place(slot)?;
+        use_backend(rope, backend)
     };
     // SAFETY: forwarded contract.
     unsafe { create(mem, mem_size, out, err, make) }
@@ -369,10 +372,11 @@ pub unsafe extern "C" fn rope_create_rerotation(
     out: *mut *mut RopeHandle,
     err: *mut RopeErrorInfo,
 ) -> i32 {
-    let make = || {
+    let make = |slot: &mut MaybeUninit<Rope>| {
         // SAFETY: handles per the contract.
         let (from, to) = unsafe { (handle(from)?, handle(to)?) };
-        Ok(from.rerotation(to)?)
+        slot.write(from.rerotation(to)?);
+        Ok(())
     };
     // SAFETY: forwarded contract.
     unsafe { create(mem, mem_size, out, err, make) }
@@ -392,7 +396,8 @@ pub unsafe extern "C" fn rope_destroy(rope: *mut RopeHandle) {
     let owned = unsafe { (*rope).owned };
     #[cfg(feature = "alloc")]
     if owned {
-        // SAFETY: made by `Box::into_raw` in `place`, freed once (caller).
+        // SAFETY: made by `Box::into_raw` in `create` (a `MaybeUninit<RopeHandle>`,
+        // the same layout), fully written there, freed once (caller).
         drop(unsafe { alloc::boxed::Box::from_raw(rope) });
     }
     #[cfg(not(feature = "alloc"))]

@@ -399,6 +399,28 @@ static void test_constructors(void) {
   t = dense(x2, HEADS * HD, ROPE_F32, HEADS);
   OK(rope_apply(in_mem, NULL, &t, &p, ROPE_FORWARD, NULL));
   CHECK(memcmp(x1, x2, sizeof x1) == 0, "ggml neox == config half-split");
+  {
+    /* A create that fails late (a schedule parameter, a bad JSON field) leaves the memory
+       as it was: the handle already in it still works. */
+    RopeConfig bad;
+    RopeHandle *none = NULL;
+    unsigned char *copy = malloc(rope_handle_size());
+    memcpy(copy, mem, rope_handle_size());
+    rope_config_init(&bad, HD);
+    bad.scaling = ROPE_SCALING_YARN;
+    bad.factor = 4.0;
+    bad.original_max_position_embeddings = 4096;
+    bad.beta_fast = 1.0;
+    bad.beta_slow = 32.0;
+    CHECK(rope_create(&bad, mem, rope_handle_size(), &none, &e) == ROPE_ERR_BAD_PARAMETER && none == NULL,
+          "a bad YaRN beta is refused");
+    CHECK(rope_create_hf_json("{\"head_dim\": 64, \"rope_theta\": \"x\"}", 35, ROPE_LAYER_FULL, 0,
+                              ROPE_BACKEND_AUTO, mem, rope_handle_size(), &none, &e) == ROPE_ERR_BAD_JSON &&
+              strstr(e.message, "rope_theta"),
+          "a bad config.json field is named");
+    CHECK(memcmp(copy, mem, rope_handle_size()) == 0, "failed creates left the handle memory untouched");
+    free(copy);
+  }
   rope_destroy(a);
   rope_destroy(in_mem); /* nothing to free: the memory is ours */
   free(mem);
