@@ -151,7 +151,6 @@ CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="-C target-feature=+simd128" \
 step "fuzz targets built (cargo-fuzz installed if missing) while Miri finishes"
 # --debug: the tool only drives cargo, and its debug build takes 30 s where release takes 48.
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --debug
-mkdir -p fuzz/corpus/rotate fuzz/corpus/capi fuzz/corpus/config
 (cd fuzz && cargo +nightly fuzz build -O)
 
 step "Miri: undefined-behaviour checks of the scalar and portable kernels and validation (results)"
@@ -163,11 +162,14 @@ if ((miri_rc != 0)); then
   exit 1
 fi
 
-step "fuzzing: each target 60 s from the committed seeds, the three side by side (a crash fails; save it in fuzz/regressions/)"
+step "fuzzing: each target 60 s from the committed corpus and seeds, the three side by side (a crash fails; save it in fuzz/regressions/)"
+# New inputs go to a scratch directory, so that the committed corpus changes only through
+# a campaign (scripts/fuzz_campaign.sh, fuzz/README.md).
 fuzz_pids=()
 for target in rotate capi config; do
-  (cd fuzz && cargo +nightly fuzz run -O "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time=60 -print_final_stats=1 >"../target/fuzz-$target.log" 2>&1) &
+  rm -rf "target/fuzz-new/$target" && mkdir -p "target/fuzz-new/$target"
+  (cd fuzz && cargo +nightly fuzz run -O "$target" "../target/fuzz-new/$target" "corpus/$target" \
+    "seeds/$target" -- -max_total_time=60 -print_final_stats=1 >"../target/fuzz-$target.log" 2>&1) &
   fuzz_pids+=($!)
 done
 fuzz_failed=0

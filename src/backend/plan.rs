@@ -144,7 +144,7 @@ fn strategy<V: Vector, S: Element, D: Element>(
             };
         }
         let unrolled = unroll_shapes!(listed);
-        // Streaming calls are memory-bound: the row loop measured faster there, and
+        // Streaming calls are memory-bound: the row loop measured as fast there, and
         // unrolled kernels with streaming stores would be a second copy of each shape
         // (`cargo bench -p rope-simd-benches --bench rope -- fused`).
         if unrolled && !stream {

@@ -19,7 +19,7 @@ use crate::kernel::Span;
 /// same rows in place); with `PF`, each
 /// row's bytes ahead are asked for first (see `prefetch.rs`). The caller does the scalar
 /// tails. Streaming calls take the row loop instead: they are large and memory-bound, and
-/// measured faster there (`cargo bench -p rope-simd-benches --bench rope -- fused`).
+/// measured as fast there (`cargo bench -p rope-simd-benches --bench rope -- fused`).
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA; the span fits both buffers and `cos`/`sin`
