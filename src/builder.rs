@@ -6,7 +6,7 @@ use crate::axes::Axes;
 use crate::backend::{Backend, Isa};
 use crate::config::{PairLayout, Rope, MAX_PAIRS, MAX_ROTARY_DIM, MAX_SCALE};
 use crate::error::RopeError;
-use crate::schedule::Scaling;
+use crate::schedule::{Schedule, Scaling};
 use crate::trig::Turns;
 
 /// Builder for [`Rope`]: see [`Rope::builder`].
@@ -19,6 +19,8 @@ pub struct RopeBuilder<'a> {
     pub(crate) scale: f64,
     pub(crate) inv_freq: Option<&'a [f64]>,
     pub(crate) scaling: Scaling<'a>,
+    /// The function that computes `scaling` (see `schedule::Schedule`).
+    pub(crate) schedule: Schedule,
     pub(crate) freq_factors: Option<&'a [f64]>,
     pub(crate) proportional: Option<usize>,
     pub(crate) axes: Axes,
@@ -108,6 +110,7 @@ impl<'a> RopeBuilder<'a> {
     /// ```
     pub fn scaling(mut self, scaling: Scaling<'a>) -> Self {
         self.scaling = scaling;
+        self.schedule = crate::schedule::compute;
         self
     }
 
@@ -347,7 +350,7 @@ impl<'a> RopeBuilder<'a> {
                     (None, Axes::Axial2d) => (rotary_dim / 2, pairs / 2),
                     (None, _) => (rotary_dim, pairs),
                 };
-                attention = crate::schedule::compute(
+                attention = (self.schedule)(
                     &self.scaling,
                     self.base,
                     dim,

@@ -149,6 +149,7 @@ impl Rope {
             scale: 1.0,
             inv_freq: None,
             scaling: Scaling::None,
+            schedule: crate::schedule::unscaled,
             freq_factors: None,
             proportional: None,
             axes: Axes::Single,

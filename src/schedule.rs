@@ -349,6 +349,42 @@ fn ntk_exponent(dim: usize) -> Result<f64, RopeError> {
     Ok(dim as f64 / (dim as f64 - 2.0))
 }
 
+/// How a builder computes its frequencies: [`compute`] once a scaling is set
+/// (`RopeBuilder::scaling`), else [`unscaled`], so that a program that never sets one
+/// links none of the scalings' code (a Cortex-M program's size, `sizes.txt`).
+pub(crate) type Schedule =
+    fn(&Scaling<'_>, f64, usize, Option<&[f64]>, &mut [f64]) -> Result<f64, RopeError>;
+
+/// The checks every schedule starts with: the base, and the `freq_factors` count and
+/// values.
+fn check_inputs(base: f64, freq_factors: Option<&[f64]>, pairs: usize) -> Result<(), RopeError> {
+    if !(base.is_finite() && base > 1.0) {
+        return Err(RopeError::BadBase { base });
+    }
+    if let Some(ff) = freq_factors {
+        factor_list("freq_factors", ff, pairs)?;
+    }
+    Ok(())
+}
+
+/// [`compute`] for [`Scaling::None`], the builder's default: the default frequencies,
+/// each divided by its `freq_factors` entry; attention factor 1.
+pub(crate) fn unscaled(
+    scaling: &Scaling<'_>,
+    base: f64,
+    dim: usize,
+    freq_factors: Option<&[f64]>,
+    out: &mut [f64],
+) -> Result<f64, RopeError> {
+    debug_assert!(*scaling == Scaling::None, "a scaling set without its schedule");
+    check_inputs(base, freq_factors, out.len())?;
+    for (i, o) in out.iter_mut().enumerate() {
+        let f = default_freq(base, dim, i);
+        *o = freq_factors.map_or(f, |ff| f / ff[i]);
+    }
+    Ok(1.0)
+}
+
 /// Fill `out` (one per pair) with the inverse frequencies of `scaling` over `dim`
 /// channels (`out.len() <= dim / 2`), each base frequency first divided by its
 /// `freq_factors` entry. Returns the attention factor.
@@ -361,23 +397,17 @@ pub(crate) fn compute(
 ) -> Result<f64, RopeError> {
     let pairs = out.len();
     debug_assert!(pairs <= MAX_PAIRS && 2 * pairs <= dim);
-    if !(base.is_finite() && base > 1.0) {
-        return Err(RopeError::BadBase { base });
+    if *scaling == Scaling::None {
+        return unscaled(scaling, base, dim, freq_factors, out);
     }
-    if let Some(ff) = freq_factors {
-        factor_list("freq_factors", ff, pairs)?;
-    }
+    check_inputs(base, freq_factors, pairs)?;
     let divide = |i: usize, f: f64| match freq_factors {
         Some(ff) => f / ff[i],
         None => f,
     };
     let mut attention = 1.0;
     match *scaling {
-        Scaling::None => {
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = divide(i, default_freq(base, dim, i));
-            }
-        }
+        Scaling::None => unreachable!("handled above"),
         Scaling::Linear { factor } => {
             let factor = positive("linear factor", factor)?;
             for (i, o) in out.iter_mut().enumerate() {
