@@ -6,7 +6,7 @@ use crate::axes::Axes;
 use crate::backend::{Backend, Isa};
 use crate::config::{PairLayout, Rope, MAX_PAIRS, MAX_ROTARY_DIM, MAX_SCALE};
 use crate::error::RopeError;
-use crate::schedule::{Schedule, Scaling};
+use crate::schedule::{Scaling, Schedule};
 use crate::trig::Turns;
 
 /// Builder for [`Rope`]: see [`Rope::builder`].

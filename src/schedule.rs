@@ -376,7 +376,10 @@ pub(crate) fn unscaled(
     freq_factors: Option<&[f64]>,
     out: &mut [f64],
 ) -> Result<f64, RopeError> {
-    debug_assert!(*scaling == Scaling::None, "a scaling set without its schedule");
+    debug_assert!(
+        *scaling == Scaling::None,
+        "a scaling set without its schedule"
+    );
     check_inputs(base, freq_factors, out.len())?;
     for (i, o) in out.iter_mut().enumerate() {
         let f = default_freq(base, dim, i);
