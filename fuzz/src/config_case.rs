@@ -159,7 +159,11 @@ pub fn run(data: &[u8]) {
     };
     // The reader without serde takes the raw bytes (text that is not UTF-8 included): it
     // never panics, and where both readers accept a text they give the same config.
-    let raw = if data.first() == Some(&b'{') { data } else { json.as_bytes() };
+    let raw = if data.first() == Some(&b'{') {
+        data
+    } else {
+        json.as_bytes()
+    };
     let own = HfConfig::from_json(raw);
     let by_serde = serde_json::from_str::<HfConfig>(&json);
     if let (Ok(a), Ok(b), true) = (&own, &by_serde, raw == json.as_bytes()) {
