@@ -141,7 +141,7 @@ impl Fields<'_> {
             rope_type: rope_type.unwrap_or_default(),
             rope_theta: self.float(2)?,
             factor: self.float(3)?,
-            original_max_position_embeddings: self.int(4, u64::MAX)?,
+            original_max_position_embeddings: self.u64(4)?,
             low_freq_factor: self.float(5)?,
             high_freq_factor: self.float(6)?,
             beta_fast: self.float(7)?,
@@ -234,10 +234,9 @@ fn read(s: &[u8]) -> Result<HfConfig, Fail> {
     };
     let interleave = get!(boolean, ROPE_INTERLEAVE);
     let layout = match model_type {
-        // A name longer than any known one: none of the listed models.
         Some(Some(n)) => HfConfig::layout_of(core::str::from_utf8(&model[..n]).unwrap_or(""), None),
-        Some(None) => PairLayout::HalfSplit,
-        None => PairLayout::HalfSplit,
+        // None given, or a name longer than any known one (none of the listed models).
+        Some(None) | None => PairLayout::HalfSplit,
     };
     let layout = match (model_type.is_some(), layout, interleave) {
         (_, _, Some(true)) => PairLayout::InterleavedToHalfSplit,
@@ -251,14 +250,8 @@ fn read(s: &[u8]) -> Result<HfConfig, Fail> {
     config.qk_rope_head_dim = get!(usize, QK_ROPE_HEAD_DIM);
     config.rotary_dim = get!(usize, ROTARY_DIM);
     config.partial_rotary_factor = get!(float, PARTIAL).or(get!(float, ROTARY_PCT));
-    config.max_position_embeddings = match pick(MAX_POSITIONS) {
-        Some(f) => f.int(MAX_POSITIONS, u64::MAX)?,
-        None => None,
-    };
-    config.original_max_position_embeddings = match pick(ORIGINAL_MAX) {
-        Some(f) => f.int(ORIGINAL_MAX, u64::MAX)?,
-        None => None,
-    };
+    config.max_position_embeddings = get!(u64, MAX_POSITIONS);
+    config.original_max_position_embeddings = get!(u64, ORIGINAL_MAX);
     config.rope_theta = get!(float, ROPE_THETA).or(get!(float, ROTARY_EMB_BASE));
     let params = match pick(ROPE_PARAMETERS).or(pick(ROPE_SCALING)) {
         Some(f) if f.value(ROPE_PARAMETERS).is_some() => f.object(ROPE_PARAMETERS, PARAMS)?,

@@ -120,7 +120,6 @@ impl<'a> Reader<'a> {
         field: &'static str,
     ) -> Result<Option<usize>, Fail> {
         self.expect(b'"', field, "expected a string")?;
-        let start = self.i;
         let mut n = 0usize;
         let mut push = |bytes: &[u8], n: &mut usize| {
             if *n + bytes.len() <= NAME {
@@ -170,7 +169,6 @@ impl<'a> Reader<'a> {
                 }
             }
         }
-        let _ = start;
         self.i += 1;
         Ok((n <= NAME).then_some(n))
     }
@@ -499,6 +497,10 @@ impl<'a> Fields<'a> {
 
     pub(super) fn int(&self, slot: usize, max: u64) -> Result<Option<u64>, Fail> {
         self.value(slot).map(|mut r| r.integer("", max)).transpose()
+    }
+
+    pub(super) fn u64(&self, slot: usize) -> Result<Option<u64>, Fail> {
+        self.int(slot, u64::MAX)
     }
 
     pub(super) fn usize(&self, slot: usize) -> Result<Option<usize>, Fail> {
