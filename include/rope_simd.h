@@ -26,6 +26,12 @@
 // x86_64 AVX-512F with AVX512_BF16 (bf16 rounded with its instructions).
 #define ROPE_BACKEND_AVX512_BF16 4
 
+// aarch64 NEON (4 lanes; bf16 rounded in integer lanes).
+#define ROPE_BACKEND_NEON 5
+
+// aarch64 NEON with FEAT_BF16 (bf16 rounded with `bfcvtn`).
+#define ROPE_BACKEND_NEON_BF16 6
+
 // Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
 #define ROPE_LAYOUT_INTERLEAVED 0
 
@@ -540,7 +546,7 @@ int32_t rope_backend_available(int32_t backend);
 int32_t rope_best_backend(void);
 
 // A static, NUL-terminated name for a ROPE_BACKEND_* value ("scalar", "lanes", "avx2",
-// "avx512", "avx512bf16", "auto"; "unknown" otherwise).
+// "avx512", "avx512bf16", "neon", "neonbf16", "auto"; "unknown" otherwise).
 const char *rope_backend_name(int32_t backend);
 
 // Fill `*info` with what `rope` is.

@@ -2,7 +2,7 @@
 
 export type DType = "f32" | "f16" | "bf16";
 export type PairLayout = "interleaved" | "half-split" | "interleaved-to-half-split";
-export type BackendName = "auto" | "scalar" | "lanes" | "avx2" | "avx512" | "avx512bf16";
+export type BackendName = "auto" | "scalar" | "lanes" | "avx2" | "avx512" | "avx512bf16" | "neon" | "neonbf16";
 export type Direction = "forward" | "inverse" | "transpose";
 export type ViewKind = "tokens-heads" | "heads-tokens" | "in-rows" | "strided";
 

@@ -11,7 +11,7 @@
 
 const DTYPES = { f32: 0, f16: 1, bf16: 2 };
 const LAYOUTS = { interleaved: 0, "half-split": 1, "interleaved-to-half-split": 2 };
-const BACKENDS = { auto: -1, scalar: 0, lanes: 1, avx2: 2, avx512: 3, avx512bf16: 4 };
+const BACKENDS = { auto: -1, scalar: 0, lanes: 1, avx2: 2, avx512: 3, avx512bf16: 4, neon: 5, neonbf16: 6 };
 const VIEWS = { "tokens-heads": 0, "heads-tokens": 1, "in-rows": 2, strided: 3 };
 const DIRECTIONS = { forward: 0, inverse: 1, transpose: 2 };
 const SCALINGS = { none: 0, linear: 1, "ntk-aware": 2, dynamic: 3, yarn: 4, llama3: 5, longrope: 6 };

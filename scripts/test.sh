@@ -129,15 +129,22 @@ rm -rf target/js-install && mkdir -p target/js-install
 step "sizes: code and stack against sizes.txt (C library, Rust program, wasm module, Cortex-M4 firmware under QEMU)"
 bash scripts/sizes.sh
 
-step "aarch64 tests under qemu-user"
-CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
-  cargo test --release --target aarch64-unknown-linux-gnu -- --nocapture 2>&1 |
+step "aarch64 tests under qemu-user: every test on a CPU with FEAT_BF16 (-cpu max), the backend tests on one without (cortex-a72)"
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu"
+QEMU_CPU=max cargo test --release --target aarch64-unknown-linux-gnu -- --nocapture 2>&1 |
   tee target/aarch64-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
+grep -q "backends on this machine: .*NeonBf16" target/aarch64-tests.log ||
+  { echo "qemu -cpu max: NeonBf16 was not detected"; exit 1; }
+QEMU_CPU=cortex-a72 cargo test --release --target aarch64-unknown-linux-gnu \
+  --lib --test backends --test determinism --test bad_input -- --nocapture 2>&1 |
+  tee target/aarch64-a72-tests.log | grep -E "backends on this machine|fingerprint|test result|FAILED|panicked"
+if grep -q "backends on this machine: .*NeonBf16" target/aarch64-a72-tests.log; then
+  echo "qemu -cpu cortex-a72: NeonBf16 detected on a CPU without FEAT_BF16"; exit 1
+fi
 
 step "C ABI on aarch64 under qemu-user (where the AVX backends are unavailable: that error code too)"
-CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
-  cargo build --release -p rope-simd-capi --target aarch64-unknown-linux-gnu
+cargo build --release -p rope-simd-capi --target aarch64-unknown-linux-gnu
 aarch64-linux-gnu-gcc $CFLAGS tests/c/test_capi.c \
   target/aarch64-unknown-linux-gnu/release/librope_simd_c.a -lm -lpthread -ldl -o target/test_capi_aarch64
 qemu-aarch64 -L /usr/aarch64-linux-gnu target/test_capi_aarch64

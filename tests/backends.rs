@@ -293,6 +293,15 @@ fn reports_backends_and_covers_this_machine() {
             std::is_x86_feature_detected!("avx512f")
         );
     }
+    #[cfg(target_arch = "aarch64")]
+    {
+        assert!(list.contains(&Backend::Neon));
+        #[cfg(feature = "std")]
+        assert_eq!(
+            list.contains(&Backend::NeonBf16),
+            std::arch::is_aarch64_feature_detected!("bf16")
+        );
+    }
 }
 
 /// Narrowing f32 to f16 and bf16 (a conversion-only `rotate_into` at position 0) gives

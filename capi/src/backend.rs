@@ -23,6 +23,10 @@ pub const ROPE_BACKEND_AVX2: i32 = 2;
 pub const ROPE_BACKEND_AVX512: i32 = 3;
 /// x86_64 AVX-512F with AVX512_BF16 (bf16 rounded with its instructions).
 pub const ROPE_BACKEND_AVX512_BF16: i32 = 4;
+/// aarch64 NEON (4 lanes; bf16 rounded in integer lanes).
+pub const ROPE_BACKEND_NEON: i32 = 5;
+/// aarch64 NEON with FEAT_BF16 (bf16 rounded with `bfcvtn`).
+pub const ROPE_BACKEND_NEON_BF16: i32 = 6;
 
 pub(crate) fn backend_from(code: i32) -> Result<Option<Backend>, Fail> {
     Ok(match code {
@@ -32,6 +36,8 @@ pub(crate) fn backend_from(code: i32) -> Result<Option<Backend>, Fail> {
         ROPE_BACKEND_AVX2 => Some(Backend::Avx2),
         ROPE_BACKEND_AVX512 => Some(Backend::Avx512),
         ROPE_BACKEND_AVX512_BF16 => Some(Backend::Avx512Bf16),
+        ROPE_BACKEND_NEON => Some(Backend::Neon),
+        ROPE_BACKEND_NEON_BF16 => Some(Backend::NeonBf16),
         _ => return Err(Fail::BadEnum("backend", code.into())),
     })
 }
@@ -43,6 +49,8 @@ fn backend_code(b: Backend) -> i32 {
         Backend::Avx2 => ROPE_BACKEND_AVX2,
         Backend::Avx512 => ROPE_BACKEND_AVX512,
         Backend::Avx512Bf16 => ROPE_BACKEND_AVX512_BF16,
+        Backend::Neon => ROPE_BACKEND_NEON,
+        Backend::NeonBf16 => ROPE_BACKEND_NEON_BF16,
         _ => ROPE_BACKEND_SCALAR,
     }
 }
@@ -120,7 +128,7 @@ pub extern "C" fn rope_best_backend() -> i32 {
 }
 
 /// A static, NUL-terminated name for a ROPE_BACKEND_* value ("scalar", "lanes", "avx2",
-/// "avx512", "avx512bf16", "auto"; "unknown" otherwise).
+/// "avx512", "avx512bf16", "neon", "neonbf16", "auto"; "unknown" otherwise).
 #[no_mangle]
 pub extern "C" fn rope_backend_name(backend: i32) -> *const c_char {
     let s: &'static [u8] = match backend_from(backend) {
@@ -130,6 +138,8 @@ pub extern "C" fn rope_backend_name(backend: i32) -> *const c_char {
         Ok(Some(Backend::Avx2)) => b"avx2\0",
         Ok(Some(Backend::Avx512)) => b"avx512\0",
         Ok(Some(Backend::Avx512Bf16)) => b"avx512bf16\0",
+        Ok(Some(Backend::Neon)) => b"neon\0",
+        Ok(Some(Backend::NeonBf16)) => b"neonbf16\0",
         _ => b"unknown\0",
     };
     s.as_ptr().cast()

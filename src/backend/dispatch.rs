@@ -9,6 +9,12 @@
 //! ISA's features. Jobs are instantiated only where a caller uses them, so a program that
 //! rotates only f32 carries no f16 kernel.
 
+#[cfg(all(
+    target_arch = "aarch64",
+    target_feature = "neon",
+    target_endian = "little"
+))]
+use super::aarch64::{cpu as arm_cpu, neon};
 use super::convert;
 use super::io::Io;
 use super::span::SpanJob;
@@ -31,6 +37,18 @@ pub enum Isa {
     Avx512(cpu::HasAvx512),
     #[cfg(target_arch = "x86_64")]
     Avx512Bf16(cpu::HasAvx512Bf16),
+    #[cfg(all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    ))]
+    Neon,
+    #[cfg(all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    ))]
+    NeonBf16(arm_cpu::HasBf16),
 }
 
 /// One piece of kernel work, runnable on any ISA.
@@ -64,6 +82,24 @@ impl Isa {
             Backend::Avx512Bf16 => cpu::HasAvx512Bf16::detect().map(Isa::Avx512Bf16),
             #[cfg(not(target_arch = "x86_64"))]
             Backend::Avx2 | Backend::Avx512 | Backend::Avx512Bf16 => None,
+            #[cfg(all(
+                target_arch = "aarch64",
+                target_feature = "neon",
+                target_endian = "little"
+            ))]
+            Backend::Neon => Some(Isa::Neon),
+            #[cfg(all(
+                target_arch = "aarch64",
+                target_feature = "neon",
+                target_endian = "little"
+            ))]
+            Backend::NeonBf16 => arm_cpu::HasBf16::detect().map(Isa::NeonBf16),
+            #[cfg(not(all(
+                target_arch = "aarch64",
+                target_feature = "neon",
+                target_endian = "little"
+            )))]
+            Backend::Neon | Backend::NeonBf16 => None,
         };
         isa.ok_or(RopeError::BackendUnavailable { backend })
     }
@@ -79,6 +115,18 @@ impl Isa {
             Isa::Avx512(_) => Backend::Avx512,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512Bf16(_) => Backend::Avx512Bf16,
+            #[cfg(all(
+                target_arch = "aarch64",
+                target_feature = "neon",
+                target_endian = "little"
+            ))]
+            Isa::Neon => Backend::Neon,
+            #[cfg(all(
+                target_arch = "aarch64",
+                target_feature = "neon",
+                target_endian = "little"
+            ))]
+            Isa::NeonBf16(_) => Backend::NeonBf16,
         }
     }
 
@@ -87,7 +135,8 @@ impl Isa {
     pub(crate) fn run<J: Job>(self, job: J) -> J::Out {
         // SAFETY: an `Isa` of a `#[target_feature]` instruction set holds the token that
         // `cpu.rs` makes only after finding the CPU and OS support its features (the
-        // AVX512_BF16 set includes AVX-512's); `Lanes` is compiled for the build target's
+        // AVX512_BF16 set includes AVX-512's; FEAT_BF16's, NEON's); NEON is part of the
+        // build target wherever `Isa::Neon` exists; `Lanes` is compiled for the build target's
         // own SIMD and needs no runtime feature. (Where the target has none, `Lanes` runs
         // the scalar kernels: lanes of plain arrays give the same bits with more code.)
         unsafe {
@@ -103,6 +152,24 @@ impl Isa {
                 Isa::Avx512Bf16(_) if J::BF16 => x86_64::avx512::with_bf16::run(job),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx512Bf16(_) => x86_64::avx512::run(job),
+                #[cfg(all(
+                    target_arch = "aarch64",
+                    target_feature = "neon",
+                    target_endian = "little"
+                ))]
+                Isa::Neon => neon::run(job),
+                #[cfg(all(
+                    target_arch = "aarch64",
+                    target_feature = "neon",
+                    target_endian = "little"
+                ))]
+                Isa::NeonBf16(_) if J::BF16 => neon::with_bf16::run(job),
+                #[cfg(all(
+                    target_arch = "aarch64",
+                    target_feature = "neon",
+                    target_endian = "little"
+                ))]
+                Isa::NeonBf16(_) => neon::run(job),
             }
         }
     }

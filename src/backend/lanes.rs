@@ -2,7 +2,7 @@
 //! (SSE2 on x86_64, NEON on aarch64, simd128 on wasm32 built with `+simd128`, plain
 //! arrays elsewhere). f16 and bf16 are converted with exact integer bit manipulation in
 //! lanes, giving `half`'s bits for every input (tested over every 16-bit pattern), except
-//! f16 on aarch64, where every CPU converts in hardware (see `aarch64.rs`).
+//! f16 on aarch64, where every CPU converts in hardware (see `aarch64/f16.rs`).
 
 use super::vector::{NoMasks, Unroll, Vector};
 use wide::{bytemuck::cast, f32x8, i16x8, i32x8, u16x8, u32x8};
@@ -185,7 +185,7 @@ impl Vector for Lanes {
     unsafe fn load_f16(p: *const u16) -> Self {
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
         // SAFETY: see the impl comment.
-        return Lanes(unsafe { super::aarch64::load_f16(p) });
+        return Lanes(unsafe { super::aarch64::f16::load_f16(p) });
         #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
         // SAFETY: see the impl comment.
         Lanes(f16_to_f32(unsafe { load_u16(p) }))
@@ -194,7 +194,7 @@ impl Vector for Lanes {
     unsafe fn store_f16(self, p: *mut u16) {
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
         // SAFETY: see the impl comment.
-        return unsafe { super::aarch64::store_f16(self.0, p) };
+        return unsafe { super::aarch64::f16::store_f16(self.0, p) };
         #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
         // SAFETY: see the impl comment.
         unsafe {

@@ -5,11 +5,32 @@
 //! and runs every kernel call through it; `span.rs` rotates one span on one ISA, in place
 //! or out of place (`io.rs`), by the plan `plan.rs` chooses, with the strategies of
 //! `strategy/`; `vector.rs` is the vector trait they are written over, `lanes.rs` its
-//! portable implementation (`wide`, the build target's own SIMD) and `x86_64/` its AVX2
-//! and AVX-512 ones, with the CPU detection that guards them.
+//! portable implementation (`wide`, the build target's own SIMD), `x86_64/` its AVX2
+//! and AVX-512 ones and `aarch64/` its NEON one, each with the CPU detection that guards
+//! them.
+
+/// `run`: the entry point of one ISA, generic over the job (see `dispatch::Job`): every
+/// rotation, conversion and angle loop, instantiated on demand, compiled with these
+/// features. Nothing else in the crate is compiled for the ISA.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+macro_rules! isa_entry {
+    ($v:ty, $feats:literal) => {
+        /// Run `job` with this ISA's vectors.
+        ///
+        /// # Safety
+        /// The CPU and OS must support this module's features (`dispatch` holds the token
+        /// that says so).
+        #[target_feature(enable = $feats)]
+        #[inline(never)]
+        pub(crate) unsafe fn run<J: crate::backend::dispatch::Job>(job: J) -> J::Out {
+            // SAFETY: this function's features are the ones the vector type needs.
+            unsafe { job.simd::<$v>() }
+        }
+    };
+}
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
-mod aarch64;
+pub(crate) mod aarch64;
 mod convert;
 pub(crate) mod dispatch;
 mod io;
@@ -53,6 +74,13 @@ pub enum Backend {
     /// take the integer path). Only work that touches bf16 differs; the rest runs
     /// AVX-512's kernels. Detected at run time.
     Avx512Bf16,
+    /// aarch64 NEON (AdvSIMD, part of every aarch64 CPU): 4 lanes in 128-bit registers,
+    /// f16 with `fcvtl`/`fcvtn`, bf16 rounded in integer lanes. Compiled in on aarch64.
+    Neon,
+    /// aarch64 NEON with FEAT_BF16 (Neoverse V1/N2, Graviton3/4, Apple M2 and later): as
+    /// [`Backend::Neon`], but bf16 is rounded with `bfcvtn`. Only work that touches bf16
+    /// differs. Detected at run time.
+    NeonBf16,
 }
 
 impl Backend {
@@ -63,12 +91,16 @@ impl Backend {
         Backend::Avx2,
         Backend::Avx512,
         Backend::Avx512Bf16,
+        Backend::Neon,
+        Backend::NeonBf16,
     ];
 
-    /// The fastest backend this CPU runs: AVX512_BF16, AVX-512, then AVX2 on x86_64; `Lanes` where the
-    /// build target has SIMD (x86_64, aarch64, wasm32 with simd128); else `Scalar`.
+    /// The fastest backend this CPU runs: AVX512_BF16, AVX-512, then AVX2 on x86_64;
+    /// FEAT_BF16, then NEON on aarch64; `Lanes` where the build target has SIMD (x86_64,
+    /// wasm32 with simd128); else `Scalar`.
     ///
-    /// Detection runs once (CPUID and XGETBV on x86_64, no `std` needed) and is cached.
+    /// Detection runs once (CPUID and XGETBV on x86_64, no `std` needed; on aarch64 the
+    /// OS's answer, or without `std` the ID register Linux emulates) and is cached.
     ///
     /// ```
     /// use rope_simd::Backend;
@@ -83,6 +115,10 @@ impl Backend {
             Backend::Avx512
         } else if Backend::Avx2.is_available() {
             Backend::Avx2
+        } else if Backend::NeonBf16.is_available() {
+            Backend::NeonBf16
+        } else if Backend::Neon.is_available() {
+            Backend::Neon
         } else if lanes::HAS_SIMD {
             Backend::Lanes
         } else {
@@ -113,7 +149,8 @@ impl Backend {
         Self::ALL.iter().copied().filter(|b| b.is_available())
     }
 
-    /// A short name: `"scalar"`, `"lanes"`, `"avx2"`, `"avx512"`, `"avx512bf16"`.
+    /// A short name: `"scalar"`, `"lanes"`, `"avx2"`, `"avx512"`, `"avx512bf16"`,
+    /// `"neon"`, `"neonbf16"`.
     ///
     /// ```
     /// use rope_simd::Backend;
@@ -126,6 +163,8 @@ impl Backend {
             Backend::Avx2 => "avx2",
             Backend::Avx512 => "avx512",
             Backend::Avx512Bf16 => "avx512bf16",
+            Backend::Neon => "neon",
+            Backend::NeonBf16 => "neonbf16",
         }
     }
 
@@ -150,6 +189,8 @@ impl Backend {
             Backend::Avx2 => "AVX2 + F16C",
             Backend::Avx512 => "AVX-512",
             Backend::Avx512Bf16 => "AVX-512 + AVX512_BF16",
+            Backend::Neon => "NEON",
+            Backend::NeonBf16 => "NEON + FEAT_BF16",
         }
     }
 }

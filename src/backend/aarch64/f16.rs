@@ -1,4 +1,4 @@
-//! aarch64: the `asm!` the portable lanes use for f16.
+//! f16 conversions on aarch64, through `asm!`: 8 lanes for the portable lanes, 4 for NEON.
 //!
 //! The AdvSIMD conversions every ARMv8-A CPU has (`fcvtl`, `fcvtn`; not
 //! the optional FP16 arithmetic), through `asm!` because Rust's intrinsics for them take
@@ -7,12 +7,12 @@
 //! `half`'s bits for every input, NaN payloads included: `fcvtl` quiets a NaN and keeps
 //! its payload, `fcvtn` rounds to nearest even, keeps subnormals, and quiets a NaN
 //! keeping the top payload bits. The tests in `lanes.rs` check every f16 pattern and every
-//! rounding case through `Lanes`, under qemu in CI.
+//! rounding case through `Lanes` and `Neon`, under qemu in CI.
 //!
 //! Decided over the lane formulas because each conversion is two instructions for eight
 //! values (`docs/design.md`, "aarch64", has the instruction counts).
 
-use core::arch::aarch64::{float32x4_t, uint16x8_t};
+use core::arch::aarch64::{float32x4_t, uint16x4_t, uint16x8_t};
 use core::arch::asm;
 use wide::f32x8;
 
@@ -62,4 +62,36 @@ pub(crate) unsafe fn store_f16(v: f32x8, p: *mut u16) {
     }
     // SAFETY: the caller guarantees 8 writable u16.
     unsafe { p.cast::<uint16x8_t>().write_unaligned(h) }
+}
+
+/// Widen 4 f16 (bits) exactly.
+#[inline(always)]
+pub(crate) fn widen4(h: uint16x4_t) -> float32x4_t {
+    let v: float32x4_t;
+    // SAFETY: a register-only AdvSIMD instruction (NEON is enabled for this build).
+    unsafe {
+        asm!(
+            "fcvtl {v:v}.4s, {h:v}.4h",
+            h = in(vreg) h,
+            v = out(vreg) v,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    v
+}
+
+/// Round 4 f32 to f16 (nearest even).
+#[inline(always)]
+pub(crate) fn narrow4(v: float32x4_t) -> uint16x4_t {
+    let h: uint16x4_t;
+    // SAFETY: a register-only AdvSIMD instruction (NEON is enabled for this build).
+    unsafe {
+        asm!(
+            "fcvtn {h:v}.4h, {v:v}.4s",
+            v = in(vreg) v,
+            h = out(vreg) h,
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+    h
 }
