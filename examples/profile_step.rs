@@ -1,14 +1,16 @@
 //! One Llama decode step (Q 32 heads + K 8 heads, head_dim 128) repeated `iters` times, for
 //! instruction counting under callgrind (`scripts/profile.sh`; valgrind has no counters to
-//! sample here and `perf stat` is not supported on this VM).
+//! sample here and `perf stat` is not supported on this VM) and for the aarch64 cycle
+//! model (`scripts/arm_cycles.sh`, which traces the last step under qemu between the
+//! calls to `rope_probe_begin` and `rope_probe_end`).
 //!
 //! ```text
-//! profile_step <memory|rope|naive> <f32|f16|bf16> <iters> [backend]
+//! profile_step <memory|rope|naive> <f32|f16|bf16> <iters> [backend] [half-split|interleaved]
 //! ```
 //!
 //! `memory` is the roof pass of the benches (`x *= c` over the same bytes), `rope` our
 //! `rotate_qk` with a table, `naive` the hand-written loop. The backend defaults to the
-//! best this CPU (or emulator) runs.
+//! best this CPU (or emulator) runs, the layout to half-split.
 
 use std::hint::black_box;
 
@@ -17,24 +19,45 @@ use rope_simd::{bf16, f16, Backend, CosSinTable, Element, PairLayout, Positions,
 const Q_HEADS: usize = 32;
 const KV_HEADS: usize = 8;
 const HEAD_DIM: usize = 128;
-const POSITION: usize = 4095;
+/// A small table (its size does not change a step's cost), cheap to build under a tracer.
+const POSITION: usize = 31;
 
-fn naive<E: Element>(x: &mut [E], table: &CosSinTable<Vec<f32>>) {
+fn naive<E: Element>(x: &mut [E], table: &CosSinTable<Vec<f32>>, interleaved: bool) {
     let half = HEAD_DIM / 2;
     let (cos, sin) = table.cos_sin(POSITION).unwrap();
     for head in x.chunks_exact_mut(HEAD_DIM) {
         for i in 0..half {
-            let (a, b) = (head[i].to_f32(), head[i + half].to_f32());
-            head[i] = E::from_f32(a * cos[i] - b * sin[i]);
-            head[i + half] = E::from_f32(b * cos[i] + a * sin[i]);
+            let (ia, ib) = if interleaved {
+                (2 * i, 2 * i + 1)
+            } else {
+                (i, i + half)
+            };
+            let (a, b) = (head[ia].to_f32(), head[ib].to_f32());
+            head[ia] = E::from_f32(a * cos[i] - b * sin[i]);
+            head[ib] = E::from_f32(b * cos[i] + a * sin[i]);
         }
     }
 }
 
-fn run<E: Element>(what: &str, iters: usize, backend: Backend) {
+/// Marks where the traced step starts (`scripts/arm_cycles.sh`).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rope_probe_begin() -> usize {
+    black_box(1)
+}
+
+/// Marks where the traced step ends.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn rope_probe_end() -> usize {
+    black_box(2)
+}
+
+fn run<E: Element>(what: &str, iters: usize, backend: Backend, layout: PairLayout) {
+    let interleaved = layout == PairLayout::Interleaved;
     let rope = Rope::builder(HEAD_DIM)
         .base(500_000.0)
-        .layout(PairLayout::HalfSplit)
+        .layout(layout)
         .backend(backend)
         .build()
         .unwrap();
@@ -43,7 +66,10 @@ fn run<E: Element>(what: &str, iters: usize, backend: Backend) {
     let mut q: Vec<E> = (0..nq).map(|i| E::from_f32(i as f32 * 1e-3)).collect();
     let mut k: Vec<E> = (0..nk).map(|i| E::from_f32(i as f32 * 1e-3)).collect();
     let mut roof = vec![0.5f32; (nq + nk) * std::mem::size_of::<E>() / 4];
-    for _ in 0..iters {
+    for i in 0..iters {
+        if i + 1 == iters {
+            rope_probe_begin();
+        }
         match what {
             "memory" => {
                 for v in roof.iter_mut() {
@@ -61,10 +87,13 @@ fn run<E: Element>(what: &str, iters: usize, backend: Backend) {
                 )
                 .unwrap(),
             "naive" => {
-                naive(black_box(&mut q), &table);
-                naive(black_box(&mut k), &table);
+                naive(black_box(&mut q), &table, interleaved);
+                naive(black_box(&mut k), &table, interleaved);
             }
             other => panic!("unknown kind {other}"),
+        }
+        if i + 1 == iters {
+            rope_probe_end();
         }
     }
     black_box((&q, &k, &roof));
@@ -73,20 +102,28 @@ fn run<E: Element>(what: &str, iters: usize, backend: Backend) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
-        eprintln!("usage: profile_step <memory|rope|naive> <f32|f16|bf16> <iters> [backend]");
+        eprintln!(
+            "usage: profile_step <memory|rope|naive> <f32|f16|bf16> <iters> [backend] \
+             [half-split|interleaved]"
+        );
         std::process::exit(2);
     }
     let iters: usize = args[3].parse().expect("iters");
     let backend = match args.get(4).map(String::as_str) {
-        None => Backend::detect(),
+        None | Some("best") => Backend::detect(),
         Some(name) => Backend::available()
             .find(|b| b.name() == name)
             .unwrap_or_else(|| panic!("backend {name} not available here")),
     };
+    let layout = match args.get(5).map(String::as_str) {
+        None | Some("half-split") => PairLayout::HalfSplit,
+        Some("interleaved") => PairLayout::Interleaved,
+        Some(other) => panic!("unknown layout {other}"),
+    };
     match args[2].as_str() {
-        "f32" => run::<f32>(&args[1], iters, backend),
-        "f16" => run::<f16>(&args[1], iters, backend),
-        "bf16" => run::<bf16>(&args[1], iters, backend),
+        "f32" => run::<f32>(&args[1], iters, backend, layout),
+        "f16" => run::<f16>(&args[1], iters, backend, layout),
+        "bf16" => run::<bf16>(&args[1], iters, backend, layout),
         other => panic!("unknown dtype {other}"),
     }
     println!("{}", backend.name());

@@ -361,4 +361,29 @@ mod tests {
             check_narrowing(x, h, b);
         }
     }
+
+    /// The trait's default pair methods (through a stack buffer, for ISAs without
+    /// `DEINTERLEAVE`) split and join pairs as `ld2`/`st2` do.
+    #[test]
+    fn default_pair_methods_split_and_join() {
+        let x: [f32; 16] = core::array::from_fn(|i| i as f32 + 0.5);
+        let h: [u16; 16] = core::array::from_fn(|i| f16::from_f32(i as f32 - 3.25).to_bits());
+        let (mut y, mut g) = ([0f32; 16], [0u16; 16]);
+        let (mut even, mut odd) = ([0f32; 8], [0f32; 8]);
+        // SAFETY: 16 elements each, as the pair methods of 8 lanes need.
+        unsafe {
+            let (e, o) = Lanes::load_f32_pairs(x.as_ptr());
+            Lanes::store_f32_pairs(e, o, y.as_mut_ptr());
+            let (e, o) = Lanes::load_f16_pairs(h.as_ptr());
+            e.store(even.as_mut_ptr());
+            o.store(odd.as_mut_ptr());
+            Lanes::store_f16_pairs(e, o, g.as_mut_ptr());
+        }
+        assert_eq!(x, y);
+        assert_eq!(h, g);
+        for i in 0..8 {
+            assert_eq!(even[i], (2 * i) as f32 - 3.25);
+            assert_eq!(odd[i], (2 * i + 1) as f32 - 3.25);
+        }
+    }
 }

@@ -95,6 +95,13 @@ pub trait Vector: Copy {
     unsafe fn load_bf16(p: *const u16) -> Self;
     /// Round to bf16 (nearest even, as `half` does) and store `N` of them.
     unsafe fn store_bf16(self, p: *mut u16);
+    /// Whether interleaved pairs are loaded split into (even, odd) vectors and stored
+    /// interleaved again ([`SimdElement::load_pairs`], [`SimdElement::store_pairs`]:
+    /// NEON's `ld2`/`st2`), so that they rotate as half-split pairs do, with plain cos/sin:
+    /// then a step of an interleaved row is `N` pairs, two vectors. Otherwise (the
+    /// default) a vector holds `N/2` interleaved pairs, rotated with duplicated cos/sin
+    /// and [`Vector::swap_pairs`].
+    const DEINTERLEAVE: bool = false;
     /// Load `N/2` values `v0, v1, ...` as `v0, v0, v1, v1, ...`.
     unsafe fn load_dup(p: *const f32) -> Self;
     /// `x1, x0, x3, x2, ...`
@@ -124,6 +131,57 @@ pub trait Vector: Copy {
     }
     /// Load `2N` f32 as (even-indexed, odd-indexed) lanes.
     unsafe fn load_f32_pairs(p: *const f32) -> (Self, Self);
+    /// Store `2N` f32: `even[i]` at `2i`, `odd[i]` at `2i + 1`. By default through a
+    /// stack buffer (ISAs with `DEINTERLEAVE` have an instruction for it; only they call
+    /// this in the kernels).
+    #[inline(always)]
+    unsafe fn store_f32_pairs(even: Self, odd: Self, p: *mut f32) {
+        let mut lanes = [[0.0f32; MAX_LANES]; 2];
+        // SAFETY: `N <= MAX_LANES` lanes each; the caller guarantees `2N` writable f32.
+        unsafe {
+            even.store(lanes[0].as_mut_ptr());
+            odd.store(lanes[1].as_mut_ptr());
+            let [e, o] = &lanes;
+            for (i, (e, o)) in e.iter().zip(o).take(Self::N).enumerate() {
+                p.add(2 * i).write_unaligned(*e);
+                p.add(2 * i + 1).write_unaligned(*o);
+            }
+        }
+    }
+    /// Load `2N` f16 (as bits), widened exactly into (even-indexed, odd-indexed) lanes.
+    /// By default through a stack buffer (see `store_f32_pairs`).
+    #[inline(always)]
+    unsafe fn load_f16_pairs(p: *const u16) -> (Self, Self) {
+        let mut halves = [[0u16; MAX_LANES]; 2];
+        // SAFETY: the caller guarantees `2N` readable u16; `N <= MAX_LANES`.
+        unsafe {
+            let [e, o] = &mut halves;
+            for (i, (e, o)) in e.iter_mut().zip(o).take(Self::N).enumerate() {
+                *e = p.add(2 * i).read_unaligned();
+                *o = p.add(2 * i + 1).read_unaligned();
+            }
+            (
+                Self::load_f16(halves[0].as_ptr()),
+                Self::load_f16(halves[1].as_ptr()),
+            )
+        }
+    }
+    /// Round (nearest even) and store `2N` f16: `even[i]` at `2i`, `odd[i]` at `2i + 1`.
+    /// By default through a stack buffer (see `store_f32_pairs`).
+    #[inline(always)]
+    unsafe fn store_f16_pairs(even: Self, odd: Self, p: *mut u16) {
+        let mut halves = [[0u16; MAX_LANES]; 2];
+        // SAFETY: the caller guarantees `2N` writable u16; `N <= MAX_LANES`.
+        unsafe {
+            even.store_f16(halves[0].as_mut_ptr());
+            odd.store_f16(halves[1].as_mut_ptr());
+            let [e, o] = &halves;
+            for (i, (e, o)) in e.iter().zip(o).take(Self::N).enumerate() {
+                p.add(2 * i).write_unaligned(*e);
+                p.add(2 * i + 1).write_unaligned(*o);
+            }
+        }
+    }
     /// Load `2N` bf16 (as bits), widened exactly into (even-indexed, odd-indexed) lanes.
     unsafe fn load_bf16_pairs(p: *const u16) -> (Self, Self);
     /// Round (nearest even, as `half` does) and store `2N` bf16: `even[i]` at `2i`,
@@ -141,6 +199,9 @@ pub trait Vector: Copy {
         }
     }
 }
+
+/// The most lanes of any ISA's vectors (AVX-512's 16).
+pub(crate) const MAX_LANES: usize = 16;
 
 /// A row body that gets an unrolled block on an ISA: `vectors` vectors of interleaved
 /// or half-split pairs, for every element type or f32 to f32 only.
@@ -286,6 +347,10 @@ pub trait SimdElement: Copy {
     /// [`SimdElement::store`], non-temporal where `STREAMS` and `V::STREAM` (then `p`
     /// must be 16-byte aligned).
     unsafe fn store_stream<V: Vector>(v: V, p: *mut Self);
+    /// Load `2N` elements as (even-indexed, odd-indexed) lanes, widened exactly.
+    unsafe fn load_pairs<V: Vector>(p: *const Self) -> (V, V);
+    /// Round and store `2N` elements: `even[i]` at `2i`, `odd[i]` at `2i + 1`.
+    unsafe fn store_pairs<V: Vector>(even: V, odd: V, p: *mut Self);
 }
 
 // SAFETY (every unsafe block below): `Element` is sealed, and `E::KIND` names `E`'s
@@ -325,13 +390,38 @@ impl<E: crate::Element> SimdElement for E {
             }
         }
     }
+    #[inline(always)]
+    unsafe fn load_pairs<V: Vector>(p: *const Self) -> (V, V) {
+        unsafe {
+            match E::KIND {
+                Kind::F32 => V::load_f32_pairs(p.cast()),
+                Kind::F16 => V::load_f16_pairs(p.cast()),
+                Kind::Bf16 => V::load_bf16_pairs(p.cast()),
+            }
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_pairs<V: Vector>(even: V, odd: V, p: *mut Self) {
+        unsafe {
+            match E::KIND {
+                Kind::F32 => V::store_f32_pairs(even, odd, p.cast()),
+                Kind::F16 => V::store_f16_pairs(even, odd, p.cast()),
+                Kind::Bf16 => V::store_bf16_pairs(even, odd, p.cast()),
+            }
+        }
+    }
 }
 
-/// Pairs per vector of `V` for this span's layout, and the pairs of a row that whole
+/// Pairs per vector of `V` for this span's layout (per step of two vectors for
+/// interleaved pairs on a `DEINTERLEAVE` ISA), and the pairs of a row that whole
 /// vectors cover (the rest, the tail, goes to narrower vectors or the scalar kernel).
 #[inline(always)]
 pub(crate) fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
-    let width = if span.interleaved { V::N / 2 } else { V::N };
+    let width = if span.interleaved && !V::DEINTERLEAVE {
+        V::N / 2
+    } else {
+        V::N
+    };
     (width, span.n / width * width)
 }
 

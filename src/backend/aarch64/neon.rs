@@ -1,12 +1,13 @@
 //! NEON kernels: 4 f32 lanes in 128-bit registers, 32 of them; f16 with `fcvtl`/`fcvtn`
 //! (`f16.rs`); bf16 widened with a shift and rounded either in integer lanes (with a
-//! NaN-free fast path: one compare, one across-lanes minimum and a branch per store) or,
+//! NaN-free fast path: a compare, an across-lanes minimum and a branch per store) or,
 //! for `Backend::NeonBf16` (the `with_bf16` instantiation), with FEAT_BF16's `bfcvtn`,
 //! which rounds to nearest even, keeps subnormals and quiets NaNs keeping their top
 //! payload bits, as `half` does (under the default FPCR, which Rust code runs with).
 //!
 //! No fused multiply-add (the bits need unfused multiply and add: LLVM fuses only with
-//! fast-math flags, which Rust never sets). Interleaved pairs swap with `rev64`.
+//! fast-math flags, which Rust never sets). Interleaved pairs are split and joined by
+//! `ld2`/`st2` (`Vector::DEINTERLEAVE`).
 //! Run `bash scripts/arm_cycles.sh` for the model's cycles per element.
 
 use core::arch::aarch64::*;
@@ -27,13 +28,14 @@ pub(crate) struct Neon<const BF16: bool>(float32x4_t);
 impl<const BF16: bool> Vector for Neon<BF16> {
     const N: usize = 4;
     const KEEP: usize = 8;
-    /// Head_dim 64 and 128 in both layouts (4 lanes: 8, 16 vectors half-split, 16, 32
-    /// interleaved): with 32 registers a row's cos/sin mostly stay in them.
+    /// Head_dim 64 and 128 in both layouts (4 lanes: 8, 16 vectors half-split, 8, 16
+    /// steps of `ld2`/`st2` interleaved): with 32 registers a row's cos/sin mostly stay in
+    /// them.
     const UNROLLED: &'static [Unroll] = &[
         Unroll::split(8),
         Unroll::split(16),
+        Unroll::interleaved(8),
         Unroll::interleaved(16),
-        Unroll::interleaved(32),
     ];
     /// Head_dim 64 (chunks of 8 pairs: 4 half-split, 8 interleaved), as far as `KEEP`
     /// goes.
@@ -78,6 +80,10 @@ impl<const BF16: bool> Vector for Neon<BF16> {
             vst1_u16(p, h)
         }
     }
+    /// `ld2`/`st2` split and join interleaved pairs on the way in and out: fewer
+    /// instructions than duplicated cos/sin and a `rev64` per vector (run `bash
+    /// scripts/arm_cycles.sh` to see).
+    const DEINTERLEAVE: bool = true;
     #[inline(always)]
     unsafe fn load_dup(p: *const f32) -> Self {
         unsafe {
@@ -127,6 +133,21 @@ impl<const BF16: bool> Vector for Neon<BF16> {
         }
     }
     #[inline(always)]
+    unsafe fn store_f32_pairs(even: Self, odd: Self, p: *mut f32) {
+        unsafe { vst2q_f32(p, float32x4x2_t(even.0, odd.0)) }
+    }
+    #[inline(always)]
+    unsafe fn load_f16_pairs(p: *const u16) -> (Self, Self) {
+        unsafe {
+            let h = vld2_u16(p);
+            (Neon(widen4(h.0)), Neon(widen4(h.1)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn store_f16_pairs(even: Self, odd: Self, p: *mut u16) {
+        unsafe { vst2_u16(p, uint16x4x2_t(narrow4(even.0), narrow4(odd.0))) }
+    }
+    #[inline(always)]
     unsafe fn load_bf16_pairs(p: *const u16) -> (Self, Self) {
         unsafe {
             // 8 bf16 as 4 little-endian 32-bit words: even elements in the low halves.
@@ -145,10 +166,11 @@ impl<const BF16: bool> Vector for Neon<BF16> {
                 // Two roundings, and `st2` interleaves them on the way out.
                 vst2_u16(p, uint16x4x2_t(bfcvtn(even.0), bfcvtn(odd.0)));
             } else {
-                // One NaN check for both vectors; the odd results keep their high
-                // halves and `sri` shifts the even ones into the low halves.
-                let ordered = vandq_u32(vceqq_f32(even.0, even.0), vceqq_f32(odd.0, odd.0));
-                let (e, o) = if vminvq_u32(ordered) == u32::MAX {
+                // One NaN check for both vectors (on their sum: NaN where either is, and
+                // where they are opposite infinities, which the slow path rounds right
+                // too); the odd results keep their high halves and `sri` shifts the even
+                // ones into the low halves.
+                let (e, o) = if no_nan(vaddq_f32(even.0, odd.0)) {
                     (round_bf16_no_nan(even.0), round_bf16_no_nan(odd.0))
                 } else {
                     (round_bf16(even.0), round_bf16(odd.0))
@@ -161,7 +183,7 @@ impl<const BF16: bool> Vector for Neon<BF16> {
 
 /// `v` rounded to bf16 (nearest even; a NaN keeps its top half with the quiet bit set, as
 /// `half` does) in the high half of each 32-bit lane; the low half is left over. Without
-/// NaNs (one compare and a branch: they are rare) three integer operations; with any, a
+/// NaNs (one compare and a branch: they are rare) four integer operations; with any, a
 /// select more.
 ///
 /// # Safety
@@ -170,13 +192,22 @@ impl<const BF16: bool> Vector for Neon<BF16> {
 unsafe fn round_bf16(v: float32x4_t) -> uint32x4_t {
     // SAFETY: NEON is part of the build target.
     unsafe {
-        let ordered = vceqq_f32(v, v);
-        if vminvq_u32(ordered) == u32::MAX {
+        if no_nan(v) {
             return round_bf16_no_nan(v);
         }
         let nan = vorrq_u32(vreinterpretq_u32_f32(v), vdupq_n_u32(0x0040_0000));
-        vbslq_u32(ordered, round_bf16_no_nan(v), nan)
+        vbslq_u32(vceqq_f32(v, v), round_bf16_no_nan(v), nan)
     }
+}
+
+/// Whether no lane of `v` is NaN: a compare and one test of its lanes.
+///
+/// # Safety
+/// NEON is enabled (see the impl above).
+#[inline(always)]
+unsafe fn no_nan(v: float32x4_t) -> bool {
+    // SAFETY: NEON is part of the build target.
+    unsafe { vminvq_u32(vceqq_f32(v, v)) == u32::MAX }
 }
 
 /// As [`round_bf16`], for lanes known to hold no NaN (infinities and values that round

@@ -8,7 +8,7 @@ use core::mem::MaybeUninit;
 use super::split_block;
 use crate::backend::io::Io;
 use crate::backend::prefetch::prefetch;
-use crate::backend::vector::{array, interleaved, put, sin_flip, SimdElement, Vector};
+use crate::backend::vector::{array, interleaved, pair, put, sin_flip, SimdElement, Vector};
 use crate::config::MAX_PAIRS;
 use crate::kernel::Span;
 
@@ -97,7 +97,7 @@ impl Dup {
         cos: &[f32],
         sin: &[f32],
     ) -> Option<&Self> {
-        if !span.interleaved || span.rows < 2 || to == 0 || to > MAX_PAIRS {
+        if !span.interleaved || V::DEINTERLEAVE || span.rows < 2 || to == 0 || to > MAX_PAIRS {
             return None;
         }
         let (cd, sd) = (
@@ -150,7 +150,22 @@ pub(crate) unsafe fn vector_pairs<
     // SAFETY (every block below): forwarded from the caller; `k < to` and each access is
     // one vector of channels (or N/2 cos/sin values, N from `dup`) starting at pair `k`
     // (`B` of them for a block).
-    if let (true, Some(dup)) = (span.interleaved, dup) {
+    if span.interleaved && V::DEINTERLEAVE {
+        // `N` pairs a step, split into (even, odd) vectors: half-split arithmetic with
+        // plain cos/sin (no duplicated copy, no swap).
+        let flip = unsafe { sin_flip::<V>(span) };
+        let mut k = 0;
+        while k < to {
+            unsafe {
+                let (c, s) = (V::load(cp.add(k)), V::load(sp.add(k)).xor(flip));
+                let o = span.first + 2 * k;
+                let (a, b) = S::load_pairs::<V>(src.add(o));
+                let (a, b) = pair(a, b, c, s);
+                D::store_pairs(a, b, dst.add(o));
+            }
+            k += V::N;
+        }
+    } else if let (true, Some(dup)) = (span.interleaved, dup) {
         let (cd, sd) = (
             dup.cos.as_ptr().cast::<f32>(),
             dup.sin.as_ptr().cast::<f32>(),

@@ -11,7 +11,9 @@
 use super::split_block;
 use crate::backend::plan::block_len;
 use crate::backend::prefetch::prefetch_halves;
-use crate::backend::vector::{array, interleaved, put, sin_flip, vector_body, SimdElement, Vector};
+use crate::backend::vector::{
+    array, interleaved, pair, put, sin_flip, vector_body, SimdElement, Vector,
+};
 use crate::kernel::Span;
 
 /// Every row's body of `K` vectors of interleaved (`IL`) or half-split pairs, read from
@@ -49,7 +51,7 @@ pub(crate) unsafe fn in_registers<
     // least `n >= K * width` values, and pairs `0..K * width` of every row lie within
     // both buffers (`assert_fits`, checked by the caller), each access being one vector
     // of channels (or N/2 cos/sin values) starting at pair `j * width`.
-    let (c, s): ([V; K], [V; K]) = if IL {
+    let (c, s): ([V; K], [V; K]) = if IL && !V::DEINTERLEAVE {
         let flip = unsafe { V::alternating_sign(span.inverse) };
         (
             array!(K, |j| unsafe { V::load_dup(cp.add(j * width)) }),
@@ -69,7 +71,18 @@ pub(crate) unsafe fn in_registers<
         if PF {
             unsafe { prefetch_halves::<V, S>(x, span, lines) };
         }
-        if IL {
+        if IL && V::DEINTERLEAVE {
+            // `2 * V::N` channels a step, split into (even, odd) vectors.
+            let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
+            for j in 0..K {
+                unsafe {
+                    let o = 2 * j * V::N;
+                    let (a, b) = S::load_pairs::<V>(x.add(o));
+                    let (a, b) = pair(a, b, c[j], s[j]);
+                    D::store_pairs(a, b, y.add(o));
+                }
+            }
+        } else if IL {
             // `V::N` channels a vector (not `2 * width`, the same number): constant
             // offsets from one base pointer a row.
             let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
