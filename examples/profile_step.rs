@@ -5,10 +5,11 @@
 //! calls to `rope_probe_begin` and `rope_probe_end`).
 //!
 //! ```text
-//! profile_step <memory|rope|naive> <f32|f16|bf16> <iters> [backend] [half-split|interleaved]
+//! profile_step <memory|memory16|rope|naive> <f32|f16|bf16> <iters> [backend] [half-split|interleaved]
 //! ```
 //!
-//! `memory` is the roof pass of the benches (`x *= c` over the same bytes), `rope` our
+//! `memory` is the roof pass of the benches (`x *= c` over the same bytes), `memory16` the
+//! same over as many f16 (widened and rounded back, as a rotation in place must), `rope` our
 //! `rotate_qk` with a table, `naive` the hand-written loop. The backend defaults to the
 //! best this CPU (or emulator) runs, the layout to half-split.
 
@@ -39,6 +40,54 @@ fn naive<E: Element>(x: &mut [E], table: &CosSinTable<Vec<f32>>, interleaved: bo
     }
 }
 
+/// The in-place pass over 16-bit floats (`memory16`): widen, `x *= c`, round back, the
+/// least a rotation of f16 in place does per element. On aarch64 with AdvSIMD's
+/// conversions (4 values each, as the NEON kernels convert); elsewhere
+/// element by element.
+fn memory16(x: &mut [f16]) {
+    #[cfg(target_arch = "aarch64")]
+    {
+        // One block of 16 values a step, with plain offsets: LLVM's post-indexed store made
+        // llvm-mca chain every step's address behind the previous step's store data.
+        let mut chunks = x.chunks_exact_mut(16);
+        for c in &mut chunks {
+            // SAFETY: `c` is 16 f16 (32 bytes) of `x`; AdvSIMD, part of every aarch64 CPU.
+            unsafe {
+                std::arch::asm!(
+                    "ldp d0, d1, [{p}]",
+                    "ldp d2, d3, [{p}, #16]",
+                    "fcvtl v0.4s, v0.4h",
+                    "fcvtl v1.4s, v1.4h",
+                    "fcvtl v2.4s, v2.4h",
+                    "fcvtl v3.4s, v3.4h",
+                    "fmul v0.4s, v0.4s, {k:v}.4s",
+                    "fmul v1.4s, v1.4s, {k:v}.4s",
+                    "fmul v2.4s, v2.4s, {k:v}.4s",
+                    "fmul v3.4s, v3.4s, {k:v}.4s",
+                    "fcvtn v4.4h, v0.4s",
+                    "fcvtn v5.4h, v1.4s",
+                    "fcvtn v6.4h, v2.4s",
+                    "fcvtn v7.4h, v3.4s",
+                    "stp d4, d5, [{p}]",
+                    "stp d6, d7, [{p}, #16]",
+                    p = in(reg) c.as_mut_ptr(),
+                    k = in(vreg) std::arch::aarch64::vdupq_n_f32(1.000_001),
+                    out("v0") _, out("v1") _, out("v2") _, out("v3") _,
+                    out("v4") _, out("v5") _, out("v6") _, out("v7") _,
+                    options(nostack),
+                );
+            }
+        }
+        for v in chunks.into_remainder() {
+            *v = f16::from_f32(v.to_f32() * 1.000_001);
+        }
+    }
+    #[cfg(not(target_arch = "aarch64"))]
+    for v in x.iter_mut() {
+        *v = f16::from_f32(v.to_f32() * 1.000_001);
+    }
+}
+
 /// Marks where the traced step starts (`scripts/arm_cycles.sh`).
 #[no_mangle]
 #[inline(never)]
@@ -66,6 +115,7 @@ fn run<E: Element>(what: &str, iters: usize, backend: Backend, layout: PairLayou
     let mut q: Vec<E> = (0..nq).map(|i| E::from_f32(i as f32 * 1e-3)).collect();
     let mut k: Vec<E> = (0..nk).map(|i| E::from_f32(i as f32 * 1e-3)).collect();
     let mut roof = vec![0.5f32; (nq + nk) * std::mem::size_of::<E>() / 4];
+    let mut roof16 = vec![f16::from_f32(0.5); nq + nk];
     for i in 0..iters {
         if i + 1 == iters {
             rope_probe_begin();
@@ -76,6 +126,10 @@ fn run<E: Element>(what: &str, iters: usize, backend: Backend, layout: PairLayou
                     *v *= 1.000_001;
                 }
                 black_box(&mut roof);
+            }
+            "memory16" => {
+                memory16(&mut roof16);
+                black_box(&mut roof16);
             }
             "rope" => table
                 .rotate_qk(
@@ -96,14 +150,14 @@ fn run<E: Element>(what: &str, iters: usize, backend: Backend, layout: PairLayou
             rope_probe_end();
         }
     }
-    black_box((&q, &k, &roof));
+    black_box((&q, &k, &roof, &roof16));
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 4 {
         eprintln!(
-            "usage: profile_step <memory|rope|naive> <f32|f16|bf16> <iters> [backend] \
+            "usage: profile_step <memory|memory16|rope|naive> <f32|f16|bf16> <iters> [backend] \
              [half-split|interleaved]"
         );
         std::process::exit(2);

@@ -9,13 +9,17 @@ then runs that trace once, straight-line, on each CPU model: its total cycles ov
 step's elements is the whole call's cycles per element (calls, branches and loop
 bookkeeping included; caches assumed hit, branches predicted). A model, not a timing.
 
-    python3 scripts/arm_cycles.py BINARY OUT.md
+    python3 scripts/arm_cycles.py BINARY OUT.md [BACKENDS] [ROWS]
+
+Writes OUT.md and, run with every row and backend, the section of BENCHMARKS.md between
+the `<!-- arm -->` markers (scripts/bench_report.py keeps it when it rewrites the rest).
 """
 import os
 import re
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 ELEMENTS = (32 + 8) * 128
@@ -95,20 +99,77 @@ def trace(binary, args, cpu):
     return pcs[start:last]
 
 
-def mca_cycles(lines, mcpu):
+def mca(lines, mcpu, iterations=1):
+    """(total cycles, block reciprocal throughput) of `lines` run `iterations` times."""
     with tempfile.NamedTemporaryFile("w", suffix=".s", delete=False) as f:
         f.write(".Lt:\n" + "\n".join(lines) + "\n")
         path = f.name
     try:
         out = subprocess.run(
-            [MCA, "-mtriple=aarch64", f"-mcpu={mcpu}", "-mattr=+bf16", "-iterations=1", path],
+            [MCA, "-mtriple=aarch64", f"-mcpu={mcpu}", "-mattr=+bf16", f"-iterations={iterations}", path],
             check=True,
             capture_output=True,
             text=True,
         ).stdout
     finally:
         os.unlink(path)
-    return int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
+    total = int(re.search(r"Total Cycles:\s+(\d+)", out).group(1))
+    rthroughput = float(re.search(r"Block RThroughput:\s+([\d.]+)", out).group(1))
+    return total, rthroughput
+
+
+def hot_block(pcs, insns):
+    """The instructions executed most often (the kernel's row loop) and how often."""
+    counts = Counter(pcs)
+    top = max(counts.values())
+    return [insns[pc] for pc in sorted(counts) if counts[pc] == top], top
+
+
+def goals(cycles, backends, pass_of):
+    """The goals of the NEON backend's issue, each against the model, with the loop floor's
+    best for the ratio goals (what the row loop's instructions allow at most)."""
+    rows = {(d, l) for _, d, l in ROWS}
+    if not {("f32", "half-split"), ("f32", "interleaved"), ("f16", "half-split"),
+            ("bf16", "half-split")} <= rows or "lanes" not in backends:
+        return []
+    cpu = {label: mcpu for label, mcpu, _ in CPUS}
+    get = lambda kind, d, l, b, c, what="call": cycles[((kind, d, l, b), cpu[c], what)]
+    out = [
+        "",
+        "Goals (head_dim 128, decode step, whole call). `floor allows`: the same figure with the"
+        " row loop at its resource bound and nothing outside it, the best these instructions"
+        " can reach:",
+        "",
+        "| goal | CPU | model | floor allows | |",
+        "|---|---|---:|---:|---|",
+    ]
+    for layout in ("half-split", "interleaved"):
+        for c in ("Neoverse N1", "Neoverse V1"):
+            v = get("rope", "f32", layout, "neon", c) / pass_of("f32", cpu[c])
+            f = get("rope", "f32", layout, "neon", c, "floor") / pass_of("f32", cpu[c])
+            out.append(f"| f32 {layout} <= 1.2x the pass | {c} | {v:.2f}x | {f:.2f}x | "
+                       f"{'met' if v <= 1.2 else 'missed'} |")
+        for c in ("Cortex-A55", "Cortex-A72", "Neoverse N1"):
+            v = get("naive", "f32", layout, "scalar", c) / get("rope", "f32", layout, "neon", c)
+            f = get("naive", "f32", layout, "scalar", c) / get("rope", "f32", layout, "neon", c, "floor")
+            out.append(f"| f32 {layout} >= 1.5x faster than the plain loop | {c} | {v:.2f}x | "
+                       f"{f:.2f}x | {'met' if v >= 1.5 else 'missed'} |")
+    v = get("rope", "bf16", "half-split", "neon", "Neoverse N1")
+    before = get("rope", "bf16", "half-split", "lanes", "Neoverse N1")
+    f = get("rope", "bf16", "half-split", "neon", "Neoverse N1", "floor")
+    out.append(f"| bf16 half-split >= 25% fewer cycles than `lanes` | Neoverse N1 | "
+               f"{100 * (1 - v / before):.0f}% | {100 * (1 - f / before):.0f}% | "
+               f"{'met' if v <= 0.75 * before else 'missed'} |")
+    if "neonbf16" in backends:
+        v = get("rope", "bf16", "half-split", "neonbf16", "Neoverse V1")
+        f = get("rope", "bf16", "half-split", "neonbf16", "Neoverse V1", "floor")
+        out.append(f"| bf16 half-split <= 0.45 cycles/element with `bfcvtn` | Neoverse V1 | "
+                   f"{v:.2f} | {f:.2f} | {'met' if v <= 0.45 else 'missed'} |")
+    v = get("rope", "f16", "half-split", "neon", "Neoverse N1") / pass_of("f16", cpu["Neoverse N1"])
+    f = get("rope", "f16", "half-split", "neon", "Neoverse N1", "floor") / pass_of("f16", cpu["Neoverse N1"])
+    out.append(f"| f16 half-split <= 1.15x its own pass | Neoverse N1 | {v:.2f}x | {f:.2f}x | "
+               f"{'met' if v <= 1.15 else 'missed'} |")
+    return out
 
 
 def main():
@@ -118,85 +179,122 @@ def main():
         keep = sys.argv[4].split(",")
         ROWS[:] = [r for r in ROWS if r[0] in keep]
     insns = disassembly(binary)
-    # case: (kind, dtype, layout, backend) -> instruction lines
+    # case: (kind, dtype, layout, backend) -> executed addresses
     cases = {}
     for _, dtype, layout in ROWS:
         cases[("memory", dtype, "half-split", "scalar")] = None
+        if dtype == "f16":
+            cases[("memory16", dtype, "half-split", "scalar")] = None
         cases[("naive", dtype, layout, "scalar")] = None
         for b in backends:
             cases[("rope", dtype, layout, b)] = None
 
     def run(case):
         kind, dtype, layout, backend = case
-        pcs = trace(binary, [kind, dtype, "2", backend, layout], "max")
-        return case, [insns[pc] for pc in pcs]
+        return case, trace(binary, [kind, dtype, "2", backend, layout], "max")
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        for case, lines in pool.map(run, list(cases)):
-            cases[case] = lines
+        for case, pcs in pool.map(run, list(cases)):
+            cases[case] = pcs
 
-    jobs = [(case, cpu) for case in cases for _, cpu, _ in CPUS]
+    # Whole call: the trace once. Floor: the row loop's resource bound (its reciprocal
+    # throughput times its executions), what no scheduling of those instructions beats.
+    jobs = [(case, cpu, "call") for case in cases for _, cpu, _ in CPUS]
+    jobs += [(case, cpu, "floor") for case in cases if case[0] == "rope" for _, cpu, _ in CPUS]
 
     def model(job):
-        case, cpu = job
-        return job, mca_cycles(cases[job[0]], cpu)
+        case, cpu, what = job
+        if what == "call":
+            return job, mca([insns[pc] for pc in cases[case]], cpu)[0]
+        block, times = hot_block(cases[case], insns)
+        return job, mca(block, cpu, 100)[1] * times
 
     cycles = {}
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         for job, c in pool.map(model, jobs):
-            cycles[job] = c
+            cycles[job] = c / ELEMENTS
 
     version = subprocess.run([MCA, "--version"], capture_output=True, text=True).stdout
     version = re.search(r"LLVM version ([\d.]+)", version).group(1)
-    cpe = lambda case, cpu: cycles[(case, cpu)] / ELEMENTS
-    md = []
-    md.append(
-        f"Model estimate, not a measurement: llvm-mca {version} cycles per element of a whole "
-        f"decode step (Q 32 + K 8 heads, head_dim 128, cos/sin from a table), its dynamic "
-        f"instruction trace taken under qemu-aarch64 (`bash scripts/arm_cycles.sh`). "
-        f"`neon` is the NEON backend (`neonbf16`, with `bfcvtn`, on the CPUs that have "
-        f"FEAT_BF16: V1, N2), `lanes` the portable backend aarch64 ran before; `pass` an "
-        f"in-place `x *= c` over the same bytes, `loop` the plain scalar loop a user writes, "
-        f"compiled by LLVM (which vectorizes it)."
-    )
-    md.append("")
-    header = "| kernel | " + " | ".join(label for label, _, _ in CPUS) + " |"
-    md.append(header)
-    md.append("|---" * (len(CPUS) + 1) + "|")
+
+    def ours(dtype, bf16):
+        return "neonbf16" if bf16 and dtype == "bf16" and "neonbf16" in backends else "neon"
+
+    def pass_of(dtype, cpu):
+        kind = "memory16" if dtype == "f16" else "memory"
+        return cycles[((kind, dtype, "half-split", "scalar"), cpu, "call")]
+
+    md = [
+        f"Model estimate, not a measurement: llvm-mca {version}'s cycles per element of a "
+        f"whole decode step (Q 32 + K 8 heads, head_dim 128, cos/sin from a table; its "
+        f"dynamic instruction trace taken under qemu-aarch64 and run straight through: "
+        f"caches hit, branches predicted). `bash scripts/arm_cycles.sh` regenerates it.",
+        "",
+        "- `neon`: the NEON backend (on V1 and N2, which have FEAT_BF16, bf16 rows are "
+        "`neonbf16`'s `bfcvtn`); `floor`: its row loop's resource bound (llvm-mca's block "
+        "reciprocal throughput), which no scheduling of those instructions beats;",
+        "- `lanes`: the portable backend, what aarch64 ran before the NEON backend;",
+        "- `loop`: the plain scalar loop a user writes (LLVM vectorizes it); `pass`: an "
+        "in-place `x *= c` over the same bytes (f16 rows: over as many f16, widened and "
+        "rounded back).",
+        "",
+        "| kernel | " + " | ".join(label for label, _, _ in CPUS) + " |",
+        "|---" * (len(CPUS) + 1) + "|",
+    ]
+    for label, dtype, layout in ROWS:
+        for what in ["neon", "floor", "lanes", "loop", "pass"]:
+            cells = []
+            for _, cpu, bf16 in CPUS:
+                if what == "neon":
+                    v = cycles[(("rope", dtype, layout, ours(dtype, bf16)), cpu, "call")]
+                elif what == "floor":
+                    v = cycles[(("rope", dtype, layout, ours(dtype, bf16)), cpu, "floor")]
+                elif what == "lanes":
+                    if "lanes" not in backends:
+                        break
+                    v = cycles[(("rope", dtype, layout, "lanes"), cpu, "call")]
+                elif what == "loop":
+                    v = cycles[(("naive", dtype, layout, "scalar"), cpu, "call")]
+                else:
+                    v = pass_of(dtype, cpu)
+                cells.append(f"{v:.2f}")
+            if cells:
+                md.append(f"| {label}: {what} | " + " | ".join(cells) + " |")
+    md += [
+        "",
+        "Ratios: `neon` over the in-place pass (lower is better), and the plain loop over `neon`"
+        " (how many times faster):",
+        "",
+        "| kernel | " + " | ".join(label for label, _, _ in CPUS) + " |",
+        "|---" * (len(CPUS) + 1) + "|",
+    ]
     for label, dtype, layout in ROWS:
         cells = []
         for _, cpu, bf16 in CPUS:
-            ours = "neonbf16" if bf16 and dtype == "bf16" and "neonbf16" in backends else "neon"
-            c = cpe(("rope", dtype, layout, ours), cpu)
-            old = cpe(("rope", dtype, layout, "lanes"), cpu) if "lanes" in backends else None
-            pas = cpe(("memory", dtype, "half-split", "scalar"), cpu)
-            loop = cpe(("naive", dtype, layout, "scalar"), cpu)
-            cell = f"{c:.2f} (pass {pas:.2f}, loop {loop:.2f}"
-            if old is not None:
-                cell += f", lanes {old:.2f}"
-            cells.append(cell + ")")
+            c = cycles[(("rope", dtype, layout, ours(dtype, bf16)), cpu, "call")]
+            loop = cycles[(("naive", dtype, layout, "scalar"), cpu, "call")]
+            cells.append(f"{c / pass_of(dtype, cpu):.2f}x pass, loop {loop / c:.2f}x")
         md.append(f"| {label} | " + " | ".join(cells) + " |")
-    md.append("")
-    md.append("Ratios (ours / in-place pass; plain loop / ours):")
-    md.append("")
-    md.append(header)
-    md.append("|---" * (len(CPUS) + 1) + "|")
-    for label, dtype, layout in ROWS:
-        cells = []
-        for _, cpu, bf16 in CPUS:
-            ours = "neonbf16" if bf16 and dtype == "bf16" and "neonbf16" in backends else "neon"
-            c = cpe(("rope", dtype, layout, ours), cpu)
-            pas = cpe(("memory", dtype, "half-split", "scalar"), cpu)
-            loop = cpe(("naive", dtype, layout, "scalar"), cpu)
-            cells.append(f"{c / pas:.2f}x pass, {loop / c:.2f}x faster than loop")
-        md.append(f"| {label} | " + " | ".join(cells) + " |")
+    md += goals(cycles, backends, pass_of)
     text = "\n".join(md) + "\n"
     with open(out_path, "w") as f:
         f.write(text)
     print(text)
-    counts = {case: len(lines) for case, lines in cases.items()}
-    for case, n in sorted(counts.items()):
-        print(f"# {'/'.join(case)}: {n} instructions, {n / ELEMENTS:.2f} per element")
+    if len(sys.argv) <= 4 and "lanes" in backends:
+        section = (
+            "<!-- arm -->\n## aarch64: a cycle model (`bash scripts/arm_cycles.sh`)\n\n"
+            + text
+            + "<!-- /arm -->"
+        )
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "BENCHMARKS.md")
+        doc = open(path).read()
+        if "<!-- arm -->" in doc:
+            doc = re.sub(r"<!-- arm -->.*<!-- /arm -->", lambda _: section, doc, flags=re.S)
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+        open(path, "w").write(doc)
+    for case, pcs in sorted(cases.items()):
+        print(f"# {'/'.join(case)}: {len(pcs)} instructions, {len(pcs) / ELEMENTS:.2f} per element")
 
 
 if __name__ == "__main__":

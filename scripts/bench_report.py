@@ -488,10 +488,13 @@ def main():
         "</details>",
         "",
     ]
-    # The WebAssembly section (scripts/wasm_bench.py) is kept as it is.
+    # The WebAssembly and aarch64 sections (scripts/wasm_bench.py, scripts/arm_cycles.sh) are
+    # kept as they are.
     old = (ROOT / "BENCHMARKS.md").read_text() if (ROOT / "BENCHMARKS.md").exists() else ""
-    if "<!-- wasm -->" in old:
-        lines += [old[old.index("<!-- wasm -->"):old.index("<!-- /wasm -->") + len("<!-- /wasm -->")], ""]
+    for tag in ("wasm", "arm"):
+        if f"<!-- {tag} -->" in old:
+            begin, end = old.index(f"<!-- {tag} -->"), old.index(f"<!-- /{tag} -->")
+            lines += [old[begin:end + len(f"<!-- /{tag} -->")], ""]
     (ROOT / "BENCHMARKS.md").write_text("\n".join(lines))
     print(f"wrote BENCHMARKS.md and BENCHMARKS.svg from {len(res)} results")
 
