@@ -246,14 +246,30 @@ pub(crate) fn block_len<V: Vector, E>(gap: usize) -> usize {
     }
 }
 
-/// The plans of every shape in the backend sweep, pinned in `plans.txt`: a change in
+/// The plans of every shape in the backend sweep, pinned in `plans.txt` (and
+/// `plans_aarch64.txt`, written under qemu): a change in
 /// the decisions fails here and shows up in review as a diff of that file (after
 /// `ROPE_SIMD_BLESS=1 cargo test --lib plans_are_pinned`). Not under Miri, which opens
 /// no files (and the decisions are plain arithmetic).
-#[cfg(all(test, feature = "std", target_arch = "x86_64", not(miri)))]
+#[cfg(all(
+    test,
+    feature = "std",
+    any(
+        target_arch = "x86_64",
+        all(
+            target_arch = "aarch64",
+            target_feature = "neon",
+            target_endian = "little"
+        )
+    ),
+    not(miri)
+))]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "aarch64")]
+    use crate::backend::aarch64::neon::Neon;
     use crate::backend::lanes::Lanes;
+    #[cfg(target_arch = "x86_64")]
     use crate::backend::x86_64::{avx2::Avx2, avx512::Avx512};
     use half::{bf16, f16};
     use std::fmt::Write;
@@ -351,9 +367,18 @@ mod tests {
              # +tail strategy on the narrower vectors, +s<n> pairs left to the scalar kernel.\n",
         );
         every::<Lanes>("lanes", &mut out);
-        every::<Avx2>("avx2", &mut out);
-        every::<Avx512<false>>("avx512", &mut out);
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backend/plans.txt");
+        #[cfg(target_arch = "x86_64")]
+        {
+            every::<Avx2>("avx2", &mut out);
+            every::<Avx512<false>>("avx512", &mut out);
+        }
+        #[cfg(target_arch = "aarch64")]
+        every::<Neon<false>>("neon", &mut out);
+        // x86_64's ISAs in one file, aarch64's (under qemu in CI) in another.
+        let path = match cfg!(target_arch = "aarch64") {
+            true => concat!(env!("CARGO_MANIFEST_DIR"), "/src/backend/plans_aarch64.txt"),
+            false => concat!(env!("CARGO_MANIFEST_DIR"), "/src/backend/plans.txt"),
+        };
         if std::env::var_os("ROPE_SIMD_BLESS").is_some() {
             std::fs::write(path, &out).unwrap();
         }
