@@ -55,14 +55,17 @@ impl<'a, S, D> Io<'a, S, D, true> {
 }
 
 impl<S, D, const INTO: bool> Io<'_, S, D, INTO> {
-    /// The pointers, and the destination's row stride for `span`.
+    /// The pointers, and the destination's row stride for `span`. In place both are one
+    /// value (`S` is `D` there), so the kernels compute each address once for the load and
+    /// the store: fewer instructions a row on wasm32, where an address is several (run
+    /// `python3 scripts/wasm_loops.py` to count them, `python3 scripts/wasm_bench.py` to
+    /// time them).
     #[inline(always)]
     pub(crate) fn parts(&self, span: &Span) -> (*const S, *mut D, usize) {
-        (
-            self.src,
-            self.dst,
-            if INTO { self.dst_stride } else { span.stride },
-        )
+        match INTO {
+            true => (self.src, self.dst, self.dst_stride),
+            false => (self.dst.cast_const().cast::<S>(), self.dst, span.stride),
+        }
     }
 
     /// Checks that `span` lies within both buffers and `cos`/`sin` (a bug in this crate
