@@ -529,6 +529,22 @@ static void test_errors_leave_buffers(void) {
         "the best backend by default");
   OK(rope_set_backend(r, ROPE_BACKEND_SCALAR, NULL));
   CHECK(strcmp(rope_backend_name(rope_backend(r)), "scalar") == 0, "forced scalar");
+  {
+    /* Every backend code: forced where this CPU runs it, refused (and nothing changed) where not. */
+    static const char *const names[] = {"scalar", "lanes", "avx2", "avx512", "avx512bf16", "neon", "neonbf16"};
+    int b;
+    for (b = ROPE_BACKEND_SCALAR; b <= ROPE_BACKEND_NEON_BF16; b++) {
+      CHECK(strcmp(rope_backend_name(b), names[b]) == 0, "backend names");
+      OK(rope_set_backend(r, ROPE_BACKEND_SCALAR, NULL));
+      if (rope_backend_available(b)) {
+        CHECK(rope_set_backend(r, b, NULL) == ROPE_OK && rope_backend(r) == b, "an available backend is forced");
+      } else {
+        CHECK(rope_set_backend(r, b, &e) == ROPE_ERR_BACKEND_UNAVAILABLE && rope_backend(r) == ROPE_BACKEND_SCALAR,
+              "an unavailable backend is refused and changes nothing");
+      }
+    }
+    CHECK(rope_set_backend(r, ROPE_BACKEND_NEON_BF16 + 1, &e) == ROPE_ERR_BAD_ENUM, "an unknown backend code");
+  }
   rope_destroy(r);
 }
 
