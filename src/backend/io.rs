@@ -59,15 +59,19 @@ impl<S, D, const INTO: bool> Io<'_, S, D, INTO> {
     /// value (`S` is `D` there), so the kernels compute each address once for the load and
     /// the store: fewer instructions a row on wasm32, where an address is several (run
     /// `python3 scripts/wasm_loops.py` to count them, `python3 scripts/wasm_bench.py` to
-    /// time them). Not on x86_64, whose prefetching kernels measured slower with one
+    /// time them). Only there: x86_64's prefetching kernels measured slower with one
     /// pointer on rows from memory (`cargo bench -p rope-simd-benches --bench rope --
-    /// prefill4096/bf16/hd256`).
+    /// prefill4096/bf16/hd256`), and on aarch64 the cycle model (`bash
+    /// scripts/arm_cycles.sh`) chained each row's loads behind the previous row's
+    /// post-indexed stores, a dependency it cannot tell from a real one.
     #[inline(always)]
     pub(crate) fn parts(&self, span: &Span) -> (*const S, *mut D, usize) {
         match INTO {
             true => (self.src, self.dst, self.dst_stride),
-            false if cfg!(target_arch = "x86_64") => (self.src, self.dst, span.stride),
-            false => (self.dst.cast_const().cast::<S>(), self.dst, span.stride),
+            false if cfg!(target_arch = "wasm32") => {
+                (self.dst.cast_const().cast::<S>(), self.dst, span.stride)
+            }
+            false => (self.src, self.dst, span.stride),
         }
     }
 
