@@ -110,8 +110,9 @@ done
 step "JavaScript: the typed ES module over the wasm module (simd128, and scalar) in Node's test runner and in headless Chromium; npm pack"
 bash js/build.sh
 cargo build -q --release -p rope-simd-capi --target wasm32-unknown-unknown --target-dir target/wasm-scalar
-node --test tests/js/test_module.mjs
-ROPE_SIMD_WASM=target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm node --test tests/js/test_module.mjs
+node --test tests/js/test_module.mjs tests/js/property.mjs
+ROPE_SIMD_WASM=target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm \
+  node --test tests/js/test_module.mjs tests/js/property.mjs
 node tests/js/run_browser.mjs
 node examples/js/decode.mjs
 # The packed tarball installs and imports (in a scratch project, offline).
