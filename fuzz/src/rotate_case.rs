@@ -60,7 +60,14 @@ macro_rules! on_source {
 
 pub fn run(data: &[u8]) {
     let mut b = Bytes(data);
-    let head_dim = usize::from(b.u16() % 600);
+    // Any size below 600, or (the top values of the two bytes, which decoded as other
+    // sizes before) the head sizes models ship with, whose rows take the unrolled and
+    // aligned-run kernels that a uniform pick rarely reaches.
+    let raw = b.u16();
+    let head_dim = match raw {
+        60_000.. => [64, 128, 256, 80, 96, 112][usize::from(raw % 6)],
+        _ => usize::from(raw % 600),
+    };
     let rotary_dim = match b.u8() % 4 {
         0 => None,
         1 => Some(usize::from(b.u16() % 600)),
@@ -214,12 +221,21 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         })
         .collect();
     let shape = view(heads, order);
-    let table_pos = usize::from(b.u16() % 80); // positions are often below 64 (see `Bytes::position`)
+    // positions are often below 64 (see `Bytes::position`)
+    let raw = b.u16();
+    let table_pos = usize::from(raw % 80);
     let source = Source::new(b.u8() % 3, rope, table_pos);
 
-    let mut y = x.clone();
+    // The buffer starts `shift` elements past its allocation's (aligned) start, so that
+    // rows begin off a vector boundary as often as on one: the aligned-run kernels
+    // (`strategy/aligned_run.rs`) take only those. From the table size's byte, so that
+    // the committed corpus decodes as it did.
+    let shift = usize::from(raw / 80 % 16);
+    let mut y_buf = vec![E::from_f32(0.0); shift + x.len()];
+    y_buf[shift..].copy_from_slice(&x);
+    let y = &mut y_buf[shift..];
     let result = on_source!(source, rope, |s| s
-        .apply(&mut y, shape, positions, direction));
+        .apply(&mut *y, shape, positions, direction));
     // The same call out of place, into a cache slot of the same type: the in-place bits
     // in the slot's rows, nothing else written; or the same error, nothing written.
     let (first, extra, cap) = (

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Line coverage of the crate's src/ reached by the committed fuzz corpus: each target
+# (rotate, capi, config) is built with coverage instrumentation (`cargo fuzz coverage`)
+# and run once over fuzz/corpus/TARGET and fuzz/seeds/TARGET (no fuzzing); the profiles are
+# merged and llvm-cov reports the union, per file of src/ (and capi/src/). Writes
+# fuzz/COVERAGE.md (the per-file table, the groups the fuzzing issue names, and the lines
+# not reached) and target/fuzz-coverage/html/ (llvm-cov's annotated sources).
+#
+#   bash scripts/fuzz_coverage.sh            # all three targets (a few minutes)
+#   bash scripts/fuzz_coverage.sh rotate     # some
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=("$@")
+((${#targets[@]})) || targets=(rotate capi config)
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup +nightly component add llvm-tools-preview >/dev/null 2>&1
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
+bin=$(rustc +nightly --print sysroot)/lib/rustlib/$(rustc +nightly -vV | sed -n 's/^host: //p')/bin
+out=target/fuzz-coverage
+rm -rf "$out" && mkdir -p "$out"
+
+objects=()
+for t in "${targets[@]}"; do
+  # `-runs=0`: execute every input once, fuzz nothing.
+  (cd fuzz && cargo +nightly fuzz coverage "$t" "corpus/$t" "seeds/$t" -- -runs=0 \
+    >"../$out/$t.log" 2>&1) || { tail -n 30 "$out/$t.log"; exit 1; }
+  objects+=("fuzz/target/x86_64-unknown-linux-gnu/coverage/x86_64-unknown-linux-gnu/release/$t")
+  cp "fuzz/coverage/$t/coverage.profdata" "$out/$t.profdata"
+done
+"$bin/llvm-profdata" merge -sparse "$out"/*.profdata -o "$out/all.profdata"
+args=(-instr-profile="$out/all.profdata" "${objects[0]}")
+for o in "${objects[@]:1}"; do args+=(-object "$o"); done
+# Only this repository's library code (paths relative to it): not the fuzz harness,
+# dependencies or std. (llvm-cov warns of functions with mismatched data: generic code
+# instantiated differently in the three binaries; each keeps its own counts.)
+keep='^(src|capi/src)/'
+"$bin/llvm-cov" export -format=text -summary-only "${args[@]}" >"$out/summary.json"
+"$bin/llvm-cov" export -format=lcov "${args[@]}" >"$out/lcov.info"
+"$bin/llvm-cov" show -format=html -output-dir="$out/html" \
+  -ignore-filename-regex='(\.cargo|rustc|/fuzz/|/library/)' "${args[@]}" >/dev/null
+python3 scripts/fuzz_coverage.py "$out" "$keep" "${targets[*]}" "$(git rev-parse --short HEAD)"
