@@ -144,11 +144,12 @@ if grep -q "backends on this machine: .*NeonBf16" target/aarch64-a72-tests.log; 
   echo "qemu -cpu cortex-a72: NeonBf16 detected on a CPU without FEAT_BF16"; exit 1
 fi
 
-step "C ABI on aarch64 under qemu-user (where the AVX backends are unavailable: that error code too)"
+step "C ABI on aarch64 under qemu-user, with FEAT_BF16 and without (the AVX backends, and NeonBf16 on the second, refused)"
 cargo build --release -p rope-simd-capi --target aarch64-unknown-linux-gnu
 aarch64-linux-gnu-gcc $CFLAGS tests/c/test_capi.c \
   target/aarch64-unknown-linux-gnu/release/librope_simd_c.a -lm -lpthread -ldl -o target/test_capi_aarch64
 qemu-aarch64 -L /usr/aarch64-linux-gnu target/test_capi_aarch64
+QEMU_CPU=cortex-a72 qemu-aarch64 -L /usr/aarch64-linux-gnu target/test_capi_aarch64
 
 step "wasm32-wasip1 (+simd128) tests under Node.js"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings .ci/wasi-run.mjs" \
