@@ -316,7 +316,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
                     result.is_ok() && k_into.is_ok(),
                     "rotate_decode succeeded alone"
                 );
-                assert_same_bits(&y, &q, "rotate_decode: q");
+                assert_same_bits(y, &q, "rotate_decode: q");
                 assert_same_bits(&k_want, &kc, "rotate_decode: k cache");
             }
             Err(_) => {
@@ -330,7 +330,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     }
     if let Err(e) = result {
         assert!(!e.to_string().is_empty());
-        assert_same_bits(&x, &y, "a failing call changed the buffer");
+        assert_same_bits(&x, y, "a failing call changed the buffer");
         return;
     }
     // Valid: the scalar backend's bits ...
@@ -340,7 +340,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     on_source!(scalar_source, scalar, |src| src
         .apply(&mut s, shape, positions, direction))
     .unwrap();
-    assert_same_bits(&s, &y, rope.backend().name());
+    assert_same_bits(&s, y, rope.backend().name());
     // ... and the float64 reference, where it is meaningful.
     let tokens = if heads == 0 {
         0

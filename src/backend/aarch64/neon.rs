@@ -1,6 +1,6 @@
 //! NEON kernels: 4 f32 lanes in 128-bit registers, 32 of them; f16 with `fcvtl`/`fcvtn`
-//! (`f16.rs`); bf16 widened with a shift and rounded either in integer lanes (with a
-//! NaN-free fast path: a compare, an across-lanes minimum and a branch per store) or,
+//! (`f16.rs`); bf16 widened with a shift and rounded either in integer lanes (NaNs
+//! selected without a branch) or,
 //! for `Backend::NeonBf16` (the `with_bf16` instantiation), with FEAT_BF16's `bfcvtn`,
 //! which rounds to nearest even, keeps subnormals and quiets NaNs keeping their top
 //! payload bits, as `half` does (under the default FPCR, which Rust code runs with).
@@ -166,15 +166,9 @@ impl<const BF16: bool> Vector for Neon<BF16> {
                 // Two roundings, and `st2` interleaves them on the way out.
                 vst2_u16(p, uint16x4x2_t(bfcvtn(even.0), bfcvtn(odd.0)));
             } else {
-                // One NaN check for both vectors (on their sum: NaN where either is, and
-                // where they are opposite infinities, which the slow path rounds right
-                // too); the odd results keep their high halves and `sri` shifts the even
-                // ones into the low halves.
-                let (e, o) = if no_nan(vaddq_f32(even.0, odd.0)) {
-                    (round_bf16_no_nan(even.0), round_bf16_no_nan(odd.0))
-                } else {
-                    (round_bf16(even.0), round_bf16(odd.0))
-                };
+                // The odd results keep their high halves and `sri` shifts the even ones
+                // into the low halves.
+                let (e, o) = (round_bf16(even.0), round_bf16(odd.0));
                 vst1q_u32(p.cast(), vsriq_n_u32::<16>(o, e));
             }
         }
@@ -182,9 +176,12 @@ impl<const BF16: bool> Vector for Neon<BF16> {
 }
 
 /// `v` rounded to bf16 (nearest even; a NaN keeps its top half with the quiet bit set, as
-/// `half` does) in the high half of each 32-bit lane; the low half is left over. Without
-/// NaNs (one compare and a branch: they are rare) four integer operations; with any, a
-/// select more.
+/// `half` does) in the high half of each 32-bit lane; the low half is left over: four
+/// integer operations and a NaN select (a compare, an or, a bit select), no branch.
+/// Decided over a NaN check and a branch: the in-order Cortex-A55 of the cycle model ran
+/// that check's compare, reduction and move to a general register in sequence, while the
+/// out-of-order cores came within a few percent either way (run `bash
+/// scripts/arm_cycles.sh` to see).
 ///
 /// # Safety
 /// NEON is enabled (see the impl above).
@@ -192,25 +189,12 @@ impl<const BF16: bool> Vector for Neon<BF16> {
 unsafe fn round_bf16(v: float32x4_t) -> uint32x4_t {
     // SAFETY: NEON is part of the build target.
     unsafe {
-        if no_nan(v) {
-            return round_bf16_no_nan(v);
-        }
         let nan = vorrq_u32(vreinterpretq_u32_f32(v), vdupq_n_u32(0x0040_0000));
         vbslq_u32(vceqq_f32(v, v), round_bf16_no_nan(v), nan)
     }
 }
 
-/// Whether no lane of `v` is NaN: a compare and one test of its lanes.
-///
-/// # Safety
-/// NEON is enabled (see the impl above).
-#[inline(always)]
-unsafe fn no_nan(v: float32x4_t) -> bool {
-    // SAFETY: NEON is part of the build target.
-    unsafe { vminvq_u32(vceqq_f32(v, v)) == u32::MAX }
-}
-
-/// As [`round_bf16`], for lanes known to hold no NaN (infinities and values that round
+/// [`round_bf16`]'s rounding, right for lanes that hold no NaN (infinities and values that round
 /// past the largest bf16 come out as infinities, as in `half`).
 ///
 /// # Safety
