@@ -1,9 +1,9 @@
 //! NEON kernels: 4 f32 lanes in 128-bit registers, 32 of them; f16 with `fcvtl`/`fcvtn`
 //! (`f16.rs`); bf16 widened with a shift and rounded either in integer lanes (NaNs
-//! selected without a branch) or,
-//! for `Backend::NeonBf16` (the `with_bf16` instantiation), with FEAT_BF16's `bfcvtn`,
-//! which rounds to nearest even, keeps subnormals and quiets NaNs keeping their top
-//! payload bits, as `half` does (under the default FPCR, which Rust code runs with).
+//! selected without a branch) or, for `Backend::NeonBf16` (the `with_bf16`
+//! instantiation), with FEAT_BF16's `bfcvtn`, which rounds to nearest even, keeps
+//! subnormals and quiets NaNs keeping their top payload bits, as `half` does (under the
+//! default FPCR, which Rust code runs with).
 //!
 //! No fused multiply-add (the bits need unfused multiply and add: LLVM fuses only with
 //! fast-math flags, which Rust never sets). Interleaved pairs are split and joined by
