@@ -5,7 +5,7 @@
 # N2 (scripts/arm_cycles.py says how). Writes target/arm_cycles.md, which
 # scripts/bench_report.py puts into BENCHMARKS.md. About a minute on two cores.
 #
-#   bash scripts/arm_cycles.sh [backends] [rows]    (default: neon,neonbf16,lanes; all rows)
+#   bash scripts/arm_cycles.sh [backends] [rows]    (default: neon,neonbf16; all rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -24,4 +24,4 @@ CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
   cargo build -q --release --example profile_step --target aarch64-unknown-linux-gnu \
   --target-dir target/arm-probe
 python3 scripts/arm_cycles.py target/arm-probe/aarch64-unknown-linux-gnu/release/examples/profile_step \
-  target/arm_cycles.md "${1:-neon,neonbf16,lanes}" ${2:+"$2"}
+  target/arm_cycles.md "${1:-neon,neonbf16}" ${2:+"$2"}

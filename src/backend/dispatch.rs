@@ -142,7 +142,26 @@ impl Isa {
         unsafe {
             match self {
                 Isa::Scalar => scalar(job),
+                // On aarch64 the portable lanes are the NEON kernels: they were faster
+                // in the cycle model's every f32 and f16 row, and a second kernel set
+                // would cost its bytes in every program (`bash scripts/arm_cycles.sh`).
+                #[cfg(all(
+                    target_arch = "aarch64",
+                    target_feature = "neon",
+                    target_endian = "little"
+                ))]
+                Isa::Lanes => neon::run(job),
+                #[cfg(not(all(
+                    target_arch = "aarch64",
+                    target_feature = "neon",
+                    target_endian = "little"
+                )))]
                 Isa::Lanes if super::lanes::HAS_SIMD => super::lanes::run(job),
+                #[cfg(not(all(
+                    target_arch = "aarch64",
+                    target_feature = "neon",
+                    target_endian = "little"
+                )))]
                 Isa::Lanes => scalar(job),
                 #[cfg(target_arch = "x86_64")]
                 Isa::Avx2(_) => x86_64::avx2::run(job),

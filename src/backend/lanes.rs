@@ -287,6 +287,14 @@ impl Vector for Lanes {
 /// # Safety
 /// None beyond the job's own: `wide` compiled for this target's SIMD.
 #[inline(never)]
+#[cfg_attr(
+    all(
+        target_arch = "aarch64",
+        target_feature = "neon",
+        target_endian = "little"
+    ),
+    allow(dead_code)
+)]
 pub(crate) unsafe fn run<J: super::dispatch::Job>(job: J) -> J::Out {
     // SAFETY: `Lanes` needs no runtime feature (see the impl above).
     unsafe { job.simd::<Lanes>() }

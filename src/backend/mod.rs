@@ -59,7 +59,8 @@ pub enum Backend {
     /// Plain Rust, one pair at a time; runs everywhere.
     Scalar,
     /// Portable 8-lane vectors (`wide`), compiled for the build target's SIMD: SSE2 on
-    /// x86_64, NEON on aarch64, simd128 on wasm32 built with `-C target-feature=+simd128`.
+    /// x86_64, simd128 on wasm32 built with `-C target-feature=+simd128`; on aarch64 the
+    /// NEON kernels of [`Backend::Neon`] (faster, and one kernel set in the program).
     /// Runs everywhere: where the target has no SIMD it runs the scalar kernels (lanes of
     /// plain arrays would give the same bits with more code and no speed). f16 converts with
     /// AdvSIMD's `fcvtl`/`fcvtn` on aarch64, with exact integer lane formulas elsewhere.
@@ -181,7 +182,7 @@ impl Backend {
         match self {
             Backend::Scalar => "scalar",
             Backend::Lanes if cfg!(target_arch = "x86_64") => "portable lanes (SSE2)",
-            Backend::Lanes if cfg!(target_arch = "aarch64") => "portable lanes (NEON)",
+            Backend::Lanes if cfg!(target_arch = "aarch64") => "portable lanes (the NEON kernels)",
             Backend::Lanes if cfg!(all(target_arch = "wasm32", target_feature = "simd128")) => {
                 "portable lanes (simd128)"
             }
