@@ -142,9 +142,10 @@
 //! # Backends
 //!
 //! [`Backend::detect`] picks AVX-512F (with AVX512_BF16 where the CPU has it) or AVX2 (with
-//! F16C) on x86_64 at run time (CPUID + XGETBV, no `std` needed, cached), else
-//! [`Backend::Lanes`]: 8-lane `wide` vectors on the build target's SIMD (SSE2, NEON, or
-//! simd128 on wasm32 built with `+simd128`). Force one with [`Rope::with_backend`]; asking
+//! F16C) on x86_64 at run time (CPUID + XGETBV, no `std` needed, cached); on aarch64
+//! [`Backend::NeonBf16`] where the CPU has FEAT_BF16, else [`Backend::Neon`]; else
+//! [`Backend::Lanes`]: 8-lane `wide` vectors on the build target's SIMD (SSE2, or simd128
+//! on wasm32 built with `+simd128`). Force one with [`Rope::with_backend`]; asking
 //! for one the CPU lacks is an error. The choice is made once, when the `Rope` is built:
 //! calls check nothing. `docs/design.md` maps the kernel layer.
 //!
