@@ -38,6 +38,24 @@ pub(crate) unsafe fn rows<
     sin: &[f32],
 ) {
     let (src, dst, dst_stride) = io.parts(span);
+    // An inverse span turns by -sin: negated once here, every row then runs the forward
+    // rotation (the same bits: `a*c - b*(-s)` is `a*c + b*s` exactly), and `forward` is a
+    // constant to LLVM, so the row loop flips no sign (on wasm32 two xors and their
+    // operands a turn: `python3 scripts/wasm_loops.py`).
+    assert!(
+        span.n <= MAX_PAIRS,
+        "rope-simd internal error: more pairs than a head"
+    );
+    let mut negated = [MaybeUninit::<f32>::uninit(); MAX_PAIRS];
+    let sin = match span.inverse {
+        true => negate(&sin[..span.n], &mut negated),
+        false => sin,
+    };
+    let forward = Span {
+        inverse: false,
+        ..*span
+    };
+    let span = &forward;
     let mut dup = Dup::new();
     // SAFETY: the ISA is supported (caller); `cos`/`sin` hold `n >= body` values.
     let dup = unsafe { dup.fill::<V>(span, body, cos, sin) };
@@ -62,6 +80,16 @@ pub(crate) unsafe fn rows<
             unsafe { io.scalar(r, &tail, cos, sin) };
         }
     }
+}
+
+/// `sin` negated into `out`, returned as a slice of it.
+#[inline(always)]
+fn negate<'a>(sin: &[f32], out: &'a mut [MaybeUninit<f32>; MAX_PAIRS]) -> &'a [f32] {
+    for (o, s) in out.iter_mut().zip(sin) {
+        o.write(-s);
+    }
+    // SAFETY: the first `sin.len() <= MAX_PAIRS` values were written just above.
+    unsafe { core::slice::from_raw_parts(out.as_ptr().cast::<f32>(), sin.len()) }
 }
 
 /// An interleaved span's cos and sign-flipped sin for pairs `0..to`, each value twice
