@@ -82,8 +82,10 @@ pub(crate) unsafe fn rows<
     }
 }
 
-/// `sin` negated into `out`, returned as a slice of it.
-#[inline(always)]
+/// `sin` negated into `out`, returned as a slice of it. Out of line: one copy for every
+/// instantiation of the row loop, which inlined it each (run `bash scripts/sizes.sh` to
+/// see the C library's size either way).
+#[inline(never)]
 fn negate<'a>(sin: &[f32], out: &'a mut [MaybeUninit<f32>; MAX_PAIRS]) -> &'a [f32] {
     for (o, s) in out.iter_mut().zip(sin) {
         o.write(-s);
