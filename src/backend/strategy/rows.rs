@@ -8,7 +8,7 @@ use core::mem::MaybeUninit;
 use super::split_block;
 use crate::backend::io::Io;
 use crate::backend::prefetch::prefetch;
-use crate::backend::vector::{array, interleaved, pair, put, sin_flip, SimdElement, Vector};
+use crate::backend::vector::{array, interleaved, pair, put, SimdElement, Vector};
 use crate::config::MAX_PAIRS;
 use crate::kernel::Span;
 
@@ -39,9 +39,9 @@ pub(crate) unsafe fn rows<
 ) {
     let (src, dst, dst_stride) = io.parts(span);
     // An inverse span turns by -sin: negated once here, every row then runs the forward
-    // rotation (the same bits: `a*c - b*(-s)` is `a*c + b*s` exactly), and `forward` is a
-    // constant to LLVM, so the row loop flips no sign (on wasm32 two xors and their
-    // operands a turn: `python3 scripts/wasm_loops.py`).
+    // rotation (the same bits: `a*c - b*(-s)` is `a*c + b*s` exactly), so the row loop
+    // flips no sign (on wasm32 two xors and their operands a turn: `python3
+    // scripts/wasm_loops.py`); the functions below rotate forward only.
     assert!(
         span.n <= MAX_PAIRS,
         "rope-simd internal error: more pairs than a head"
@@ -137,7 +137,7 @@ impl Dup {
         // SAFETY: forwarded from the caller; pairs `k..k + N/2` of `cos`/`sin` in, values
         // `2k..2k + N` of `2 * MAX_PAIRS` out.
         unsafe {
-            let flip = V::alternating_sign(span.inverse);
+            let flip = V::alternating_sign(false);
             let mut k = 0;
             while k < to {
                 V::load_dup(cos.as_ptr().add(k)).store(cd.add(2 * k));
@@ -155,6 +155,8 @@ impl Dup {
 /// written to the row at `dst` (the same row for an in-place rotation; channels at the
 /// same offsets in both), cos/sin loaded per vector, half-split pairs in blocks of `B`;
 /// interleaved pairs from `dup` when given (see [`Dup`]).
+///
+/// The rotation is forward: [`rows`] negated sin for an inverse span.
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA; the pairs must lie within both rows and `cos`/`sin`;
@@ -183,11 +185,10 @@ pub(crate) unsafe fn vector_pairs<
     if span.interleaved && V::DEINTERLEAVE {
         // `N` pairs a step, split into (even, odd) vectors: half-split arithmetic with
         // plain cos/sin (no duplicated copy, no swap).
-        let flip = unsafe { sin_flip::<V>(span) };
         let mut k = 0;
         while k < to {
             unsafe {
-                let (c, s) = (V::load(cp.add(k)), V::load(sp.add(k)).xor(flip));
+                let (c, s) = (V::load(cp.add(k)), V::load(sp.add(k)));
                 let o = span.first + 2 * k;
                 let (a, b) = S::load_pairs::<V>(src.add(o));
                 let (a, b) = pair(a, b, c, s);
@@ -210,7 +211,7 @@ pub(crate) unsafe fn vector_pairs<
             k += V::N / 2;
         }
     } else if span.interleaved {
-        let flip = unsafe { V::alternating_sign(span.inverse) };
+        let flip = unsafe { V::alternating_sign(false) };
         let mut k = 0;
         while k < to {
             unsafe {
@@ -258,12 +259,11 @@ unsafe fn split_run<
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): forwarded from the caller; pairs `k..k + B * N` lie
     // within both rows and `cos`/`sin`.
-    let flip = unsafe { sin_flip::<V>(span) };
     let mut k = from;
     while k + B * V::N <= to {
         unsafe {
             let c: [V; B] = array!(B, |i| V::load(cp.add(k + i * V::N)));
-            let s: [V; B] = array!(B, |i| V::load(sp.add(k + i * V::N)).xor(flip));
+            let s: [V; B] = array!(B, |i| V::load(sp.add(k + i * V::N)));
             let (oa, ob) = (span.first + k, span.second + k);
             let (a, d) = ((src.add(oa), src.add(ob)), (dst.add(oa), dst.add(ob)));
             split_block::<V, S, D, B, NT>(a, d, V::N, c, s);
