@@ -11,6 +11,16 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n=== %s (%s)\n' "$*" "$(date -u +%T)"; }
 
+# Disk: a full run writes about 6 GB under target/ and fuzz/target/, most of it debug
+# information of the test builds. Line tables are enough for a backtrace, and halve that;
+# a run that stops with "No space left on device" shows how much there was at the start.
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
+free_kb=$(df -Pk . | awk 'NR==2 {print $4}')
+echo "disk: $((free_kb / 1024 / 1024)) GiB free where the run writes ($(pwd))"
+if ((free_kb < 4 * 1024 * 1024)); then
+  echo "WARNING: under 4 GiB free; the run needs about 3 GiB"
+fi
+
 step "prerequisites"
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 rustup target add aarch64-unknown-linux-gnu wasm32-wasip1 wasm32-unknown-unknown thumbv7em-none-eabihf
@@ -76,7 +86,7 @@ tar -xzf target/package/rope-simd-*.crate -C "$pkg_dir"
   cargo test -q --features serde >"$OLDPWD/target/package-tests.log" 2>&1) ||
   { tail -n 60 target/package-tests.log; echo "the packaged crate's tests failed"; exit 1; }
 echo "packaged crate: $(grep -c 'test result: ok' target/package-tests.log) test binaries passed"
-rm -rf "$pkg_dir"
+rm -rf "$pkg_dir" target/package-test
 
 step "Miri, started in the background (one core for 6-10 minutes; results below, before fuzzing)"
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -199,3 +209,4 @@ cargo run --release --example llama_step
 
 step "final x86_64 run"
 cargo test --release --features serde
+echo "disk used by the run: $(du -sh target fuzz/target 2>/dev/null | awk '{print $1}' | paste -sd' ')"
