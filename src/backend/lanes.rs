@@ -2,7 +2,8 @@
 //! (SSE2 on x86_64, NEON on aarch64, simd128 on wasm32 built with `+simd128`, plain
 //! arrays elsewhere). f16 and bf16 are converted with exact integer bit manipulation in
 //! lanes, giving `half`'s bits for every input (tested over every 16-bit pattern), except
-//! f16 on aarch64, where every CPU converts in hardware (see `aarch64/f16.rs`).
+//! f16 on aarch64, where every CPU converts in hardware (see `aarch64/f16.rs`), and on
+//! wasm32 with simd128, where it is written on wasm's own vectors (see `wasm32.rs`).
 
 use super::vector::{NoMasks, Unroll, Vector};
 use wide::{bytemuck::cast, f32x8, i16x8, i32x8, u16x8, u32x8};
@@ -36,9 +37,13 @@ fn splat(v: u32) -> u32x8 {
 }
 
 /// f16 bits (one per u32 lane) to f32, exactly as `half::f16::to_f32`.
-// Unused on aarch64 (NEON converts f16 itself) but for the tests, which keep it exact.
+// Unused on aarch64 (NEON converts f16 itself) and on wasm32 with simd128 (`wasm32.rs`)
+// but for the tests, which keep it exact.
 #[cfg_attr(
-    all(target_arch = "aarch64", target_feature = "neon"),
+    any(
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ),
     allow(dead_code)
 )]
 #[inline(always)]
@@ -62,9 +67,13 @@ pub(crate) fn f16_to_f32(h: u32x8) -> f32x8 {
 /// f32 to f16 bits, rounding to nearest even exactly as `half::f16::from_f32`: the 16 bits
 /// sign-extended in each i32 lane (so that [`store_u16`] packs them with one saturating
 /// narrowing, which cannot saturate).
-// Unused on aarch64 (NEON converts f16 itself) but for the tests, which keep it exact.
+// Unused on aarch64 (NEON converts f16 itself) and on wasm32 with simd128 (`wasm32.rs`)
+// but for the tests, which keep it exact.
 #[cfg_attr(
-    all(target_arch = "aarch64", target_feature = "neon"),
+    any(
+        all(target_arch = "aarch64", target_feature = "neon"),
+        all(target_arch = "wasm32", target_feature = "simd128")
+    ),
     allow(dead_code)
 )]
 #[inline(always)]
@@ -186,7 +195,13 @@ impl Vector for Lanes {
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
         // SAFETY: see the impl comment.
         return Lanes(unsafe { super::aarch64::f16::load_f16(p) });
-        #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: see the impl comment.
+        return Lanes(unsafe { super::wasm32::load_f16(p) });
+        #[cfg(not(any(
+            all(target_arch = "aarch64", target_feature = "neon"),
+            all(target_arch = "wasm32", target_feature = "simd128")
+        )))]
         // SAFETY: see the impl comment.
         Lanes(f16_to_f32(unsafe { load_u16(p) }))
     }
@@ -195,7 +210,13 @@ impl Vector for Lanes {
         #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
         // SAFETY: see the impl comment.
         return unsafe { super::aarch64::f16::store_f16(self.0, p) };
-        #[cfg(not(all(target_arch = "aarch64", target_feature = "neon")))]
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        // SAFETY: see the impl comment.
+        return unsafe { super::wasm32::store_f16(self.0, p) };
+        #[cfg(not(any(
+            all(target_arch = "aarch64", target_feature = "neon"),
+            all(target_arch = "wasm32", target_feature = "simd128")
+        )))]
         // SAFETY: see the impl comment.
         unsafe {
             store_u16(f32_to_f16(self.0), p)

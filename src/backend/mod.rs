@@ -41,6 +41,8 @@ mod span;
 mod strategy;
 mod through_f32;
 pub(crate) mod vector;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm32;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86_64;
 
