@@ -116,8 +116,126 @@ pub fn run(data: &[u8]) {
     for _ in 0..4 {
         call(&mut b, handle, &rust);
     }
+    backend_and_memory(&mut b, handle, &rust);
     // SAFETY: from rope_create, destroyed once.
     unsafe { rope_destroy(handle) };
+}
+
+/// The backend and memory entry points on a live handle: every backend value's name and
+/// availability (unknown values included), switching backends (an unavailable or unknown
+/// one is an error that changes nothing), the description's info, and the allocator and
+/// memory pass the JavaScript module uses.
+fn backend_and_memory(b: &mut Bytes<'_>, handle: *mut RopeHandle, rust: &Rope) {
+    let code_of = |x: Backend| match x {
+        Backend::Scalar => ROPE_BACKEND_SCALAR,
+        Backend::Lanes => ROPE_BACKEND_LANES,
+        Backend::Avx2 => ROPE_BACKEND_AVX2,
+        Backend::Avx512 => ROPE_BACKEND_AVX512,
+        Backend::Avx512Bf16 => ROPE_BACKEND_AVX512_BF16,
+        Backend::Neon => ROPE_BACKEND_NEON,
+        _ => ROPE_BACKEND_NEON_BF16,
+    };
+    // SAFETY (the calls below): `handle` is live and ours; the other pointers are NULL or
+    // valid for the lengths passed.
+    // (The calls above may have switched it.)
+    let before = unsafe { rope_backend(handle) };
+    assert!(
+        Backend::available().any(|x| code_of(x) == before),
+        "rope_backend: {before}"
+    );
+    assert_eq!(unsafe { rope_backend(null()) }, ROPE_ERR_NULL);
+    // -2 and 7 are unknown, -1 is ROPE_BACKEND_AUTO.
+    let asked = i32::from(b.u8() % 10) - 2;
+    // SAFETY: a static NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(rope_backend_name(asked)) }
+        .to_str()
+        .expect("an ASCII name");
+    let known = Backend::ALL.iter().copied().find(|&x| code_of(x) == asked);
+    match known {
+        Some(x) => {
+            assert_eq!(name, x.name(), "rope_backend_name");
+            assert_eq!(rope_backend_available(asked), i32::from(x.is_available()));
+        }
+        None if asked == ROPE_BACKEND_AUTO => assert_eq!(name, "auto"),
+        None => {
+            assert_eq!(name, "unknown");
+            assert_eq!(rope_backend_available(asked), 0);
+        }
+    }
+    let best = rope_best_backend();
+    assert_eq!(best, code_of(Backend::detect()));
+    assert_eq!(rope_backend_available(best), 1);
+    let mut info = empty_info();
+    let rc = unsafe { rope_set_backend(handle, asked, &mut info) };
+    check(rc, &info, "rope_set_backend");
+    let after = unsafe { rope_backend(handle) };
+    if rc == ROPE_OK {
+        let want = if asked == ROPE_BACKEND_AUTO {
+            best
+        } else {
+            asked
+        };
+        assert_eq!(after, want, "rope_set_backend");
+    } else {
+        assert!(known.is_none_or(|x| !x.is_available()), "a backend refused");
+        assert_eq!(
+            after, before,
+            "a failing rope_set_backend changed the backend"
+        );
+    }
+    let rc = unsafe { rope_set_backend(null_mut(), asked, &mut info) };
+    assert_eq!(rc, ROPE_ERR_NULL);
+    let mut ri = std::mem::MaybeUninit::<RopeInfo>::uninit();
+    assert_eq!(unsafe { rope_info(handle, ri.as_mut_ptr()) }, ROPE_OK);
+    // SAFETY: rope_info succeeded, so it wrote every field.
+    let ri = unsafe { ri.assume_init() };
+    assert_eq!(
+        (ri.head_dim, ri.rotary_dim, ri.pairs, ri.axes, ri.scale),
+        (
+            rust.head_dim() as u32,
+            rust.rotary_dim() as u32,
+            rust.pairs() as u32,
+            rust.axes().count() as u32,
+            rust.scale()
+        ),
+        "rope_info"
+    );
+    assert_ne!(unsafe { rope_info(handle, null_mut()) }, ROPE_OK);
+    assert_ne!(unsafe { rope_info(null(), &mut ri_out()) }, ROPE_OK);
+    // The allocator: NULL for 0 bytes, else 8-aligned memory of that size.
+    let n = usize::from(b.u8());
+    let p = rope_alloc(n * 4);
+    assert_eq!(p.is_null(), n == 0, "rope_alloc({})", n * 4);
+    if !p.is_null() {
+        assert!(p.align_offset(8) == 0, "rope_alloc: not 8-aligned");
+        let x = p.cast::<f32>();
+        // SAFETY: `n` floats of fresh, 8-aligned memory.
+        let v = unsafe { std::slice::from_raw_parts_mut(x, n) };
+        for (i, e) in v.iter_mut().enumerate() {
+            *e = i as f32 - 7.5;
+        }
+        unsafe { rope_scale_f32(x, n, 2.0) };
+        for (i, e) in v.iter().enumerate() {
+            assert_eq!(*e, (i as f32 - 7.5) * 2.0, "rope_scale_f32");
+        }
+        unsafe { rope_free(p, n * 4) };
+    }
+    unsafe {
+        rope_scale_f32(null_mut(), n, 2.0);
+        rope_free(null_mut(), 8);
+    }
+}
+
+/// Memory for a `RopeInfo` that a failing call must not need.
+fn ri_out() -> RopeInfo {
+    RopeInfo {
+        head_dim: 0,
+        rotary_dim: 0,
+        pairs: 0,
+        layout: 0,
+        axes: 0,
+        scale: 0.0,
+    }
 }
 
 /// A tensor over `data` with a view from the input.

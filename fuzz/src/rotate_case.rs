@@ -10,8 +10,9 @@
 use super::bytes::Bytes;
 use super::common::{assert_same_bits, axis_of, bound, view, Order, Reference, TestElement};
 use rope_simd::{
-    bf16, f16, Axes, Backend, CompactTable, ContextLengths, CosSinTable, Direction, Heads, KvCache,
-    Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope, Rotate, Scaling, View, Yarn,
+    bf16, f16, Axes, Backend, CompactTable, ContextLengths, CosSinTable, Direction, Ggml, GgmlMode,
+    Heads, KvCache, Llama3, LongRope, LongRopeChoice, PairLayout, Positions, Rope, Rotate, Scaling,
+    View, Yarn,
 };
 
 /// The sin/cos source of a call: on the fly, a full table or a compact table.
@@ -140,6 +141,17 @@ pub fn run(data: &[u8]) {
         1 => Axes::MRope(s3(&mut b)),
         2 => Axes::MRopeInterleaved(s3(&mut b)),
         3 => Axes::Axial2d,
+        // ggml's parameters and modes (`Rope::ggml_multi`) instead of the builder.
+        5 => {
+            return ggml_case(
+                &mut b,
+                head_dim,
+                rotary_dim,
+                base,
+                custom.as_deref(),
+                backend,
+            )
+        }
         _ => Axes::Single,
     };
     let mut builder = Rope::builder(head_dim)
@@ -166,6 +178,49 @@ pub fn run(data: &[u8]) {
         0 => call::<f32>(&rope, &mut b),
         1 => call::<f16>(&rope, &mut b),
         _ => call::<bf16>(&rope, &mut b),
+    }
+}
+
+/// A `Rope` from ggml's parameters in any of its modes (M-RoPE, interleaved M-RoPE and
+/// vision with four sections from the bytes, some summing to fewer pairs than the head has,
+/// so that they wrap), then the same call and checks as every other case.
+fn ggml_case(
+    b: &mut Bytes<'_>,
+    head_dim: usize,
+    rotary_dim: Option<usize>,
+    base: f64,
+    factors: Option<&[f64]>,
+    backend: Backend,
+) {
+    let mode = [
+        GgmlMode::MRope,
+        GgmlMode::IMRope,
+        GgmlMode::Vision,
+        GgmlMode::Normal,
+        GgmlMode::Neox,
+    ][usize::from(b.u8() % 5)];
+    let n_dims = rotary_dim.unwrap_or(head_dim);
+    let pairs = n_dims / 2;
+    let sections = [(); 4].map(|_| u32::from(b.u8()) % (pairs as u32 + 2));
+    let mut g = Ggml::new(n_dims, base);
+    g.freq_scale = b.param(&[1.0, 0.25, 0.5, 2.0]);
+    g.ext_factor = b.param(&[0.0, 1.0, 0.0, -1.0]);
+    g.attn_factor = b.param(&[1.0, 1.0, 0.5, 0.0]);
+    g.n_ctx_orig = u64::from(b.u16());
+    g.freq_factors = factors;
+    let rope = match Rope::ggml_multi(head_dim, mode, sections, &g)
+        .and_then(|r| r.with_backend(backend))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            assert!(!e.to_string().is_empty());
+            return;
+        }
+    };
+    match b.u8() % 3 {
+        0 => call::<f32>(&rope, b),
+        1 => call::<f16>(&rope, b),
+        _ => call::<bf16>(&rope, b),
     }
 }
 
@@ -326,6 +381,37 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
                     "a failing rotate_decode wrote a cache"
                 );
             }
+        }
+    }
+    // The convenience calls over `apply` (`rotate`, `rotate_inverse`) and the call split
+    // at a token (`apply_tokens`, as `par_apply` splits it): the same bits, or an error.
+    if order == Order::TokensHeads && direction != Direction::Transpose {
+        let mut w = x.clone();
+        let wrapped = on_source!(source, rope, |s| if direction == Direction::Forward {
+            s.rotate(&mut w, heads, positions)
+        } else {
+            s.rotate_inverse(&mut w, heads, positions)
+        });
+        assert_eq!(
+            wrapped.is_ok(),
+            result.is_ok(),
+            "a wrapper and apply disagree"
+        );
+        if result.is_ok() {
+            assert_same_bits(y, &w, "rotate / rotate_inverse vs apply");
+        }
+        let tokens = x.len().checked_div(row).unwrap_or(0);
+        let at = usize::from(b.u8()) % (tokens + 1);
+        if result.is_ok() && row > 0 {
+            let mut parts = x.clone();
+            let (first_part, rest) = parts.split_at_mut(at * row);
+            on_source!(source, rope, |s| s
+                .apply_tokens(first_part, heads, positions, 0, direction))
+            .unwrap();
+            on_source!(source, rope, |s| s
+                .apply_tokens(rest, heads, positions, at, direction))
+            .unwrap();
+            assert_same_bits(y, &parts, "apply_tokens in two parts vs apply");
         }
     }
     if let Err(e) = result {

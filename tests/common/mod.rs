@@ -206,6 +206,23 @@ pub fn axis_of(axes: rope_simd::Axes, i: usize, pairs: usize) -> usize {
                 1
             }
         }
+        // ggml's multi-section modes: the pair's place within sections that repeat when
+        // they sum to fewer pairs (`ggml_rope_multi`'s `sector`).
+        Axes::GgmlMRope(s) | Axes::GgmlVision(s) => {
+            let sector = i % s.iter().sum::<u32>() as usize;
+            let ends = [s[0], s[0] + s[1], s[0] + s[1] + s[2]].map(|e| e as usize);
+            ends.iter().position(|&e| sector < e).unwrap_or(3)
+        }
+        Axes::GgmlIMRope(s) => {
+            let sector = i % s.iter().sum::<u32>() as usize;
+            let below = |k: usize| sector < 3 * s[k] as usize;
+            match sector % 3 {
+                1 if below(1) => 1,
+                2 if below(2) => 2,
+                0 if below(0) => 0,
+                _ => 3,
+            }
+        }
         _ => 0,
     }
 }
