@@ -370,7 +370,12 @@ fn rescale_for(g: &Geom, direction: Direction) -> Option<f32> {
 /// leave the cache before a runtime reads it back, and writing it around the cache saves
 /// reading every destination line first (`docs/design.md`, "Streaming stores"; run
 /// `cargo bench -p rope-simd-benches --bench rope -- fused` to see).
+#[cfg(not(fuzzing))]
 pub(crate) const STREAM_BYTES: usize = 16 << 20;
+/// In fuzzing builds (`--cfg fuzzing`, which cargo-fuzz sets) from 16 KiB, so that inputs
+/// of fuzzing size reach the streaming kernels; no value depends on it.
+#[cfg(fuzzing)]
+pub(crate) const STREAM_BYTES: usize = 16 << 10;
 
 /// An out-of-place write: `input`'s tokens (where `from` places them) rotated, or with
 /// `copy_only` just converted, into `dst` (where `to` places them).

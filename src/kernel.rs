@@ -39,7 +39,12 @@ pub struct Span {
 
 /// From this many bytes of data in one in-place call, the kernels prefetch ahead of the
 /// rows they rotate (see `backend/prefetch.rs`; `docs/design.md` has the measurements).
+#[cfg(not(fuzzing))]
 pub const PREFETCH_BYTES: usize = 4 << 20;
+/// In fuzzing builds (`--cfg fuzzing`, which cargo-fuzz sets) from 4 KiB, so that inputs
+/// of fuzzing size reach the prefetching kernels; no value depends on it.
+#[cfg(fuzzing)]
+pub const PREFETCH_BYTES: usize = 4 << 10;
 
 /// How far ahead of a row the kernels prefetch, in bytes.
 pub const PREFETCH_AHEAD: usize = 4096;
