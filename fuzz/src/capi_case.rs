@@ -65,13 +65,7 @@ pub fn run(data: &[u8]) {
     config.layout = layout;
     config.base = base;
     config.scale = scale;
-    config.backend = match backend {
-        Backend::Scalar => ROPE_BACKEND_SCALAR,
-        Backend::Lanes => ROPE_BACKEND_LANES,
-        Backend::Avx2 => ROPE_BACKEND_AVX2,
-        Backend::Avx512 => ROPE_BACKEND_AVX512,
-        _ => ROPE_BACKEND_AVX512_BF16,
-    };
+    config.backend = code_of(backend);
     if b.u8().is_multiple_of(16) {
         config.size -= 8; // an older, unknown size: an error
     }
@@ -121,12 +115,10 @@ pub fn run(data: &[u8]) {
     unsafe { rope_destroy(handle) };
 }
 
-/// The backend and memory entry points on a live handle: every backend value's name and
-/// availability (unknown values included), switching backends (an unavailable or unknown
-/// one is an error that changes nothing), the description's info, and the allocator and
-/// memory pass the JavaScript module uses.
-fn backend_and_memory(b: &mut Bytes<'_>, handle: *mut RopeHandle, rust: &Rope) {
-    let code_of = |x: Backend| match x {
+/// The C header's code for a backend, written out here (not the library's own mapping),
+/// so that the checks below compare the library against the header.
+fn code_of(x: Backend) -> i32 {
+    match x {
         Backend::Scalar => ROPE_BACKEND_SCALAR,
         Backend::Lanes => ROPE_BACKEND_LANES,
         Backend::Avx2 => ROPE_BACKEND_AVX2,
@@ -134,7 +126,14 @@ fn backend_and_memory(b: &mut Bytes<'_>, handle: *mut RopeHandle, rust: &Rope) {
         Backend::Avx512Bf16 => ROPE_BACKEND_AVX512_BF16,
         Backend::Neon => ROPE_BACKEND_NEON,
         _ => ROPE_BACKEND_NEON_BF16,
-    };
+    }
+}
+
+/// The backend and memory entry points on a live handle: every backend value's name and
+/// availability (unknown values included), switching backends (an unavailable or unknown
+/// one is an error that changes nothing), the description's info, and the allocator and
+/// memory pass the JavaScript module uses.
+fn backend_and_memory(b: &mut Bytes<'_>, handle: *mut RopeHandle, rust: &Rope) {
     // SAFETY (the calls below): `handle` is live and ours; the other pointers are NULL or
     // valid for the lengths passed.
     // (The calls above may have switched it.)
