@@ -181,9 +181,10 @@ pub fn run(data: &[u8]) {
     }
 }
 
-/// A `Rope` from ggml's parameters in any of its modes (M-RoPE, interleaved M-RoPE and
-/// vision with four sections from the bytes, some summing to fewer pairs than the head has,
-/// so that they wrap), then the same call and checks as every other case.
+/// A `Rope` from ggml's parameters in any of its modes (normal, NeoX, and M-RoPE,
+/// interleaved M-RoPE and vision with four sections from the bytes, some summing to fewer
+/// pairs than the head has, so that they wrap), then the same call and checks as every
+/// other case.
 fn ggml_case(
     b: &mut Bytes<'_>,
     head_dim: usize,
@@ -385,7 +386,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     }
     // The convenience calls over `apply` (`rotate`, `rotate_inverse`) and the call split
     // at a token (`apply_tokens`, as `par_apply` splits it): the same bits, or an error.
-    if order == Order::TokensHeads && direction != Direction::Transpose {
+    if order == Order::TokensHeads {
         let mut w = x.clone();
         let wrapped = on_source!(source, rope, |s| if direction == Direction::Forward {
             s.rotate(&mut w, heads, positions)

@@ -9,8 +9,9 @@
 //! They give `half`'s bits for every input, and need no particular floating-point mode:
 //! every float result below is a normal number or zero, and the one float operand that
 //! can be subnormal (a value being rounded, in `rounded`) is far below f16's least
-//! subnormal, so an engine that flushed it to zero would still give the same bits. The tests in `lanes.rs` check every f16
-//! pattern and every rounding case through `Lanes` (on wasm32-wasip1 under Node.js in CI).
+//! subnormal, so an engine that flushed it to zero would still give the same bits. The
+//! tests in `lanes.rs` check every f16 pattern and every rounding case through `Lanes` (on
+//! wasm32-wasip1 under Node.js in CI).
 //!
 //! Decided over the portable lane formulas for speed: the f16 rows of
 //! `node tests/js/run_bench.mjs` and the loop counts of `python3 scripts/wasm_loops.py`.
