@@ -99,7 +99,7 @@ fn value(b: &mut Bytes<'_>, depth: usize, out: &mut String) {
         4 => out.push_str("null"),
         5 => {
             out.push('[');
-            let n = usize::from(b.u8() % 8) + if b.u8() % 16 == 0 { 300 } else { 0 };
+            let n = usize::from(b.u8() % 8) + if b.u8().is_multiple_of(16) { 300 } else { 0 };
             for i in 0..n {
                 if i > 0 {
                     out.push(',');

@@ -5,6 +5,9 @@
 //! - invalid: a typed error, and the buffer byte for byte unchanged;
 //! - valid: the scalar backend's bits from every backend, and within the documented bound
 //!   of the float64 reference wherever the inputs are finite and far from overflow;
+//! - out of place, into a cache slot of the same or another element type: the in-place
+//!   call's bits (for another type, the f32 call's rounded once), or its error with
+//!   nothing written;
 //! - never a panic.
 
 use super::bytes::Bytes;
@@ -310,7 +313,8 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     };
     let slot = window(heads, row);
     let canary = E::from_f32(-3.0);
-    let mut cache = vec![canary; cap * (row + extra) + usize::from(b.u8() % 4)];
+    let cache_len = cap * (row + extra) + usize::from(b.u8() % 4);
+    let mut cache = vec![canary; cache_len];
     let into = on_source!(source, rope, |s| s
         .apply_into(&x, shape, &mut cache, slot, positions, direction));
     match (&result, &into) {
@@ -415,6 +419,29 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
             assert_same_bits(y, &parts, "apply_tokens in two parts vs apply");
         }
     }
+    // Out of place into a cache of another element type (f32 activations into an f16 or
+    // bf16 cache, the runtimes' path, among them). Read last, so that inputs from before
+    // it decode as they did.
+    let slot = Slot {
+        view: slot,
+        first,
+        row: row + extra,
+        len: cache_len,
+    };
+    let (f32_source, f16_source) = (size_of::<E>() == 4, E::REL == f16::REL);
+    let call = Call {
+        rope,
+        source: &source,
+        heads,
+        order,
+        positions,
+        direction,
+    };
+    match (b.u8() % 2, f32_source, f16_source) {
+        (0, _, false) => other_cache::<E, f16>(&call, &x, slot),
+        (0, ..) | (_, true, _) => other_cache::<E, bf16>(&call, &x, slot),
+        _ => other_cache::<E, f32>(&call, &x, slot),
+    }
     if let Err(e) = result {
         assert!(!e.to_string().is_empty());
         assert_same_bits(&x, y, "a failing call changed the buffer");
@@ -496,5 +523,73 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         let g = f64::from(got.to_f32());
         let tol = bound::<E>(a, bb, w, scale);
         assert!((g - w).abs() <= tol, "element {i}: got {g}, reference {w}, bound {tol}; head_dim {} rotary {} {:?} scale {} freqs {:?} backend {:?} heads {heads} order {order:?} {direction:?} positions {positions:?} source {} x {:?}", r.head_dim, r.rotary_dim, r.layout, r.scale, r.inv_freq, rope.backend(), source.kind(), &xf);
+    }
+}
+
+/// One call's arguments but the data, for the checks that repeat it.
+struct Call<'a> {
+    rope: &'a Rope,
+    source: &'a Source,
+    heads: usize,
+    order: Order,
+    positions: Positions<'a>,
+    direction: Direction,
+}
+
+/// The slot of a cache that `call` writes: `view` (tokens from `first` on, `row` elements
+/// a token) of a cache of `len` elements.
+#[derive(Clone, Copy)]
+struct Slot {
+    view: View,
+    first: usize,
+    row: usize,
+    len: usize,
+}
+
+/// `call` out of place from `x` into a cache of `D`: what the in-place f32 call gives on
+/// `x` widened, rounded once to `D`, in the slot's rows and nothing else written; or the
+/// in-place call's error, nothing written.
+fn other_cache<E: TestElement, D: TestElement>(call: &Call<'_>, x: &[E], slot: Slot) {
+    let Call {
+        rope,
+        source,
+        heads,
+        order,
+        positions,
+        direction,
+    } = *call;
+    let shape = view(heads, order);
+    let mut want: Vec<f32> = x.iter().map(|v| v.to_f32()).collect();
+    let in_f32 = on_source!(source, rope, |s| s
+        .apply(&mut want, shape, positions, direction));
+    let canary = D::from_f32(-3.0);
+    let mut cache = vec![canary; slot.len];
+    let into = on_source!(source, rope, |s| s
+        .apply_into(x, shape, &mut cache, slot.view, positions, direction));
+    match (in_f32, into) {
+        (_, Err(_)) => assert!(
+            cache.iter().all(|v| v.bits() == canary.bits()),
+            "a failing rotate_into of another type wrote"
+        ),
+        (Err(e), Ok(())) => panic!("rotate_into another type succeeded where f32 failed: {e}"),
+        (Ok(()), Ok(())) => {
+            let hd = rope.head_dim();
+            let tokens = x.len().checked_div(heads * hd).unwrap_or(0);
+            let rounded: Vec<D> = want.iter().map(|&v| D::from_f32(v)).collect();
+            for t in 0..tokens {
+                for h in 0..heads {
+                    let s0 = match order {
+                        Order::TokensHeads => (t * heads + h) * hd,
+                        Order::HeadsTokens => (h * tokens + t) * hd,
+                    };
+                    let d0 = (slot.first + t) * slot.row + h * hd;
+                    assert_same_bits(
+                        &rounded[s0..s0 + hd],
+                        &cache[d0..d0 + hd],
+                        "rotate_into another type vs in place in f32",
+                    );
+                }
+            }
+        }
     }
 }
