@@ -6,10 +6,13 @@ import collections, subprocess, sys
 path = sys.argv[1]
 top = int(sys.argv[2]) if len(sys.argv) > 2 else 25
 out = subprocess.run(["nm", "-S", "--size-sort", "-C", path], capture_output=True, text=True).stdout
-rows = []
+# One row per address: functions LLVM or the linker folded into one body (the same code
+# under two names, e.g. an ISA's entry point identical to the scalar one) are one copy.
+rows, seen = [], set()
 for line in out.splitlines():
     parts = line.split(None, 3)
-    if len(parts) == 4 and parts[2] in "tTwW":
+    if len(parts) == 4 and parts[2] in "tTwW" and parts[0] not in seen:
+        seen.add(parts[0])
         rows.append((int(parts[1], 16), parts[3]))
 groups = collections.Counter()
 for size, name in rows:

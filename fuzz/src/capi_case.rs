@@ -9,7 +9,9 @@
 //! cannot check it.
 
 use super::bytes::Bytes;
-use rope_simd::{bf16, f16, Backend, Direction, PairLayout, Positions, Rope, Rotate, View};
+use rope_simd::{
+    bf16, f16, Backend, Direction, GgufRope, GgufValue, PairLayout, Positions, Rope, Rotate, View,
+};
 use rope_simd_c::*;
 use std::ffi::c_void;
 use std::ptr::{null, null_mut};
@@ -590,4 +592,260 @@ fn other_constructors(b: &mut Bytes<'_>) {
     check(rc, &info, "rope_create_hf_json");
     // SAFETY: as above.
     unsafe { rope_destroy(handle) };
+    // Read last, so that inputs from before it decode as they did.
+    gguf(b);
+}
+
+/// GGUF metadata as a C runtime hands it over: the keys' values and their storage.
+struct Metadata {
+    arch: &'static str,
+    entries: Vec<(String, RopeGgufValue)>,
+    /// A key whose lookup fails (the callback returns nonzero), and whether it was asked.
+    fail: Option<String>,
+    failed: std::cell::Cell<bool>,
+    /// Bytes that are not UTF-8, for a string value.
+    bad_utf8: [u8; 2],
+    ints: Vec<i32>,
+    uints: Vec<u32>,
+}
+
+/// The lookup callback over a `Metadata`.
+///
+/// # Safety
+/// `user` a live `Metadata`, `key` NUL-terminated, `out` valid.
+unsafe extern "C" fn lookup(
+    user: *mut c_void,
+    key: *const std::ffi::c_char,
+    out: *mut RopeGgufValue,
+) -> i32 {
+    // SAFETY: the library passes our pointer back, a NUL-terminated key and an out value.
+    let (m, key, out) = unsafe {
+        (
+            &*user.cast::<Metadata>(),
+            std::ffi::CStr::from_ptr(key)
+                .to_str()
+                .expect("an ASCII key"),
+            &mut *out,
+        )
+    };
+    if m.fail.as_deref() == Some(key) {
+        m.failed.set(true);
+        return -7;
+    }
+    let arch = RopeGgufValue {
+        kind: ROPE_GGUF_STR,
+        data: m.arch.as_ptr().cast(),
+        len: m.arch.len(),
+        ..gguf_none()
+    };
+    *out = match key {
+        "general.architecture" => arch,
+        _ => m
+            .entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map_or(gguf_none(), |&(_, v)| v),
+    };
+    0
+}
+
+fn gguf_none() -> RopeGgufValue {
+    RopeGgufValue {
+        kind: ROPE_GGUF_NONE,
+        i: 0,
+        u: 0,
+        f: 0.0,
+        data: null(),
+        len: 0,
+    }
+}
+
+/// A C value as the header says the library reads it: `None` for an absent key, a
+/// kind it does not know, NULL data or a string that is not UTF-8.
+fn as_rust(v: &RopeGgufValue) -> Option<GgufValue<'_>> {
+    // SAFETY: `data` points into the live `Metadata` for `len` elements of its kind.
+    let slice = |size: usize| unsafe {
+        (!v.data.is_null()).then(|| std::slice::from_raw_parts(v.data.cast::<u8>(), v.len * size))
+    };
+    Some(match v.kind {
+        ROPE_GGUF_U32 => GgufValue::U32(v.u as u32),
+        ROPE_GGUF_I32 => GgufValue::I32(v.i as i32),
+        ROPE_GGUF_U64 => GgufValue::U64(v.u),
+        ROPE_GGUF_I64 => GgufValue::I64(v.i),
+        ROPE_GGUF_F32 => GgufValue::F32(v.f as f32),
+        ROPE_GGUF_F64 => GgufValue::F64(v.f),
+        ROPE_GGUF_STR => GgufValue::Str(std::str::from_utf8(slice(1)?).ok()?),
+        // SAFETY: as above, 4-byte elements of the kind's type.
+        ROPE_GGUF_I32S => {
+            GgufValue::I32s(unsafe { std::slice::from_raw_parts(slice(4)?.as_ptr().cast(), v.len) })
+        }
+        ROPE_GGUF_U32S => {
+            GgufValue::U32s(unsafe { std::slice::from_raw_parts(slice(4)?.as_ptr().cast(), v.len) })
+        }
+        _ => return None,
+    })
+}
+
+/// `rope_create_gguf` over metadata from the input (the keys llama.cpp reads, values of
+/// every kind, some of the wrong kind, NULL or not UTF-8, a failing lookup): a known
+/// code with a message; where the lookups succeed, what the Rust API builds from the
+/// same metadata or its refusal; and a built handle rotates as the Rust `Rope` does.
+fn gguf(b: &mut Bytes<'_>) {
+    const ARCHS: [&str; 6] = ["llama", "qwen2", "qwen2vl", "deepseek2", "phi3", "unknown"];
+    const SUFFIXES: [&str; 12] = [
+        "attention.key_length",
+        "attention.head_count",
+        "embedding_length",
+        "context_length",
+        "rope.freq_base",
+        "rope.dimension_count",
+        "rope.scaling.type",
+        "rope.scaling.factor",
+        "rope.scaling.original_context_length",
+        "rope.scaling.attn_factor",
+        "rope.scaling.yarn_log_multiplier",
+        "rope.dimension_sections",
+    ];
+    const TYPES: [&str; 5] = ["none", "linear", "yarn", "longrope", "xpos"];
+    let arch = ARCHS[usize::from(b.u8()) % ARCHS.len()];
+    let mut m = Box::new(Metadata {
+        arch,
+        entries: Vec::new(),
+        fail: None,
+        failed: Default::default(),
+        bad_utf8: [0xff, 0xfe],
+        ints: (0..usize::from(b.u8() % 6))
+            .map(|_| b.u32() as i32 % 64)
+            .collect(),
+        uints: (0..usize::from(b.u8() % 6)).map(|_| b.u32() % 64).collect(),
+    });
+    let n = usize::from(b.u8() % 12);
+    for _ in 0..n {
+        let key = format!("{arch}.{}", SUFFIXES[usize::from(b.u8()) % SUFFIXES.len()]);
+        let small = u64::from(b.u16()) * 2;
+        let v = match b.u8() % 12 {
+            0 => RopeGgufValue {
+                kind: ROPE_GGUF_U32,
+                u: small,
+                ..gguf_none()
+            },
+            1 => RopeGgufValue {
+                kind: ROPE_GGUF_I32,
+                i: small as i64 - 100,
+                ..gguf_none()
+            },
+            2 => RopeGgufValue {
+                kind: ROPE_GGUF_U64,
+                u: b.u64(),
+                ..gguf_none()
+            },
+            3 => RopeGgufValue {
+                kind: ROPE_GGUF_I64,
+                i: b.u64() as i64,
+                ..gguf_none()
+            },
+            4 => RopeGgufValue {
+                kind: ROPE_GGUF_F32,
+                f: b.param(&[1e4, 4.0]),
+                ..gguf_none()
+            },
+            5 => RopeGgufValue {
+                kind: ROPE_GGUF_F64,
+                f: b.param(&[1e6, 0.5]),
+                ..gguf_none()
+            },
+            6 => {
+                let t = TYPES[usize::from(b.u8()) % TYPES.len()];
+                RopeGgufValue {
+                    kind: ROPE_GGUF_STR,
+                    data: t.as_ptr().cast(),
+                    len: t.len(),
+                    ..gguf_none()
+                }
+            }
+            7 => RopeGgufValue {
+                kind: ROPE_GGUF_I32S,
+                data: m.ints.as_ptr().cast(),
+                len: m.ints.len(),
+                ..gguf_none()
+            },
+            8 => RopeGgufValue {
+                kind: ROPE_GGUF_U32S,
+                data: m.uints.as_ptr().cast(),
+                len: m.uints.len(),
+                ..gguf_none()
+            },
+            9 => RopeGgufValue {
+                kind: ROPE_GGUF_STR,
+                data: m.bad_utf8.as_ptr().cast(),
+                len: 2,
+                ..gguf_none()
+            },
+            10 => RopeGgufValue {
+                kind: ROPE_GGUF_I32S,
+                data: null(),
+                len: 3,
+                ..gguf_none()
+            },
+            _ => RopeGgufValue {
+                kind: 40 + u32::from(b.u8()),
+                u: small,
+                ..gguf_none()
+            },
+        };
+        m.entries.push((key, v));
+    }
+    if b.u8().is_multiple_of(8) && !m.entries.is_empty() {
+        m.fail = Some(m.entries[usize::from(b.u8()) % m.entries.len()].0.clone());
+    }
+    let rust = GgufRope::from_metadata(|key: &str| match key {
+        "general.architecture" => Some(GgufValue::Str(arch)),
+        _ => m
+            .entries
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| as_rust(v)),
+    })
+    .and_then(|g| g.rope());
+    let user: *mut Metadata = &mut *m;
+    let (mut handle, mut info) = (null_mut(), empty_info());
+    // SAFETY: `lookup` reads `user`, a live `Metadata` whose values point into it.
+    let rc = unsafe {
+        rope_create_gguf(
+            Some(lookup),
+            user.cast(),
+            ROPE_BACKEND_AUTO,
+            null_mut(),
+            0,
+            &mut handle,
+            &mut info,
+        )
+    };
+    check(rc, &info, "rope_create_gguf");
+    assert_eq!(rc == ROPE_OK, !handle.is_null());
+    // A failed lookup fails the constructor; otherwise it builds what the Rust API does.
+    if m.failed.get() {
+        assert_eq!(
+            rc, ROPE_ERR_BAD_METADATA,
+            "rope_create_gguf after a failed lookup"
+        );
+    } else {
+        assert_eq!(
+            rc == ROPE_OK,
+            rust.is_ok(),
+            "rope_create_gguf vs GgufRope: {rust:?}"
+        );
+    }
+    if rc == ROPE_OK {
+        if let Ok(rust) = &rust {
+            call(b, handle, rust);
+        }
+    }
+    // SAFETY: from rope_create_gguf (or NULL), destroyed once.
+    unsafe { rope_destroy(handle) };
+    let rc =
+        unsafe { rope_create_gguf(None, user.cast(), -1, null_mut(), 0, &mut handle, &mut info) };
+    assert_eq!(rc, ROPE_ERR_NULL, "rope_create_gguf without a lookup");
 }
