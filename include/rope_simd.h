@@ -452,7 +452,8 @@ typedef struct RopeConfig {
   uint32_t longrope_choice;
   // YaRN's truncate (1 by default; 0 for gpt-oss's `truncate: false`).
   uint32_t truncate;
-  // transformers' proportional partial rotary: this many channels rotated (0: off).
+  // transformers' proportional partial rotary: this many channels rotated (0: off);
+  // with rotary_dim 0 (it is a different form of partial rotary).
   uint32_t proportional_rotary;
   // Channels before the rotated ones in each head (ggml's n_offs).
   uint32_t channel_offset;

@@ -17,6 +17,9 @@
 # sanitized build from the corpus.
 #   bash scripts/fuzz_campaign.sh 600                # every target, 10 minutes each
 #   bash scripts/fuzz_campaign.sh 3600 rotate capi   # some targets
+# Inputs are at most 4 KiB (`-max_len`): the larger hand-made seeds (fuzz/seeds/rotate/
+# stream-*) are run as they are, and mutants of them would make executions slower and the
+# committed corpus megabytes larger without reaching more.
 # Campaigns of different targets may run at once (each has its own work directory).
 # Prints, per target: executions, executions per second, corpus entries and bytes before
 # and after; append them to the campaign log in fuzz/README.md.
@@ -37,7 +40,7 @@ for t in "${targets[@]}"; do
   work=target/campaign/$t
   rm -rf "$work" && mkdir -p "$work/new" "corpus/$t"
   (cargo +nightly fuzz run "${fast[@]}" "$t" "$work/new" "corpus/$t" "seeds/$t" -- \
-    -max_total_time="$seconds" -print_final_stats=1 >"$work/run.log" 2>&1) &
+    -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 >"$work/run.log" 2>&1) &
   pids+=($!)
 done
 failed=0
@@ -55,7 +58,7 @@ for t in "${targets[@]}"; do
   before=$(find "corpus/$t" -type f | wc -l)
   before_bytes=$(du -sb "corpus/$t" | cut -f1)
   mkdir -p "$work/merged"
-  cargo +nightly fuzz run -O "$t" "$work/merged" "corpus/$t" "$work/new" -- -merge=1 \
+  cargo +nightly fuzz run -O "$t" "$work/merged" "corpus/$t" "$work/new" -- -merge=1 -max_len=4096 \
     >"$work/merge.log" 2>&1
   rm -rf "corpus/$t" && mv "$work/merged" "corpus/$t"
   # Every kept input once under AddressSanitizer (-runs=0: the corpus, no mutation).

@@ -125,7 +125,8 @@ pub struct RopeConfig {
     pub longrope_choice: u32,
     /// YaRN's truncate (1 by default; 0 for gpt-oss's `truncate: false`).
     pub truncate: u32,
-    /// transformers' proportional partial rotary: this many channels rotated (0: off).
+    /// transformers' proportional partial rotary: this many channels rotated (0: off);
+    /// with rotary_dim 0 (it is a different form of partial rotary).
     pub proportional_rotary: u32,
     /// Channels before the rotated ones in each head (ggml's n_offs).
     pub channel_offset: u32,
@@ -253,12 +254,7 @@ fn axes_of(axes: u32, s: [u32; 4]) -> Result<Axes, Fail> {
 /// Its pointers NULL or valid for their lengths.
 pub(crate) unsafe fn from_config(c: &RopeConfig, slot: &mut MaybeUninit<Rope>) -> Result<(), Fail> {
     let head_dim = c.head_dim as usize;
-    let rotary_dim = match c.rotary_dim {
-        0 => head_dim,
-        r => r as usize,
-    };
     let mut b = Rope::builder(head_dim)
-        .rotary_dim(rotary_dim)
         .layout(layout_of(c.layout)?)
         .base(c.base)
         .scale(c.scale)
@@ -272,6 +268,11 @@ pub(crate) unsafe fn from_config(c: &RopeConfig, slot: &mut MaybeUninit<Rope>) -
         b = b.freq_factors(unsafe {
             slice(c.freq_factors, c.n_freq_factors, "config.freq_factors")?
         });
+    }
+    // 0 is the builder's own default (the whole head), left unset so that it combines
+    // with the proportional form, which the prefix form does not.
+    if c.rotary_dim != 0 {
+        b = b.rotary_dim(c.rotary_dim as usize);
     }
     if c.proportional_rotary != 0 {
         b = b.proportional_rotary(c.proportional_rotary as usize);

@@ -451,6 +451,30 @@ static void test_constructors(void) {
     CHECK(memcmp(y1, y2, sizeof y1) == 0, "config.json == the config struct, bit for bit");
   }
   rope_destroy(b);
+  rope_destroy(a);
+  /* Proportional partial rotary (Gemma): with rotary_dim 0, as the config struct starts. */
+  rope_config_init(&c, 256);
+  c.base = 1e6;
+  c.proportional_rotary = 64;
+  OK(rope_create(&c, NULL, 0, &a, NULL));
+  OK(rope_info(a, &info));
+  CHECK(info.rotary_dim == 256 && info.pairs == 128, "proportional: pairs span the whole head");
+  {
+    float y[256], x0[256];
+    RopePositions at = start_at(7);
+    int still = 1, turned = 0;
+    for (i = 0; i < 256; i++) y[i] = x0[i] = (float)(i % 13) / 7.0f + 0.25f;
+    t = dense(y, 256, ROPE_F32, 1);
+    OK(rope_apply(a, NULL, &t, &at, ROPE_FORWARD, NULL));
+    /* Pairs (i, i + 128): the first 32 turn, the other 96 have frequency 0. */
+    for (i = 0; i < 128; i++) {
+      int same = y[i] == x0[i] && y[i + 128] == x0[i + 128];
+      if (i < 32) turned += !same; else still &= same;
+    }
+    CHECK(turned == 32 && still, "proportional: 32 pairs turn, 96 stay");
+  }
+  c.rotary_dim = 128;
+  CHECK(rope_create(&c, NULL, 0, &b, &e) == ROPE_ERR_CONFLICT && b == NULL, "proportional with a prefix rotary_dim");
   /* The same from GGUF metadata (llama.cpp's Llama: neox pairs, no rope_freqs here). */
   OK(rope_create_gguf(lookup, NULL, ROPE_BACKEND_AUTO, NULL, 0, &b, NULL));
   OK(rope_info(b, &info));
