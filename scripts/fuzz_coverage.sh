@@ -5,7 +5,8 @@
 # merged and llvm-cov reports the union, per file of src/ (and capi/src/). The `rotate`
 # corpus also runs on aarch64 (qemu-user, `-cpu max`: the NEON and FEAT_BF16 kernels), as
 # `tests/fuzz_regressions.rs` built with the same instrumentation and `--cfg fuzzing`, so
-# that the NEON-only code counts too; a line is reached if either architecture reached it.
+# that the NEON-only code counts too; a line is reached if either architecture reached it
+# (that step needs qemu-user and gcc-aarch64-linux-gnu, which scripts/test.sh installs).
 # Writes
 # fuzz/COVERAGE.md (the per-file table, the groups the fuzzing issue names, and the lines
 # not reached) and target/fuzz-coverage/html/ (llvm-cov's annotated sources).
