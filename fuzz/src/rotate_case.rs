@@ -418,6 +418,26 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         if result.is_ok() {
             assert_same_bits(y, &w, "rotate / rotate_inverse vs apply");
         }
+        if direction == Direction::Forward {
+            // Q and K as two copies: each the in-place bits, or both untouched.
+            let (mut q, mut k) = (x.clone(), x.clone());
+            let qk = on_source!(source, rope, |s| s
+                .rotate_qk(&mut q, heads, &mut k, heads, positions));
+            assert_eq!(qk.is_ok(), result.is_ok(), "rotate_qk and apply disagree");
+            let want = if qk.is_ok() { &*y } else { &x };
+            assert_same_bits(want, &q, "rotate_qk: q");
+            assert_same_bits(want, &k, "rotate_qk: k");
+            // Into a fresh cache of the same slot: the bits `apply_into` wrote above.
+            let mut c2 = vec![canary; cache_len];
+            let into2 = on_source!(source, rope, |s| s
+                .rotate_into(&x, shape, &mut c2, slot, positions));
+            assert_eq!(
+                into2.is_ok(),
+                into.is_ok(),
+                "rotate_into and apply_into disagree"
+            );
+            assert_same_bits(&cache, &c2, "rotate_into vs apply_into");
+        }
         let tokens = x.len().checked_div(row).unwrap_or(0);
         let at = usize::from(b.u8()) % (tokens + 1);
         if result.is_ok() && row > 0 {
