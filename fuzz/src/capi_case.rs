@@ -867,6 +867,7 @@ fn as_rust(v: &RopeGgufValue) -> Option<GgufValue<'_>> {
         ROPE_GGUF_I32S => {
             GgufValue::I32s(unsafe { std::slice::from_raw_parts(slice(4)?.as_ptr().cast(), v.len) })
         }
+        // SAFETY: as above.
         ROPE_GGUF_U32S => {
             GgufValue::U32s(unsafe { std::slice::from_raw_parts(slice(4)?.as_ptr().cast(), v.len) })
         }
@@ -1033,6 +1034,7 @@ fn gguf(b: &mut Bytes<'_>) {
     }
     // SAFETY: from rope_create_gguf (or NULL), destroyed once.
     unsafe { rope_destroy(handle) };
+    // SAFETY: no lookup (refused before any is called); valid out pointers.
     let rc =
         unsafe { rope_create_gguf(None, user.cast(), -1, null_mut(), 0, &mut handle, &mut info) };
     assert_eq!(rc, ROPE_ERR_NULL, "rope_create_gguf without a lookup");
