@@ -324,12 +324,18 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
             View::strided(heads, row + extra, rope.head_dim()).at(first)
         }
     };
-    let slot = window(heads, row);
     let canary = E::from_f32(-3.0);
     let cache_len = cap * (row + extra) + usize::from(b.u8() % 4);
+    let slot = Slot {
+        view: window(heads, row),
+        first,
+        row: row + extra,
+        len: cache_len,
+    };
     let mut cache = vec![canary; cache_len];
     let into = on_source!(source, rope, |s| s
-        .apply_into(&x, shape, &mut cache, slot, positions, direction));
+        .apply_into(&x, shape, &mut cache, slot.view, positions, direction));
+    let geometry = (heads, order, rope.head_dim());
     match (&result, &into) {
         (_, Err(_)) => assert!(
             cache.iter().all(|v| v.bits() == canary.bits()),
@@ -337,22 +343,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
         ),
         (Err(e), Ok(())) => panic!("rotate_into succeeded where the in-place call failed: {e}"),
         (Ok(()), Ok(())) => {
-            let tokens = x.len().checked_div(row).unwrap_or(0);
-            for t in 0..tokens {
-                for h in 0..heads {
-                    let s0 = match order {
-                        Order::TokensHeads => (t * heads + h) * rope.head_dim(),
-                        Order::HeadsTokens => (h * tokens + t) * rope.head_dim(),
-                    };
-                    let d0 = (first + t) * (row + extra) + h * rope.head_dim();
-                    let hd = rope.head_dim();
-                    assert_same_bits(
-                        &y[s0..s0 + hd],
-                        &cache[d0..d0 + hd],
-                        "rotate_into vs in place",
-                    );
-                }
-            }
+            assert_slot(y, &cache, canary, geometry, slot, "rotate_into vs in place")
         }
     }
     // The decode step in one call (Q = x, K and V = its first kv heads' worth), same
@@ -430,7 +421,7 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
             // Into a fresh cache of the same slot: the bits `apply_into` wrote above.
             let mut c2 = vec![canary; cache_len];
             let into2 = on_source!(source, rope, |s| s
-                .rotate_into(&x, shape, &mut c2, slot, positions));
+                .rotate_into(&x, shape, &mut c2, slot.view, positions));
             assert_eq!(
                 into2.is_ok(),
                 into.is_ok(),
@@ -455,12 +446,6 @@ fn call<E: TestElement>(rope: &Rope, b: &mut Bytes<'_>) {
     // Out of place into a cache of another element type (f32 activations into an f16 or
     // bf16 cache, the runtimes' path, among them). Read last, so that inputs from before
     // it decode as they did.
-    let slot = Slot {
-        view: slot,
-        first,
-        row: row + extra,
-        len: cache_len,
-    };
     let (f32_source, f16_source) = (size_of::<E>() == 4, E::REL == f16::REL);
     let call = Call {
         rope,
@@ -606,23 +591,41 @@ fn other_cache<E: TestElement, D: TestElement>(call: &Call<'_>, x: &[E], slot: S
         ),
         (Err(e), Ok(())) => panic!("rotate_into another type succeeded where f32 failed: {e}"),
         (Ok(()), Ok(())) => {
-            let hd = rope.head_dim();
-            let tokens = x.len().checked_div(heads * hd).unwrap_or(0);
             let rounded: Vec<D> = want.iter().map(|&v| D::from_f32(v)).collect();
-            for t in 0..tokens {
-                for h in 0..heads {
-                    let s0 = match order {
-                        Order::TokensHeads => (t * heads + h) * hd,
-                        Order::HeadsTokens => (h * tokens + t) * hd,
-                    };
-                    let d0 = (slot.first + t) * slot.row + h * hd;
-                    assert_same_bits(
-                        &rounded[s0..s0 + hd],
-                        &cache[d0..d0 + hd],
-                        "rotate_into another type vs in place in f32",
-                    );
-                }
-            }
+            let geometry = (heads, order, rope.head_dim());
+            let what = "rotate_into another type vs in place in f32";
+            assert_slot(&rounded, &cache, canary, geometry, slot, what);
         }
     }
+}
+
+/// A successful out-of-place call's cache: each token's heads of `want` (laid out as
+/// `(heads, order, head_dim)` says) in the slot's rows, and every other element still
+/// `canary` (padding, the rows around the slot, the cache's tail).
+fn assert_slot<D: TestElement>(
+    want: &[D],
+    cache: &[D],
+    canary: D,
+    (heads, order, hd): (usize, Order, usize),
+    slot: Slot,
+    what: &str,
+) {
+    let tokens = want.len().checked_div(heads * hd).unwrap_or(0);
+    let mut written = vec![false; cache.len()];
+    for t in 0..tokens {
+        for h in 0..heads {
+            let s0 = match order {
+                Order::TokensHeads => (t * heads + h) * hd,
+                Order::HeadsTokens => (h * tokens + t) * hd,
+            };
+            let d0 = (slot.first + t) * slot.row + h * hd;
+            assert_same_bits(&want[s0..s0 + hd], &cache[d0..d0 + hd], what);
+            written[d0..d0 + hd].fill(true);
+        }
+    }
+    let stray = (0..cache.len()).find(|&i| !written[i] && cache[i].bits() != canary.bits());
+    assert!(
+        stray.is_none(),
+        "{what}: element {stray:?} outside the slot written"
+    );
 }
