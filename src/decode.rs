@@ -2,6 +2,7 @@
 //! into its cache, converting to the cache's element type, with each token's cos/sin had
 //! once for Q and K; and its packed-QKV form.
 
+use crate::any_slice::{AnySlice, AnySliceMut, OutOfPlace};
 use crate::driver::{into_unchecked, place_dst, turn, validate, Dims, Into, Target};
 use crate::element::Element;
 use crate::error::RopeError;
@@ -21,6 +22,24 @@ pub struct KvCache<'a, D> {
     pub view: View,
 }
 
+/// A [`KvCache`] with its element type a value: the calls below are compiled once for
+/// every pair of element types (`any_slice.rs`).
+pub(crate) struct AnyCache<'a> {
+    k: AnySliceMut<'a>,
+    v: AnySliceMut<'a>,
+    view: View,
+}
+
+impl<'a, D: Element> From<KvCache<'a, D>> for AnyCache<'a> {
+    fn from(c: KvCache<'a, D>) -> Self {
+        AnyCache {
+            k: AnySliceMut::of(c.k),
+            v: AnySliceMut::of(c.v),
+            view: c.view,
+        }
+    }
+}
+
 /// The Q, K and V views of a packed buffer, after checking the head counts.
 pub(crate) fn packed_views(heads: Heads) -> Result<[View; 3], RopeError> {
     if heads.q == 0 || heads.kv == 0 {
@@ -36,13 +55,15 @@ pub(crate) fn packed_views(heads: Heads) -> Result<[View; 3], RopeError> {
 }
 
 /// See [`Rotate::rotate_decode`](crate::Rotate::rotate_decode).
-pub(crate) fn decode<S: Element, D: Element>(
+/// `q`, `k` and `v` are of one element type and the caches of another, those `kernels`
+/// are for.
+pub(crate) fn decode(
     src: &dyn Runs,
-    q: &mut [S],
-    k: &[S],
-    v: &[S],
+    [q]: [AnySliceMut<'_>; 1],
+    [k, v]: [AnySlice<'_>; 2],
     heads: Heads,
-    cache: KvCache<'_, D>,
+    cache: AnyCache<'_>,
+    kernels: &'static OutOfPlace,
     positions: Positions<'_>,
 ) -> Result<(), RopeError> {
     let g = src.dims();
@@ -65,6 +86,7 @@ pub(crate) fn decode<S: Element, D: Element>(
         dst: cache.v,
         to: v_to,
         copy_only: true,
+        kernels,
     };
     into_unchecked(src, v_write, tokens, positions, Direction::Forward, None);
     let k_write = Into {
@@ -73,6 +95,7 @@ pub(crate) fn decode<S: Element, D: Element>(
         dst: cache.k,
         to: k_to,
         copy_only: false,
+        kernels,
     };
     let also = Some((q, q_at));
     into_unchecked(src, k_write, tokens, positions, Direction::Forward, also);
@@ -80,11 +103,12 @@ pub(crate) fn decode<S: Element, D: Element>(
 }
 
 /// See [`Rotate::rotate_packed_qkv_into`](crate::Rotate::rotate_packed_qkv_into).
-pub(crate) fn packed_into<S: Element, D: Element>(
+pub(crate) fn packed_into(
     src: &dyn Runs,
-    qkv: &mut [S],
+    qkv: AnySliceMut<'_>,
     heads: Heads,
-    cache: KvCache<'_, D>,
+    cache: AnyCache<'_>,
+    kernels: &'static OutOfPlace,
     positions: Positions<'_>,
 ) -> Result<(), RopeError> {
     let g = src.dims();
@@ -102,16 +126,22 @@ pub(crate) fn packed_into<S: Element, D: Element>(
     // Everything is valid: write K and V from their places in each row, then turn Q.
     for (from, dst, to, copy_only) in [(k_at, cache.k, k_to, false), (v_at, cache.v, v_to, true)] {
         let w = Into {
-            input: qkv,
+            input: qkv.as_slice(),
             from,
             dst,
             to,
             copy_only,
+            kernels,
         };
         into_unchecked(src, w, tokens, positions, Direction::Forward, None);
     }
     // Q was placed and the positions checked above: turn it without validating again.
-    let mut q = [Target::new(qkv, views[0], "qkv")];
+    let mut q = [Target {
+        x: qkv,
+        kernels: kernels.src,
+        view: views[0],
+        what: "qkv",
+    }];
     turn(
         src,
         &g,

@@ -2,7 +2,7 @@
 //! one's cos/sin once, and hand each run of pairs to the backend's kernels (in place, or
 //! out of place into a cache slot with conversion).
 
-use crate::backend::Isa;
+use crate::any_slice::{AnySlice, AnySliceMut, InPlace, OutOfPlace};
 use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION};
 use crate::element::Element;
 use crate::error::RopeError;
@@ -11,16 +11,24 @@ use crate::positions::{At, Positions};
 use crate::shape::{Direction, Placed, View};
 use crate::source::{Geom, RunFn, Runs, Source};
 
-/// One buffer of a call rotated in place: Q, K or the only one.
-pub(crate) struct Target<'x, E> {
-    pub x: &'x mut [E],
+/// One buffer of a call rotated in place: Q, K or the only one. Its element type is a
+/// value, its kernels come with it (`any_slice.rs`): the loop below is compiled once per
+/// sin/cos source, not once per source and element type.
+pub(crate) struct Target<'x> {
+    pub x: AnySliceMut<'x>,
+    pub kernels: &'static InPlace,
     pub view: View,
     pub what: &'static str,
 }
 
-impl<'x, E> Target<'x, E> {
-    pub(crate) fn new(x: &'x mut [E], view: View, what: &'static str) -> Self {
-        Target { x, view, what }
+impl<'x> Target<'x> {
+    pub(crate) fn new<E: Element>(x: &'x mut [E], view: View, what: &'static str) -> Self {
+        Target {
+            x: AnySliceMut::of(x),
+            kernels: InPlace::of::<E>(),
+            view,
+            what,
+        }
     }
 
     pub(crate) fn dims(&self) -> Dims {
@@ -163,10 +171,10 @@ pub(crate) fn validate(
 /// [`validate`] for the buffers of an in-place call (one or two), out of line so that its
 /// frame is not part of the rotation loop's (the stack a microcontroller counts).
 #[inline(never)]
-fn validate_targets<E, const N: usize>(
+fn validate_targets<const N: usize>(
     src: &dyn Runs,
     g: &Geom,
-    targets: &[Target<'_, E>; N],
+    targets: &[Target<'_>; N],
     placed: &mut [Placed; N],
     positions: &Positions<'_>,
 ) -> Result<usize, RopeError> {
@@ -174,9 +182,9 @@ fn validate_targets<E, const N: usize>(
     validate(src, g, &dims, placed, positions)
 }
 
-pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
+pub(crate) fn run<S: Source + ?Sized, const N: usize>(
     src: &S,
-    targets: &mut [Target<'_, E>; N],
+    targets: &mut [Target<'_>; N],
     positions: Positions<'_>,
     direction: Direction,
 ) -> Result<(), RopeError> {
@@ -195,10 +203,10 @@ pub(crate) fn run<S: Source + ?Sized, E: Element, const N: usize>(
 /// wasm libraries pay for that in code (`docs/design.md`, "Code size"). Gathering goes
 /// through the object-safe source, once for all.
 #[inline]
-pub(crate) fn turn<S: Source + ?Sized, E: Element>(
+pub(crate) fn turn<S: Source + ?Sized>(
     src: &S,
     g: &Geom,
-    targets: &mut [Target<'_, E>],
+    targets: &mut [Target<'_>],
     placed: &[Placed],
     tokens: usize,
     positions: Positions<'_>,
@@ -208,7 +216,7 @@ pub(crate) fn turn<S: Source + ?Sized, E: Element>(
     let inverse = direction.back();
     let rescale = rescale_for(&g, direction);
     let axes = g.axes.count();
-    let bytes: usize = targets.iter().map(|t| core::mem::size_of_val(t.x)).sum();
+    let bytes: usize = targets.iter().map(|t| t.x.len() * t.x.elem_bytes()).sum();
     let prefetch = bytes >= PREFETCH_BYTES;
     let reorder = g.layout == PairLayout::InterleavedToHalfSplit;
     for t in 0..tokens {
@@ -224,7 +232,7 @@ pub(crate) fn turn<S: Source + ?Sized, E: Element>(
                         inverse: inverse ^ at.negative,
                         ..span_for(&g, p.heads, p.head_stride, first_pair, cos.len(), inverse)
                     };
-                    g.isa.rotate(&mut target.x[p.row(t)..], &span, cos, sin);
+                    (target.kernels.rotate)(g.isa, target.x.tail(p.row(t)), &span, cos, sin);
                 }
             };
             if !at.multi && rescale.is_none() {
@@ -235,7 +243,8 @@ pub(crate) fn turn<S: Source + ?Sized, E: Element>(
             }
         }
         for (target, p) in targets.iter_mut().zip(placed).filter(|_| reorder) {
-            reorder_heads(target.x, Rows::of(p, t, &g), g.rotary_dim, inverse);
+            let rows = Rows::of(p, t, &g);
+            (target.kernels.reorder)(target.x.reborrow(), rows, g.rotary_dim, inverse);
         }
     }
 }
@@ -378,13 +387,16 @@ pub(crate) const STREAM_BYTES: usize = 16 << 20;
 pub(crate) const STREAM_BYTES: usize = 16 << 10;
 
 /// An out-of-place write: `input`'s tokens (where `from` places them) rotated, or with
-/// `copy_only` just converted, into `dst` (where `to` places them).
-pub(crate) struct Into<'i, 'd, S, D> {
-    pub input: &'i [S],
+/// `copy_only` just converted, into `dst` (where `to` places them). The element types are
+/// values and the kernels come with them (`any_slice.rs`): this path is compiled once for
+/// all nine pairs.
+pub(crate) struct Into<'i, 'd> {
+    pub input: AnySlice<'i>,
     pub from: Placed,
-    pub dst: &'d mut [D],
+    pub dst: AnySliceMut<'d>,
     pub to: Placed,
     pub copy_only: bool,
+    pub kernels: &'static OutOfPlace,
 }
 
 /// Place a destination view for `tokens` tokens from a source of `heads` heads.
@@ -410,12 +422,11 @@ pub(crate) fn place_dst(
 
 /// [`Rotate::rotate_into`](crate::Rotate::rotate_into) and `apply_into`: validate, then
 /// write.
-pub(crate) fn into<S: Element, D: Element>(
+pub(crate) fn into(
     src: &dyn Runs,
-    input: &[S],
-    src_view: View,
-    dst: &mut [D],
-    dst_view: View,
+    (input, src_view): (AnySlice<'_>, View),
+    (dst, dst_view): (AnySliceMut<'_>, View),
+    kernels: &'static OutOfPlace,
     positions: Positions<'_>,
     direction: Direction,
 ) -> Result<(), RopeError> {
@@ -434,6 +445,7 @@ pub(crate) fn into<S: Element, D: Element>(
         dst,
         to,
         copy_only: false,
+        kernels,
     };
     into_unchecked(src, w, tokens, positions, direction, None);
     Ok(())
@@ -442,20 +454,21 @@ pub(crate) fn into<S: Element, D: Element>(
 /// Write `w` for `tokens` tokens; with `also`, rotate that buffer's heads of each token in
 /// place with the same cos/sin (a decode step's Q beside its K), so that they are had once.
 /// Everything was validated by the caller.
-pub(crate) fn into_unchecked<S: Element, D: Element>(
+pub(crate) fn into_unchecked(
     src: &dyn Runs,
-    w: Into<'_, '_, S, D>,
+    w: Into<'_, '_>,
     tokens: usize,
     positions: Positions<'_>,
     direction: Direction,
-    mut also: Option<(&mut [S], Placed)>,
+    mut also: Option<(AnySliceMut<'_>, Placed)>,
 ) {
     let Into {
         input,
         from,
-        dst,
+        mut dst,
         to,
         copy_only,
+        kernels: k,
     } = w;
     let g = src.dims();
     let (hd, rot) = (g.head_dim, g.rotary_dim);
@@ -466,7 +479,7 @@ pub(crate) fn into_unchecked<S: Element, D: Element>(
     let stream = tokens
         .saturating_mul(from.heads)
         .saturating_mul(rot)
-        .saturating_mul(core::mem::size_of::<D>())
+        .saturating_mul(dst.elem_bytes())
         >= STREAM_BYTES;
     let axes = g.axes.count();
     let inverse = direction.back();
@@ -489,10 +502,10 @@ pub(crate) fn into_unchecked<S: Element, D: Element>(
                 .into_iter()
                 .filter(|r| !r.is_empty())
             {
-                convert(
+                k.convert(
                     g.isa,
-                    &input[s0 + part.start..s0 + part.end],
-                    &mut dst[d0 + part.start..d0 + part.end],
+                    input.slice(s0 + part.start..s0 + part.end),
+                    dst.slice(d0 + part.start..d0 + part.end),
                     &mut scratch,
                 );
             }
@@ -507,9 +520,10 @@ pub(crate) fn into_unchecked<S: Element, D: Element>(
                     stream,
                     ..turn(from.heads, from.head_stride, first, cos.len())
                 };
-                g.isa.rotate_into(
-                    &input[base..],
-                    &mut dst[dst_base..],
+                (k.rotate_into)(
+                    g.isa,
+                    input.tail(base),
+                    dst.tail(dst_base),
                     &span,
                     to.head_stride,
                     cos,
@@ -517,32 +531,19 @@ pub(crate) fn into_unchecked<S: Element, D: Element>(
                 );
                 if let Some((q, p)) = also.as_mut() {
                     let span = turn(p.heads, p.head_stride, first, cos.len());
-                    g.isa.rotate(&mut q[p.row(t)..], &span, cos, sin);
+                    (k.src.rotate)(g.isa, q.tail(p.row(t)), &span, cos, sin);
                 }
             });
         }
         if reorder && !copy_only {
-            reorder_heads(dst, Rows::of(&to, t, &g), rot, inverse);
+            (k.dst.reorder)(dst.reborrow(), Rows::of(&to, t, &g), rot, inverse);
             if let Some((q, p)) = also.as_mut() {
-                reorder_heads(q, Rows::of(p, t, &g), rot, inverse);
+                (k.src.reorder)(q.reborrow(), Rows::of(p, t, &g), rot, inverse);
             }
         }
     }
     if stream {
         crate::backend::stream_fence();
-    }
-}
-
-/// Convert `src` into `dst` (same lengths) through f32, a scratch-full at a time.
-fn convert<S: Element, D: Element>(isa: Isa, src: &[S], dst: &mut [D], scratch: &mut [f32]) {
-    // f32 needs no widening: narrow straight from the source.
-    if let Some(f) = S::as_f32(src) {
-        return isa.narrow(f, dst);
-    }
-    for (s, d) in src.chunks(scratch.len()).zip(dst.chunks_mut(scratch.len())) {
-        let tmp = &mut scratch[..s.len()];
-        isa.widen(s, tmp);
-        isa.narrow(tmp, d);
     }
 }
 

@@ -33,6 +33,7 @@ pub trait Element: Copy + Send + Sync + 'static + private::Sealed {
 
 pub(crate) mod private {
     use super::*;
+    use crate::any_slice::{AnySlice, AnySliceMut};
 
     /// What the kernels need to know of an element type: its layout, and f32 views.
     pub trait Sealed: Sized {
@@ -46,6 +47,15 @@ pub(crate) mod private {
         fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
             None
         }
+        /// The slice, its element type a value (for the driver's one copy of the
+        /// out-of-place path, `any_slice.rs`).
+        fn any(x: &[Self]) -> AnySlice<'_>;
+        /// The slice, its element type a value.
+        fn any_mut(x: &mut [Self]) -> AnySliceMut<'_>;
+        /// The slice back, if it holds this type.
+        fn from_any(x: AnySlice<'_>) -> Option<&[Self]>;
+        /// The slice back, if it holds this type.
+        fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]>;
     }
 
     /// The three element types. f16 and bf16 are transparent `u16`s.
@@ -58,6 +68,24 @@ pub(crate) mod private {
 
     impl Sealed for f32 {
         const KIND: Kind = Kind::F32;
+        fn any(x: &[Self]) -> AnySlice<'_> {
+            AnySlice::F32(x)
+        }
+        fn any_mut(x: &mut [Self]) -> AnySliceMut<'_> {
+            AnySliceMut::F32(x)
+        }
+        fn from_any(x: AnySlice<'_>) -> Option<&[Self]> {
+            match x {
+                AnySlice::F32(x) => Some(x),
+                _ => None,
+            }
+        }
+        fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]> {
+            match x {
+                AnySliceMut::F32(x) => Some(x),
+                _ => None,
+            }
+        }
         fn as_f32(x: &[Self]) -> Option<&[f32]> {
             Some(x)
         }
@@ -68,10 +96,46 @@ pub(crate) mod private {
 
     impl Sealed for f16 {
         const KIND: Kind = Kind::F16;
+        fn any(x: &[Self]) -> AnySlice<'_> {
+            AnySlice::F16(x)
+        }
+        fn any_mut(x: &mut [Self]) -> AnySliceMut<'_> {
+            AnySliceMut::F16(x)
+        }
+        fn from_any(x: AnySlice<'_>) -> Option<&[Self]> {
+            match x {
+                AnySlice::F16(x) => Some(x),
+                _ => None,
+            }
+        }
+        fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]> {
+            match x {
+                AnySliceMut::F16(x) => Some(x),
+                _ => None,
+            }
+        }
     }
 
     impl Sealed for bf16 {
         const KIND: Kind = Kind::Bf16;
+        fn any(x: &[Self]) -> AnySlice<'_> {
+            AnySlice::Bf16(x)
+        }
+        fn any_mut(x: &mut [Self]) -> AnySliceMut<'_> {
+            AnySliceMut::Bf16(x)
+        }
+        fn from_any(x: AnySlice<'_>) -> Option<&[Self]> {
+            match x {
+                AnySlice::Bf16(x) => Some(x),
+                _ => None,
+            }
+        }
+        fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]> {
+            match x {
+                AnySliceMut::Bf16(x) => Some(x),
+                _ => None,
+            }
+        }
     }
 }
 

@@ -194,6 +194,7 @@ macro_rules! setters {
 #[cfg(feature = "std")]
 extern crate std;
 
+mod any_slice;
 mod axes;
 mod backend;
 mod builder;

@@ -1,6 +1,7 @@
 //! The user-facing operations, shared by every sin/cos source: the [`Rotate`] trait and
 //! the types its calls take. `driver.rs` carries them out.
 
+use crate::any_slice::{AnySlice, AnySliceMut, InPlace, OutOfPlace};
 use crate::config::PairLayout;
 use crate::decode::KvCache;
 use crate::driver::{into, reorder_heads, run, span_for, Rows, Target};
@@ -231,24 +232,8 @@ pub trait Rotate: Source + Sized {
         first_token: usize,
         direction: Direction,
     ) -> Result<(), RopeError> {
-        let g = self.geom();
-        let row = heads
-            .checked_mul(g.head_dim)
-            .ok_or(RopeError::SizeOverflow)?;
-        if heads == 0 {
-            return Err(RopeError::ZeroHeads { what: "heads" });
-        }
-        if !part.len().is_multiple_of(row) {
-            return Err(RopeError::BufferLength {
-                what: "part",
-                len: part.len(),
-                row,
-                tokens: None,
-            });
-        }
-        let n = part.len() / row;
-        let sub = positions.tokens(first_token, n, g.axes.count())?;
-        self.apply(part, View::tokens_heads(heads), sub, direction)
+        let part = (AnySliceMut::of(part), InPlace::of::<E>());
+        apply_tokens(self, part, heads, positions, first_token, direction)
     }
 
     /// [`Rotate::apply`] split over rayon's thread pool (feature `rayon`): by tokens for
@@ -342,15 +327,7 @@ pub trait Rotate: Source + Sized {
         dst_view: View,
         positions: Positions<'_>,
     ) -> Result<(), RopeError> {
-        into(
-            self,
-            src,
-            src_view,
-            dst,
-            dst_view,
-            positions,
-            Direction::Forward,
-        )
+        self.apply_into(src, src_view, dst, dst_view, positions, Direction::Forward)
     }
 
     /// The general form of [`Rotate::rotate_into`]: any [`Direction`].
@@ -376,7 +353,14 @@ pub trait Rotate: Source + Sized {
         positions: Positions<'_>,
         direction: Direction,
     ) -> Result<(), RopeError> {
-        into(self, src, src_view, dst, dst_view, positions, direction)
+        into(
+            self,
+            (AnySlice::of(src), src_view),
+            (AnySliceMut::of(dst), dst_view),
+            OutOfPlace::of::<S, D>(),
+            positions,
+            direction,
+        )
     }
 
     /// [`Rotate::rotate_packed_qkv`] fused with the KV-cache write: rotate Q in place,
@@ -406,7 +390,8 @@ pub trait Rotate: Source + Sized {
         cache: KvCache<'_, D>,
         positions: Positions<'_>,
     ) -> Result<(), RopeError> {
-        crate::decode::packed_into(self, qkv, heads, cache, positions)
+        let (qkv, kernels) = (AnySliceMut::of(qkv), OutOfPlace::of::<S, D>());
+        crate::decode::packed_into(self, qkv, heads, cache.into(), kernels, positions)
     }
 
     /// A decode (or prefill) step in one call: rotate `q` (`[tokens, heads.q, head_dim]`)
@@ -442,7 +427,9 @@ pub trait Rotate: Source + Sized {
         cache: KvCache<'_, D>,
         positions: Positions<'_>,
     ) -> Result<(), RopeError> {
-        crate::decode::decode(self, q, k, v, heads, cache, positions)
+        let (q, k, v) = (AnySliceMut::of(q), AnySlice::of(k), AnySlice::of(v));
+        let kernels = OutOfPlace::of::<S, D>();
+        crate::decode::decode(self, [q], [k, v], heads, cache.into(), kernels, positions)
     }
 
     /// The low-level entry for runtimes that bring their own cos/sin (as candle and vLLM
@@ -499,3 +486,39 @@ pub trait Rotate: Source + Sized {
 }
 
 impl<T: Source> Rotate for T {}
+
+/// [`Rotate::apply_tokens`], once per source for every element type.
+fn apply_tokens<S: Source>(
+    src: &S,
+    (part, kernels): (AnySliceMut<'_>, &'static InPlace),
+    heads: usize,
+    positions: Positions<'_>,
+    first_token: usize,
+    direction: Direction,
+) -> Result<(), RopeError> {
+    let g = src.geom();
+    let row = heads
+        .checked_mul(g.head_dim)
+        .ok_or(RopeError::SizeOverflow)?;
+    if heads == 0 {
+        return Err(RopeError::ZeroHeads { what: "heads" });
+    }
+    if !part.len().is_multiple_of(row) {
+        return Err(RopeError::BufferLength {
+            what: "part",
+            len: part.len(),
+            row,
+            tokens: None,
+        });
+    }
+    let n = part.len() / row;
+    let sub = positions.tokens(first_token, n, g.axes.count())?;
+    let view = View::tokens_heads(heads);
+    let mut x = [Target {
+        x: part,
+        kernels,
+        view,
+        what: "x",
+    }];
+    run(src, &mut x, sub, direction)
+}

@@ -1,0 +1,224 @@
+//! Slices of any of the three element types, and the kernels for them, for the call
+//! driver: it is compiled once, where generic over the element types it was a copy per
+//! type (in place) or per (source, destination) pair (out of place, nine) in every C and
+//! wasm library. The kernels come as function pointers chosen where the types are known,
+//! so that a program links only the kernels of the types it uses (`docs/design.md`,
+//! "Code size"; `cargo bench -p rope-simd-benches --bench rope -- decode_step` shows the
+//! speed is the same).
+
+use core::ops::Range;
+
+use half::{bf16, f16};
+
+use crate::backend::Isa;
+use crate::driver::{reorder_heads, Rows};
+use crate::element::Element;
+use crate::kernel::Span;
+
+/// A slice of f32, f16 or bf16 (`pub` for the sealed trait's signature; the module is private).
+#[derive(Clone, Copy)]
+pub enum AnySlice<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+    Bf16(&'a [bf16]),
+}
+
+/// A mutable slice of f32, f16 or bf16.
+pub enum AnySliceMut<'a> {
+    F32(&'a mut [f32]),
+    F16(&'a mut [f16]),
+    Bf16(&'a mut [bf16]),
+}
+
+/// `$body` with `$x` bound to the slice, whatever its element type.
+macro_rules! each {
+    ($ty:ident, $v:expr, $x:ident => $body:expr) => {
+        match $v {
+            $ty::F32($x) => $body,
+            $ty::F16($x) => $body,
+            $ty::Bf16($x) => $body,
+        }
+    };
+}
+
+/// `$body` returning the same kind of slice, with `$x` bound to the slice.
+macro_rules! map {
+    ($ty:ident, $v:expr, $x:ident => $body:expr) => {
+        match $v {
+            $ty::F32($x) => $ty::F32($body),
+            $ty::F16($x) => $ty::F16($body),
+            $ty::Bf16($x) => $ty::Bf16($body),
+        }
+    };
+}
+
+impl<'a> AnySlice<'a> {
+    pub(crate) fn of<E: Element>(x: &'a [E]) -> Self {
+        E::any(x)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        each!(AnySlice, self, x => x.len())
+    }
+
+    /// `self[range]`.
+    pub(crate) fn slice(self, range: Range<usize>) -> AnySlice<'a> {
+        map!(AnySlice, self, x => &x[range])
+    }
+
+    /// `self[start..]`.
+    pub(crate) fn tail(self, start: usize) -> AnySlice<'a> {
+        map!(AnySlice, self, x => &x[start..])
+    }
+}
+
+impl<'a> AnySliceMut<'a> {
+    pub(crate) fn of<E: Element>(x: &'a mut [E]) -> Self {
+        E::any_mut(x)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        each!(AnySliceMut, self, x => x.len())
+    }
+
+    /// Bytes of one element.
+    pub(crate) fn elem_bytes(&self) -> usize {
+        match self {
+            AnySliceMut::F32(_) => 4,
+            AnySliceMut::F16(_) | AnySliceMut::Bf16(_) => 2,
+        }
+    }
+
+    /// The same slice, borrowed for shorter.
+    pub(crate) fn reborrow(&mut self) -> AnySliceMut<'_> {
+        map!(AnySliceMut, self, x => &mut **x)
+    }
+
+    /// The same slice, read only.
+    pub(crate) fn as_slice(&self) -> AnySlice<'_> {
+        match self {
+            AnySliceMut::F32(x) => AnySlice::F32(x),
+            AnySliceMut::F16(x) => AnySlice::F16(x),
+            AnySliceMut::Bf16(x) => AnySlice::Bf16(x),
+        }
+    }
+
+    /// `self[range]`.
+    pub(crate) fn slice(&mut self, range: Range<usize>) -> AnySliceMut<'_> {
+        map!(AnySliceMut, self, x => &mut x[range])
+    }
+
+    /// `self[start..]`.
+    pub(crate) fn tail(&mut self, start: usize) -> AnySliceMut<'_> {
+        map!(AnySliceMut, self, x => &mut x[start..])
+    }
+}
+
+/// The typed slice inside `x`, when it holds `E`s: always where the kernel sets below
+/// are used, each being made beside its slices in the generic call that knows their types
+/// (a mismatch, which no caller makes, would write nothing rather than panic).
+fn typed<E: Element>(x: AnySlice<'_>) -> Option<&[E]> {
+    E::from_any(x)
+}
+
+fn typed_mut<E: Element>(x: AnySliceMut<'_>) -> Option<&mut [E]> {
+    E::from_any_mut(x)
+}
+
+/// The in-place kernels of one element type, chosen where the type is known (a public
+/// call), so that the driver is compiled once and a program still links only the kernels
+/// of the types it uses.
+#[derive(Clone, Copy)]
+pub(crate) struct InPlace {
+    /// [`Isa::rotate`].
+    pub rotate: fn(Isa, AnySliceMut<'_>, &Span, &[f32], &[f32]),
+    /// [`reorder_heads`].
+    pub reorder: fn(AnySliceMut<'_>, Rows, usize, bool),
+}
+
+impl InPlace {
+    /// One static table per type: a call passes one pointer.
+    pub(crate) const fn of<E: Element>() -> &'static Self {
+        &const {
+            InPlace {
+                rotate: |isa, x, span, cos, sin| {
+                    if let Some(x) = typed_mut::<E>(x) {
+                        isa.rotate(x, span, cos, sin)
+                    }
+                },
+                reorder: |x, rows, rotary_dim, back| {
+                    if let Some(x) = typed_mut::<E>(x) {
+                        reorder_heads(x, rows, rotary_dim, back)
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// [`Isa::rotate_into`] on slices of any element types: source, destination, span,
+/// destination row stride, cos, sin.
+type RotateInto = fn(Isa, AnySlice<'_>, AnySliceMut<'_>, &Span, usize, &[f32], &[f32]);
+
+/// The out-of-place kernels of one (source, destination) pair of element types, chosen
+/// like [`InPlace`].
+#[derive(Clone, Copy)]
+pub(crate) struct OutOfPlace {
+    /// [`Isa::rotate_into`].
+    pub rotate_into: RotateInto,
+    /// [`Isa::widen`] from the source type (f32 sources are never widened).
+    pub widen: fn(Isa, AnySlice<'_>, &mut [f32]),
+    /// [`Isa::narrow`] to the destination type.
+    pub narrow: fn(Isa, &[f32], AnySliceMut<'_>),
+    /// The source type's in-place kernels (a decode step's Q) and the destination's.
+    pub src: &'static InPlace,
+    pub dst: &'static InPlace,
+}
+
+impl OutOfPlace {
+    /// One static table per pair: a call passes one pointer.
+    pub(crate) fn of<S: Element, D: Element>() -> &'static Self {
+        &const {
+            OutOfPlace {
+                rotate_into: |isa, src, dst, span, dst_stride, cos, sin| {
+                    if let (Some(s), Some(d)) = (typed::<S>(src), typed_mut::<D>(dst)) {
+                        isa.rotate_into(s, d, span, dst_stride, cos, sin)
+                    }
+                },
+                widen: |isa, src, dst| {
+                    if let Some(s) = typed::<S>(src) {
+                        isa.widen(s, dst)
+                    }
+                },
+                narrow: |isa, src, dst| {
+                    if let Some(d) = typed_mut::<D>(dst) {
+                        isa.narrow(src, d)
+                    }
+                },
+                src: InPlace::of::<S>(),
+                dst: InPlace::of::<D>(),
+            }
+        }
+    }
+
+    /// Convert `src` into `dst` (same lengths): an f32 source rounded straight into it,
+    /// a 16-bit one widened into `scratch` a chunk at a time and rounded from there.
+    pub(crate) fn convert(
+        &self,
+        isa: Isa,
+        src: AnySlice<'_>,
+        mut dst: AnySliceMut<'_>,
+        scratch: &mut [f32],
+    ) {
+        if let AnySlice::F32(f) = src {
+            return (self.narrow)(isa, f, dst);
+        }
+        let chunk = scratch.len();
+        for start in (0..src.len()).step_by(chunk) {
+            let end = src.len().min(start + chunk);
+            let tmp = &mut scratch[..end - start];
+            (self.widen)(isa, src.slice(start..end), tmp);
+            (self.narrow)(isa, tmp, dst.slice(start..end));
+        }
+    }
+}
