@@ -175,6 +175,11 @@ impl Vector for Lanes {
     type Tail = Self;
     type Masks = NoMasks;
     const MASKS: Option<NoMasks> = None;
+    // On x86_64 the portable lanes serve only CPUs without AVX2, whose speed no goal
+    // names: f32 into 16-bit goes through f32 rows there, one kernel fewer per type
+    // (`sizes.txt`; `docs/design.md`, "Code size"). Elsewhere (wasm32) they are the
+    // fast path.
+    const FUSED_INTO_16: bool = cfg!(not(target_arch = "x86_64"));
     #[inline(always)]
     unsafe fn call<J: super::dispatch::Job>(job: J) -> J::Out {
         // SAFETY: forwarded from the caller.

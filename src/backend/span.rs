@@ -67,8 +67,9 @@ pub(crate) unsafe fn rotate<
 >(
     job: SpanJob<'_, S, D, INTO>,
 ) {
-    if INTO && !(S::IS_F32 && D::STREAMS) {
-        // Out of place, other than f32 into 16-bit: through f32 rows (`through_f32.rs`).
+    if INTO && !(S::IS_F32 && D::STREAMS && V::FUSED_INTO_16) {
+        // Out of place, other than f32 into 16-bit with its own kernels: through f32
+        // rows (`through_f32.rs`).
         // SAFETY: forwarded from the caller.
         return unsafe { rotate_through_f32::<V, S, D, INTO>(job) };
     }

@@ -9,7 +9,9 @@
 //! `rust_every_entry`). Not for f32 activations into a 16-bit cache, the runtimes' path:
 //! through f32 it measured a third slower (`cargo bench -p rope-simd-benches --bench rope
 //! -- fused` and `-- decode_step`; `docs/design.md`, "Out of place"), so those two pairs
-//! keep kernels of their own.
+//! keep kernels of their own, except on the ISAs that say otherwise
+//! (`Vector::FUSED_INTO_16`: the portable lanes on x86_64, a fallback for CPUs without
+//! AVX2).
 
 use core::mem::MaybeUninit;
 

@@ -114,6 +114,10 @@ pub trait Vector: Copy {
     unsafe fn sub(self, o: Self) -> Self;
     unsafe fn xor(self, o: Self) -> Self;
 
+    /// Whether f32 into f16 or bf16 has kernels of its own (the runtimes' path, read,
+    /// rotated and rounded in one pass); otherwise it goes through f32 rows like the
+    /// other out-of-place pairs (`through_f32.rs`).
+    const FUSED_INTO_16: bool = true;
     /// Whether the streaming stores below are non-temporal (otherwise they are plain
     /// stores) and need `p` 16-byte aligned.
     const STREAM: bool = false;
