@@ -3,6 +3,7 @@
 //! out of place into a cache slot with conversion).
 
 use crate::any_slice::{AnySlice, AnySliceMut, InPlace, OutOfPlace};
+use crate::backend::Isa;
 use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION};
 use crate::element::Element;
 use crate::error::RopeError;
@@ -472,8 +473,6 @@ pub(crate) fn into_unchecked(
     } = w;
     let g = src.dims();
     let (hd, rot) = (g.head_dim, g.rotary_dim);
-    // Conversion of the channels that do not turn goes through this, a chunk at a time.
-    let mut scratch = [0.0f32; 64];
     // Rotated channels this call writes, in bytes: past `STREAM_BYTES` the output is
     // written with streaming stores where the kernels can.
     let stream = tokens
@@ -496,19 +495,10 @@ pub(crate) fn into_unchecked(
         } else {
             (0..g.offset, g.offset + rot..hd)
         };
-        for h in 0..from.heads {
-            let (s0, d0) = (base + h * from.head_stride, dst_base + h * to.head_stride);
-            for part in [before.clone(), after.clone()]
-                .into_iter()
-                .filter(|r| !r.is_empty())
-            {
-                k.convert(
-                    g.isa,
-                    input.slice(s0 + part.start..s0 + part.end),
-                    dst.slice(d0 + part.start..d0 + part.end),
-                    &mut scratch,
-                );
-            }
+        if !(before.is_empty() && after.is_empty()) {
+            let heads = (from.heads, from.head_stride, to.head_stride);
+            let rows = (input.tail(base), dst.tail(dst_base));
+            convert_channels(g.isa, k, rows, heads, [before, after]);
         }
         let turn = |heads, stride, first, n| Span {
             inverse: inverse ^ at.negative,
@@ -544,6 +534,32 @@ pub(crate) fn into_unchecked(
     }
     if stream {
         crate::backend::stream_fence();
+    }
+}
+
+/// Convert channels `parts` of each of a token's `heads` from `src` (heads `src_stride`
+/// apart) into `dst` (`dst_stride` apart). Out of line, so that its scratch is not on the
+/// stack while the rotation runs (the stack a microcontroller counts).
+#[inline(never)]
+fn convert_channels(
+    isa: Isa,
+    k: &OutOfPlace,
+    (src, mut dst): (AnySlice<'_>, AnySliceMut<'_>),
+    (heads, src_stride, dst_stride): (usize, usize, usize),
+    parts: [core::ops::Range<usize>; 2],
+) {
+    // The conversion goes through this, a chunk at a time.
+    let mut scratch = [0.0f32; 64];
+    for h in 0..heads {
+        let (s0, d0) = (h * src_stride, h * dst_stride);
+        for part in parts.iter().filter(|r| !r.is_empty()) {
+            k.convert(
+                isa,
+                src.slice(s0 + part.start..s0 + part.end),
+                dst.slice(d0 + part.start..d0 + part.end),
+                &mut scratch,
+            );
+        }
     }
 }
 

@@ -15,7 +15,8 @@
 
 use core::mem::MaybeUninit;
 
-use super::convert::{narrow, widen, widen_to};
+use super::convert::{narrow, widen_to};
+use super::dispatch::Job;
 use super::io::Io;
 use super::span::SpanJob;
 use super::vector::{SimdElement, Vector};
@@ -38,7 +39,10 @@ fn segments(span: &Span) -> [(usize, usize); 2] {
 }
 
 /// Rotate `job`'s span out of place through f32 rows: the destination's own rows when it
-/// is f32, else a scratch whose rows are then rounded into it.
+/// is f32, else a scratch whose rows are then rounded into it. The conversions are jobs
+/// of their own ([`Widen`], [`Narrow`]), one body per element type and ISA, not one
+/// inlined into each of the seven pairs (`sizes.txt`); they are called once per chunk
+/// of rows.
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Bounds are checked here.
@@ -57,22 +61,20 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
         "rope-simd internal error: a span wider than a head"
     );
     let segs = segments(span);
-    let row = |r: usize| r * span.stride + span.first;
     if D::IS_F32 {
         // The destination is f32: its rows are the scratch.
         let dst = dst.cast::<f32>();
-        for r in 0..span.rows {
-            let to = r * dst_stride + span.first;
-            for (at, len) in segs.into_iter().filter(|s| s.1 > 0) {
-                // SAFETY: the pairs of row `r` lie within both buffers (`assert_fits`),
-                // which do not overlap; the ISA is supported (caller).
-                unsafe {
-                    let from = core::slice::from_raw_parts(src.add(row(r) + at), len);
-                    let out = core::slice::from_raw_parts_mut(dst.add(to + at), len);
-                    widen::<V, S>(from, out);
-                }
-            }
-        }
+        let widen = Widen {
+            src: src.wrapping_add(span.first),
+            src_stride: span.stride,
+            dst: dst.wrapping_add(span.first),
+            dst_stride,
+            rows: span.rows,
+            segs,
+        };
+        // SAFETY: the pairs of every row lie within both buffers (`assert_fits`), which
+        // do not overlap; the ISA is supported (caller).
+        unsafe { out_of_line::<V, _>(widen) };
         let extent = Span {
             stride: dst_stride,
             ..*span
@@ -110,24 +112,27 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
     // Not zeroed (16 KiB a call would cost more than the rotation of a decode step):
     // every element of the rows used is written below before it is read.
     let mut scratch = [MaybeUninit::<f32>::uninit(); SCRATCH];
+    let base = scratch.as_mut_ptr().cast::<f32>();
     let mut r0 = 0;
     while r0 < span.rows {
         let rows = rows_per_chunk.min(span.rows - r0);
-        let base = scratch.as_mut_ptr().cast::<f32>();
-        for r in 0..rows {
-            for (at, len) in segs.into_iter().filter(|s| s.1 > 0) {
-                // SAFETY: the source rows' pairs lie within the source (`assert_fits`);
-                // the window `r` of `width` elements lies within the scratch
-                // (`rows * width <= SCRATCH`); the ISA is supported (caller).
-                unsafe {
-                    let from = core::slice::from_raw_parts(src.add(row(r0 + r) + at), len);
-                    widen_to::<V, S>(from, base.add(r * width + at));
-                }
-            }
-            // Between split halves that are not adjacent (a row tail's): zeros, never
-            // read by the kernel, so that the whole window is initialized.
-            let gap = (span.n, width - span.n);
-            if !span.interleaved && gap.1 > span.n {
+        let widen = Widen {
+            src: src.wrapping_add(r0 * span.stride + span.first),
+            src_stride: span.stride,
+            dst: base,
+            dst_stride: width,
+            rows,
+            segs,
+        };
+        // SAFETY: the source rows' pairs lie within the source (`assert_fits`); window
+        // `r` of `width` elements lies within the scratch (`rows * width <= SCRATCH`);
+        // the ISA is supported (caller).
+        unsafe { out_of_line::<V, _>(widen) };
+        // Between split halves that are not adjacent (a row tail's): zeros, never read
+        // by the kernel, so that the whole window is initialized.
+        let gap = (span.n, width - span.n);
+        if !span.interleaved && gap.1 > span.n {
+            for r in 0..rows {
                 // SAFETY: within the window `r` of the scratch.
                 unsafe { base.add(r * width + gap.0).write_bytes(0, gap.1 - span.n) };
             }
@@ -152,23 +157,143 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
         };
         // SAFETY: the ISA is supported (caller).
         unsafe { V::call(job) };
-        for r in 0..rows {
-            let to = (r0 + r) * dst_stride + span.first;
-            for (at, len) in segs.into_iter().filter(|s| s.1 > 0) {
-                // SAFETY: the destination rows' pairs lie within the destination
-                // (`assert_fits`), which does not overlap the source or `tmp`; the ISA is
-                // supported (caller); streaming stores only where each is aligned.
-                unsafe {
-                    let out = core::slice::from_raw_parts_mut(dst.add(to + at), len);
-                    let from = &tmp[r * width + at..][..len];
-                    if stream {
-                        narrow::<V, D, true>(from, out)
-                    } else {
-                        narrow::<V, D, false>(from, out)
+        let to = dst.wrapping_add(r0 * dst_stride + span.first);
+        let (src, segs) = (base.cast_const(), segs);
+        // SAFETY: the destination rows' pairs lie within the destination (`assert_fits`),
+        // which does not overlap the source or the scratch; the ISA is supported
+        // (caller); streaming stores only where each is aligned.
+        unsafe {
+            if stream {
+                out_of_line::<V, _>(Narrow::<D, true> {
+                    src,
+                    src_stride: width,
+                    dst: to,
+                    dst_stride,
+                    rows,
+                    segs,
+                })
+            } else {
+                out_of_line::<V, _>(Narrow::<D, false> {
+                    src,
+                    src_stride: width,
+                    dst: to,
+                    dst_stride,
+                    rows,
+                    segs,
+                })
+            }
+        }
+        r0 += rows;
+    }
+}
+
+/// `V::call(job)`, kept a call: the ISA's entry points are separate functions, but LLVM
+/// inlines one into another of the same ISA where it sees fit, which made a copy of a
+/// conversion inside each of the seven pairs; through an opaque pointer it cannot.
+///
+/// # Safety
+/// As [`Vector::call`].
+#[inline(always)]
+unsafe fn out_of_line<V: Vector, J: Job>(job: J) -> J::Out {
+    let call: unsafe fn(J) -> J::Out = V::call::<J>;
+    // SAFETY: forwarded from the caller.
+    unsafe { core::hint::black_box(call)(job) }
+}
+
+/// Widen `rows` rows of `segs` (offset, length) runs: row `r`'s from `src + r *
+/// src_stride`, exactly, to `dst + r * dst_stride`.
+///
+/// Built only by [`rotate_through_f32`], which checked that every run lies within a
+/// buffer it borrows for the call (the source's, and the destination's or its scratch,
+/// which do not overlap): running it reads and writes only there.
+struct Widen<S> {
+    src: *const S,
+    src_stride: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+    rows: usize,
+    segs: [(usize, usize); 2],
+}
+
+impl<S: Element> Job for Widen<S> {
+    type Out = ();
+    const BF16: bool = false; // widening bf16 is a shift on every ISA
+    fn scalar(self) {
+        for r in 0..self.rows {
+            for (at, len) in self.segs {
+                for i in at..at + len {
+                    // SAFETY: within the runs `rotate_through_f32` checked (the type's
+                    // doc).
+                    unsafe {
+                        let v = self.src.add(r * self.src_stride + i).read();
+                        self.dst.add(r * self.dst_stride + i).write(v.to_f32());
                     }
                 }
             }
         }
-        r0 += rows;
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        for r in 0..self.rows {
+            for (at, len) in self.segs.into_iter().filter(|s| s.1 > 0) {
+                // SAFETY: within the runs `rotate_through_f32` checked (the type's doc),
+                // which do not overlap; the ISA is supported (caller).
+                unsafe {
+                    let from =
+                        core::slice::from_raw_parts(self.src.add(r * self.src_stride + at), len);
+                    widen_to::<V, S>(from, self.dst.add(r * self.dst_stride + at));
+                }
+            }
+        }
+    }
+}
+
+/// Round `rows` rows of `segs` runs of f32 from `src + r * src_stride` to `dst + r *
+/// dst_stride`, to nearest even; with `NT` the vector stores stream (every one 16-byte
+/// aligned). Built like [`Widen`], only by [`rotate_through_f32`].
+struct Narrow<D, const NT: bool> {
+    src: *const f32,
+    src_stride: usize,
+    dst: *mut D,
+    dst_stride: usize,
+    rows: usize,
+    segs: [(usize, usize); 2],
+}
+
+impl<D: Element, const NT: bool> Job for Narrow<D, NT> {
+    type Out = ();
+    const BF16: bool = D::IS_BF16;
+    fn scalar(self) {
+        for r in 0..self.rows {
+            for (at, len) in self.segs {
+                for i in at..at + len {
+                    // SAFETY: within the runs `rotate_through_f32` checked (the type's
+                    // doc).
+                    unsafe {
+                        let v = self.src.add(r * self.src_stride + i).read();
+                        self.dst.add(r * self.dst_stride + i).write(D::from_f32(v));
+                    }
+                }
+            }
+        }
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        for r in 0..self.rows {
+            for (at, len) in self.segs.into_iter().filter(|s| s.1 > 0) {
+                // SAFETY: within the runs `rotate_through_f32` checked (the type's doc),
+                // which do not overlap; the ISA is supported (caller); with `NT` every
+                // vector store is 16-byte aligned (caller).
+                unsafe {
+                    let from =
+                        core::slice::from_raw_parts(self.src.add(r * self.src_stride + at), len);
+                    let out = core::slice::from_raw_parts_mut(
+                        self.dst.add(r * self.dst_stride + at),
+                        len,
+                    );
+                    narrow::<V, D, NT>(from, out)
+                }
+            }
+        }
     }
 }
