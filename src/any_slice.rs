@@ -6,8 +6,6 @@
 //! "Code size"; `cargo bench -p rope-simd-benches --bench rope -- decode_step` shows the
 //! speed is the same).
 
-use core::ops::Range;
-
 use half::{bf16, f16};
 
 use crate::backend::Isa;
@@ -60,16 +58,6 @@ impl<'a> AnySlice<'a> {
     pub(crate) fn len(&self) -> usize {
         each!(AnySlice, self, x => x.len())
     }
-
-    /// `self[range]`.
-    pub(crate) fn slice(self, range: Range<usize>) -> AnySlice<'a> {
-        map!(AnySlice, self, x => &x[range])
-    }
-
-    /// `self[start..]`.
-    pub(crate) fn tail(self, start: usize) -> AnySlice<'a> {
-        map!(AnySlice, self, x => &x[start..])
-    }
 }
 
 impl<'a> AnySliceMut<'a> {
@@ -102,38 +90,33 @@ impl<'a> AnySliceMut<'a> {
             AnySliceMut::Bf16(x) => AnySlice::Bf16(x),
         }
     }
-
-    /// `self[range]`.
-    pub(crate) fn slice(&mut self, range: Range<usize>) -> AnySliceMut<'_> {
-        map!(AnySliceMut, self, x => &mut x[range])
-    }
-
-    /// `self[start..]`.
-    pub(crate) fn tail(&mut self, start: usize) -> AnySliceMut<'_> {
-        map!(AnySliceMut, self, x => &mut x[start..])
-    }
 }
 
 /// The typed slice inside `x`, when it holds `E`s: always where the kernel sets below
 /// are used, each being made beside its slices in the generic call that knows their types
 /// (a mismatch, which no caller makes, would write nothing rather than panic).
-fn typed<E: Element>(x: AnySlice<'_>) -> Option<&[E]> {
-    E::from_any(x)
+fn typed<'s, E: Element>(x: &AnySlice<'s>) -> Option<&'s [E]> {
+    E::from_any(*x)
 }
 
-fn typed_mut<E: Element>(x: AnySliceMut<'_>) -> Option<&mut [E]> {
-    E::from_any_mut(x)
+fn typed_mut<'s, E: Element>(x: &'s mut AnySliceMut<'_>) -> Option<&'s mut [E]> {
+    E::from_any_mut(x.reborrow())
 }
 
 /// The in-place kernels of one element type, chosen where the type is known (a public
 /// call), so that the driver is compiled once and a program still links only the kernels
 /// of the types it uses.
+///
+/// They take the caller's slices by reference, with offsets, rather than new slices: a
+/// slice made just before the call went through memory (three words), and reading it
+/// back stalled store forwarding, a tenth of a decode step (`cargo bench -p
+/// rope-simd-benches --bench rope -- decode_step`).
 #[derive(Clone, Copy)]
 pub(crate) struct InPlace {
-    /// [`Isa::rotate`].
-    pub rotate: fn(Isa, AnySliceMut<'_>, &Span, &[f32], &[f32]),
+    /// [`Isa::rotate`] on `x[from..]`.
+    pub rotate: fn(Isa, &mut AnySliceMut<'_>, usize, &Span, &[f32], &[f32]),
     /// [`reorder_heads`].
-    pub reorder: fn(AnySliceMut<'_>, Rows, usize, bool),
+    pub reorder: fn(&mut AnySliceMut<'_>, Rows, usize, bool),
 }
 
 impl InPlace {
@@ -141,9 +124,9 @@ impl InPlace {
     pub(crate) const fn of<E: Element>() -> &'static Self {
         &const {
             InPlace {
-                rotate: |isa, x, span, cos, sin| {
+                rotate: |isa, x, from, span, cos, sin| {
                     if let Some(x) = typed_mut::<E>(x) {
-                        isa.rotate(x, span, cos, sin)
+                        isa.rotate(&mut x[from..], span, cos, sin)
                     }
                 },
                 reorder: |x, rows, rotary_dim, back| {
@@ -156,9 +139,10 @@ impl InPlace {
     }
 }
 
-/// [`Isa::rotate_into`] on slices of any element types: source, destination, span,
-/// destination row stride, cos, sin.
-type RotateInto = fn(Isa, AnySlice<'_>, AnySliceMut<'_>, &Span, usize, &[f32], &[f32]);
+/// [`Isa::rotate_into`] on slices of any element types: source from an offset,
+/// destination from an offset, span, destination row stride, cos, sin.
+type RotateInto =
+    fn(Isa, (&AnySlice<'_>, usize), (&mut AnySliceMut<'_>, usize), &Span, usize, &[f32], &[f32]);
 
 /// The out-of-place kernels of one (source, destination) pair of element types, chosen
 /// like [`InPlace`].
@@ -166,10 +150,10 @@ type RotateInto = fn(Isa, AnySlice<'_>, AnySliceMut<'_>, &Span, usize, &[f32], &
 pub(crate) struct OutOfPlace {
     /// [`Isa::rotate_into`].
     pub rotate_into: RotateInto,
-    /// [`Isa::widen`] from the source type (f32 sources are never widened).
-    pub widen: fn(Isa, AnySlice<'_>, &mut [f32]),
-    /// [`Isa::narrow`] to the destination type.
-    pub narrow: fn(Isa, &[f32], AnySliceMut<'_>),
+    /// [`Isa::widen`] of `src[from..from + dst.len()]` (f32 sources are never widened).
+    pub widen: fn(Isa, &AnySlice<'_>, usize, &mut [f32]),
+    /// [`Isa::narrow`] into `dst[from..from + src.len()]`.
+    pub narrow: fn(Isa, &[f32], &mut AnySliceMut<'_>, usize),
     /// The source type's in-place kernels (a decode step's Q) and the destination's.
     pub src: &'static InPlace,
     pub dst: &'static InPlace,
@@ -180,19 +164,19 @@ impl OutOfPlace {
     pub(crate) fn of<S: Element, D: Element>() -> &'static Self {
         &const {
             OutOfPlace {
-                rotate_into: |isa, src, dst, span, dst_stride, cos, sin| {
+                rotate_into: |isa, (src, i), (dst, j), span, dst_stride, cos, sin| {
                     if let (Some(s), Some(d)) = (typed::<S>(src), typed_mut::<D>(dst)) {
-                        isa.rotate_into(s, d, span, dst_stride, cos, sin)
+                        isa.rotate_into(&s[i..], &mut d[j..], span, dst_stride, cos, sin)
                     }
                 },
-                widen: |isa, src, dst| {
+                widen: |isa, src, from, dst| {
                     if let Some(s) = typed::<S>(src) {
-                        isa.widen(s, dst)
+                        isa.widen(&s[from..from + dst.len()], dst)
                     }
                 },
-                narrow: |isa, src, dst| {
+                narrow: |isa, src, dst, from| {
                     if let Some(d) = typed_mut::<D>(dst) {
-                        isa.narrow(src, d)
+                        isa.narrow(src, &mut d[from..from + src.len()])
                     }
                 },
                 src: InPlace::of::<S>(),
@@ -201,24 +185,25 @@ impl OutOfPlace {
         }
     }
 
-    /// Convert `src` into `dst` (same lengths): an f32 source rounded straight into it,
-    /// a 16-bit one widened into `scratch` a chunk at a time and rounded from there.
+    /// Convert `len` values from `src[from..]` into `dst[to..]`: an f32 source rounded
+    /// straight into it, a 16-bit one widened into `scratch` a chunk at a time and
+    /// rounded from there.
     pub(crate) fn convert(
         &self,
         isa: Isa,
-        src: AnySlice<'_>,
-        mut dst: AnySliceMut<'_>,
+        (src, from): (&AnySlice<'_>, usize),
+        (dst, to): (&mut AnySliceMut<'_>, usize),
+        len: usize,
         scratch: &mut [f32],
     ) {
-        if let AnySlice::F32(f) = src {
-            return (self.narrow)(isa, f, dst);
+        if let AnySlice::F32(f) = *src {
+            return (self.narrow)(isa, &f[from..from + len], dst, to);
         }
-        let chunk = scratch.len();
-        for start in (0..src.len()).step_by(chunk) {
-            let end = src.len().min(start + chunk);
-            let tmp = &mut scratch[..end - start];
-            (self.widen)(isa, src.slice(start..end), tmp);
-            (self.narrow)(isa, tmp, dst.slice(start..end));
+        for off in (0..len).step_by(scratch.len()) {
+            let n = scratch.len().min(len - off);
+            let tmp = &mut scratch[..n];
+            (self.widen)(isa, src, from + off, tmp);
+            (self.narrow)(isa, tmp, dst, to + off);
         }
     }
 }

@@ -233,7 +233,7 @@ pub(crate) fn turn<S: Source + ?Sized>(
                         inverse: inverse ^ at.negative,
                         ..span_for(&g, p.heads, p.head_stride, first_pair, cos.len(), inverse)
                     };
-                    (target.kernels.rotate)(g.isa, target.x.tail(p.row(t)), &span, cos, sin);
+                    (target.kernels.rotate)(g.isa, &mut target.x, p.row(t), &span, cos, sin);
                 }
             };
             if !at.multi && rescale.is_none() {
@@ -245,7 +245,7 @@ pub(crate) fn turn<S: Source + ?Sized>(
         }
         for (target, p) in targets.iter_mut().zip(placed).filter(|_| reorder) {
             let rows = Rows::of(p, t, &g);
-            (target.kernels.reorder)(target.x.reborrow(), rows, g.rotary_dim, inverse);
+            (target.kernels.reorder)(&mut target.x, rows, g.rotary_dim, inverse);
         }
     }
 }
@@ -497,7 +497,7 @@ pub(crate) fn into_unchecked(
         };
         if !(before.is_empty() && after.is_empty()) {
             let heads = (from.heads, from.head_stride, to.head_stride);
-            let rows = (input.tail(base), dst.tail(dst_base));
+            let rows = (&input, base, &mut dst, dst_base);
             convert_channels(g.isa, k, rows, heads, [before, after]);
         }
         let turn = |heads, stride, first, n| Span {
@@ -512,8 +512,8 @@ pub(crate) fn into_unchecked(
                 };
                 (k.rotate_into)(
                     g.isa,
-                    input.tail(base),
-                    dst.tail(dst_base),
+                    (&input, base),
+                    (&mut dst, dst_base),
                     &span,
                     to.head_stride,
                     cos,
@@ -521,14 +521,14 @@ pub(crate) fn into_unchecked(
                 );
                 if let Some((q, p)) = also.as_mut() {
                     let span = turn(p.heads, p.head_stride, first, cos.len());
-                    (k.src.rotate)(g.isa, q.tail(p.row(t)), &span, cos, sin);
+                    (k.src.rotate)(g.isa, q, p.row(t), &span, cos, sin);
                 }
             });
         }
         if reorder && !copy_only {
-            (k.dst.reorder)(dst.reborrow(), Rows::of(&to, t, &g), rot, inverse);
+            (k.dst.reorder)(&mut dst, Rows::of(&to, t, &g), rot, inverse);
             if let Some((q, p)) = also.as_mut() {
-                (k.src.reorder)(q.reborrow(), Rows::of(p, t, &g), rot, inverse);
+                (k.src.reorder)(q, Rows::of(p, t, &g), rot, inverse);
             }
         }
     }
@@ -544,21 +544,17 @@ pub(crate) fn into_unchecked(
 fn convert_channels(
     isa: Isa,
     k: &OutOfPlace,
-    (src, mut dst): (AnySlice<'_>, AnySliceMut<'_>),
+    (src, base, dst, dst_base): (&AnySlice<'_>, usize, &mut AnySliceMut<'_>, usize),
     (heads, src_stride, dst_stride): (usize, usize, usize),
     parts: [core::ops::Range<usize>; 2],
 ) {
     // The conversion goes through this, a chunk at a time.
     let mut scratch = [0.0f32; 64];
     for h in 0..heads {
-        let (s0, d0) = (h * src_stride, h * dst_stride);
+        let (s0, d0) = (base + h * src_stride, dst_base + h * dst_stride);
         for part in parts.iter().filter(|r| !r.is_empty()) {
-            k.convert(
-                isa,
-                src.slice(s0 + part.start..s0 + part.end),
-                dst.slice(d0 + part.start..d0 + part.end),
-                &mut scratch,
-            );
+            let (from, to) = (s0 + part.start, d0 + part.start);
+            k.convert(isa, (src, from), (dst, to), part.len(), &mut scratch);
         }
     }
 }
