@@ -40,7 +40,7 @@ fn segments(span: &Span) -> [(usize, usize); 2] {
 
 /// Rotate `job`'s span out of place through f32 rows: the destination's own rows when it
 /// is f32, else a scratch whose rows are then rounded into it. The conversions are jobs
-/// of their own ([`Widen`], [`Narrow`]), one body per element type and ISA, not one
+/// of their own ([`Convert`]), one body per element type and ISA, not one
 /// inlined into each of the seven pairs (`sizes.txt`); they are called once per chunk
 /// of rows.
 ///
@@ -64,7 +64,7 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
     if D::IS_F32 {
         // The destination is f32: its rows are the scratch.
         let dst = dst.cast::<f32>();
-        let widen = Widen {
+        let widen = Convert::<S, f32, false> {
             src: src.wrapping_add(span.first),
             src_stride: span.stride,
             dst: dst.wrapping_add(span.first),
@@ -116,7 +116,7 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
     let mut r0 = 0;
     while r0 < span.rows {
         let rows = rows_per_chunk.min(span.rows - r0);
-        let widen = Widen {
+        let widen = Convert::<S, f32, false> {
             src: src.wrapping_add(r0 * span.stride + span.first),
             src_stride: span.stride,
             dst: base,
@@ -164,7 +164,7 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
         // (caller); streaming stores only where each is aligned.
         unsafe {
             if stream {
-                out_of_line::<V, _>(Narrow::<D, true> {
+                out_of_line::<V, _>(Convert::<f32, D, true> {
                     src,
                     src_stride: width,
                     dst: to,
@@ -173,7 +173,7 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
                     segs,
                 })
             } else {
-                out_of_line::<V, _>(Narrow::<D, false> {
+                out_of_line::<V, _>(Convert::<f32, D, false> {
                     src,
                     src_stride: width,
                     dst: to,
@@ -200,59 +200,16 @@ unsafe fn out_of_line<V: Vector, J: Job>(job: J) -> J::Out {
     unsafe { core::hint::black_box(call)(job) }
 }
 
-/// Widen `rows` rows of `segs` (offset, length) runs: row `r`'s from `src + r *
-/// src_stride`, exactly, to `dst + r * dst_stride`.
+/// Convert `rows` rows of `segs` (offset, length) runs, row `r`'s from `src + r *
+/// src_stride` to `dst + r * dst_stride`: widening (`D` is f32, exactly) or rounding (`S`
+/// is f32, to nearest even; with `NT` the vector stores stream, every one 16-byte
+/// aligned).
 ///
 /// Built only by [`rotate_through_f32`], which checked that every run lies within a
 /// buffer it borrows for the call (the source's, and the destination's or its scratch,
 /// which do not overlap): running it reads and writes only there.
-struct Widen<S> {
+struct Convert<S, D, const NT: bool> {
     src: *const S,
-    src_stride: usize,
-    dst: *mut f32,
-    dst_stride: usize,
-    rows: usize,
-    segs: [(usize, usize); 2],
-}
-
-impl<S: Element> Job for Widen<S> {
-    type Out = ();
-    const BF16: bool = false; // widening bf16 is a shift on every ISA
-    fn scalar(self) {
-        for r in 0..self.rows {
-            for (at, len) in self.segs {
-                for i in at..at + len {
-                    // SAFETY: within the runs `rotate_through_f32` checked (the type's
-                    // doc).
-                    unsafe {
-                        let v = self.src.add(r * self.src_stride + i).read();
-                        self.dst.add(r * self.dst_stride + i).write(v.to_f32());
-                    }
-                }
-            }
-        }
-    }
-    #[inline(always)]
-    unsafe fn simd<V: Vector>(self) {
-        for r in 0..self.rows {
-            for (at, len) in self.segs.into_iter().filter(|s| s.1 > 0) {
-                // SAFETY: within the runs `rotate_through_f32` checked (the type's doc),
-                // which do not overlap; the ISA is supported (caller).
-                unsafe {
-                    let from =
-                        core::slice::from_raw_parts(self.src.add(r * self.src_stride + at), len);
-                    widen_to::<V, S>(from, self.dst.add(r * self.dst_stride + at));
-                }
-            }
-        }
-    }
-}
-
-/// Round `rows` rows of `segs` runs of f32 from `src + r * src_stride` to `dst + r *
-/// dst_stride`, to nearest even; with `NT` the vector stores stream (every one 16-byte
-/// aligned). Built like [`Widen`], only by [`rotate_through_f32`].
-struct Narrow<D, const NT: bool> {
-    src: *const f32,
     src_stride: usize,
     dst: *mut D,
     dst_stride: usize,
@@ -260,8 +217,9 @@ struct Narrow<D, const NT: bool> {
     segs: [(usize, usize); 2],
 }
 
-impl<D: Element, const NT: bool> Job for Narrow<D, NT> {
+impl<S: Element, D: Element, const NT: bool> Job for Convert<S, D, NT> {
     type Out = ();
+    // Widening bf16 is a shift on every ISA; only rounding to bf16 differs.
     const BF16: bool = D::IS_BF16;
     fn scalar(self) {
         for r in 0..self.rows {
@@ -271,7 +229,9 @@ impl<D: Element, const NT: bool> Job for Narrow<D, NT> {
                     // doc).
                     unsafe {
                         let v = self.src.add(r * self.src_stride + i).read();
-                        self.dst.add(r * self.dst_stride + i).write(D::from_f32(v));
+                        self.dst
+                            .add(r * self.dst_stride + i)
+                            .write(D::from_f32(v.to_f32()));
                     }
                 }
             }
@@ -287,11 +247,17 @@ impl<D: Element, const NT: bool> Job for Narrow<D, NT> {
                 unsafe {
                     let from =
                         core::slice::from_raw_parts(self.src.add(r * self.src_stride + at), len);
-                    let out = core::slice::from_raw_parts_mut(
-                        self.dst.add(r * self.dst_stride + at),
-                        len,
-                    );
-                    narrow::<V, D, NT>(from, out)
+                    let to = self.dst.add(r * self.dst_stride + at);
+                    if D::IS_F32 {
+                        widen_to::<V, S>(from, to.cast::<f32>());
+                    } else if let Some(f) = S::as_f32(from) {
+                        narrow::<V, D, NT>(f, core::slice::from_raw_parts_mut(to, len));
+                    } else {
+                        // Neither is f32: not built so; the plain conversion.
+                        for (i, v) in from.iter().enumerate() {
+                            to.add(i).write(D::from_f32(v.to_f32()));
+                        }
+                    }
                 }
             }
         }
