@@ -66,26 +66,34 @@ pub(crate) mod private {
         Bf16,
     }
 
+    /// The four conversions between a slice of `Self` and the `$variant` of
+    /// [`AnySlice`] / [`AnySliceMut`].
+    macro_rules! any_slice_variant {
+        ($variant:ident) => {
+            fn any(x: &[Self]) -> AnySlice<'_> {
+                AnySlice::$variant(x)
+            }
+            fn any_mut(x: &mut [Self]) -> AnySliceMut<'_> {
+                AnySliceMut::$variant(x)
+            }
+            fn from_any(x: AnySlice<'_>) -> Option<&[Self]> {
+                match x {
+                    AnySlice::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]> {
+                match x {
+                    AnySliceMut::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        };
+    }
+
     impl Sealed for f32 {
         const KIND: Kind = Kind::F32;
-        fn any(x: &[Self]) -> AnySlice<'_> {
-            AnySlice::F32(x)
-        }
-        fn any_mut(x: &mut [Self]) -> AnySliceMut<'_> {
-            AnySliceMut::F32(x)
-        }
-        fn from_any(x: AnySlice<'_>) -> Option<&[Self]> {
-            match x {
-                AnySlice::F32(x) => Some(x),
-                _ => None,
-            }
-        }
-        fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]> {
-            match x {
-                AnySliceMut::F32(x) => Some(x),
-                _ => None,
-            }
-        }
+        any_slice_variant!(F32);
         fn as_f32(x: &[Self]) -> Option<&[f32]> {
             Some(x)
         }
@@ -96,46 +104,12 @@ pub(crate) mod private {
 
     impl Sealed for f16 {
         const KIND: Kind = Kind::F16;
-        fn any(x: &[Self]) -> AnySlice<'_> {
-            AnySlice::F16(x)
-        }
-        fn any_mut(x: &mut [Self]) -> AnySliceMut<'_> {
-            AnySliceMut::F16(x)
-        }
-        fn from_any(x: AnySlice<'_>) -> Option<&[Self]> {
-            match x {
-                AnySlice::F16(x) => Some(x),
-                _ => None,
-            }
-        }
-        fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]> {
-            match x {
-                AnySliceMut::F16(x) => Some(x),
-                _ => None,
-            }
-        }
+        any_slice_variant!(F16);
     }
 
     impl Sealed for bf16 {
         const KIND: Kind = Kind::Bf16;
-        fn any(x: &[Self]) -> AnySlice<'_> {
-            AnySlice::Bf16(x)
-        }
-        fn any_mut(x: &mut [Self]) -> AnySliceMut<'_> {
-            AnySliceMut::Bf16(x)
-        }
-        fn from_any(x: AnySlice<'_>) -> Option<&[Self]> {
-            match x {
-                AnySlice::Bf16(x) => Some(x),
-                _ => None,
-            }
-        }
-        fn from_any_mut(x: AnySliceMut<'_>) -> Option<&mut [Self]> {
-            match x {
-                AnySliceMut::Bf16(x) => Some(x),
-                _ => None,
-            }
-        }
+        any_slice_variant!(Bf16);
     }
 }
 

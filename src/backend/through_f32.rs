@@ -158,29 +158,15 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
         // SAFETY: the ISA is supported (caller).
         unsafe { V::call(job) };
         let to = dst.wrapping_add(r0 * dst_stride + span.first);
-        let (src, segs) = (base.cast_const(), segs);
+        let parts = (base.cast_const(), width, to, dst_stride, rows, segs);
         // SAFETY: the destination rows' pairs lie within the destination (`assert_fits`),
         // which does not overlap the source or the scratch; the ISA is supported
         // (caller); streaming stores only where each is aligned.
         unsafe {
             if stream {
-                out_of_line::<V, _>(Convert::<f32, D, true> {
-                    src,
-                    src_stride: width,
-                    dst: to,
-                    dst_stride,
-                    rows,
-                    segs,
-                })
+                out_of_line::<V, _>(Convert::<f32, D, true>::new(parts))
             } else {
-                out_of_line::<V, _>(Convert::<f32, D, false> {
-                    src,
-                    src_stride: width,
-                    dst: to,
-                    dst_stride,
-                    rows,
-                    segs,
-                })
+                out_of_line::<V, _>(Convert::<f32, D, false>::new(parts))
             }
         }
         r0 += rows;
@@ -215,6 +201,22 @@ struct Convert<S, D, const NT: bool> {
     dst_stride: usize,
     rows: usize,
     segs: [(usize, usize); 2],
+}
+
+/// A row block's source, its stride, destination, its stride, rows and runs.
+type Parts<S, D> = (*const S, usize, *mut D, usize, usize, [(usize, usize); 2]);
+
+impl<S, D, const NT: bool> Convert<S, D, NT> {
+    fn new((src, src_stride, dst, dst_stride, rows, segs): Parts<S, D>) -> Self {
+        Convert {
+            src,
+            src_stride,
+            dst,
+            dst_stride,
+            rows,
+            segs,
+        }
+    }
 }
 
 impl<S: Element, D: Element, const NT: bool> Job for Convert<S, D, NT> {
