@@ -6,6 +6,8 @@
 //! "Code size"; `cargo bench -p rope-simd-benches --bench rope -- decode_step` shows the
 //! speed is the same).
 
+use core::ops::Range;
+
 use half::{bf16, f16};
 
 use crate::backend::Isa;
@@ -204,6 +206,29 @@ impl OutOfPlace {
             let tmp = &mut scratch[..n];
             (self.widen)(isa, src, from + off, tmp);
             (self.narrow)(isa, tmp, dst, to + off);
+        }
+    }
+
+    /// Convert channels `parts` of each of a token's `heads` from `src[base..]` (heads
+    /// `src_stride` apart) into `dst[dst_base..]` (`dst_stride` apart). Out of line, so
+    /// that its scratch is not on the stack while the rotation runs (the stack a
+    /// microcontroller counts).
+    #[inline(never)]
+    pub(crate) fn convert_heads(
+        &self,
+        isa: Isa,
+        (src, base, dst, dst_base): (&AnySlice<'_>, usize, &mut AnySliceMut<'_>, usize),
+        (heads, src_stride, dst_stride): (usize, usize, usize),
+        parts: [Range<usize>; 2],
+    ) {
+        // The conversion goes through this, a chunk at a time.
+        let mut scratch = [0.0f32; 64];
+        for h in 0..heads {
+            let (s0, d0) = (base + h * src_stride, dst_base + h * dst_stride);
+            for part in parts.iter().filter(|r| !r.is_empty()) {
+                let (from, to) = (s0 + part.start, d0 + part.start);
+                self.convert(isa, (src, from), (dst, to), part.len(), &mut scratch);
+            }
         }
     }
 }

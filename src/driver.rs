@@ -3,7 +3,6 @@
 //! out of place into a cache slot with conversion).
 
 use crate::any_slice::{AnySlice, AnySliceMut, InPlace, OutOfPlace};
-use crate::backend::Isa;
 use crate::config::{PairLayout, MAX_PAIRS, MAX_POSITION};
 use crate::element::Element;
 use crate::error::RopeError;
@@ -498,7 +497,7 @@ pub(crate) fn into_unchecked(
         if !(before.is_empty() && after.is_empty()) {
             let heads = (from.heads, from.head_stride, to.head_stride);
             let rows = (&input, base, &mut dst, dst_base);
-            convert_channels(g.isa, k, rows, heads, [before, after]);
+            k.convert_heads(g.isa, rows, heads, [before, after]);
         }
         let turn = |heads, stride, first, n| Span {
             inverse: inverse ^ at.negative,
@@ -534,28 +533,6 @@ pub(crate) fn into_unchecked(
     }
     if stream {
         crate::backend::stream_fence();
-    }
-}
-
-/// Convert channels `parts` of each of a token's `heads` from `src` (heads `src_stride`
-/// apart) into `dst` (`dst_stride` apart). Out of line, so that its scratch is not on the
-/// stack while the rotation runs (the stack a microcontroller counts).
-#[inline(never)]
-fn convert_channels(
-    isa: Isa,
-    k: &OutOfPlace,
-    (src, base, dst, dst_base): (&AnySlice<'_>, usize, &mut AnySliceMut<'_>, usize),
-    (heads, src_stride, dst_stride): (usize, usize, usize),
-    parts: [core::ops::Range<usize>; 2],
-) {
-    // The conversion goes through this, a chunk at a time.
-    let mut scratch = [0.0f32; 64];
-    for h in 0..heads {
-        let (s0, d0) = (base + h * src_stride, dst_base + h * dst_stride);
-        for part in parts.iter().filter(|r| !r.is_empty()) {
-            let (from, to) = (s0 + part.start, d0 + part.start);
-            k.convert(isa, (src, from), (dst, to), part.len(), &mut scratch);
-        }
     }
 }
 
