@@ -2,9 +2,10 @@
 //! driver: it is compiled once, where generic over the element types it was a copy per
 //! type (in place) or per (source, destination) pair (out of place, nine) in every C and
 //! wasm library. The kernels come as function pointers chosen where the types are known,
-//! so that a program links only the kernels of the types it uses (`docs/design.md`,
-//! "Code size"; `cargo bench -p rope-simd-benches --bench rope -- decode_step` shows the
-//! speed is the same).
+//! so that a program links only the kernels of the types it uses. The cost is an
+//! indirect call per kernel call: `docs/design.md`, "Code size", has the sizes, the
+//! instruction counts and the timings (`cargo bench -p rope-simd-benches --bench rope --
+//! decode_step`).
 
 use core::ops::Range;
 
@@ -15,7 +16,8 @@ use crate::driver::{reorder_heads, Rows};
 use crate::element::Element;
 use crate::kernel::Span;
 
-/// A slice of f32, f16 or bf16 (`pub` for the sealed trait's signature; the module is private).
+/// A slice of f32, f16 or bf16 (`pub` for the sealed trait's signature; the module is
+/// private).
 #[derive(Clone, Copy)]
 pub enum AnySlice<'a> {
     F32(&'a [f32]),
@@ -96,13 +98,26 @@ impl<'a> AnySliceMut<'a> {
 
 /// The typed slice inside `x`, when it holds `E`s: always where the kernel sets below
 /// are used, each being made beside its slices in the generic call that knows their types
-/// (a mismatch, which no caller makes, would write nothing rather than panic).
+/// (a mismatch, which no caller makes, fails a debug build's tests and writes nothing in
+/// a release build rather than panic).
 fn typed<'s, E: Element>(x: &AnySlice<'s>) -> Option<&'s [E]> {
-    E::from_any(*x)
+    let typed = E::from_any(*x);
+    debug_assert!(
+        typed.is_some(),
+        "rope-simd internal error: a {} table",
+        E::NAME
+    );
+    typed
 }
 
 fn typed_mut<'s, E: Element>(x: &'s mut AnySliceMut<'_>) -> Option<&'s mut [E]> {
-    E::from_any_mut(x.reborrow())
+    let typed = E::from_any_mut(x.reborrow());
+    debug_assert!(
+        typed.is_some(),
+        "rope-simd internal error: a {} table",
+        E::NAME
+    );
+    typed
 }
 
 /// The in-place kernels of one element type, chosen where the type is known (a public
@@ -111,8 +126,8 @@ fn typed_mut<'s, E: Element>(x: &'s mut AnySliceMut<'_>) -> Option<&'s mut [E]> 
 ///
 /// They take the caller's slices by reference, with offsets, rather than new slices: a
 /// slice made just before the call went through memory (three words), and reading it
-/// back stalled store forwarding, a tenth of a decode step (`cargo bench -p
-/// rope-simd-benches --bench rope -- decode_step`).
+/// back stalled store forwarding, about 8% of a `rotate_decode` call's time (`cargo
+/// bench -p rope-simd-benches --bench rope -- decode_step`).
 #[derive(Clone, Copy)]
 pub(crate) struct InPlace {
     /// [`Isa::rotate`] on `x[from..]`.
