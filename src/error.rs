@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::backend::Backend;
+use crate::float_text::FloatText;
 
 /// Everything that can go wrong in a call to this crate.
 ///
@@ -223,17 +224,18 @@ impl fmt::Display for RopeError {
                 write!(f, "rotary_dim {rotary_dim} is over the supported maximum {max}")
             }
             Self::BadBase { base } => {
-                write!(f, "base (theta) must be finite and > 1, got {base}")
+                write!(f, "base (theta) must be finite and > 1, got {}", FloatText(base))
             }
             Self::BadScale { what, value } => {
-                write!(f, "{what} must be in [1/65536, 65536], got {value}")
+                write!(f, "{what} must be in [1/65536, 65536], got {}", FloatText(value))
             }
             Self::WrongLength { what, expected, got } => {
                 write!(f, "{what} must have {expected} elements, got {got}")
             }
             Self::BadFrequency { index, value } => write!(
                 f,
-                "inverse frequency {index} must be in [0, 2pi] radians per position, got {value}"
+                "inverse frequency {index} must be in [0, 2pi] radians per position, got {}",
+                FloatText(value)
             ),
             Self::ZeroHeads { what } => {
                 write!(f, "the head count of {what} must be at least 1, got 0")
@@ -281,7 +283,7 @@ impl fmt::Display for RopeError {
                 write!(f, "the two RoPE descriptions have different {what}; they must match")
             }
             Self::BadParameter { what, value } => {
-                write!(f, "schedule parameter {what} is out of its domain, got {value}")
+                write!(f, "schedule parameter {what} is out of its domain, got {}", FloatText(value))
             }
             Self::Conflict { what } => write!(f, "these options cannot be combined: {what}"),
             Self::BadSections { sum, expected } => write!(

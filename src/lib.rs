@@ -205,6 +205,7 @@ mod decode;
 mod driver;
 mod element;
 mod error;
+mod float_text;
 mod ggml;
 mod gguf;
 mod hf;
