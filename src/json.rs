@@ -9,9 +9,11 @@
 //! `rope_parameters` before `rope_scaling`, a `full_attention` block before the flat
 //! parameters beside it. The stack holds one table of value offsets per object being read;
 //! nesting is the schema's (four levels), values skipped are walked with a depth count.
-//! JSON itself (strings, numbers, skipping, walking an object) is in `json/reader.rs`; this
+//! JSON itself (strings, numbers, skipping, walking an object) is in `json/reader.rs`, a
+//! number's text to its f64 in `json/float.rs`; this
 //! file has the schema of the fields read and how they become an `HfConfig`.
 
+mod float;
 mod reader;
 
 use reader::{Fail, Fields, Kind, Reader, Schema, NAME};

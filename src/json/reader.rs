@@ -249,9 +249,11 @@ impl<'a> Reader<'a> {
     pub(super) fn float(&mut self, field: &'static str) -> Result<f64, Fail> {
         let at = self.i;
         let (text, _) = self.number(field)?;
-        match text.parse::<f64>() {
-            Ok(v) if v.is_finite() => Ok(v),
-            _ => Err((at, field, "number out of range")),
+        let v = super::float::parse(text);
+        if v.is_finite() {
+            Ok(v)
+        } else {
+            Err((at, field, "number out of range"))
         }
     }
 
