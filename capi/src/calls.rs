@@ -105,6 +105,9 @@ macro_rules! names {
 ///
 /// # Safety
 /// `t` NULL or valid, its data valid for its length of its dtype.
+// Out of line: one body for the entry points' two or three tensors each, which LLVM
+// otherwise copied into every one (`scripts/sizes.sh`, the C library's size).
+#[inline(never)]
 unsafe fn operand<'a>(
     t: *const RopeTensor,
     [what, layout, data]: [&'static str; 3],

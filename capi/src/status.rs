@@ -226,24 +226,29 @@ pub(crate) fn run(info: *mut RopeErrorInfo, f: impl FnOnce() -> Result<(), Fail>
     let result = f();
     match result {
         Ok(()) => ROPE_OK,
-        Err(fail) => {
-            let code = fail.code();
-            if !info.is_null() {
-                // SAFETY: a non-NULL `info` points to a writable RopeErrorInfo (the
-                // contract of every function that takes one).
-                let info = unsafe { &mut *info };
-                info.code = code;
-                let mut c = Cursor {
-                    buf: &mut info.message,
-                    at: 0,
-                };
-                let _ = write!(c, "{fail}");
-                let end = c.at;
-                info.message[end] = 0;
-            }
-            code
-        }
+        Err(fail) => report(info, fail),
     }
+}
+
+/// The failure's code, written with its detail into `*info` when `info` is not NULL: one
+/// body for every entry point (`run` is compiled into each).
+#[inline(never)]
+fn report(info: *mut RopeErrorInfo, fail: Fail) -> i32 {
+    let code = fail.code();
+    if !info.is_null() {
+        // SAFETY: a non-NULL `info` points to a writable RopeErrorInfo (the contract of
+        // every function that takes one).
+        let info = unsafe { &mut *info };
+        info.code = code;
+        let mut c = Cursor {
+            buf: &mut info.message,
+            at: 0,
+        };
+        let _ = write!(c, "{fail}");
+        let end = c.at;
+        info.message[end] = 0;
+    }
+    code
 }
 
 /// A static, NUL-terminated summary of a ROPE_OK / ROPE_ERR_* code (the detail of a
