@@ -12,8 +12,8 @@
 
 use core::fmt;
 
-/// Exact powers of ten in f64 (10^0 ..= 10^22).
-const POW10: [f64; 23] = {
+/// Exact powers of ten in f64 (10^0 ..= 10^22); `json/float.rs` reads with them too.
+pub(crate) const POW10: [f64; 23] = {
     let mut p = [1.0; 23];
     let mut i = 1;
     while i < 23 {

@@ -8,6 +8,8 @@
 
 use core::cmp::Ordering;
 
+use crate::float_text::POW10;
+
 /// Significant digits kept; past them a nonzero digit only breaks a tie upward.
 const MAX_DIGITS: usize = 780;
 
@@ -150,17 +152,6 @@ fn nearest(d: &Decimal, digit_at: impl Fn(usize) -> u8 + Copy) -> f64 {
         return f;
     }
 }
-
-/// Exact powers of ten in f64 (10^0 ..= 10^22).
-const POW10: [f64; 23] = {
-    let mut p = [1.0; 23];
-    let mut i = 1;
-    while i < 23 {
-        p[i] = p[i - 1] * 10.0;
-        i += 1;
-    }
-    p
-};
 
 /// The decimal against `m * 2^e`.
 fn compare(d: &Decimal, digit_at: impl Fn(usize) -> u8, m: u64, e: i32) -> Ordering {
