@@ -12,6 +12,8 @@
 
 use core::fmt;
 
+use crate::trig::two_prod;
+
 /// Exact powers of ten in f64 (10^0 ..= 10^22); `json/float.rs` reads with them too.
 pub(crate) const POW10: [f64; 23] = {
     let mut p = [1.0; 23];
@@ -56,8 +58,7 @@ impl fmt::Display for FloatText {
             d /= 10;
             len += 1;
         }
-        let text = &text[17 - len..];
-        let n = len;
+        let (text, n) = (&text[17 - len..], len);
         // `exp` is the power of ten of the first digit.
         let put = |f: &mut fmt::Formatter<'_>, s: &[u8]| -> fmt::Result {
             // Only ASCII digits were written.
@@ -223,21 +224,6 @@ fn div(x: (f64, f64), p: f64) -> (f64, f64) {
     let q = x.0 / p;
     let (ph, pl) = two_prod(q, p);
     two_sum(q, ((x.0 - ph) - pl + x.1) / p)
-}
-
-/// `a * b` exactly, as the rounded product and its error (Dekker, no FMA).
-fn two_prod(a: f64, b: f64) -> (f64, f64) {
-    let p = a * b;
-    let (ah, al) = split(a);
-    let (bh, bl) = split(b);
-    (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
-}
-
-/// `a` as two halves of 26 bits each (Veltkamp).
-fn split(a: f64) -> (f64, f64) {
-    let c = 134_217_729.0 * a;
-    let h = c - (c - a);
-    (h, a - h)
 }
 
 /// `a + b` for `|a| >= |b|`, as the rounded sum and its error.

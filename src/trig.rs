@@ -54,9 +54,10 @@ fn split(a: f64) -> (f64, f64) {
     (hi, a - hi)
 }
 
-/// `a * b` as an exact sum `p + e` (no FMA, so identical on every target).
+/// `a * b` as an exact sum `p + e` (no FMA, so identical on every target); also
+/// `float_text.rs`'s.
 #[inline(always)]
-fn two_prod(a: f64, b: f64) -> (f64, f64) {
+pub(crate) fn two_prod(a: f64, b: f64) -> (f64, f64) {
     let p = a * b;
     let (ah, al) = split(a);
     let (bh, bl) = split(b);
