@@ -244,6 +244,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic only, and too slow under Miri")]
     fn specials_and_plain_values() {
         for (v, want) in [
             (f64::NAN, "NaN"),
@@ -279,6 +280,7 @@ mod tests {
     /// Within the plain range and 15 digits, the text is core's (the shortest); every
     /// text reads back as the value, or (17 digits scaled in f64) within 2 ulps of it.
     #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic only, and too slow under Miri")]
     fn matches_core_and_reads_back() {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         for i in 0..200_000 {

@@ -260,6 +260,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic only, and too slow under Miri")]
     fn edges() {
         for t in [
             "0",
@@ -307,6 +308,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic only, and too slow under Miri")]
     fn random_texts() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
