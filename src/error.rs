@@ -327,8 +327,8 @@ impl fmt::Display for RopeError {
 
 /// The variant's name, then `Display`'s text (`BadBase: base (theta) must be finite and >
 /// 1, got 0.5`), so that an `unwrap()` says what to fix. Not derived: the derived form
-/// printed the floats and strings with core's formatting and escaping, which a program
-/// that unwraps then linked (a Cortex-M4 program: about 27 KB more code).
+/// printed the floats and strings with core's formatting and escaping, which every program
+/// that unwraps then linked (`docs/design.md`, "Code size", has the measurement).
 impl fmt::Debug for RopeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {

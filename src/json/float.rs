@@ -1,10 +1,11 @@
 //! A JSON number's text to the nearest f64 (ties to even), without core's `parse`.
 //!
-//! Decided: core's float parsing carries a 10 KB table of powers of five for its fast path;
-//! a config is read once, so this takes a guess in f64 arithmetic (a few units in the last
-//! place off at most) and corrects it exactly: the decimal is compared in integers with the
-//! midpoints between the guess and its neighbours, and the guess moves one f64 at a time
-//! until the decimal lies between them (`docs/design.md`, "Code size").
+//! Decided: core's float parsing carries a table of 128-bit powers of five for its fast
+//! path, most of that parser's size; a config is read once, so this takes a guess in f64
+//! arithmetic (a few units in the last place off at most) and corrects it exactly: the
+//! decimal is compared in integers with the midpoints between the guess and its
+//! neighbours, and the guess moves one f64 at a time until the decimal lies between them
+//! (`docs/design.md`, "Code size").
 
 use core::cmp::Ordering;
 
