@@ -4,11 +4,11 @@
 //! Decided: four error variants print a float, and `{}` on an f64 links core's exact
 //! shortest-digits machinery (Grisu with a Dragon4 fallback and their tables) into every
 //! library and program that can print an error (`docs/design.md`, "Code size";
-//! `scripts/sizes.sh` measures the libraries). This writes
-//! the shortest decimal of at most 15 significant digits that reads back as the same f64
-//! (it is within half the gap to the next f64), else 17 significant digits (which always
-//! read back); the value times a power of ten is computed as a double-double (about 106
-//! bits), far more than these decisions need.
+//! `scripts/sizes.sh` measures the libraries). This writes the shortest decimal of at
+//! most 15 significant digits that reads back as the same f64 (it is within half the gap
+//! to the next f64), else 17 significant digits (which always read back); the value times
+//! a power of ten is computed as a double-double (about 106 bits), far more than these
+//! decisions need.
 
 use core::fmt;
 
