@@ -50,15 +50,16 @@ impl fmt::Display for FloatText {
         while digits % 10 == 0 {
             digits /= 10;
         }
-        let mut text = [0u8; 17];
+        // Room for any u64, though `decimal` gives at most 17 digits.
+        let mut text = [0u8; 20];
         let mut d = digits;
         let mut len = 0;
         while d > 0 {
-            text[16 - len] = b'0' + (d % 10) as u8;
+            text[19 - len] = b'0' + (d % 10) as u8;
             d /= 10;
             len += 1;
         }
-        let (text, n) = (&text[17 - len..], len);
+        let (text, n) = (&text[20 - len..], len);
         // `exp` is the power of ten of the first digit.
         let put = |f: &mut fmt::Formatter<'_>, s: &[u8]| -> fmt::Result {
             // Only ASCII digits were written.
@@ -112,6 +113,10 @@ fn decimal(a: f64) -> (u64, i32) {
             break;
         }
     }
+    // Two turns settle it (the estimate's one step, a carry's one more); the clamp keeps a
+    // 17-digit count, and so the text's buffer and its digit loop, safe regardless.
+    debug_assert!((10_000_000_000_000_000..100_000_000_000_000_000).contains(&d17));
+    let d17 = d17.clamp(10_000_000_000_000_000, 99_999_999_999_999_999);
     // Half the gap to the neighbouring f64s (a quarter below a power of two, whose lower
     // neighbour is closer), as the exponent of a power of two.
     let half_ulp = e2.max(-1022) - 53;
