@@ -12,7 +12,8 @@
 //!
 //! as separate f32 multiplies and adds (no fused multiply-add), in f32 for every dtype.
 
-use crate::element::Element;
+use crate::any_slice::{AnySlice, AnySliceMut};
+use crate::element::{Element, Kind};
 
 /// `n` pairs in each of `rows` rows, the rows `stride` elements apart.
 ///
@@ -197,8 +198,134 @@ fn rotate_in_place<E: Element>(p: &mut [E], c: f32, s: f32) {
     }
 }
 
+/// The scalar kernels out of place: from f32 (activations into a cache, the runtimes'
+/// path) by [`scalar_into`], from f16 and bf16 through f32 by [`through_f32`]. The bits
+/// are the same either way: each value is rotated in f32 and rounded once.
+pub(crate) fn out_of_place<S: Element, D: Element>(
+    src: &[S],
+    dst: &mut [D],
+    span: &Span,
+    dst_stride: usize,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    if S::KIND == Kind::F32 {
+        return scalar_into(src, dst, span, dst_stride, cos, sin);
+    }
+    let convert: Convert = (widen::<S>, narrow::<D>);
+    through_f32(
+        S::any(src),
+        D::any_mut(dst),
+        span,
+        dst_stride,
+        (cos, sin),
+        convert,
+    );
+}
+
+/// Values of [`through_f32`]'s scratch: half as many pairs a turn (a head_dim-128 row's
+/// in one; 512 bytes of stack, which a microcontroller counts).
+const CHUNK: usize = 128;
+
+/// A pair's conversions: `widen(src, from, out)` reads `src[from..from + out.len()]` as
+/// f32; `narrow(values, dst, to)` rounds them into `dst[to..]`.
+type Convert = (
+    fn(&AnySlice<'_>, usize, &mut [f32]),
+    fn(&[f32], &mut AnySliceMut<'_>, usize),
+);
+
+/// [`scalar_into`] through f32, for the six pairs from a 16-bit source: each row's
+/// pairs widened into f32 (the destination's own rows when it is f32, else a scratch a
+/// chunk at a time), rotated there by the in-place f32 kernel, and rounded into the
+/// destination. One body for the six pairs (their element types are values here, the
+/// conversions pointers), instead of a kernel for each: the vector ISAs do the same
+/// (`backend/through_f32.rs`), for code size (`sizes.txt`: the C and wasm libraries and
+/// the firmware link every pair). From f32 the direct kernel stays: through f32, f32 into
+/// f32 took half as long again (`docs/design.md`, "Out of place").
+#[inline(never)]
+fn through_f32(
+    src: AnySlice<'_>,
+    mut dst: AnySliceMut<'_>,
+    span: &Span,
+    dst_stride: usize,
+    (cos, sin): (&[f32], &[f32]),
+    (widen, narrow): Convert,
+) {
+    span.assert_fits(src.len(), cos, sin);
+    let to = Span {
+        stride: dst_stride,
+        ..*span
+    };
+    to.assert_fits(dst.len(), cos, sin);
+    // The chunk's runs: (channel in the row, offset in a chunk of `m` pairs, length).
+    let runs = |j: usize, m: usize| {
+        if span.interleaved {
+            [(span.first + 2 * j, 0, 2 * m), (0, 0, 0)]
+        } else {
+            [(span.first + j, 0, m), (span.second + j, m, m)]
+        }
+    };
+    if let AnySliceMut::F32(d) = &mut dst {
+        // Into f32: widened into the destination's rows, and rotated there.
+        for r in 0..span.rows {
+            for (at, _, len) in runs(0, span.n) {
+                let k = r * dst_stride + at;
+                widen(&src, r * span.stride + at, &mut d[k..k + len]);
+            }
+        }
+        return scalar::<f32>(d, &to, cos, sin);
+    }
+    let mut buf = [0.0f32; CHUNK];
+    for r in 0..span.rows {
+        let (s0, d0) = (r * span.stride, r * dst_stride);
+        let mut j = 0;
+        while j < span.n {
+            let m = (CHUNK / 2).min(span.n - j);
+            for (at, b, len) in runs(j, m) {
+                widen(&src, s0 + at, &mut buf[b..b + len]);
+            }
+            let chunk = Span {
+                rows: 1,
+                stride: 2 * m,
+                first: 0,
+                second: m,
+                n: m,
+                stream: false,
+                prefetch: false,
+                ..*span
+            };
+            scalar::<f32>(&mut buf[..2 * m], &chunk, &cos[j..], &sin[j..]);
+            for (at, b, len) in runs(j, m) {
+                narrow(&buf[b..b + len], &mut dst, d0 + at);
+            }
+            j += m;
+        }
+    }
+}
+
+/// `Convert`'s widening for sources of `S` (a no-op on any other slice, which no caller
+/// passes).
+fn widen<S: Element>(src: &AnySlice<'_>, from: usize, out: &mut [f32]) {
+    if let Some(x) = S::from_any(*src) {
+        let x = &x[from..from + out.len()];
+        for (o, v) in out.iter_mut().zip(x) {
+            *o = v.to_f32();
+        }
+    }
+}
+
+/// `Convert`'s rounding into destinations of `D`.
+fn narrow<D: Element>(values: &[f32], dst: &mut AnySliceMut<'_>, to: usize) {
+    if let Some(d) = D::from_any_mut(dst.reborrow()) {
+        for (o, &v) in d[to..to + values.len()].iter_mut().zip(values) {
+            *o = D::from_f32(v);
+        }
+    }
+}
+
 /// The scalar out-of-place kernel: rows `span.stride` apart in `src` and `dst_stride`
-/// apart in `dst`, each pair rotated as [`scalar`] does and rounded once to `D`.
+/// apart in `dst`, each pair rotated as [`scalar`] does and rounded once to `D` (the
+/// definition [`out_of_place`]'s bits are tested against, for every pair).
 pub(crate) fn scalar_into<S: Element, D: Element>(
     src: &[S],
     dst: &mut [D],

@@ -116,7 +116,7 @@ impl<S, D, const INTO: bool> Io<'_, S, D, INTO> {
                     )
                 };
                 let to = first_row * stride;
-                kernel::scalar_into(&src[from..], &mut dst[to..], span, stride, cos, sin)
+                kernel::out_of_place(&src[from..], &mut dst[to..], span, stride, cos, sin)
             }
         }
     }
