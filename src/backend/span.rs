@@ -67,9 +67,14 @@ pub(crate) unsafe fn rotate<
 >(
     job: SpanJob<'_, S, D, INTO>,
 ) {
-    if INTO && !(S::IS_F32 && D::STREAMS && V::FUSED_INTO_16) {
-        // Out of place, other than f32 into 16-bit with its own kernels: through f32
-        // rows (`through_f32.rs`).
+    let through_f32 = match INTO {
+        // Out of place, other than f32 into 16-bit with its own kernels.
+        true => !(S::IS_F32 && D::STREAMS && V::FUSED_INTO_16),
+        // f16 in place, on an ISA without kernels for it.
+        false => !S::IS_F32 && !S::IS_BF16 && !V::FUSED_F16,
+    };
+    if through_f32 {
+        // Through f32 rows (`through_f32.rs`).
         // SAFETY: forwarded from the caller.
         return unsafe { rotate_through_f32::<V, S, D, INTO>(job) };
     }

@@ -12,6 +12,12 @@
 //! keep kernels of their own, except on the ISAs that say otherwise
 //! (`Vector::FUSED_INTO_16`: the portable lanes on x86_64, a fallback for CPUs without
 //! AVX2).
+//!
+//! In place, f16 rows take this path too on the ISAs without f16 kernels of their own
+//! (`Vector::FUSED_F16`: the portable lanes on x86_64 and wasm32, where it measured as
+//! fast or faster; on AVX2 it was more than twice as slow, `docs/design.md`, "Out of
+//! place"). Reading and writing the same rows is safe here: a chunk's rows are all
+//! read into the scratch before any is written.
 
 use core::mem::MaybeUninit;
 

@@ -118,6 +118,11 @@ pub trait Vector: Copy {
     /// rotated and rounded in one pass); otherwise it goes through f32 rows like the
     /// other out-of-place pairs (`through_f32.rs`).
     const FUSED_INTO_16: bool = true;
+    /// Whether f16 in place has kernels of its own; otherwise its rows are widened to
+    /// f32, rotated by the f32 kernel and rounded back (`through_f32.rs`). (bf16 keeps
+    /// its kernels on every ISA: its conversions are shifts, and through f32 it was
+    /// slower, `docs/design.md`, "Out of place".)
+    const FUSED_F16: bool = true;
     /// Whether the streaming stores below are non-temporal (otherwise they are plain
     /// stores) and need `p` 16-byte aligned.
     const STREAM: bool = false;
