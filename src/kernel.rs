@@ -212,7 +212,7 @@ pub(crate) fn out_of_place<S: Element, D: Element>(
     if S::KIND == Kind::F32 {
         return scalar_into(src, dst, span, dst_stride, cos, sin);
     }
-    let convert: Convert = (widen::<S>, narrow::<D>);
+    let convert: Convert = (widen::<S>, rotate_into::<D>);
     through_f32(
         S::any(src),
         D::any_mut(dst),
@@ -228,16 +228,22 @@ pub(crate) fn out_of_place<S: Element, D: Element>(
 const CHUNK: usize = 128;
 
 /// A pair's conversions: `widen(src, from, out)` reads `src[from..from + out.len()]` as
-/// f32; `narrow(values, dst, to)` rounds them into `dst[to..]`.
+/// f32; `rotate_into(buf, dst, runs, span, cos, sin)` rotates a chunk of widened pairs
+/// into the destination's runs, rounding once ([`rotate_into`]).
 type Convert = (
     fn(&AnySlice<'_>, usize, &mut [f32]),
-    fn(&[f32], &mut AnySliceMut<'_>, usize),
+    fn(&[f32], &mut AnySliceMut<'_>, Runs, &Span, &[f32], &[f32]),
 );
 
+/// A chunk's runs of pairs in a row: (channel in the row, offset in the chunk, length);
+/// the second is empty for interleaved pairs.
+type Runs = [(usize, usize, usize); 2];
+
 /// [`scalar_into`] through f32, for the six pairs from a 16-bit source: each row's
-/// pairs widened into f32 (the destination's own rows when it is f32, else a scratch a
-/// chunk at a time), rotated there by the in-place f32 kernel, and rounded into the
-/// destination. One body for the six pairs (their element types are values here, the
+/// pairs widened into f32, into the destination's own rows when it is f32 (and rotated
+/// there by the in-place f32 kernel), else into a scratch a chunk at a time (and rotated
+/// from there into the destination by the loops of the f32-source kernel, rounding
+/// once). One body for the six pairs (their element types are values here, the
 /// conversions pointers), instead of a kernel for each: the vector ISAs do the same
 /// (`backend/through_f32.rs`), for code size (`sizes.txt`: the C and wasm libraries and
 /// the firmware link every pair). From f32 the direct kernel stays: through f32, f32 into
@@ -249,7 +255,7 @@ fn through_f32(
     span: &Span,
     dst_stride: usize,
     (cos, sin): (&[f32], &[f32]),
-    (widen, narrow): Convert,
+    (widen, rotate_into): Convert,
 ) {
     span.assert_fits(src.len(), cos, sin);
     let to = Span {
@@ -284,20 +290,9 @@ fn through_f32(
             for (at, b, len) in runs(j, m) {
                 widen(&src, s0 + at, &mut buf[b..b + len]);
             }
-            let chunk = Span {
-                rows: 1,
-                stride: 2 * m,
-                first: 0,
-                second: m,
-                n: m,
-                stream: false,
-                prefetch: false,
-                ..*span
-            };
-            scalar::<f32>(&mut buf[..2 * m], &chunk, &cos[j..], &sin[j..]);
-            for (at, b, len) in runs(j, m) {
-                narrow(&buf[b..b + len], &mut dst, d0 + at);
-            }
+            let into = runs(j, m).map(|(at, b, len)| (d0 + at, b, len));
+            let (cos, sin) = (&cos[j..j + m], &sin[j..j + m]);
+            rotate_into(&buf[..2 * m], &mut dst, into, span, cos, sin);
             j += m;
         }
     }
@@ -314,12 +309,27 @@ fn widen<S: Element>(src: &AnySlice<'_>, from: usize, out: &mut [f32]) {
     }
 }
 
-/// `Convert`'s rounding into destinations of `D`.
-fn narrow<D: Element>(values: &[f32], dst: &mut AnySliceMut<'_>, to: usize) {
-    if let Some(d) = D::from_any_mut(dst.reborrow()) {
-        for (o, &v) in d[to..to + values.len()].iter_mut().zip(values) {
-            *o = D::from_f32(v);
-        }
+/// `Convert`'s rotation of a chunk of widened pairs (`buf`, laid out as `runs` say) into
+/// destinations of `D`, rounded once: the loops of [`scalar_into`] from f32.
+fn rotate_into<D: Element>(
+    buf: &[f32],
+    dst: &mut AnySliceMut<'_>,
+    runs: Runs,
+    span: &Span,
+    cos: &[f32],
+    sin: &[f32],
+) {
+    let Some(d) = D::from_any_mut(dst.reborrow()) else {
+        return;
+    };
+    let [(at, _, len), (second, half, _)] = runs;
+    if span.interleaved {
+        rotate_pairs_into(&buf[..len], &mut d[at..at + len], cos, sin, span.inverse);
+    } else {
+        let (lo, hi) = d.split_at_mut(second);
+        let (qa, qb) = (&mut lo[at..at + len], &mut hi[..len]);
+        let (a, b) = buf.split_at(half);
+        rotate_halves_into(a, b, qa, qb, cos, sin, span.inverse);
     }
 }
 
@@ -346,16 +356,7 @@ pub(crate) fn scalar_into<S: Element, D: Element>(
         // Whole slices per row, as in `scalar`.
         if span.interleaved {
             let range = span.first..span.first + 2 * n;
-            let pairs = x[range.clone()]
-                .chunks_exact(2)
-                .zip(y[range].chunks_exact_mut(2));
-            for ((p, q), (&c, &s)) in pairs.zip(cos.iter().zip(sin)) {
-                let s = if span.inverse { -s } else { s };
-                if let ([a, b], [qa, qb]) = (p, q) {
-                    let (a, b) = rotate_pair(a.to_f32(), b.to_f32(), c, s);
-                    (*qa, *qb) = (D::from_f32(a), D::from_f32(b));
-                }
-            }
+            rotate_pairs_into(&x[range.clone()], &mut y[range], cos, sin, span.inverse);
         } else {
             let (a, b) = (
                 &x[span.first..span.first + n],
@@ -364,6 +365,25 @@ pub(crate) fn scalar_into<S: Element, D: Element>(
             let (lo, hi) = y.split_at_mut(span.second);
             let (qa, qb) = (&mut lo[span.first..span.first + n], &mut hi[..n]);
             rotate_halves_into(a, b, qa, qb, cos, sin, span.inverse);
+        }
+    }
+}
+
+/// Interleaved pairs out of place: `(x[2j], x[2j + 1])` rotated into `(y[2j], y[2j + 1])`.
+#[inline(never)]
+fn rotate_pairs_into<S: Element, D: Element>(
+    x: &[S],
+    y: &mut [D],
+    cos: &[f32],
+    sin: &[f32],
+    inverse: bool,
+) {
+    let pairs = x.chunks_exact(2).zip(y.chunks_exact_mut(2));
+    for ((p, q), (&c, &s)) in pairs.zip(cos.iter().zip(sin)) {
+        let s = if inverse { -s } else { s };
+        if let ([a, b], [qa, qb]) = (p, q) {
+            let (a, b) = rotate_pair(a.to_f32(), b.to_f32(), c, s);
+            (*qa, *qb) = (D::from_f32(a), D::from_f32(b));
         }
     }
 }
