@@ -207,8 +207,13 @@ pub(crate) fn cos_sin(position: u64, turns: Turns, scale: f64) -> (f32, f32) {
 /// [`cos_sin`] for every pair at once: `hi[i] + lo[i]` are pair `i`'s turns. Written as
 /// one branch-free loop so that it vectorizes; inlined into each backend's
 /// `#[target_feature]` wrapper.
+///
+/// Each product has a loop of its own, so that each vectorizes with no test inside. With
+/// `SKIP_ONE`, a scale of 1 has one more of its own, which skips the multiply (it changes
+/// no bit): the fast ISAs' choice (the on-the-fly rows of `BENCHMARKS.md`); the others
+/// multiply, two loops where there were four (`Vector::SKIP_SCALE_ONE`).
 #[inline(always)]
-pub(crate) fn cos_sin_batch(
+pub(crate) fn cos_sin_batch<const SKIP_ONE: bool>(
     position: u64,
     hi: &[f64],
     lo: &[f64],
@@ -217,9 +222,7 @@ pub(crate) fn cos_sin_batch(
     sin: &mut [f32],
 ) {
     let p = position as f64;
-    // Four loops, so that each vectorizes with no test inside. A scale of 1 is skipped:
-    // multiplying by it changes no bit.
-    match (p < SHORT_PRODUCT_BELOW, scale == 1.0) {
+    match (p < SHORT_PRODUCT_BELOW, SKIP_ONE && scale == 1.0) {
         (true, true) => batch::<true, false>(p, hi, lo, scale, cos, sin),
         (true, false) => batch::<true, true>(p, hi, lo, scale, cos, sin),
         (false, true) => batch::<false, false>(p, hi, lo, scale, cos, sin),

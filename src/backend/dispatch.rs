@@ -356,18 +356,29 @@ impl Job for CosSin<'_> {
     const BF16: bool = false;
     #[inline(always)]
     fn scalar(self) {
-        crate::trig::cos_sin_batch(
-            self.position,
-            self.hi,
-            self.lo,
-            self.scale,
-            self.cos,
-            self.sin,
-        )
+        self.batch::<false>()
     }
     #[inline(always)]
     unsafe fn simd<V: Vector>(self) {
-        self.scalar()
+        match V::SKIP_SCALE_ONE {
+            true => self.batch::<true>(),
+            false => self.batch::<false>(),
+        }
+    }
+}
+
+impl CosSin<'_> {
+    #[inline(always)]
+    fn batch<const SKIP_ONE: bool>(self) {
+        let CosSin {
+            position,
+            hi,
+            lo,
+            scale,
+            cos,
+            sin,
+        } = self;
+        crate::trig::cos_sin_batch::<SKIP_ONE>(position, hi, lo, scale, cos, sin)
     }
 }
 

@@ -183,6 +183,9 @@ impl Vector for Lanes {
     // On x86_64 and wasm32, f16 in place goes through f32 rows: one kernel fewer, at
     // the same speed or faster (`docs/design.md`, "Out of place").
     const FUSED_F16: bool = cfg!(not(any(target_arch = "x86_64", target_arch = "wasm32")));
+    // On-the-fly cos/sin multiplies by the scale even when it is 1: half the angle
+    // loops' code, for a multiply a value (`docs/design.md`, "Code size").
+    const SKIP_SCALE_ONE: bool = false;
     #[inline(always)]
     unsafe fn call<J: super::dispatch::Job>(job: J) -> J::Out {
         // SAFETY: forwarded from the caller.

@@ -123,6 +123,9 @@ pub trait Vector: Copy {
     /// its kernels on every ISA: its conversions are shifts, and through f32 it was
     /// slower, `docs/design.md`, "Out of place".)
     const FUSED_F16: bool = true;
+    /// Whether on-the-fly cos/sin skips the multiply by a scale of 1 in loops of its own
+    /// (`trig::cos_sin_batch`): faster, and twice the code.
+    const SKIP_SCALE_ONE: bool = true;
     /// Whether the streaming stores below are non-temporal (otherwise they are plain
     /// stores) and need `p` 16-byte aligned.
     const STREAM: bool = false;

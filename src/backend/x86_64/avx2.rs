@@ -85,6 +85,9 @@ impl Vector for Avx2 {
         unsafe { _mm_storeu_si128(p.cast(), self.bf16_bits()) }
     }
     const STREAM: bool = true;
+    // On-the-fly cos/sin multiplies by a scale of 1 too: half the angle loops' code, for
+    // a multiply a value; no goal row is AVX2's (`docs/design.md`, "Code size").
+    const SKIP_SCALE_ONE: bool = false;
     #[inline(always)]
     unsafe fn store_f16_stream(self, p: *mut u16) {
         unsafe {
