@@ -126,6 +126,8 @@ pub trait Vector: Copy {
     /// Whether on-the-fly cos/sin skips the multiply by a scale of 1 in loops of its own
     /// (`trig::cos_sin_batch`): faster, and twice the code.
     const SKIP_SCALE_ONE: bool = true;
+    /// Whether f32 into bf16 gets the unrolled rows of `UNROLLED`.
+    const UNROLL_INTO_BF16: bool = true;
     /// Whether the streaming stores below are non-temporal (otherwise they are plain
     /// stores) and need `p` 16-byte aligned.
     const STREAM: bool = false;
@@ -300,6 +302,9 @@ pub(crate) const fn unrolls<V: Vector, S: Element, D: Element>(
     vectors: usize,
 ) -> bool {
     if S::IS_BF16 && D::IS_BF16 {
+        return false;
+    }
+    if S::IS_F32 && D::IS_BF16 && !V::UNROLL_INTO_BF16 {
         return false;
     }
     let f32 = S::IS_F32 && D::IS_F32;

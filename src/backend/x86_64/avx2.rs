@@ -88,6 +88,9 @@ impl Vector for Avx2 {
     // On-the-fly cos/sin multiplies by a scale of 1 too: half the angle loops' code, for
     // a multiply a value; no goal row is AVX2's (`docs/design.md`, "Code size").
     const SKIP_SCALE_ONE: bool = false;
+    // f32 into bf16 takes the row loop: its unrolled rows measured no faster into a
+    // cache (`docs/design.md`, "Unrolled rows").
+    const UNROLL_INTO_BF16: bool = false;
     #[inline(always)]
     unsafe fn store_f16_stream(self, p: *mut u16) {
         unsafe {
