@@ -370,15 +370,8 @@ impl Job for CosSin<'_> {
 impl CosSin<'_> {
     #[inline(always)]
     fn batch<const SKIP_ONE: bool>(self) {
-        let CosSin {
-            position,
-            hi,
-            lo,
-            scale,
-            cos,
-            sin,
-        } = self;
-        crate::trig::cos_sin_batch::<SKIP_ONE>(position, hi, lo, scale, cos, sin)
+        let (p, hi, lo, scale) = (self.position, self.hi, self.lo, self.scale);
+        crate::trig::cos_sin_batch::<SKIP_ONE>(p, hi, lo, scale, self.cos, self.sin)
     }
 }
 
