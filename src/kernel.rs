@@ -406,3 +406,113 @@ fn rotate_halves_into<S: Element, D: Element>(
         (*qa, *qb) = (D::from_f32(a), D::from_f32(b));
     }
 }
+
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use super::*;
+    use half::{bf16, f16};
+    use std::vec::Vec;
+
+    /// Values from random bits, every 7th a special one (zeros, subnormals, infinities,
+    /// NaNs, a rounding tie for bf16 and f16).
+    fn values<E: Element>(n: usize, seed: &mut u64) -> Vec<E> {
+        let special = [
+            0.0,
+            -0.0,
+            1e-40,
+            6e-8,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            1.0 + 1.0 / 256.0,
+        ];
+        (0..n)
+            .map(|i| {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                let v = if i % 7 == 6 {
+                    special[(*seed % 8) as usize]
+                } else {
+                    f32::from_bits((*seed >> 32) as u32 & 0xC7FF_FFFF) // below 2^17, or tiny
+                };
+                E::from_f32(v)
+            })
+            .collect()
+    }
+
+    /// Bits to compare: NaNs as one value (their payloads are not specified).
+    fn bits<E: Element>(v: &[E]) -> Vec<u32> {
+        v.iter()
+            .map(|e| match e.to_f32() {
+                x if x.is_nan() => u32::MAX,
+                x => x.to_bits(),
+            })
+            .collect()
+    }
+
+    fn pair<S: Element, D: Element>() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        // Spans below, at and past a chunk (64 pairs), whole rows and row tails
+        // (halves apart), one and three rows, both layouts and directions.
+        for n in [1, 5, 63, 64, 65, 130, 256] {
+            for (interleaved, tail) in [(true, false), (false, false), (false, true)] {
+                for (rows, inverse) in [(1, false), (3, true)] {
+                    let (first, second) = match (interleaved, tail) {
+                        (true, _) => (3, 0),
+                        (false, false) => (0, n),
+                        (false, true) => (2, n + 9),
+                    };
+                    let width = if interleaved {
+                        first + 2 * n
+                    } else {
+                        second + n
+                    };
+                    let (stride, dst_stride) = (width + 1, width + 4);
+                    let span = Span {
+                        rows,
+                        stride,
+                        first,
+                        second,
+                        n,
+                        interleaved,
+                        inverse,
+                        stream: false,
+                        prefetch: false,
+                    };
+                    let src: Vec<S> = values(rows * stride, &mut seed);
+                    let cs: Vec<f32> = values::<f32>(2 * n, &mut seed)
+                        .iter()
+                        .map(|v| if v.is_finite() { v.sin() } else { 0.5 })
+                        .collect();
+                    let (cos, sin) = cs.split_at(n);
+                    let fill: Vec<D> = values(rows * dst_stride, &mut seed);
+                    let (mut want, mut got) = (fill.clone(), fill);
+                    scalar_into(&src, &mut want, &span, dst_stride, cos, sin);
+                    out_of_place(&src, &mut got, &span, dst_stride, cos, sin);
+                    assert_eq!(
+                        bits(&got),
+                        bits(&want),
+                        "{} into {}: {span:?}",
+                        S::NAME,
+                        D::NAME
+                    );
+                }
+            }
+        }
+    }
+
+    /// The scalar kernels through f32 give the direct kernel's bits for every pair from a
+    /// 16-bit source, and write nothing outside the span's pairs (the destination's other
+    /// values, random, must stay as they were). Safe code only, so not under Miri.
+    #[test]
+    #[cfg_attr(miri, ignore)]
+    fn through_f32_matches_the_direct_kernel() {
+        pair::<f16, f16>();
+        pair::<f16, bf16>();
+        pair::<f16, f32>();
+        pair::<bf16, f16>();
+        pair::<bf16, bf16>();
+        pair::<bf16, f32>();
+    }
+}
