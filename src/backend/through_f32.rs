@@ -44,11 +44,11 @@ fn segments(span: &Span) -> [(usize, usize); 2] {
     }
 }
 
-/// Rotate `job`'s span out of place through f32 rows: the destination's own rows when it
-/// is f32, else a scratch whose rows are then rounded into it. The conversions are jobs
-/// of their own ([`Convert`]), one body per element type and ISA, not one
-/// inlined into each of the seven pairs (`sizes.txt`); they are called once per chunk
-/// of rows.
+/// Rotate `job`'s span through f32 rows: the destination's own rows when it is f32, else
+/// a scratch whose rows are then rounded into it (out of place, or f16 in place, where
+/// the destination is the source). The conversions are jobs of their own ([`Convert`]),
+/// one body per element type and ISA, not one inlined into each of the seven pairs
+/// (`sizes.txt`); they are called once per chunk of rows.
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Bounds are checked here.
@@ -166,8 +166,10 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
         let to = dst.wrapping_add(r0 * dst_stride + span.first);
         let parts = (base.cast_const(), width, to, dst_stride, rows, segs);
         // SAFETY: the destination rows' pairs lie within the destination (`assert_fits`),
-        // which does not overlap the source or the scratch; the ISA is supported
-        // (caller); streaming stores only where each is aligned.
+        // which does not overlap the scratch, nor the source out of place (in place it is
+        // the source, whose rows of this chunk were read into the scratch above, and
+        // nothing reads them during this job); the ISA is supported (caller); streaming
+        // stores only where each is aligned.
         unsafe {
             if stream {
                 out_of_line::<V, _>(Convert::<f32, D, true>::new(parts))
@@ -198,8 +200,9 @@ unsafe fn out_of_line<V: Vector, J: Job>(job: J) -> J::Out {
 /// aligned).
 ///
 /// Built only by [`rotate_through_f32`], which checked that every run lies within a
-/// buffer it borrows for the call (the source's, and the destination's or its scratch,
-/// which do not overlap): running it reads and writes only there.
+/// buffer it borrows for the call: it reads one of the source (or the destination, in
+/// place) and the scratch, and writes the other, which do not overlap: running it reads
+/// and writes only there.
 struct Convert<S, D, const NT: bool> {
     src: *const S,
     src_stride: usize,
