@@ -18,6 +18,7 @@
 //! `scripts/bench_report.py` also reports elements per second and writes BENCHMARKS.md.
 //!
 //! Also: `fused_f32_to_f16/prefill4096` (rotate into an f16 cache vs rotate then convert),
+//! `into/<source>_to_<destination>/hd<head_dim>` (out of place through f32 rows),
 //! `table_build/131072`, and with `--features rayon`, `parallel/prefill4096/<dtype>/hd128`
 //! (`par_apply` on 1 and 2 threads).
 //!
@@ -264,6 +265,52 @@ fn fused(c: &mut Criterion) {
     g.finish();
 }
 
+/// Out of place between the pairs that go through f32 rows (`src/backend/through_f32.rs`):
+/// 64 tokens of 8 heads from a source into a cache slot, with the best backend and a
+/// table; `into/<source>_to_<destination>/hd<head_dim>`, ids `table/<backend>/<layout>`.
+fn into_pairs(c: &mut Criterion) {
+    into_pair::<f16, f16>(c, "f16_to_f16");
+    into_pair::<bf16, bf16>(c, "bf16_to_bf16");
+    into_pair::<f16, f32>(c, "f16_to_f32");
+    into_pair::<f32, f32>(c, "f32_to_f32");
+}
+
+/// [`into_pairs`] for one (source, destination) pair.
+fn into_pair<S: Element, D: Element>(c: &mut Criterion, pair: &str) {
+    let (tokens, heads) = (64, KV_HEADS);
+    for hd in [64, 128] {
+        let n = tokens * heads * hd;
+        let mut g = c.benchmark_group(format!("into/{pair}/hd{hd}"));
+        g.throughput(Throughput::Bytes(
+            (n * (std::mem::size_of::<S>() + std::mem::size_of::<D>())) as u64,
+        ));
+        let src: Vec<S> = data(n);
+        let mut cache = vec![D::from_f32(0.0); 2 * n];
+        let shape = View::tokens_heads(heads);
+        let slot = View::tokens_heads(heads).at(tokens);
+        for (layout, name) in LAYOUTS {
+            let best = Backend::detect();
+            let table = rope(hd, layout, best).table(4096).unwrap();
+            let id = format!("table/{}/{name}", best.name());
+            g.bench_function(id, |b| {
+                b.iter(|| {
+                    table
+                        .rotate_into(
+                            black_box(&src),
+                            shape,
+                            &mut cache,
+                            slot,
+                            Positions::Start(64),
+                        )
+                        .unwrap();
+                    black_box(&mut cache);
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 /// The decode step of 32 query and 8 KV heads of 128, f32 activations into an f16 cache:
 /// its three steps (rotate Q in place, rotate K into the cache, then V converted by a
 /// hand-written loop, or by the crate's own conversion, `rotate_into` at the identity)
@@ -416,5 +463,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(1))
 }
 
-criterion_group! { name = benches; config = config(); targets = f32s, f16s, bf16s, fused, decode_step, table_build, parallel }
+criterion_group! { name = benches; config = config(); targets = f32s, f16s, bf16s, fused, into_pairs, decode_step, table_build, parallel }
 criterion_main!(benches);

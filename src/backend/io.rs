@@ -75,6 +75,12 @@ impl<S, D, const INTO: bool> Io<'_, S, D, INTO> {
         }
     }
 
+    /// The lengths of the source and the destination, in elements.
+    #[inline(always)]
+    pub(crate) fn lens(&self) -> (usize, usize) {
+        (self.src_len, self.dst_len)
+    }
+
     /// Checks that `span` lies within both buffers and `cos`/`sin` (a bug in this crate
     /// otherwise: callers validate all user input first).
     #[inline(always)]

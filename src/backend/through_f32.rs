@@ -2,8 +2,10 @@
 //! pairs are brought to f32 (copied from an f32 source, widened from a 16-bit one) into
 //! the destination's own rows when it is f32, else into an L1 scratch, rotated there by
 //! the in-place f32 kernel, and the scratch rounded into the destination. The in-place
-//! f32 kernel serves these seven pairs, instead of a kernel for each; the bits are the
-//! same (each value is rotated in f32 and rounded once).
+//! f32 kernel serves these seven pairs, instead of a kernel for each, and one body of the
+//! loop over chunks of rows serves them on every ISA (it calls the ISA's conversions and
+//! kernel through function pointers); the bits are the same (each value is rotated in
+//! f32 and rounded once).
 //!
 //! Decided: for code size, the kernels being most of the crate's bytes (`sizes.txt`,
 //! `rust_every_entry`). Not for f32 activations into a 16-bit cache, the runtimes' path:
@@ -46,20 +48,87 @@ fn segments(span: &Span) -> [(usize, usize); 2] {
 
 /// Rotate `job`'s span through f32 rows: the destination's own rows when it is f32, else
 /// a scratch whose rows are then rounded into it (out of place, or f16 in place, where
-/// the destination is the source). The conversions are jobs of their own ([`Convert`]),
-/// one body per element type and ISA, not one inlined into each of the seven pairs
-/// (`sizes.txt`); they are called once per chunk of rows.
+/// the destination is the source). Only this shim knows the element types and the ISA:
+/// it hands [`through_f32`] the rows as bytes, with the ISA's
+/// conversions and its in-place f32 kernel as function pointers, so that one body of
+/// the chunk loop serves every pair on every ISA (`sizes.txt`, `rust_every_entry`).
 ///
 /// # Safety
-/// The CPU must support `V`'s ISA. Bounds are checked here.
-#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
-#[cfg_attr(rope_simd_unoptimized, inline(never))]
+/// The CPU must support `V`'s ISA. Bounds are checked by [`through_f32`].
+#[inline(always)]
 pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const INTO: bool>(
     job: SpanJob<'_, S, D, INTO>,
 ) {
     let SpanJob { io, span, cos, sin } = job;
-    io.assert_fits(span, cos, sin);
     let (src, dst, dst_stride) = io.parts(span);
+    let (src_len, dst_len) = io.lens();
+    let rows = Rows {
+        src: (src.cast::<u8>(), src_len, core::mem::size_of::<S>()),
+        dst: (dst.cast::<u8>(), dst_len, core::mem::size_of::<D>()),
+        dst_stride,
+    };
+    let isa = Calls {
+        widen: convert::<V, S, f32, false>,
+        narrow: match D::IS_F32 {
+            true => None,
+            false => Some([convert::<V, f32, D, false>, convert::<V, f32, D, true>]),
+        },
+        rotate: rotate_f32::<V>,
+        stream: V::STREAM && D::STREAMS,
+    };
+    // SAFETY: `io`'s buffers, which do not overlap out of place; the pointers' functions
+    // are this ISA's, which the CPU supports (caller), and `Rows` gives the sizes of the
+    // element types they were made for.
+    unsafe { through_f32(rows, span, cos, sin, &isa) }
+}
+
+/// A span's buffers, their element types erased: each its address, length and element
+/// size in bytes, and the destination's row stride (the source's is the span's), in
+/// elements.
+struct Rows {
+    src: (*const u8, usize, usize),
+    dst: (*mut u8, usize, usize),
+    dst_stride: usize,
+}
+
+/// The ISA's calls that [`through_f32`] makes, for the element types of its [`Rows`].
+struct Calls {
+    /// Source rows to f32.
+    widen: ConvertFn,
+    /// f32 to the destination, with plain and with streaming stores; `None` when the
+    /// destination is f32 (its rows are the scratch).
+    narrow: Option<[ConvertFn; 2]>,
+    /// The in-place f32 kernel.
+    rotate: unsafe fn(*mut f32, usize, &Span, &[f32], &[f32]),
+    /// Whether the ISA streams stores into this destination type.
+    stream: bool,
+}
+
+/// A conversion of a row block ([`Block`]) on one ISA, between two element types.
+type ConvertFn = unsafe fn(Block);
+
+/// `rows`' span rotated through f32 rows (see [`rotate_through_f32`]). Not inlined: it
+/// makes no vector instruction of its own (every conversion and rotation is a call), so
+/// one copy serves every pair and ISA, where inlined it was one per pair and ISA.
+///
+/// # Safety
+/// `rows` gives two buffers (the same one in place, else two that do not overlap) of
+/// its lengths in elements of its sizes; `isa`'s functions were made for these element
+/// types and for an ISA the CPU supports. Bounds are checked here.
+#[inline(never)]
+unsafe fn through_f32(rows: Rows, span: &Span, cos: &[f32], sin: &[f32], isa: &Calls) {
+    let Rows {
+        src: (src, src_len, src_size),
+        dst: (dst, dst_len, dst_size),
+        dst_stride,
+    } = rows;
+    // The span's rows within both buffers (in place, `dst_stride` is the span's).
+    span.assert_fits(src_len, cos, sin);
+    let to = Span {
+        stride: dst_stride,
+        ..*span
+    };
+    to.assert_fits(dst_len, cos, sin);
     // A row's window: from its first rotated channel to one past its last.
     let width = span.row_bytes::<u8>() - span.first;
     assert!(
@@ -67,73 +136,62 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
         "rope-simd internal error: a span wider than a head"
     );
     let segs = segments(span);
-    if D::IS_F32 {
+    let at = |p: *const u8, size: usize, i: usize| p.wrapping_add(i * size);
+    let Some(narrow) = isa.narrow else {
         // The destination is f32: its rows are the scratch.
-        let dst = dst.cast::<f32>();
-        let widen = Convert::<S, f32, false> {
-            src: src.wrapping_add(span.first),
+        let widen = Block {
+            src: at(src, src_size, span.first),
             src_stride: span.stride,
-            dst: dst.wrapping_add(span.first),
+            dst: at(dst, dst_size, span.first).cast_mut(),
             dst_stride,
             rows: span.rows,
             segs,
         };
-        // SAFETY: the pairs of every row lie within both buffers (`assert_fits`), which
-        // do not overlap; the ISA is supported (caller).
-        unsafe { out_of_line::<V, _>(widen) };
-        let extent = Span {
-            stride: dst_stride,
-            ..*span
-        }
-        .extent();
-        // SAFETY: the destination's rows of the span (`assert_fits`); no other reference
-        // to them is live.
-        let rows = unsafe { core::slice::from_raw_parts_mut(dst, extent) };
+        // SAFETY: the pairs of every row lie within both buffers (checked above), which
+        // do not overlap (caller); the ISA is supported (caller).
+        unsafe { (isa.widen)(widen) };
         let local = Span {
-            stride: dst_stride,
             stream: false,
             prefetch: false,
-            ..*span
+            ..to
         };
-        let job = SpanJob {
-            io: Io::in_place(rows),
-            span: &local,
-            cos,
-            sin,
-        };
-        // SAFETY: the ISA is supported (caller).
-        return unsafe { V::call(job) };
-    }
+        // SAFETY: the destination's rows of the span (checked above); nothing else
+        // refers to them during the call.
+        return unsafe { (isa.rotate)(dst.cast::<f32>(), local.extent(), &local, cos, sin) };
+    };
     let rows_per_chunk = (SCRATCH / width.max(1)).max(1);
-    let stream = span.stream && V::STREAM && D::STREAMS && {
-        let bytes = core::mem::size_of::<D>();
+    let stream = span.stream && isa.stream && {
         [
-            dst.wrapping_add(span.first) as usize,
-            dst_stride * bytes,
-            segs[1].0 * bytes,
+            at(dst, dst_size, span.first) as usize,
+            dst_stride * dst_size,
+            segs[1].0 * dst_size,
         ]
         .iter()
         .all(|v| v.is_multiple_of(16))
     };
     // Not zeroed (16 KiB a call would cost more than the rotation of a decode step):
-    // every element of the rows used is written below before it is read.
-    let mut scratch = [MaybeUninit::<f32>::uninit(); SCRATCH];
-    let base = scratch.as_mut_ptr().cast::<f32>();
+    // every element of the rows used is written below before it is read. Aligned to a
+    // cache line, so that the vectors of head_dim 64 and 128 rows split none (`cargo
+    // bench -p rope-simd-benches --bench rope -- into/`).
+    #[repr(align(64))]
+    struct Lines([MaybeUninit<f32>; SCRATCH]);
+    let mut scratch = Lines([MaybeUninit::<f32>::uninit(); SCRATCH]);
+    let base = scratch.0.as_mut_ptr().cast::<f32>();
     let mut r0 = 0;
     while r0 < span.rows {
         let rows = rows_per_chunk.min(span.rows - r0);
-        let widen = Convert::<S, f32, false> {
-            src: src.wrapping_add(r0 * span.stride + span.first),
+        let widen = Block {
+            src: at(src, src_size, r0 * span.stride + span.first),
             src_stride: span.stride,
-            dst: base,
+            dst: base.cast::<u8>(),
             dst_stride: width,
             rows,
             segs,
         };
-        // SAFETY: the source rows' pairs lie within the source (`assert_fits`); window
+        // SAFETY: the source rows' pairs lie within the source (checked above); window
         // `r` of `width` elements lies within the scratch (`rows * width <= SCRATCH`);
         // the ISA is supported (caller).
-        unsafe { out_of_line::<V, _>(widen) };
+        unsafe { (isa.widen)(widen) };
         // Between split halves that are not adjacent (a row tail's): zeros, never read
         // by the kernel, so that the whole window is initialized.
         let gap = (span.n, width - span.n);
@@ -143,9 +201,8 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
                 unsafe { base.add(r * width + gap.0).write_bytes(0, gap.1 - span.n) };
             }
         }
-        // SAFETY: the first `rows * width` values were all written just above.
-        let tmp = unsafe { core::slice::from_raw_parts_mut(base, rows * width) };
-        // The chunk's rows, their windows `width` apart in `tmp`.
+        // The chunk's rows, their windows `width` apart in the scratch, whose first
+        // `rows * width` values were all written just above.
         let local = Span {
             rows,
             stride: width,
@@ -155,43 +212,63 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
             prefetch: false,
             ..*span
         };
-        let job = SpanJob {
-            io: Io::in_place(&mut *tmp),
-            span: &local,
-            cos,
-            sin,
+        // SAFETY: the ISA is supported (caller); the scratch holds the chunk's rows.
+        unsafe { (isa.rotate)(base, rows * width, &local, cos, sin) };
+        let round = Block {
+            src: base.cast_const().cast::<u8>(),
+            src_stride: width,
+            dst: at(dst, dst_size, r0 * dst_stride + span.first).cast_mut(),
+            dst_stride,
+            rows,
+            segs,
         };
-        // SAFETY: the ISA is supported (caller).
-        unsafe { V::call(job) };
-        let to = dst.wrapping_add(r0 * dst_stride + span.first);
-        let parts = (base.cast_const(), width, to, dst_stride, rows, segs);
-        // SAFETY: the destination rows' pairs lie within the destination (`assert_fits`),
-        // which does not overlap the scratch, nor the source out of place (in place it is
-        // the source, whose rows of this chunk were read into the scratch above, and
-        // nothing reads them during this job); the ISA is supported (caller); streaming
-        // stores only where each is aligned.
-        unsafe {
-            if stream {
-                out_of_line::<V, _>(Convert::<f32, D, true>::new(parts))
-            } else {
-                out_of_line::<V, _>(Convert::<f32, D, false>::new(parts))
-            }
-        }
+        // SAFETY: the destination rows' pairs lie within the destination (checked
+        // above), which does not overlap the scratch, nor the source out of place (in place it
+        // is the source, whose rows of this chunk were read into the scratch above, and
+        // nothing reads them during this call); the ISA is supported (caller);
+        // streaming stores only where each is aligned.
+        unsafe { narrow[usize::from(stream)](round) };
         r0 += rows;
     }
 }
 
-/// `V::call(job)`, kept a call: the ISA's entry points are separate functions, but LLVM
-/// inlines one into another of the same ISA where it sees fit, which made a copy of a
-/// conversion inside each of the seven pairs; through an opaque pointer it cannot.
+/// The in-place f32 kernel of `V` over `len` values at `rows`, the span's rows.
 ///
 /// # Safety
-/// As [`Vector::call`].
-#[inline(always)]
-unsafe fn out_of_line<V: Vector, J: Job>(job: J) -> J::Out {
-    let call: unsafe fn(J) -> J::Out = V::call::<J>;
+/// `rows` points at `len` f32 that nothing else refers to during the call, and the span
+/// fits them; the CPU supports `V`'s ISA.
+unsafe fn rotate_f32<V: Vector>(rows: *mut f32, len: usize, span: &Span, cos: &[f32], sin: &[f32]) {
     // SAFETY: forwarded from the caller.
-    unsafe { core::hint::black_box(call)(job) }
+    let rows = unsafe { core::slice::from_raw_parts_mut(rows, len) };
+    let job = SpanJob {
+        io: Io::in_place(rows),
+        span,
+        cos,
+        sin,
+    };
+    // SAFETY: the ISA is supported (caller).
+    unsafe { V::call(job) }
+}
+
+/// Convert a row block of `S` into `D` on `V` (see [`Convert`]).
+///
+/// # Safety
+/// `block`'s pointers are of `S` and `D` elements, its runs lie within the buffers they
+/// point at, which do not overlap (see [`Convert`]); the CPU supports `V`'s ISA.
+unsafe fn convert<V: Vector, S: Element, D: Element, const NT: bool>(block: Block) {
+    // SAFETY: forwarded from the caller.
+    unsafe { V::call(Convert::<S, D, NT>::new(block)) }
+}
+
+/// Row blocks to convert, the element types erased (strides in elements): source, its
+/// stride, destination, its stride, rows and runs (see [`Convert`]).
+struct Block {
+    src: *const u8,
+    src_stride: usize,
+    dst: *mut u8,
+    dst_stride: usize,
+    rows: usize,
+    segs: [(usize, usize); 2],
 }
 
 /// Convert `rows` rows of `segs` (offset, length) runs, row `r`'s from `src + r *
@@ -212,18 +289,15 @@ struct Convert<S, D, const NT: bool> {
     segs: [(usize, usize); 2],
 }
 
-/// A row block's source, its stride, destination, its stride, rows and runs.
-type Parts<S, D> = (*const S, usize, *mut D, usize, usize, [(usize, usize); 2]);
-
 impl<S, D, const NT: bool> Convert<S, D, NT> {
-    fn new((src, src_stride, dst, dst_stride, rows, segs): Parts<S, D>) -> Self {
+    fn new(b: Block) -> Self {
         Convert {
-            src,
-            src_stride,
-            dst,
-            dst_stride,
-            rows,
-            segs,
+            src: b.src.cast::<S>(),
+            src_stride: b.src_stride,
+            dst: b.dst.cast::<D>(),
+            dst_stride: b.dst_stride,
+            rows: b.rows,
+            segs: b.segs,
         }
     }
 }
