@@ -15,14 +15,14 @@
     target_endian = "little"
 ))]
 use super::aarch64::{cpu as arm_cpu, neon};
-use super::convert;
+use super::convert::Convert;
 use super::io::Io;
 use super::span::SpanJob;
 use super::vector::Vector;
 #[cfg(target_arch = "x86_64")]
 use super::x86_64::{self, cpu};
 use super::Backend;
-use crate::element::{Element, Kind};
+use crate::element::Element;
 use crate::error::RopeError;
 use crate::kernel::Span;
 
@@ -220,13 +220,13 @@ impl Isa {
     /// Widen `src` into `dst` (same lengths), exactly.
     #[inline]
     pub(crate) fn widen<E: Element>(self, src: &[E], dst: &mut [f32]) {
-        self.run(Widen { src, dst })
+        self.run(Convert::<E, f32, false>::slices(src, dst))
     }
 
     /// Round `src` into `dst` (same lengths) to nearest even.
     #[inline]
     pub(crate) fn narrow<E: Element>(self, src: &[f32], dst: &mut [E]) {
-        self.run(Narrow { src, dst })
+        self.run(Convert::<f32, E, false>::slices(src, dst))
     }
 
     /// cos/sin of one position for a run of pairs (see `trig::cos_sin_batch`); the same
@@ -289,54 +289,6 @@ pub(crate) fn stream_fence() {
     // SAFETY: SFENCE is part of SSE, which every x86_64 CPU has.
     unsafe {
         core::arch::x86_64::_mm_sfence()
-    }
-}
-
-const fn is_bf16<E: Element>() -> bool {
-    matches!(E::KIND, Kind::Bf16)
-}
-
-/// Widening to f32 (`convert::widen`: a copy for f32).
-struct Widen<'a, E> {
-    src: &'a [E],
-    dst: &'a mut [f32],
-}
-
-impl<E: Element> Job for Widen<'_, E> {
-    type Out = ();
-    const BF16: bool = false; // widening bf16 is a shift on every ISA
-    #[inline(always)]
-    fn scalar(self) {
-        for (d, s) in self.dst.iter_mut().zip(self.src) {
-            *d = s.to_f32();
-        }
-    }
-    #[inline(always)]
-    unsafe fn simd<V: Vector>(self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { convert::widen::<V, E>(self.src, self.dst) }
-    }
-}
-
-/// Rounding from f32 (`convert::narrow`: a copy for f32).
-struct Narrow<'a, E> {
-    src: &'a [f32],
-    dst: &'a mut [E],
-}
-
-impl<E: Element> Job for Narrow<'_, E> {
-    type Out = ();
-    const BF16: bool = is_bf16::<E>();
-    #[inline(always)]
-    fn scalar(self) {
-        for (d, s) in self.dst.iter_mut().zip(self.src) {
-            *d = E::from_f32(*s);
-        }
-    }
-    #[inline(always)]
-    unsafe fn simd<V: Vector>(self) {
-        // SAFETY: forwarded from the caller.
-        unsafe { convert::narrow::<V, E, false>(self.src, self.dst) }
     }
 }
 

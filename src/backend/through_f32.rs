@@ -23,8 +23,7 @@
 
 use core::mem::MaybeUninit;
 
-use super::convert::{narrow, widen_to};
-use super::dispatch::Job;
+use super::convert::{Block, Convert};
 use super::io::Io;
 use super::span::SpanJob;
 use super::vector::{SimdElement, Vector};
@@ -258,93 +257,4 @@ unsafe fn rotate_f32<V: Vector>(rows: *mut f32, len: usize, span: &Span, cos: &[
 unsafe fn convert<V: Vector, S: Element, D: Element, const NT: bool>(block: Block) {
     // SAFETY: forwarded from the caller.
     unsafe { V::call(Convert::<S, D, NT>::new(block)) }
-}
-
-/// Row blocks to convert, the element types erased (strides in elements): source, its
-/// stride, destination, its stride, rows and runs (see [`Convert`]).
-struct Block {
-    src: *const u8,
-    src_stride: usize,
-    dst: *mut u8,
-    dst_stride: usize,
-    rows: usize,
-    segs: [(usize, usize); 2],
-}
-
-/// Convert `rows` rows of `segs` (offset, length) runs, row `r`'s from `src + r *
-/// src_stride` to `dst + r * dst_stride`: widening (`D` is f32, exactly) or rounding (`S`
-/// is f32, to nearest even; with `NT` the vector stores stream, every one 16-byte
-/// aligned).
-///
-/// Built only by [`rotate_through_f32`], which checked that every run lies within a
-/// buffer it borrows for the call: it reads one of the source (or the destination, in
-/// place) and the scratch, and writes the other, which do not overlap: running it reads
-/// and writes only there.
-struct Convert<S, D, const NT: bool> {
-    src: *const S,
-    src_stride: usize,
-    dst: *mut D,
-    dst_stride: usize,
-    rows: usize,
-    segs: [(usize, usize); 2],
-}
-
-impl<S, D, const NT: bool> Convert<S, D, NT> {
-    fn new(b: Block) -> Self {
-        Convert {
-            src: b.src.cast::<S>(),
-            src_stride: b.src_stride,
-            dst: b.dst.cast::<D>(),
-            dst_stride: b.dst_stride,
-            rows: b.rows,
-            segs: b.segs,
-        }
-    }
-}
-
-impl<S: Element, D: Element, const NT: bool> Job for Convert<S, D, NT> {
-    type Out = ();
-    // Widening bf16 is a shift on every ISA; only rounding to bf16 differs.
-    const BF16: bool = D::IS_BF16;
-    fn scalar(self) {
-        for r in 0..self.rows {
-            for (at, len) in self.segs {
-                for i in at..at + len {
-                    // SAFETY: within the runs `rotate_through_f32` checked (the type's
-                    // doc).
-                    unsafe {
-                        let v = self.src.add(r * self.src_stride + i).read();
-                        self.dst
-                            .add(r * self.dst_stride + i)
-                            .write(D::from_f32(v.to_f32()));
-                    }
-                }
-            }
-        }
-    }
-    #[inline(always)]
-    unsafe fn simd<V: Vector>(self) {
-        for r in 0..self.rows {
-            for (at, len) in self.segs.into_iter().filter(|s| s.1 > 0) {
-                // SAFETY: within the runs `rotate_through_f32` checked (the type's doc),
-                // which do not overlap; the ISA is supported (caller); with `NT` every
-                // vector store is 16-byte aligned (caller).
-                unsafe {
-                    let from =
-                        core::slice::from_raw_parts(self.src.add(r * self.src_stride + at), len);
-                    let to = self.dst.add(r * self.dst_stride + at);
-                    if D::IS_F32 {
-                        widen_to::<V, S>(from, to.cast::<f32>());
-                    } else if let Some(f) = S::as_f32(from) {
-                        narrow::<V, D, NT>(f, core::slice::from_raw_parts_mut(to, len));
-                    } else {
-                        // Neither is f32: not built so; the plain conversion.
-                        for (i, v) in from.iter().enumerate() {
-                            to.add(i).write(D::from_f32(v.to_f32()));
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
