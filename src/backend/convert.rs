@@ -1,5 +1,6 @@
 //! Widening to f32 and rounding from f32, a vector at a time (the scalar conversions
-//! take each slice's tail), and the job that runs them over blocks of rows.
+//! take each slice's tail), and the jobs that run them: over one slice ([`Widen`],
+//! [`Narrow`]) and over blocks of rows ([`Convert`]).
 
 use core::marker::PhantomData;
 
@@ -28,8 +29,10 @@ pub(crate) unsafe fn widen_to<V: Vector, E: crate::Element>(src: &[E], dp: *mut 
         unsafe { E::load::<V>(sp.add(i)).store(dp.add(i)) };
         i += V::N;
     }
-    // SAFETY: `body <= len` and `dp` is valid for `len` writes (caller).
-    unsafe { plain(&src[body..], dp.add(body)) };
+    if body < src.len() {
+        // SAFETY: `body < len` and `dp` is valid for `len` writes (caller).
+        unsafe { plain(&src[body..], dp.add(body)) };
+    }
 }
 
 /// Round `src` into `dst` (same length) to nearest even, `V::N` elements at a time (a
@@ -63,8 +66,10 @@ pub(crate) unsafe fn narrow<V: Vector, E: crate::Element, const NT: bool>(
         unsafe { put::<V, E, NT>(V::load(sp.add(i)), dp.add(i)) };
         i += V::N;
     }
-    // SAFETY: `dst[body..]` holds `src.len() - body` elements.
-    unsafe { plain(&src[body..], dst[body..].as_mut_ptr()) };
+    if body < src.len() {
+        // SAFETY: `dst[body..]` holds `src.len() - body` elements.
+        unsafe { plain(&src[body..], dst[body..].as_mut_ptr()) };
+    }
 }
 
 /// Row blocks to convert, the element types erased (strides in elements): source, its
@@ -83,14 +88,9 @@ pub(crate) struct Block {
 /// is f32, to nearest even; with `NT` the vector stores stream, every one 16-byte
 /// aligned).
 ///
-/// Made only from two slices it borrows ([`Convert::slices`]) or by a caller that
-/// promises its runs lie within two buffers that do not overlap ([`Convert::new`]), so
-/// running it reads and writes only there. The jobs behind [`Isa::widen`] and
-/// [`Isa::narrow`] (one row) and the through-f32 path's (`through_f32.rs`): one
-/// instantiation for both.
-///
-/// [`Isa::widen`]: super::dispatch::Isa::widen
-/// [`Isa::narrow`]: super::dispatch::Isa::narrow
+/// Made only by a caller that promises its runs lie within two buffers that do not
+/// overlap ([`Convert::new`]: the through-f32 path, `through_f32.rs`), so running it
+/// reads and writes only there.
 pub(crate) struct Convert<'a, S, D, const NT: bool> {
     src: *const S,
     src_stride: usize,
@@ -122,26 +122,6 @@ impl<S, D, const NT: bool> Convert<'_, S, D, NT> {
     }
 }
 
-impl<'a, S, D> Convert<'a, S, D, false> {
-    /// `src` converted into `dst`, one row of their common length.
-    pub(crate) fn slices(src: &'a [S], dst: &'a mut [D]) -> Self {
-        assert_eq!(
-            src.len(),
-            dst.len(),
-            "rope-simd internal error: conversion lengths"
-        );
-        Convert {
-            src: src.as_ptr(),
-            src_stride: 0,
-            dst: dst.as_mut_ptr(),
-            dst_stride: 0,
-            rows: 1,
-            segs: [(0, src.len()), (0, 0)],
-            _borrows: PhantomData,
-        }
-    }
-}
-
 impl<S: Element, D: Element, const NT: bool> Job for Convert<'_, S, D, NT> {
     type Out = ();
     // Widening bf16 is a shift on every ISA; only rounding to bf16 differs.
@@ -161,30 +141,85 @@ impl<S: Element, D: Element, const NT: bool> Job for Convert<'_, S, D, NT> {
     }
     #[inline(always)]
     unsafe fn simd<V: Vector>(self) {
-        // One loop over every row's runs, so that the conversion's code is there once
-        // (with a loop over the two runs inside, LLVM made a copy for each).
-        for j in 0..2 * self.rows {
-            let (r, (at, len)) = (j / 2, self.segs[j % 2]);
-            if len == 0 {
-                continue;
-            }
-            // SAFETY: within the buffers' runs, which do not overlap (the type's doc);
-            // the ISA is supported (caller); with `NT` every vector store is 16-byte
-            // aligned (`new`).
-            unsafe {
-                let from = core::slice::from_raw_parts(self.src.add(r * self.src_stride + at), len);
-                let to = self.dst.add(r * self.dst_stride + at);
-                if D::IS_F32 {
-                    widen_to::<V, S>(from, to.cast::<f32>());
-                } else if let Some(f) = S::as_f32(from) {
-                    narrow::<V, D, NT>(f, core::slice::from_raw_parts_mut(to, len));
-                } else {
-                    // Neither is f32: not built so; the plain conversion.
-                    plain(from, to);
+        for r in 0..self.rows {
+            for (at, len) in self.segs.into_iter().filter(|s| s.1 > 0) {
+                // SAFETY: within the buffers' runs, which do not overlap (the type's
+                // doc); the ISA is supported (caller); with `NT` every vector store is
+                // 16-byte aligned (`new`).
+                unsafe {
+                    let from =
+                        core::slice::from_raw_parts(self.src.add(r * self.src_stride + at), len);
+                    let to = self.dst.add(r * self.dst_stride + at);
+                    if D::IS_F32 {
+                        widen_to::<V, S>(from, to.cast::<f32>());
+                    } else if let Some(f) = S::as_f32(from) {
+                        narrow::<V, D, NT>(f, core::slice::from_raw_parts_mut(to, len));
+                    } else {
+                        // Neither is f32: not built so; the plain conversion.
+                        plain(from, to);
+                    }
                 }
             }
         }
     }
+}
+
+/// Widening a slice to f32 ([`Isa::widen`]; a copy for f32). A job of its own, not a
+/// one-row [`Convert`]: a decode step converts V a head at a time, and through
+/// `Convert`'s loop over rows and runs it measured a few percent slower (`cargo bench -p
+/// rope-simd-benches --bench rope -- decode_step`).
+///
+/// [`Isa::widen`]: super::dispatch::Isa::widen
+pub(crate) struct Widen<'a, E> {
+    pub src: &'a [E],
+    pub dst: &'a mut [f32],
+}
+
+impl<E: Element> Job for Widen<'_, E> {
+    type Out = ();
+    const BF16: bool = false; // widening bf16 is a shift on every ISA
+    fn scalar(self) {
+        let len = checked(self.src.len(), self.dst.len());
+        // SAFETY: `dst` holds `len` elements, and a `&mut` does not overlap `src`.
+        unsafe { plain(&self.src[..len], self.dst.as_mut_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        let len = checked(self.src.len(), self.dst.len());
+        // SAFETY: as above; the ISA is supported (caller).
+        unsafe { widen_to::<V, E>(&self.src[..len], self.dst.as_mut_ptr()) }
+    }
+}
+
+/// Rounding a slice from f32 to nearest even ([`Isa::narrow`]; a copy for f32), a job of
+/// its own like [`Widen`].
+///
+/// [`Isa::narrow`]: super::dispatch::Isa::narrow
+pub(crate) struct Narrow<'a, E> {
+    pub src: &'a [f32],
+    pub dst: &'a mut [E],
+}
+
+impl<E: Element> Job for Narrow<'_, E> {
+    type Out = ();
+    const BF16: bool = E::IS_BF16;
+    fn scalar(self) {
+        let len = checked(self.src.len(), self.dst.len());
+        // SAFETY: `dst` holds `len` elements, and a `&mut` does not overlap `src`.
+        unsafe { plain(&self.src[..len], self.dst.as_mut_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn simd<V: Vector>(self) {
+        // SAFETY: the ISA is supported (caller); `narrow` checks the lengths.
+        unsafe { narrow::<V, E, false>(self.src, self.dst) }
+    }
+}
+
+/// The common length of a conversion's two slices (a bug in this crate otherwise).
+#[inline(always)]
+fn checked(src: usize, dst: usize) -> usize {
+    assert_eq!(src, dst, "rope-simd internal error: conversion lengths");
+    src
 }
 
 /// `from` converted by the scalar conversions into `from.len()` elements at `to`, which

@@ -15,7 +15,7 @@
     target_endian = "little"
 ))]
 use super::aarch64::{cpu as arm_cpu, neon};
-use super::convert::Convert;
+use super::convert::{Narrow, Widen};
 use super::io::Io;
 use super::span::SpanJob;
 use super::vector::Vector;
@@ -220,13 +220,13 @@ impl Isa {
     /// Widen `src` into `dst` (same lengths), exactly.
     #[inline]
     pub(crate) fn widen<E: Element>(self, src: &[E], dst: &mut [f32]) {
-        self.run(Convert::<E, f32, false>::slices(src, dst))
+        self.run(Widen { src, dst })
     }
 
     /// Round `src` into `dst` (same lengths) to nearest even.
     #[inline]
     pub(crate) fn narrow<E: Element>(self, src: &[f32], dst: &mut [E]) {
-        self.run(Convert::<f32, E, false>::slices(src, dst))
+        self.run(Narrow { src, dst })
     }
 
     /// cos/sin of one position for a run of pairs (see `trig::cos_sin_batch`); the same
