@@ -93,13 +93,10 @@ impl<S, D, const INTO: bool> Io<'_, S, D, INTO> {
     }
 
     /// The scalar kernel over `span`'s rows from row `first_row` (their pairs relative
-    /// to the rows' starts, as in `span`).
-    ///
-    /// # Safety
-    /// `span` from `first_row` lies within both buffers (`assert_fits` of the whole
-    /// span, of which this is a part).
+    /// to the rows' starts, as in `span`). The kernels are safe code over the buffers'
+    /// slices, and check that the span fits them (a bug in this crate otherwise).
     #[inline(always)]
-    pub(crate) unsafe fn scalar(&mut self, first_row: usize, span: &Span, cos: &[f32], sin: &[f32])
+    pub(crate) fn scalar(&mut self, first_row: usize, span: &Span, cos: &[f32], sin: &[f32])
     where
         S: Element,
         D: Element,

@@ -76,8 +76,7 @@ pub(crate) unsafe fn rows<
         }
         if body < span.n {
             let (tail, cos, sin) = (span.row_tail(body), &cos[body..], &sin[body..]);
-            // SAFETY: row `r`'s tail lies within both buffers (`assert_fits`).
-            unsafe { io.scalar(r, &tail, cos, sin) };
+            io.scalar(r, &tail, cos, sin);
         }
     }
 }
