@@ -48,9 +48,9 @@ fn segments(span: &Span) -> [(usize, usize); 2] {
 /// Rotate `job`'s span through f32 rows: the destination's own rows when it is f32, else
 /// a scratch whose rows are then rounded into it (out of place, or f16 in place, where
 /// the destination is the source). Only this shim knows the element types and the ISA:
-/// it hands [`through_f32`] the rows as bytes, with the ISA's
-/// conversions and its in-place f32 kernel as function pointers, so that one body of
-/// the chunk loop serves every pair on every ISA (`sizes.txt`, `rust_every_entry`).
+/// it hands [`through_f32`] the rows as bytes, with the ISA's conversions and its
+/// in-place f32 kernel as function pointers, so that one body of the chunk loop serves
+/// every pair on every ISA (`sizes.txt`, `rust_every_entry`).
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA. Bounds are checked by [`through_f32`].
@@ -66,14 +66,17 @@ pub(crate) unsafe fn rotate_through_f32<V: Vector, S: Element, D: Element, const
         dst: (dst.cast::<u8>(), dst_len, core::mem::size_of::<D>()),
         dst_stride,
     };
+    let stream = V::STREAM && D::STREAMS;
     let isa = Calls {
         widen: convert::<V, S, f32, false>,
-        narrow: match D::IS_F32 {
-            true => None,
-            false => Some([convert::<V, f32, D, false>, convert::<V, f32, D, true>]),
+        // No streaming instantiation where the ISA does not stream into `D`.
+        narrow: match (D::IS_F32, stream) {
+            (true, _) => None,
+            (false, true) => Some([convert::<V, f32, D, false>, convert::<V, f32, D, true>]),
+            (false, false) => Some([convert::<V, f32, D, false>; 2]),
         },
         rotate: rotate_f32::<V>,
-        stream: V::STREAM && D::STREAMS,
+        stream,
     };
     // SAFETY: `io`'s buffers, which do not overlap out of place; the pointers' functions
     // are this ISA's, which the CPU supports (caller), and `Rows` gives the sizes of the
