@@ -324,7 +324,7 @@ def misc_tables(res):
                        f"{one['ns'] / two['ns']:.2f}x as fast as 1 ({fmt_time(one['ns'])} -> {fmt_time(two['ns'])}).")
     out += ["", "| benchmark | median | GB/s |", "|---|---|---|"]
     for k in sorted(res):
-        if k.split("/")[0] in ("fused_f32_to_f16", "table_build", "parallel"):
+        if k.split("/")[0] in ("fused_f32_to_f16", "into", "table_build", "parallel"):
             rate = gbs(res[k])
             out.append(f"| {k} | {fmt_time(res[k]['ns'])} | {'-' if rate is None else f'{rate:.1f}'} |")
     return out
