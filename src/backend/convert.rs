@@ -29,9 +29,12 @@ pub(crate) unsafe fn widen_to<V: Vector, E: crate::Element>(src: &[E], dp: *mut 
         unsafe { E::load::<V>(sp.add(i)).store(dp.add(i)) };
         i += V::N;
     }
-    if body < src.len() {
-        // SAFETY: `body < len` and `dp` is valid for `len` writes (caller).
-        unsafe { plain(&src[body..], dp.add(body)) };
+    // The tail inline, not a call of `plain` as `narrow`'s: with the call, f32 into f32
+    // out of place measured a tenth slower on wasm32 (Node, both modules in one process;
+    // `docs/design.md`, "Out of place").
+    for (i, s) in src.iter().enumerate().skip(body) {
+        // SAFETY: `i < len` (caller).
+        unsafe { dp.add(i).write(s.to_f32()) };
     }
 }
 
@@ -226,7 +229,7 @@ fn checked(src: usize, dst: usize) -> usize {
 
 /// `from` converted by the scalar conversions into `from.len()` elements at `to`, which
 /// may be uninitialized. Not inlined: one copy per pair of types serves the scalar jobs
-/// and every ISA's slice tails (LLVM vectorizes it, and inlined it was a copy in each
+/// and every ISA's rounding tails (LLVM vectorizes it, and inlined it was a copy in each
 /// ISA's conversion and in each of [`Convert`]'s runs; `bash scripts/sizes.sh`).
 ///
 /// # Safety
