@@ -597,7 +597,10 @@ fn every_backend_runs_on_a_small_stack() {
                         into::<f32, f16>(&rope, &scalar, head_dim);
                         into::<f32, bf16>(&rope, &scalar, head_dim);
                         into::<f16, f16>(&rope, &scalar, head_dim);
+                        into::<f16, f32>(&rope, &scalar, head_dim);
+                        into::<f16, bf16>(&rope, &scalar, head_dim);
                         into::<bf16, f32>(&rope, &scalar, head_dim);
+                        into::<bf16, f16>(&rope, &scalar, head_dim);
                     }
                 }
             }

@@ -51,11 +51,7 @@ pub(crate) unsafe fn narrow<V: Vector, E: crate::Element, const NT: bool>(
     src: &[f32],
     dst: &mut [E],
 ) {
-    assert_eq!(
-        src.len(),
-        dst.len(),
-        "rope-simd internal error: narrow lengths"
-    );
+    checked(src.len(), dst.len());
     if let Some(f) = E::as_f32_mut(dst) {
         return f.copy_from_slice(src);
     }

@@ -194,13 +194,14 @@ unsafe fn through_f32(rows: Rows, span: &Span, cos: &[f32], sin: &[f32], isa: &C
         // `r` of `width` elements lies within the scratch (`rows * width <= SCRATCH`);
         // the ISA is supported (caller).
         unsafe { (isa.widen)(widen) };
-        // Between split halves that are not adjacent (a row tail's): zeros, never read
-        // by the kernel, so that the whole window is initialized.
-        let gap = (span.n, width - span.n);
-        if !span.interleaved && gap.1 > span.n {
+        // Between split halves that are not adjacent (a row tail's), channels `n` up to
+        // the second half's offset: zeros, never read by the kernel, so that the whole
+        // window is initialized.
+        let (gap, second) = (span.n, segs[1].0);
+        if second > gap {
             for r in 0..rows {
-                // SAFETY: within the window `r` of the scratch.
-                unsafe { base.add(r * width + gap.0).write_bytes(0, gap.1 - span.n) };
+                // SAFETY: within the window `r` of the scratch (`second < width`).
+                unsafe { base.add(r * width + gap).write_bytes(0, second - gap) };
             }
         }
         // The chunk's rows, their windows `width` apart in the scratch, whose first
@@ -225,10 +226,10 @@ unsafe fn through_f32(rows: Rows, span: &Span, cos: &[f32], sin: &[f32], isa: &C
             segs,
         };
         // SAFETY: the destination rows' pairs lie within the destination (checked
-        // above), which does not overlap the scratch, nor the source out of place (in place it
-        // is the source, whose rows of this chunk were read into the scratch above, and
-        // nothing reads them during this call); the ISA is supported (caller);
-        // streaming stores only where each is aligned.
+        // above), which does not overlap the scratch, nor the source out of place (in
+        // place it is the source, whose rows of this chunk were read into the scratch
+        // above, and nothing reads them during this call); the ISA is supported
+        // (caller); streaming stores only where each is aligned.
         unsafe { narrow[usize::from(stream)](round) };
         r0 += rows;
     }
