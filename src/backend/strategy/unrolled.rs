@@ -74,12 +74,24 @@ pub(crate) unsafe fn in_registers<
         if IL && V::DEINTERLEAVE {
             // `2 * V::N` channels a step, split into (even, odd) vectors.
             let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
-            for j in 0..K {
+            // Eight steps a group, their loads first, then the arithmetic, then the
+            // stores: an in-order core (Cortex-A55) overlaps the eight chains where it ran
+            // each step's load, multiplies and store back to back, and the 16-bit rows'
+            // conversions overlap on every core. Run `bash scripts/arm_cycles.sh` to see.
+            const G: usize = 8;
+            for g in (0..K).step_by(G) {
+                let n = (K - g).min(G);
                 unsafe {
-                    let o = 2 * j * V::N;
-                    let (a, b) = S::load_pairs::<V>(x.add(o));
-                    let (a, b) = pair(a, b, c[j], s[j]);
-                    D::store_pairs(a, b, y.add(o));
+                    let mut v: [(V, V); G] = [(c[0], s[0]); G];
+                    for (i, step) in v.iter_mut().enumerate().take(n) {
+                        *step = S::load_pairs::<V>(x.add(2 * (g + i) * V::N));
+                    }
+                    for (i, step) in v.iter_mut().enumerate().take(n) {
+                        *step = pair(step.0, step.1, c[g + i], s[g + i]);
+                    }
+                    for (i, &(a, b)) in v.iter().enumerate().take(n) {
+                        D::store_pairs(a, b, y.add(2 * (g + i) * V::N));
+                    }
                 }
             }
         } else if IL {
