@@ -77,10 +77,12 @@ export class RopeSimd {
     this.args = this.alloc(5 * TENSOR_SIZE + POSITIONS_SIZE);
   }
 
-  /** A DataView of the module's memory, made afresh only after the memory grew. */
+  /** A DataView of the module's memory, made afresh only after the memory grew. Growing
+   * detaches the old buffer, whose views then have length 0: checking that is cheaper
+   * than reading `memory.buffer` (a getter call), which a rotation would do twice. */
   dv() {
-    const buffer = this.w.memory.buffer;
-    if (this.dataView === null || this.dataView.buffer !== buffer) {
+    if (this.dataView === null || this.u32.length === 0) {
+      const buffer = this.w.memory.buffer;
       this.dataView = new DataView(buffer);
       this.u32 = new Uint32Array(buffer);
     }
@@ -384,15 +386,18 @@ export class Rope {
         tensors.push(p);
       }
       const pos = rs.args + 5 * TENSOR_SIZE;
-      this.#positions(pos, opts.positions ?? 0, (temps ??= []));
+      const list = this.#positions(pos, opts.positions ?? 0);
+      if (list) (temps ??= []).push([list]);
       rs.check(f(tensors, pos, opts.table ? opts.table.ptr : 0));
-      for (const [tensor, x, out] of temps) if (out) x.set(tensor.array);
+      if (temps) for (const [tensor, x, out] of temps) if (out) x.set(tensor.array);
     } finally {
       if (temps) for (const [t] of temps) t.free();
     }
   }
 
-  #positions(p, positions, temps) {
+  // Writes the positions struct at `p`; returns the copy of a list (for the caller to
+  // free), or null.
+  #positions(p, positions) {
     const dv = this.rs.dv();
     let kind, start = 0, list = null;
     if (typeof positions === "number" || typeof positions === "bigint") { kind = 0; start = positions; }
@@ -413,12 +418,11 @@ export class Rope {
     } else {
       dv.setBigUint64(p + 8, BigInt(start), true);
     }
-    if (list) {
-      const q = this.rs.copyIn(list, list.byteLength);
-      temps.push([{ free: () => this.rs.release(q, list.byteLength) }]);
-      const dv2 = this.rs.dv();
-      dv2.setUint32(p + 16, q, true);
-      dv2.setUint32(p + 20, list.length, true);
-    }
+    if (!list) return null;
+    const q = this.rs.copyIn(list, list.byteLength);
+    const dv2 = this.rs.dv();
+    dv2.setUint32(p + 16, q, true);
+    dv2.setUint32(p + 20, list.length, true);
+    return { free: () => this.rs.release(q, list.byteLength) };
   }
 }

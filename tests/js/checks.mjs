@@ -140,11 +140,17 @@ export const checks = {
   "views survive memory growth; freed handles refuse calls"(rs) {
     const rope = rs.createRope({ headDim: 64 });
     const t = rs.tensor("f32", 64).set(data(64));
+    const want = data(64);
+    rope.rotate(want, { heads: 1, positions: 3 }); // before the growth
     const before = rs.w.memory.buffer.byteLength;
     const big = rs.tensor("f32", 16 << 20); // 64 MiB: the memory grows
     assert(rs.w.memory.buffer.byteLength > before, "memory grew");
+    // The call's argument structs are written through views made after the growth.
     rope.rotate(t, { heads: 1, positions: 3 });
-    assert(t.array.length === 64 && Number.isFinite(t.array[0]), "a fresh view after growth");
+    assert(t.array.length === 64 && t.array.every((v, i) => Object.is(v, want[i])), "a fresh view after growth");
+    const u = data(64);
+    rope.rotate(u, { heads: 1, positions: Uint32Array.of(3) });
+    assert(u.every((v, i) => Object.is(v, want[i])), "a position list after growth");
     big.free();
     t.free();
     rope.free();
