@@ -43,6 +43,17 @@ function enumOf(table, value, what) {
   return v;
 }
 
+// The fields of a buffer's options (`Rope.#call` reads them), from `over` where it has
+// them and from `base` otherwise: a plain object of one shape, where an object spread
+// measured about a microsecond a call in Node 20.
+function viewOptions(base, over) {
+  const pick = (key) => (over != null && Object.hasOwn(over, key) ? over[key] : base[key]);
+  return {
+    view: pick("view"), heads: pick("heads"), rowHeads: pick("rowHeads"), firstHead: pick("firstHead"),
+    tokenStride: pick("tokenStride"), headStride: pick("headStride"), firstToken: pick("firstToken"), dtype: pick("dtype"),
+  };
+}
+
 /** Load the wasm module (a URL, a path in Node, bytes, a Response or a compiled Module). */
 export async function loadRopeSimd(source) {
   let module;
@@ -334,13 +345,15 @@ export class Rope {
 
   /** Rotate Q and K in place with one cos/sin per token: opts {qHeads, kHeads, positions,...}. */
   applyQk(q, k, opts) {
-    return this.#call([[q, { ...opts, heads: opts.qHeads }, true], [k, { ...opts, heads: opts.kHeads }, true]], opts, (t, pos, table) =>
+    return this.#call([[q, opts, true, opts.qHeads], [k, opts, true, opts.kHeads]], opts, (t, pos, table) =>
       this.rs.w.rope_apply_qk(this.#live(), table, t[0], t[1], pos, enumOf(DIRECTIONS, opts.direction ?? "forward", "direction"), this.rs.errorInfo));
   }
 
   /** Rotate `src` into `dst` (another dtype, a window of a cache: dstFirstToken). */
   applyInto(src, dst, opts) {
-    const d = { ...opts, ...opts.dst, dtype: opts.dstDtype ?? opts.dst?.dtype, firstToken: opts.dstFirstToken ?? opts.dst?.firstToken };
+    const d = viewOptions(opts, opts.dst);
+    d.dtype = opts.dstDtype ?? opts.dst?.dtype;
+    d.firstToken = opts.dstFirstToken ?? opts.dst?.firstToken;
     return this.#call([[src, opts, false], [dst, d, true]], opts, (t, pos, table) =>
       this.rs.w.rope_apply_into(this.#live(), table, t[0], t[1], pos, enumOf(DIRECTIONS, opts.direction ?? "forward", "direction"), this.rs.errorInfo));
   }
@@ -369,6 +382,7 @@ export class Rope {
       const tensors = [];
       for (let i = 0; i < buffers.length; i++) {
         const [x, o, out] = buffers[i];
+        const heads = buffers[i].length > 3 ? buffers[i][3] : o.heads; // applyQk's per buffer
         let tensor = x;
         if (!(x instanceof Tensor)) {
           if (!(x instanceof Float32Array) && !(x instanceof Uint16Array)) throw new TypeError("buffers are Float32Array, Uint16Array (f16 or bf16 bits) or Tensor");
@@ -380,7 +394,7 @@ export class Rope {
         const u = rs.u32, k = p >>> 2;
         u[k] = tensor.ptr; u[k + 1] = tensor.length; u[k + 2] = tensor.code;
         u[k + 3] = o.view === undefined ? 0 : enumOf(VIEWS, o.view, "view");
-        u[k + 4] = o.heads ?? 0; u[k + 5] = o.rowHeads ?? 0; u[k + 6] = o.firstHead ?? 0;
+        u[k + 4] = heads ?? 0; u[k + 5] = o.rowHeads ?? 0; u[k + 6] = o.firstHead ?? 0;
         u[k + 7] = o.tokenStride ?? 0; u[k + 8] = o.headStride ?? 0;
         u[k + 9] = o.firstToken === undefined ? 0 : 1; u[k + 10] = o.firstToken ?? 0;
         tensors.push(p);

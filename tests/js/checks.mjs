@@ -101,6 +101,26 @@ export const checks = {
     rope.free();
   },
 
+  "applyQk equals Q and K rotated apart; applyInto writes through the dst's view"(rs) {
+    const rope = rs.createRope({ headDim: 64, base: 10000 });
+    const [T, Q, KV, D] = [3, 4, 2, 64], pos = Uint32Array.of(7, 100, 4000);
+    const q = data(T * Q * D, 6), k = data(T * KV * D, 7);
+    const q2 = Float32Array.from(q), k2 = Float32Array.from(k), k3 = Float32Array.from(k);
+    rope.applyQk(q, k, { qHeads: Q, kHeads: KV, positions: pos });
+    rope.rotate(q2, { heads: Q, positions: pos });
+    rope.rotate(k2, { heads: KV, positions: pos });
+    assert(q.every((x, i) => Object.is(x, q2[i])), "applyQk: q");
+    assert(k.every((x, i) => Object.is(x, k2[i])), "applyQk: k");
+    // Into a [heads, tokens, dim] buffer: the dst's view from `dst`, the heads from opts.
+    const out = new Float32Array(KV * T * D);
+    rope.applyInto(k3, out, { heads: KV, positions: pos, dst: { view: "heads-tokens" } });
+    for (let t = 0; t < T; t++)
+      for (let h = 0; h < KV; h++)
+        for (let i = 0; i < D; i++)
+          assert(Object.is(out[(h * T + t) * D + i], k2[(t * KV + h) * D + i]), `applyInto: token ${t} head ${h} [${i}]`);
+    rope.free();
+  },
+
   "errors are thrown with the detail, and leave buffers untouched"(rs) {
     const rope = rs.createRope({ headDim: 64 });
     const x = data(3 * 64), before = Float32Array.from(x);
