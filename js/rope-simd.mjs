@@ -375,6 +375,8 @@ export class Rope {
   }
 
   // Writes the tensors, positions and table; calls; copies in-place typed arrays back.
+  // `buffers`: [array or Tensor, its view options, written by the call, and optionally
+  // its head count where that is not the options' `heads` (applyQk's Q and K)].
   #call(buffers, opts, f) {
     const rs = this.rs;
     let temps = null;
@@ -382,7 +384,7 @@ export class Rope {
       const tensors = [];
       for (let i = 0; i < buffers.length; i++) {
         const [x, o, out] = buffers[i];
-        const heads = buffers[i].length > 3 ? buffers[i][3] : o.heads; // applyQk's per buffer
+        const heads = buffers[i].length > 3 ? buffers[i][3] : o.heads;
         let tensor = x;
         if (!(x instanceof Tensor)) {
           if (!(x instanceof Float32Array) && !(x instanceof Uint16Array)) throw new TypeError("buffers are Float32Array, Uint16Array (f16 or bf16 bits) or Tensor");
