@@ -76,7 +76,7 @@ pub(crate) unsafe fn in_registers<
             let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
             // Eight steps a group, their loads first, then the arithmetic, then the
             // stores: an in-order core (Cortex-A55) overlaps the eight chains where it ran
-            // each step's load, multiplies and store back to back, and the 16-bit rows'
+            // each step's load, multiplies and store back to back, and the f16 rows'
             // conversions overlap on every core. Run `bash scripts/arm_cycles.sh` to see.
             const G: usize = 8;
             for g in (0..K).step_by(G) {
