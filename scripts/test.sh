@@ -3,7 +3,8 @@
 #   formatting, clippy, docs, a check with the declared minimum Rust (rust-version), the
 #   x86_64 suite (scalar, lanes, AVX2, AVX-512 where the CPU has them), no_std builds
 #   (thumbv7em, wasm32), the suite on aarch64 under qemu-user and on wasm32-wasip1
-#   (simd128) under Node.js, a Cortex-M4 firmware under QEMU (bits, stack), the code-size
+#   (simd128) under Node.js, a Cortex-M4 firmware under QEMU (bits, stack), every x86_64
+#   backend with AVX-512 on a bare-metal machine Bochs emulates, the code-size
 #   budgets (sizes.txt), and the main example.
 # It installs what it needs (rustup targets and components, Debian packages) first.
 set -euo pipefail
@@ -32,10 +33,21 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 [[ -d /usr/aarch64-linux-gnu/lib ]] || need+=(libc6-dev-arm64-cross)
-if ((${#need[@]})); then
+# Bochs and what boots the bare-metal x86_64 program (firmware/x86_64/run.sh), without
+# the recommended GUI front ends.
+bare=()
+for p in bochs bochsbios vgabios grub-pc-bin grub-common mtools xorriso; do
+  dpkg -s "$p" >/dev/null 2>&1 || bare+=("$p")
+done
+if ((${#need[@]} + ${#bare[@]})); then
   SUDO=$([[ $(id -u) == 0 ]] && echo "" || echo sudo)
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  if ((${#need[@]})); then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if ((${#bare[@]})); then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${bare[@]}" >/dev/null
+  fi
 fi
 command -v node >/dev/null || { echo "Node.js is needed for the wasm32 tests"; exit 1; }
 command -v npm >/dev/null || { echo "npm is needed to pack the JavaScript package"; exit 1; }
@@ -43,6 +55,7 @@ command -v npm >/dev/null || { echo "npm is needed to pack the JavaScript packag
 step "format, lint, docs"
 cargo fmt --all -- --check
 (cd firmware && cargo fmt -- --check && cargo clippy -q --release -- -D warnings)
+(cd firmware/x86_64 && cargo fmt -- --check && cargo clippy -q --release -- -D warnings)
 cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
 cargo clippy -p rope-simd -p rope-simd-benches --all-targets \
   --features rope-simd/rayon,rope-simd/serde,rope-simd-benches/rayon -- -D warnings
@@ -97,7 +110,13 @@ rustup +nightly component add miri rust-src >/dev/null
     timeout 900 cargo +nightly miri test --lib --test bad_input --test backends --test fused
 ) >target/miri.log 2>&1 &
 miri_pid=$!
-trap 'kill "$miri_pid" 2>/dev/null || true' EXIT
+
+step "AVX-512 under Bochs, started in the background (one core for about 2 minutes; results below, with Miri's)"
+# Neither this CPU nor QEMU need have AVX-512: Bochs's Tiger Lake model runs every x86_64
+# backend bare-metal against the scalar one, and the fingerprint (firmware/x86_64).
+bash firmware/x86_64/run.sh >target/bochs-avx512.log 2>&1 &
+bochs_pid=$!
+trap 'kill "$miri_pid" "$bochs_pid" 2>/dev/null || true' EXIT
 
 step "C ABI: header up to date, C test against the static and the shared library"
 cargo test -p rope-simd-capi
@@ -172,6 +191,11 @@ step "fuzz targets built (cargo-fuzz installed if missing) while Miri finishes"
 # --debug: the tool only drives cargo, and its debug build takes 30 s where release takes 48.
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --debug
 (cd fuzz && cargo +nightly fuzz build -O)
+
+step "AVX-512 under Bochs (results)"
+wait "$bochs_pid" && bochs_rc=0 || bochs_rc=$?
+cat target/bochs-avx512.log
+((bochs_rc == 0)) || { echo "the AVX-512 run under Bochs failed (exit $bochs_rc)"; exit 1; }
 
 step "Miri: undefined-behaviour checks of the scalar and portable kernels and validation (results)"
 wait "$miri_pid" && miri_rc=0 || miri_rc=$?

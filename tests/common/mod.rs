@@ -2,6 +2,10 @@
 //! bound, and the list of backends that run on this machine.
 #![allow(dead_code)]
 
+pub mod fingerprint;
+pub mod rng;
+pub use rng::Rng;
+
 use rope_simd::{bf16, f16, Backend, Element, PairLayout, View};
 
 /// How a test buffer's tokens and heads are laid out (the reference's own notion; the
@@ -352,24 +356,11 @@ pub fn backends() -> Vec<Backend> {
     list
 }
 
-/// Deterministic pseudo-random f32 in [-range, range] (xorshift), for buffers.
-pub struct Rng(pub u64);
 impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn f32(&mut self, range: f32) -> f32 {
-        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32; // [0, 1)
-        (2.0 * u - 1.0) * range
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
     pub fn vec<E: Element>(&mut self, n: usize, range: f32) -> Vec<E> {
-        (0..n).map(|_| E::from_f32(self.f32(range))).collect()
+        let mut v = vec![E::from_f32(0.0); n];
+        self.fill(&mut v, range);
+        v
     }
 }
 
