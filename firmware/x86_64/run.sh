@@ -7,6 +7,7 @@
 # Bochs, its BIOS images, GRUB and xorriso when they are missing. About a minute and a
 # half, on one core.
 set -euo pipefail
+shopt -s inherit_errexit # a failing build inside $(run ...) stops the script
 cd "$(dirname "$0")"
 
 need=()
@@ -20,6 +21,7 @@ fi
 
 # run FEATURES: build with them, boot, print the program's output.
 run() {
+  rm -f target/x86_64-unknown-linux-gnu/release/rope-simd-x86-bare
   cargo build -q --release --features "$1"
   local iso=target/iso
   rm -rf "$iso" && mkdir -p "$iso/boot/grub"

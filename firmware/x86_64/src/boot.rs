@@ -273,7 +273,13 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     shutdown()
 }
 
-/// The precompiled `alloc` names an unwinding personality; with `panic = "abort"` nothing
-/// unwinds, so it is never called.
+/// The precompiled `alloc` names an unwinding personality and resume; with
+/// `panic = "abort"` nothing unwinds, so neither is called.
 #[no_mangle]
 extern "C" fn rust_eh_personality() {}
+
+#[no_mangle]
+extern "C" fn _Unwind_Resume() -> ! {
+    println!("x86_64 bare metal: FAILED (unwinding, which panic = \"abort\" rules out)");
+    shutdown()
+}

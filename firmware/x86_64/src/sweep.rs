@@ -5,6 +5,8 @@
 use crate::fingerprint::Bits;
 use crate::println;
 use crate::rng::Rng;
+use alloc::format;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -72,7 +74,7 @@ pub fn emulator_tie<E: Bits>(want: E, got: E, wide: f32) -> bool {
 /// `got` has `want`'s bits (any NaN matches any NaN), but for the emulator's ties (an
 /// f16 `want` with its unrounded f32 values in `wide`); else the run stops at the first
 /// difference.
-fn same<E: Bits>(want: &[E], got: &[E], wide: Option<&[f32]>, what: core::fmt::Arguments<'_>) {
+fn same<E: Bits>(want: &[E], got: &[E], wide: Option<&[f32]>, what: impl Fn() -> String) {
     for (i, (w, g)) in want.iter().zip(got).enumerate() {
         let nan = |v: E| v.to_f32().is_nan();
         if w.bits32() == g.bits32()
@@ -82,7 +84,8 @@ fn same<E: Bits>(want: &[E], got: &[E], wide: Option<&[f32]>, what: core::fmt::A
             continue;
         }
         panic!(
-            "{what}: element {i}: {:#x} (scalar) vs {:#x}",
+            "{}: element {i}: {:#x} (scalar) vs {:#x}",
+            what(),
             w.bits32(),
             g.bits32()
         );
@@ -163,10 +166,15 @@ fn in_place<E: Bits>(backends: &[Backend]) -> usize {
                     if cfg!(feature = "plant") && backend == Backend::Avx512 {
                         y[0] = E::from_f32(y[0].to_f32() + 1.0);
                     }
-                    same(&want, y, wide.as_deref(), format_args!("{} {layout:?} {head_dim}/{rotary_dim} {direction:?} {} offset {offset}", E::NAME, backend.name()));
+                    let what = |source: &str| {
+                        let (t, b, d) = (E::NAME, backend.name(), direction);
+                        let shape = format!("{layout:?} {head_dim}/{rotary_dim}");
+                        format!("{t} {shape} {d:?} {source}{b} offset {offset}")
+                    };
+                    same(&want, y, wide.as_deref(), || what(""));
                     y.copy_from_slice(&x);
                     table.apply(y, view, at_table, direction).unwrap();
-                    same(&want_table, y, wide_table.as_deref(), format_args!("{} {layout:?} {head_dim}/{rotary_dim} {direction:?} table {} offset {offset}", E::NAME, backend.name()));
+                    same(&want_table, y, wide_table.as_deref(), || what("table "));
                     cases += 2;
                 }
             }
@@ -190,17 +198,10 @@ fn into<S: Bits, D: Bits>(backends: &[Backend]) -> usize {
             for offset in 0..OFFSETS {
                 let mut buf = vec![D::from_f32(0.0); offset + n];
                 rope.rotate_into(&x, v, &mut buf[offset..], v, at).unwrap();
-                same(
-                    &want,
-                    &buf[offset..],
-                    wide.as_deref(),
-                    format_args!(
-                        "{} into {} {layout:?} {head_dim}/{rotary_dim} {} offset {offset}",
-                        S::NAME,
-                        D::NAME,
-                        backend.name()
-                    ),
-                );
+                same(&want, &buf[offset..], wide.as_deref(), || {
+                    let (s, d, b) = (S::NAME, D::NAME, backend.name());
+                    format!("{s} into {d} {layout:?} {head_dim}/{rotary_dim} {b} offset {offset}")
+                });
                 cases += 1;
             }
         }
@@ -245,8 +246,9 @@ fn large<S: Bits, D: Bits>(backends: &[Backend], tokens: usize, in_place: bool) 
     isas.clone().for_each(|&backend| {
         fresh(&build(backend), got);
         let how = if in_place { "in place" } else { "into" };
-        let what = format_args!("large {} {how} {} {}", S::NAME, D::NAME, backend.name());
-        same(&want, got, wide.as_deref(), what);
+        same(&want, got, wide.as_deref(), || {
+            format!("large {} {how} {} {}", S::NAME, D::NAME, backend.name())
+        });
     });
     isas.count()
 }
