@@ -3,6 +3,7 @@
 //! the unfused calls (bits) and the float64 reference (bound), on every backend.
 
 mod common;
+use common::ropes::rope;
 use common::Order;
 
 use common::{assert_close, assert_same_bits, backends, widen, Reference, Rng, TestElement};
@@ -10,16 +11,6 @@ use rope_simd::{
     bf16, f16, Backend, Direction, Heads, KvCache, PairLayout, Positions, Rope, RopeError, Rotate,
     View,
 };
-
-fn rope(head_dim: usize, rotary_dim: usize, layout: PairLayout, backend: Backend) -> Rope {
-    Rope::builder(head_dim)
-        .rotary_dim(rotary_dim)
-        .layout(layout)
-        .base(500_000.0)
-        .backend(backend)
-        .build()
-        .unwrap()
-}
 
 /// `rotate_into` == rotate in place, then convert once; rows outside the slot untouched.
 fn into_matches_in_place<S: TestElement, D: TestElement>() {

@@ -4,6 +4,7 @@
 
 pub mod fingerprint;
 pub mod rng;
+pub mod ropes;
 pub use rng::Rng;
 
 use rope_simd::{bf16, f16, Backend, Element, PairLayout, View};

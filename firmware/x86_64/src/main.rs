@@ -22,6 +22,8 @@ mod sweep;
 mod fingerprint;
 #[path = "../../../tests/common/rng.rs"]
 mod rng;
+#[path = "../../../tests/common/ropes.rs"]
+mod ropes;
 
 use alloc::vec;
 use fingerprint::{fingerprint_with, GOLDEN, HEADS, POSITIONS, RANGE};

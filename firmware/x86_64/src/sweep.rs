@@ -5,6 +5,7 @@
 use crate::fingerprint::Bits;
 use crate::println;
 use crate::rng::Rng;
+use crate::ropes::rope;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -111,16 +112,6 @@ fn unrounded<E: Element, R: Rotate>(
     })
 }
 
-fn build(backend: Backend, layout: PairLayout, head_dim: usize, rotary_dim: usize) -> Rope {
-    Rope::builder(head_dim)
-        .rotary_dim(rotary_dim)
-        .layout(layout)
-        .base(500_000.0)
-        .backend(backend)
-        .build()
-        .unwrap()
-}
-
 /// The shapes: (layout, head_dim, rotary_dim).
 fn shapes() -> impl Iterator<Item = (PairLayout, usize, usize)> {
     LAYOUTS.into_iter().flat_map(|layout| {
@@ -144,7 +135,7 @@ fn in_place<E: Bits>(backends: &[Backend]) -> usize {
             let x: Vec<E> = input(head_dim as u64 * 31 + rotary_dim as u64, n);
             let at = Positions::List64(&POSITIONS);
             let mut want = x.clone();
-            let scalar = build(Backend::Scalar, layout, head_dim, rotary_dim);
+            let scalar = rope(head_dim, rotary_dim, layout, Backend::Scalar);
             scalar.apply(&mut want, view, at, direction).unwrap();
             let mut want_table = x.clone();
             let table = scalar.table(8).unwrap();
@@ -156,7 +147,7 @@ fn in_place<E: Bits>(backends: &[Backend]) -> usize {
             let wide = unrounded(&scalar, &x, view, at, direction, f16);
             let wide_table = unrounded(&table, &x, view, at_table, direction, f16);
             for &backend in backends {
-                let rope = build(backend, layout, head_dim, rotary_dim);
+                let rope = rope(head_dim, rotary_dim, layout, backend);
                 let table = rope.table(8).unwrap();
                 for offset in 0..OFFSETS {
                     let mut buf = vec![E::from_f32(0.0); offset + n];
@@ -190,11 +181,11 @@ fn into<S: Bits, D: Bits>(backends: &[Backend]) -> usize {
         let x: Vec<S> = input(head_dim as u64 * 17 + rotary_dim as u64, n);
         let (v, at) = (View::tokens_heads(HEADS), Positions::List64(&POSITIONS));
         let mut want = vec![D::from_f32(0.0); n];
-        let scalar = build(Backend::Scalar, layout, head_dim, rotary_dim);
+        let scalar = rope(head_dim, rotary_dim, layout, Backend::Scalar);
         scalar.rotate_into(&x, v, &mut want, v, at).unwrap();
         let wide = unrounded(&scalar, &x, v, at, Direction::Forward, D::NAME == "f16");
         for &backend in backends {
-            let rope = build(backend, layout, head_dim, rotary_dim);
+            let rope = rope(head_dim, rotary_dim, layout, backend);
             for offset in 0..OFFSETS {
                 let mut buf = vec![D::from_f32(0.0); offset + n];
                 rope.rotate_into(&x, v, &mut buf[offset..], v, at).unwrap();
@@ -219,7 +210,7 @@ fn large<S: Bits, D: Bits>(backends: &[Backend], tokens: usize, in_place: bool) 
         View::tokens_heads(8),
         Positions::Start(100),
     );
-    let build = |b| build(b, PairLayout::HalfSplit, 128, 128);
+    let build = |b| rope(128, 128, PairLayout::HalfSplit, b);
     // In place (S = D), `fresh` rotates a copy of the input `x`.
     let x: Vec<S> = input(3, n);
     let fresh = |rope: &Rope, out: &mut [D]| {
