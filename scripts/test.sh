@@ -4,7 +4,7 @@
 #   x86_64 suite (scalar, lanes, AVX2, AVX-512 where the CPU has them), no_std builds
 #   (thumbv7em, wasm32), the suite on aarch64 under qemu-user and on wasm32-wasip1
 #   (simd128) under Node.js, a Cortex-M4 firmware under QEMU (bits, stack), every x86_64
-#   backend with AVX-512 on a bare-metal machine Bochs emulates, the code-size
+#   backend with AVX-512 and AVX512_BF16 on a bare-metal machine Bochs emulates, the code-size
 #   budgets (sizes.txt), and the main example.
 # It installs what it needs (rustup targets and components, Debian packages) first.
 set -euo pipefail
@@ -33,10 +33,10 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 [[ -d /usr/aarch64-linux-gnu/lib ]] || need+=(libc6-dev-arm64-cross)
-# Bochs and what boots the bare-metal x86_64 program (firmware/x86_64/run.sh), without
-# the recommended GUI front ends.
+# The BIOS images and the boot loader of the bare-metal x86_64 program under Bochs
+# (firmware/x86_64/run.sh; it builds Bochs itself).
 bare=()
-for p in bochs bochsbios vgabios grub-pc-bin grub-common mtools xorriso; do
+for p in bochsbios vgabios grub-pc-bin grub-common mtools xorriso; do
   dpkg -s "$p" >/dev/null 2>&1 || bare+=("$p")
 done
 if ((${#need[@]} + ${#bare[@]})); then
@@ -111,9 +111,9 @@ rustup +nightly component add miri rust-src >/dev/null
 ) >target/miri.log 2>&1 &
 miri_pid=$!
 
-step "AVX-512 under Bochs, started in the background (one core for about 2 minutes; results below, with Miri's)"
-# Neither this CPU nor QEMU need have AVX-512: Bochs's Tiger Lake model runs every x86_64
-# backend bare-metal against the scalar one, and the fingerprint (firmware/x86_64).
+step "AVX-512 under Bochs, started in the background (building Bochs, then a minute on one core; results below, before Miri's)"
+# Neither this CPU nor QEMU need have AVX-512: Bochs's Sapphire Rapids model runs every
+# x86_64 backend bare-metal against the scalar one, and the fingerprint (firmware/x86_64).
 bash firmware/x86_64/run.sh >target/bochs-avx512.log 2>&1 &
 bochs_pid=$!
 trap 'kill "$miri_pid" "$bochs_pid" 2>/dev/null || true' EXIT

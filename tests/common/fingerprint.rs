@@ -1,7 +1,7 @@
 //! The determinism fingerprint: an FNV-1a hash of the bits of many rotations (every dtype,
 //! layout, scale, direction, positions up to u32::MAX, and a table's last row). Without
 //! `std` or `alloc`, so that `tests/determinism.rs` and the bare-metal x86_64 program
-//! (`firmware/x86_64`, the AVX-512 kernels under Bochs) compute it from the same code.
+//! (`firmware/x86_64`: the AVX-512 kernels under Bochs) compute it from the same code.
 
 use super::rng::Rng;
 use rope_simd::{
@@ -20,17 +20,9 @@ impl Fnv {
     }
 }
 
-/// A correction of each f16 rotation's result before it is hashed, given the rotation,
-/// its direction and the seed of its input: none in the test suite; under Bochs, whose
-/// f16 rounding of ties is not the hardware's (`firmware/x86_64`), a rounding of those ties
-/// to even.
-pub type Fix<'a> = &'a mut dyn FnMut(&Rope, Direction, u64, &mut [f16]);
-
 /// An element's bits, widened.
 pub trait Bits: Element {
     fn bits32(self) -> u32;
-    /// Apply `fix` to an f16 result (other types have nothing to fix).
-    fn fix(_out: &mut [Self], _rope: &Rope, _dir: Direction, _seed: u64, _fix: Fix<'_>) {}
 }
 impl Bits for f32 {
     fn bits32(self) -> u32 {
@@ -41,9 +33,6 @@ impl Bits for f16 {
     fn bits32(self) -> u32 {
         u32::from(self.to_bits())
     }
-    fn fix(out: &mut [Self], rope: &Rope, dir: Direction, seed: u64, fix: Fix<'_>) {
-        fix(rope, dir, seed, out)
-    }
 }
 impl Bits for bf16 {
     fn bits32(self) -> u32 {
@@ -51,7 +40,7 @@ impl Bits for bf16 {
     }
 }
 
-pub const POSITIONS: [u64; 10] = [
+const POSITIONS: [u64; 10] = [
     0,
     1,
     7,
@@ -63,13 +52,13 @@ pub const POSITIONS: [u64; 10] = [
     (1 << 24) + 3,
     u32::MAX as u64,
 ];
-pub const HEADS: usize = 3;
+const HEADS: usize = 3;
 /// The inputs are drawn from [-RANGE, RANGE].
-pub const RANGE: f32 = 20.0;
+const RANGE: f32 = 20.0;
 const MAX_HEAD_DIM: usize = 128;
 const TABLE_ROWS: usize = 64;
 
-fn feed<E: Bits>(h: &mut Fnv, rope: &Rope, seed: u64, dir: Direction, fix: Fix<'_>) {
+fn feed<E: Bits>(h: &mut Fnv, rope: &Rope, seed: u64, dir: Direction) {
     let mut buf = [E::from_f32(0.0); POSITIONS.len() * HEADS * MAX_HEAD_DIM];
     let x = &mut buf[..POSITIONS.len() * HEADS * rope.head_dim()];
     Rng(seed).fill(x, RANGE);
@@ -80,17 +69,11 @@ fn feed<E: Bits>(h: &mut Fnv, rope: &Rope, seed: u64, dir: Direction, fix: Fix<'
         dir,
     )
     .unwrap();
-    E::fix(x, rope, dir, seed, fix);
     x.iter().for_each(|v| h.eat(v.bits32()));
 }
 
 /// The fingerprint of `backend`'s rotations: [`GOLDEN`] on every backend and architecture.
 pub fn fingerprint(backend: Backend) -> u64 {
-    fingerprint_with(backend, &mut |_, _, _, _| {})
-}
-
-/// [`fingerprint`], each f16 result passed through `fix` before it is hashed.
-pub fn fingerprint_with(backend: Backend, fix: Fix<'_>) -> u64 {
     let mut h = Fnv(0xcbf2_9ce4_8422_2325);
     let mut seed = 1;
     let mut storage = [0.0f32; TABLE_ROWS * MAX_HEAD_DIM];
@@ -109,9 +92,9 @@ pub fn fingerprint_with(backend: Backend, fix: Fix<'_>) -> u64 {
                 // inverse (the recorded fingerprint covers them).
                 for dir in [Direction::Forward, Direction::Transpose] {
                     seed += 1;
-                    feed::<f32>(&mut h, &rope, seed, dir, fix);
-                    feed::<f16>(&mut h, &rope, seed, dir, fix);
-                    feed::<bf16>(&mut h, &rope, seed, dir, fix);
+                    feed::<f32>(&mut h, &rope, seed, dir);
+                    feed::<f16>(&mut h, &rope, seed, dir);
+                    feed::<bf16>(&mut h, &rope, seed, dir);
                 }
                 let len = rope.table_len(TABLE_ROWS).unwrap();
                 let table = rope.build_table(TABLE_ROWS, &mut storage[..len]).unwrap();

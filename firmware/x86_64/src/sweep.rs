@@ -10,7 +10,6 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use rope_simd::{
     bf16, f16, Backend, Direction, Element, PairLayout, Positions, Rope, Rotate, View,
 };
@@ -46,42 +45,12 @@ fn input<E: Element>(seed: u64, n: usize) -> Vec<E> {
     x
 }
 
-/// Bochs 2.7's F16C and AVX-512 `vcvtps2ph` round a value exactly halfway between two
-/// f16s away from the even one (hardware rounds to even, as the scalar backend does; a
-/// probe of 1.6 M random conversions found 86 differences, every one a tie). So where a
-/// backend's f16 differs from the scalar one by one step, and the f32 the scalar backend
-/// rounded (`wide`) lies exactly halfway between the two, the difference is the
-/// emulator's: counted, not failed.
-static TIES: AtomicUsize = AtomicUsize::new(0);
-
-/// How many f16 results differed from the scalar backend's only by the emulator's ties.
-pub fn ties() -> usize {
-    TIES.load(Ordering::Relaxed)
-}
-
-/// `got` is one f16 step from `want` and `wide`, the f32 value both round, lies exactly
-/// halfway between them: the emulator's tie (counted).
-pub fn emulator_tie<E: Bits>(want: E, got: E, wide: f32) -> bool {
-    let (a, b) = (f64::from(want.to_f32()), f64::from(got.to_f32()));
-    let tie = E::NAME == "f16"
-        && want.bits32().abs_diff(got.bits32()) == 1
-        && f64::from(wide) == (a + b) / 2.0;
-    if tie {
-        TIES.fetch_add(1, Ordering::Relaxed);
-    }
-    tie
-}
-
-/// `got` has `want`'s bits (any NaN matches any NaN), but for the emulator's ties (an
-/// f16 `want` with its unrounded f32 values in `wide`); else the run stops at the first
+/// `got` has `want`'s bits (any NaN matches any NaN), or the run stops at the first
 /// difference.
-fn same<E: Bits>(want: &[E], got: &[E], wide: Option<&[f32]>, what: impl Fn() -> String) {
+fn same<E: Bits>(want: &[E], got: &[E], what: impl Fn() -> String) {
     for (i, (w, g)) in want.iter().zip(got).enumerate() {
         let nan = |v: E| v.to_f32().is_nan();
-        if w.bits32() == g.bits32()
-            || (nan(*w) && nan(*g))
-            || wide.is_some_and(|wide| emulator_tie(*w, *g, wide[i]))
-        {
+        if w.bits32() == g.bits32() || (nan(*w) && nan(*g)) {
             continue;
         }
         panic!(
@@ -91,25 +60,6 @@ fn same<E: Bits>(want: &[E], got: &[E], wide: Option<&[f32]>, what: impl Fn() ->
             g.bits32()
         );
     }
-}
-
-/// The f32 values the scalar backend rounds to f16 when `E` is f16 (the same rotation
-/// into an f32 buffer), for [`same`].
-fn unrounded<E: Element, R: Rotate>(
-    source: &R,
-    x: &[E],
-    view: View,
-    at: Positions<'_>,
-    direction: Direction,
-    d_is_f16: bool,
-) -> Option<Vec<f32>> {
-    d_is_f16.then(|| {
-        let mut wide = vec![0.0f32; x.len()];
-        source
-            .apply_into(x, view, &mut wide, view, at, direction)
-            .unwrap();
-        wide
-    })
 }
 
 /// The shapes: (layout, head_dim, rotary_dim).
@@ -143,9 +93,6 @@ fn in_place<E: Bits>(backends: &[Backend]) -> usize {
             table
                 .apply(&mut want_table, view, at_table, direction)
                 .unwrap();
-            let f16 = E::NAME == "f16";
-            let wide = unrounded(&scalar, &x, view, at, direction, f16);
-            let wide_table = unrounded(&table, &x, view, at_table, direction, f16);
             for &backend in backends {
                 let rope = rope(head_dim, rotary_dim, layout, backend);
                 let table = rope.table(8).unwrap();
@@ -162,10 +109,10 @@ fn in_place<E: Bits>(backends: &[Backend]) -> usize {
                         let shape = format!("{layout:?} {head_dim}/{rotary_dim}");
                         format!("{t} {shape} {d:?} {source}{b} offset {offset}")
                     };
-                    same(&want, y, wide.as_deref(), || what(""));
+                    same(&want, y, || what(""));
                     y.copy_from_slice(&x);
                     table.apply(y, view, at_table, direction).unwrap();
-                    same(&want_table, y, wide_table.as_deref(), || what("table "));
+                    same(&want_table, y, || what("table "));
                     cases += 2;
                 }
             }
@@ -183,13 +130,12 @@ fn into<S: Bits, D: Bits>(backends: &[Backend]) -> usize {
         let mut want = vec![D::from_f32(0.0); n];
         let scalar = rope(head_dim, rotary_dim, layout, Backend::Scalar);
         scalar.rotate_into(&x, v, &mut want, v, at).unwrap();
-        let wide = unrounded(&scalar, &x, v, at, Direction::Forward, D::NAME == "f16");
         for &backend in backends {
             let rope = rope(head_dim, rotary_dim, layout, backend);
             for offset in 0..OFFSETS {
                 let mut buf = vec![D::from_f32(0.0); offset + n];
                 rope.rotate_into(&x, v, &mut buf[offset..], v, at).unwrap();
-                same(&want, &buf[offset..], wide.as_deref(), || {
+                same(&want, &buf[offset..], || {
                     let (s, d, b) = (S::NAME, D::NAME, backend.name());
                     format!("{s} into {d} {layout:?} {head_dim}/{rotary_dim} {b} offset {offset}")
                 });
@@ -202,7 +148,8 @@ fn into<S: Bits, D: Bits>(backends: &[Backend]) -> usize {
 
 /// One call past the size where the kernels change how they store: in place from
 /// `PREFETCH_BYTES` (4 MiB: prefetching), out of place from `STREAM_BYTES` of 16-bit
-/// output (16 MiB: non-temporal stores), on the ISAs that do either (AVX2, AVX-512).
+/// output (16 MiB: non-temporal stores), on the ISAs that do either (AVX2, AVX-512,
+/// AVX512_BF16).
 /// `tokens` of 8 heads x 128, half-split.
 fn large<S: Bits, D: Bits>(backends: &[Backend], tokens: usize, in_place: bool) -> usize {
     let (n, v, at) = (
@@ -226,18 +173,17 @@ fn large<S: Bits, D: Bits>(backends: &[Backend], tokens: usize, in_place: bool) 
     let scalar = build(Backend::Scalar);
     let mut want = vec![D::from_f32(0.0); n];
     fresh(&scalar, &mut want);
-    let wide = unrounded(&scalar, &x, v, at, Direction::Forward, D::NAME == "f16");
     // 64-byte aligned, as non-temporal stores need (unaligned output stores plainly).
     let mut buf = vec![D::from_f32(0.0); n + 32];
     let start = buf.as_ptr().align_offset(64);
     let got = &mut buf[start..start + n];
     let isas = backends
         .iter()
-        .filter(|b| matches!(b, Backend::Avx2 | Backend::Avx512));
+        .filter(|b| matches!(b, Backend::Avx2 | Backend::Avx512 | Backend::Avx512Bf16));
     isas.clone().for_each(|&backend| {
         fresh(&build(backend), got);
         let how = if in_place { "in place" } else { "into" };
-        same(&want, got, wide.as_deref(), || {
+        same(&want, got, || {
             format!("large {} {how} {} {}", S::NAME, D::NAME, backend.name())
         });
     });
@@ -261,5 +207,5 @@ pub fn every_backend(backends: &[Backend]) -> usize {
         f16 => f32, f16, bf16;
         bf16 => f32, f16, bf16;
     }
-    cases + large::<f32, f16>(others, 8192, false)
+    cases + large::<f32, f16>(others, 8192, false) + large::<f32, bf16>(others, 8192, false)
 }
