@@ -19,7 +19,10 @@ const HEAD_DIMS: &[usize] = &[
 ];
 const POSITIONS: [u64; 4] = [1, 4095, 65_537, 4_000_000_007];
 const HEADS: usize = 3;
-const OFFSETS: usize = 3;
+/// Elements past a 64-byte boundary where a buffer starts: aligned, odd, even (the
+/// aligned run takes f32 rows that start the same even or odd number of elements past a
+/// vector boundary), and the last element before the next boundary.
+const OFFSETS: [usize; 4] = [0, 1, 2, 15];
 const LAYOUTS: [PairLayout; 3] = [
     PairLayout::Interleaved,
     PairLayout::HalfSplit,
@@ -62,6 +65,12 @@ fn same<E: Bits>(want: &[E], got: &[E], what: impl Fn() -> String) {
     }
 }
 
+/// `n` elements of `buf` from `offset` elements past its first 64-byte boundary.
+fn at_offset<E>(buf: &mut [E], offset: usize, n: usize) -> &mut [E] {
+    let start = buf.as_ptr().align_offset(64) + offset;
+    &mut buf[start..start + n]
+}
+
 /// The shapes: (layout, head_dim, rotary_dim).
 fn shapes() -> impl Iterator<Item = (PairLayout, usize, usize)> {
     LAYOUTS.into_iter().flat_map(|layout| {
@@ -96,9 +105,9 @@ fn in_place<E: Bits>(backends: &[Backend]) -> usize {
             for &backend in backends {
                 let rope = rope(head_dim, rotary_dim, layout, backend);
                 let table = rope.table(8).unwrap();
-                for offset in 0..OFFSETS {
-                    let mut buf = vec![E::from_f32(0.0); offset + n];
-                    let y = &mut buf[offset..];
+                for offset in OFFSETS {
+                    let mut buf = vec![E::from_f32(0.0); n + 64];
+                    let y = at_offset(&mut buf, offset, n);
                     y.copy_from_slice(&x);
                     rope.apply(y, view, at, direction).unwrap();
                     if cfg!(feature = "plant") && backend == Backend::Avx512 {
@@ -132,10 +141,11 @@ fn into<S: Bits, D: Bits>(backends: &[Backend]) -> usize {
         scalar.rotate_into(&x, v, &mut want, v, at).unwrap();
         for &backend in backends {
             let rope = rope(head_dim, rotary_dim, layout, backend);
-            for offset in 0..OFFSETS {
-                let mut buf = vec![D::from_f32(0.0); offset + n];
-                rope.rotate_into(&x, v, &mut buf[offset..], v, at).unwrap();
-                same(&want, &buf[offset..], || {
+            for offset in OFFSETS {
+                let mut buf = vec![D::from_f32(0.0); n + 64];
+                let y = at_offset(&mut buf, offset, n);
+                rope.rotate_into(&x, v, y, v, at).unwrap();
+                same(&want, y, || {
                     let (s, d, b) = (S::NAME, D::NAME, backend.name());
                     format!("{s} into {d} {layout:?} {head_dim}/{rotary_dim} {b} offset {offset}")
                 });
@@ -174,9 +184,8 @@ fn large<S: Bits, D: Bits>(backends: &[Backend], tokens: usize, in_place: bool) 
     let mut want = vec![D::from_f32(0.0); n];
     fresh(&scalar, &mut want);
     // 64-byte aligned, as non-temporal stores need (unaligned output stores plainly).
-    let mut buf = vec![D::from_f32(0.0); n + 32];
-    let start = buf.as_ptr().align_offset(64);
-    let got = &mut buf[start..start + n];
+    let mut buf = vec![D::from_f32(0.0); n + 64];
+    let got = at_offset(&mut buf, 0, n);
     let isas = backends
         .iter()
         .filter(|b| matches!(b, Backend::Avx2 | Backend::Avx512 | Backend::Avx512Bf16));
