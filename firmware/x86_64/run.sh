@@ -3,8 +3,9 @@
 # model (AVX-512F/BW/DQ/VL and AVX512_BF16), so that every x86_64 backend is checked on a
 # host without AVX-512: GRUB (from an ISO that grub-mkrescue makes) loads the program,
 # whose serial output lands in target/serial.out. Passes when the program prints
-# "x86_64 bare metal: ok"; then checks that a build with a wrong bit planted in an
-# AVX-512 result fails. Bochs is built by bochs.sh the first time (a few minutes), or
+# "x86_64 bare metal: ok"; then checks detection on the Tiger Lake model (AVX-512
+# without AVX512_BF16), and that a build with a wrong bit planted in an AVX-512 result
+# fails. Bochs is built by bochs.sh the first time (a few minutes), or
 # taken from BOCHS=/path/to/bochs; Debian's BIOS images, GRUB and xorriso are installed
 # when missing. The two runs take about a minute on one core.
 set -euo pipefail
@@ -24,9 +25,10 @@ bochs=${BOCHS:-$(bash bochs.sh)}
 
 # The machine: 256 MiB, the BIOS images of Debian's bochsbios and vgabios, the ISO as a
 # CD-ROM, COM1 into a file, no display.
-cat >target/bochsrc <<EOF
+bochsrc() { # CPU_MODEL
+  cat <<EOF
 megs: 256
-cpu: model=sapphire_rapids, count=1, ips=100000000, reset_on_triple_fault=0
+cpu: model=$1, count=1, ips=100000000, reset_on_triple_fault=0
 romimage: file=/usr/share/bochs/BIOS-bochs-latest
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
 ata0-master: type=cdrom, path=target/x86_64-bare.iso, status=inserted
@@ -39,31 +41,42 @@ panic: action=fatal
 error: action=report
 info: action=ignore
 EOF
+}
 
-# run FEATURES: build with them, boot, print the program's output.
+# run FEATURES CPU_MODEL [ARGS]: build with the features, boot on the model with the
+# program's command line ARGS, print the program's output.
 run() {
   rm -f target/x86_64-unknown-linux-gnu/release/rope-simd-x86-bare
   cargo build -q --release --features "$1"
   local iso=target/iso
   rm -rf "$iso" && mkdir -p "$iso/boot/grub"
   cp target/x86_64-unknown-linux-gnu/release/rope-simd-x86-bare "$iso/boot/rope.elf"
-  printf 'set timeout=0\nmenuentry rope-simd {\n  multiboot2 /boot/rope.elf\n  boot\n}\n' \
-    >"$iso/boot/grub/grub.cfg"
+  printf 'set timeout=0\nmenuentry rope-simd {\n  multiboot2 /boot/rope.elf %s\n  boot\n}\n' \
+    "${3:-}" >"$iso/boot/grub/grub.cfg"
   grub-mkrescue -o target/x86_64-bare.iso "$iso" >/dev/null 2>&1
+  bochsrc "$2" >target/bochsrc
   rm -f target/serial.out
   # Bochs exits with 1 when the program stops it through the shutdown port.
   timeout 900 "$bochs" -q -f target/bochsrc >target/bochs.stdout 2>&1 || true
   cat target/serial.out 2>/dev/null || true
 }
 
-out=$(run "")
-echo "$out" | sed 's/^/  x86_64 (Bochs)> /'
-if ! grep -q "^x86_64 bare metal: ok" <<<"$out"; then
-  tail -n 20 target/bochs.stdout
-  echo "the bare-metal x86_64 program failed"
-  exit 1
-fi
-if run plant | grep -q "^x86_64 bare metal: ok"; then
+# check MODEL [ARGS]: the program passes on the model.
+check() {
+  local out
+  out=$(run "" "$@")
+  echo "$out" | sed "s/^/  x86_64 ($1)> /"
+  if ! grep -q "^x86_64 bare metal: ok" <<<"$out"; then
+    tail -n 20 target/bochs.stdout
+    echo "the bare-metal x86_64 program failed on $1"
+    exit 1
+  fi
+}
+check sapphire_rapids
+# Tiger Lake has AVX-512 but not AVX512_BF16: Avx512Bf16 must be neither detected nor
+# forceable there.
+check tigerlake no-bf16
+if run plant sapphire_rapids | grep -q "^x86_64 bare metal: ok"; then
   echo "the bare-metal program passed with a wrong bit planted: its check cannot fail"
   exit 1
 fi

@@ -26,6 +26,7 @@ mb2_end:
     .global _start
 _start:
     cli
+    mov %ebx, mb2_info
     mov $boot_stack_top, %esp
     mov $pdpt, %eax
     or $3, %eax
@@ -106,6 +107,10 @@ pd:
 boot_stack:
     .skip 0x100000
 boot_stack_top:
+    .global mb2_info
+    .balign 8
+mb2_info:
+    .skip 8
 
     .section .text.mem, "ax"
     .global memcpy
@@ -167,6 +172,41 @@ pub fn serial_init() {
         unsafe {
             asm!("out dx, al", in("dx") port as u16, in("al") value, options(nomem, nostack))
         };
+    }
+}
+
+extern "C" {
+    /// Where GRUB left the multiboot2 information (`_start` saves `ebx` there).
+    static mb2_info: u64;
+}
+
+/// The command line GRUB passed (the words after the program's path in `grub.cfg`).
+pub fn command_line() -> &'static [u8] {
+    // SAFETY: `_start` wrote the address before any Rust code ran; nothing writes it
+    // again. GRUB's information (a size, then 8-byte aligned tags of a type and a size;
+    // type 1 a NUL-terminated command line, type 0 the end) lies in memory below 1 GiB,
+    // mapped and left alone by this program.
+    unsafe {
+        let base = core::ptr::addr_of!(mb2_info).read() as usize as *const u8;
+        let total = (base as *const u32).read() as usize;
+        let mut at = 8;
+        while at + 8 <= total {
+            let tag = base.add(at);
+            let (kind, size) = (
+                (tag as *const u32).read(),
+                (tag.add(4) as *const u32).read(),
+            );
+            if kind == 0 {
+                break;
+            }
+            if kind == 1 {
+                // The tag's size counts its 8-byte header and the string's NUL.
+                let text = core::slice::from_raw_parts(tag.add(8), size as usize - 8);
+                return text.split(|&b| b == 0).next().unwrap_or(&[]);
+            }
+            at += (size as usize).next_multiple_of(8);
+        }
+        &[]
     }
 }
 
