@@ -233,7 +233,7 @@ pub fn axis_of(axes: rope_simd::Axes, i: usize, pairs: usize) -> usize {
 }
 
 /// Test-side facts about each element type.
-pub trait TestElement: Element + PartialEq + core::fmt::Debug {
+pub trait TestElement: fingerprint::Bits + PartialEq + core::fmt::Debug {
     /// Relative half-ulp of the type (the rounding of the final narrowing).
     const REL: f64;
     /// Half the smallest subnormal step (absolute rounding near zero).
@@ -241,7 +241,9 @@ pub trait TestElement: Element + PartialEq + core::fmt::Debug {
     /// The largest finite value.
     const MAX: f64;
     /// The bits, for bit-exact comparison (NaNs compared as "is NaN").
-    fn bits(self) -> u32;
+    fn bits(self) -> u32 {
+        self.bits32()
+    }
     fn is_nan(self) -> bool {
         self.to_f32().is_nan()
     }
@@ -253,25 +255,16 @@ impl TestElement for f32 {
     /// each round there (found by the fuzzer: `fuzz/regressions/rotate/subnormal-output`).
     const ABS: f64 = 3.0 * 7.006_492_321_624_085e-46;
     const MAX: f64 = f32::MAX as f64;
-    fn bits(self) -> u32 {
-        self.to_bits()
-    }
 }
 impl TestElement for f16 {
     const REL: f64 = 1.0 / 2048.0;
     const ABS: f64 = 1.0 / 33_554_432.0; // 2^-25
     const MAX: f64 = 65_504.0;
-    fn bits(self) -> u32 {
-        u32::from(self.to_bits())
-    }
 }
 impl TestElement for bf16 {
     const REL: f64 = 1.0 / 256.0;
     const ABS: f64 = 1e-40;
     const MAX: f64 = 3.389_531_389_251_535e38;
-    fn bits(self) -> u32 {
-        u32::from(self.to_bits())
-    }
 }
 
 /// The documented bound for one output element of a pair `(a, b)` (inputs as f64):
