@@ -7,7 +7,7 @@
 # without AVX512_BF16), and that a build with a wrong bit planted in an AVX-512 result
 # fails. Bochs is built by bochs.sh the first time (a few minutes), or
 # taken from BOCHS=/path/to/bochs; Debian's BIOS images, GRUB and xorriso are installed
-# when missing. The two runs take about a minute on one core.
+# when missing. The three boots take under a minute on one core.
 set -euo pipefail
 shopt -s inherit_errexit # a failing build inside $(run ...) stops the script
 cd "$(dirname "$0")"
