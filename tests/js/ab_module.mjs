@@ -4,30 +4,13 @@
 //   git show REV:js/rope-simd.mjs > /tmp/old-rope-simd.mjs
 //   bash js/build.sh && node tests/js/ab_module.mjs /tmp/old-rope-simd.mjs
 import { pathToFileURL } from "node:url";
+import { median } from "./bench.mjs";
 
 const [oldPath, wasm = "target/js/rope_simd.wasm"] = process.argv.slice(2);
 if (!oldPath) throw new Error("usage: node tests/js/ab_module.mjs OLD_MODULE.mjs [WASM]");
 const A = await import(pathToFileURL(oldPath).href);
 const B = await import(new URL("../../js/rope-simd.mjs", import.meta.url).href);
 const mods = { old: await A.loadRopeSimd(wasm), new: await B.loadRopeSimd(wasm) };
-
-function median(f, reps = 15) {
-  let n = 1;
-  for (;;) { // a batch of at least 20 ms
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) f();
-    if (performance.now() - t0 >= 20) break;
-    n *= 2;
-  }
-  const times = [];
-  for (let r = 0; r < reps; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) f();
-    times.push(((performance.now() - t0) * 1e3) / n);
-  }
-  times.sort((a, b) => a - b);
-  return times[reps >> 1];
-}
 
 // Head_dim 128 with a table; Q 32 heads, K and V 8, f16 caches of 64 tokens.
 const cases = {};

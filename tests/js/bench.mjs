@@ -7,7 +7,8 @@ import { loadRopeSimd } from "../../js/rope-simd.mjs";
 
 const H = 32, D = 128, HALF = D / 2, BASE = 500000;
 
-function median(f, minMs = 20, reps = 15) {
+/** Microseconds per call of `f`: the median of `reps` timed batches of at least `minMs`. */
+export function median(f, minMs = 20, reps = 15) {
   let n = 1;
   for (;;) { // a batch of at least minMs
     const t0 = performance.now();
