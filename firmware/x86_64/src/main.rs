@@ -44,7 +44,10 @@ extern "C" fn kmain() -> ! {
     let no_bf16 = boot::command_line()
         .split(|&b| b == b' ')
         .any(|w| w == b"no-bf16");
-    if !backends.contains(&Backend::Avx512) || backends.contains(&Backend::Avx512Bf16) == no_bf16 {
+    let bf16_expected = !no_bf16;
+    if !backends.contains(&Backend::Avx512)
+        || backends.contains(&Backend::Avx512Bf16) != bf16_expected
+    {
         println!("x86_64 bare metal: FAILED (not the backends of this CPU model)");
         boot::shutdown();
     }
@@ -70,9 +73,8 @@ extern "C" fn kmain() -> ! {
 /// Every backend's fingerprint is the recorded one.
 fn check_fingerprints(backends: &[Backend]) {
     for &b in backends {
-        let got = fingerprint(b);
-        println!("fingerprint / {}: {got:#018x}", b.name());
-        let name = b.name();
+        let (got, name) = (fingerprint(b), b.name());
+        println!("fingerprint / {name}: {got:#018x}");
         assert_eq!(got, GOLDEN, "{name} differs from the recorded fingerprint");
     }
 }
