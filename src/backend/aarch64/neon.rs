@@ -84,6 +84,7 @@ impl<const BF16: bool> Vector for Neon<BF16> {
     /// instructions than duplicated cos/sin and a `rev64` per vector (run `bash
     /// scripts/arm_cycles.sh` to see).
     const DEINTERLEAVE: bool = true;
+    const SPLIT_COLUMNS: bool = true;
     #[inline(always)]
     unsafe fn load_dup(p: *const f32) -> Self {
         unsafe {

@@ -46,6 +46,11 @@ pub(crate) unsafe fn in_registers<
 ) {
     let (width, _) = vector_body::<V>(span);
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
+    if !IL && !PF && V::SPLIT_COLUMNS && K.is_multiple_of(COLUMN) {
+        // SAFETY: forwarded from the caller.
+        unsafe { split_columns::<V, S, D, K>(src, dst, dst_stride, span, cp, sp) };
+        return;
+    }
     let block = block_len::<V, S>(span.second - span.first).min(K);
     // SAFETY (every block below): the ISA is supported (caller); `cos`/`sin` hold at
     // least `n >= K * width` values, and pairs `0..K * width` of every row lie within
@@ -158,6 +163,73 @@ unsafe fn split_regs<
         unsafe {
             let (a, d) = ((src.0.add(o), src.1.add(o)), (dst.0.add(o), dst.1.add(o)));
             split_block::<V, S, D, B, false>(a, d, width, cb, sb);
+        }
+    }
+}
+
+/// Vectors of a half per block of [`split_columns`] (one cache line of f32), and rows
+/// per step.
+const COLUMN: usize = 4;
+const COLUMN_ROWS: usize = 2;
+
+/// Half-split rows of `K` vectors (a multiple of [`COLUMN`]), a block of `COLUMN`
+/// vectors at a time across every row of the span: only the block's cos/sin are in
+/// registers, loaded once, so nothing spills where a row's whole cos/sin and its data do
+/// not fit in the registers together (NEON at head_dim 128: 32 cos/sin vectors). Two
+/// rows a step, their loads first, so that an in-order core (Cortex-A55) overlaps one
+/// row's loads with the other's arithmetic. Each cache line is still touched once.
+/// Run `bash scripts/arm_cycles.sh` to see (`docs/design.md`, "aarch64").
+///
+/// # Safety
+/// As for [`in_registers`] (whose arguments these are).
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
+unsafe fn split_columns<V: Vector, S: crate::Element, D: crate::Element, const K: usize>(
+    src: *const S,
+    dst: *mut D,
+    dst_stride: usize,
+    span: &Span,
+    cp: *const f32,
+    sp: *const f32,
+) {
+    const C: usize = COLUMN;
+    const R: usize = COLUMN_ROWS;
+    let (first, second, rows) = (span.first, span.second, span.rows);
+    // SAFETY (every block below): the ISA is supported (caller); vectors `0..K` of
+    // cos/sin and of both halves of every row lie within the buffers (`assert_fits`, as
+    // for `in_registers`), and every access is one of them.
+    unsafe {
+        let flip = sin_flip::<V>(span);
+        for j in 0..K / C {
+            let o = j * C * V::N;
+            let c: [V; C] = array!(C, |i| V::load(cp.add(o + i * V::N)));
+            let s: [V; C] = array!(C, |i| V::load(sp.add(o + i * V::N)).xor(flip));
+            let mut r = 0;
+            while r + R <= rows {
+                let x: [*const S; R] = array!(R, |k| src.add((r + k) * span.stride + o));
+                let y: [*mut D; R] = array!(R, |k| dst.add((r + k) * dst_stride + o));
+                let a: [[V; C]; R] =
+                    array!(R, |k| array!(C, |i| S::load(x[k].add(first + i * V::N))));
+                let b: [[V; C]; R] =
+                    array!(R, |k| array!(C, |i| S::load(x[k].add(second + i * V::N))));
+                for k in 0..R {
+                    // Each loop keeps one half of `pair`, as in `split_block`.
+                    for i in 0..C {
+                        let v = pair(a[k][i], b[k][i], c[i], s[i]).0;
+                        put::<V, D, false>(v, y[k].add(first + i * V::N));
+                    }
+                    for i in 0..C {
+                        let v = pair(a[k][i], b[k][i], c[i], s[i]).1;
+                        put::<V, D, false>(v, y[k].add(second + i * V::N));
+                    }
+                }
+                r += R;
+            }
+            for r in r..rows {
+                let (x, y) = (src.add(r * span.stride + o), dst.add(r * dst_stride + o));
+                let (a, b) = ((x.add(first), x.add(second)), (y.add(first), y.add(second)));
+                split_block::<V, S, D, C, false>(a, b, V::N, c, s);
+            }
         }
     }
 }
