@@ -30,10 +30,14 @@ impl<const BF16: bool> Vector for Neon<BF16> {
     const KEEP: usize = 8;
     /// Head_dim 64 and 128 in both layouts (4 lanes: 8, 16 vectors half-split, 8, 16
     /// steps of `ld2`/`st2` interleaved): with 32 registers a row's cos/sin mostly stay in
-    /// them.
+    /// them. Half-split also head_dim 256 (32 vectors): its rows go a block at a time
+    /// (`SPLIT_COLUMNS`), so only a block's cos/sin are held; interleaved rows keep every
+    /// step's, which 256 would spill. Run `bash scripts/arm_cycles.sh` to see
+    /// (`docs/design.md`, "aarch64").
     const UNROLLED: &'static [Unroll] = &[
         Unroll::split(8),
         Unroll::split(16),
+        Unroll::split(32),
         Unroll::interleaved(8),
         Unroll::interleaved(16),
     ];
