@@ -102,10 +102,12 @@ pub trait Vector: Copy {
     /// default) a vector holds `N/2` interleaved pairs, rotated with duplicated cos/sin
     /// and [`Vector::swap_pairs`].
     const DEINTERLEAVE: bool = false;
-    /// Whether unrolled half-split rows that do not prefetch go a block of vectors at a
-    /// time across all the span's rows (`strategy::unrolled::split_columns`), with only
-    /// that block's cos/sin in registers, rather than row by row with every cos/sin kept.
-    const SPLIT_COLUMNS: bool = false;
+    /// Whether unrolled rows go a block of vectors at a time across all the span's rows
+    /// (`strategy::unrolled::columns`), with only that block's cos/sin in registers,
+    /// rather than row by row with every cos/sin kept. An ISA with `DEINTERLEAVE` sets it
+    /// (the row order has no `ld2`/`st2` path) and does not prefetch (the column order
+    /// does not).
+    const COLUMNS: bool = false;
     /// Load `N/2` values `v0, v1, ...` as `v0, v0, v1, v1, ...`.
     unsafe fn load_dup(p: *const f32) -> Self;
     /// `x1, x0, x3, x2, ...`

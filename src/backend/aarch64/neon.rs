@@ -14,11 +14,22 @@ use core::arch::aarch64::*;
 use core::arch::asm;
 
 use super::f16::{narrow4, widen4};
+use crate::backend::strategy::unrolled::BLOCK;
 use crate::backend::vector::{NoMasks, Unroll, Vector};
 
 /// 4 f32 lanes; `BF16` selects FEAT_BF16's narrowing.
 #[derive(Clone, Copy)]
 pub(crate) struct Neon<const BF16: bool>(float32x4_t);
+
+// Every listed shape is whole blocks of the column order (`strategy::unrolled::columns`).
+const _: () = {
+    let list = <Neon<false> as Vector>::UNROLLED;
+    let mut i = 0;
+    while i < list.len() {
+        assert!(list[i].vectors.is_multiple_of(BLOCK));
+        i += 1;
+    }
+};
 
 // SAFETY (every unsafe block below): NEON is part of the build target (this module is
 // compiled only with `target_feature = "neon"`), so its intrinsics run wherever the code
@@ -28,18 +39,17 @@ pub(crate) struct Neon<const BF16: bool>(float32x4_t);
 impl<const BF16: bool> Vector for Neon<BF16> {
     const N: usize = 4;
     const KEEP: usize = 8;
-    /// Head_dim 64 and 128 in both layouts (4 lanes: 8, 16 vectors half-split, 8, 16
-    /// steps of `ld2`/`st2` interleaved): with 32 registers a row's cos/sin mostly stay in
-    /// them. Half-split also head_dim 256 (32 vectors): its rows go a block at a time
-    /// (`SPLIT_COLUMNS`), so only a block's cos/sin are held; interleaved rows keep every
-    /// step's, which 256 would spill. Run `bash scripts/arm_cycles.sh` to see
-    /// (`docs/design.md`, "aarch64").
+    /// Head_dim 64, 128 and 256 in both layouts (4 lanes: 8, 16, 32 vectors half-split,
+    /// 8, 16, 32 steps of `ld2`/`st2` interleaved). The rows go a block at a time
+    /// (`COLUMNS`), so only a block's cos/sin are held, whatever the head size. Run
+    /// `bash scripts/arm_cycles.sh` to see (`docs/design.md`, "aarch64").
     const UNROLLED: &'static [Unroll] = &[
         Unroll::split(8),
         Unroll::split(16),
         Unroll::split(32),
         Unroll::interleaved(8),
         Unroll::interleaved(16),
+        Unroll::interleaved(32),
     ];
     /// Head_dim 64 (chunks of 8 pairs: 4 half-split, 8 interleaved), as far as `KEEP`
     /// goes.
@@ -88,7 +98,7 @@ impl<const BF16: bool> Vector for Neon<BF16> {
     /// instructions than duplicated cos/sin and a `rev64` per vector (run `bash
     /// scripts/arm_cycles.sh` to see).
     const DEINTERLEAVE: bool = true;
-    const SPLIT_COLUMNS: bool = true;
+    const COLUMNS: bool = true;
     #[inline(always)]
     unsafe fn load_dup(p: *const f32) -> Self {
         unsafe {

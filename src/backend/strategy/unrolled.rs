@@ -1,6 +1,8 @@
 //! Unrolled rows: a row body of `K` vectors is one straight block, with the span's
 //! cos/sin made ready once (duplicated and sign-flipped for interleaved pairs) before
-//! the first row, kept in registers as far as `V::KEEP` vectors each hold them.
+//! the first row, kept in registers as far as `V::KEEP` vectors each hold them. On an
+//! ISA with `Vector::COLUMNS` (NEON) the rows go instead a block of vectors at a time
+//! across the span's rows, with one block's cos/sin in registers ([`columns`]).
 //!
 //! Decided: for the row shapes each ISA lists in `Vector::UNROLLED` (its size budget) and
 //! more than one row; saves two loads and a sign flip per vector and the row loop's bookkeeping, and
@@ -46,9 +48,9 @@ pub(crate) unsafe fn in_registers<
 ) {
     let (width, _) = vector_body::<V>(span);
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
-    if !IL && !PF && V::SPLIT_COLUMNS && K.is_multiple_of(COLUMN) {
+    if V::COLUMNS {
         // SAFETY: forwarded from the caller.
-        unsafe { split_columns::<V, S, D, K>(src, dst, dst_stride, span, cp, sp) };
+        unsafe { columns::<V, S, D, IL, K>(src, dst, dst_stride, span, cp, sp) };
         return;
     }
     let block = block_len::<V, S>(span.second - span.first).min(K);
@@ -76,30 +78,7 @@ pub(crate) unsafe fn in_registers<
         if PF {
             unsafe { prefetch_halves::<V, S>(x, span, lines) };
         }
-        if IL && V::DEINTERLEAVE {
-            // `2 * V::N` channels a step, split into (even, odd) vectors.
-            let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
-            // Eight steps a group, their loads first, then the arithmetic, then the
-            // stores: an in-order core (Cortex-A55) overlaps the eight chains where it ran
-            // each step's load, multiplies and store back to back, and the f16 rows'
-            // conversions overlap on every core. Run `bash scripts/arm_cycles.sh` to see.
-            const G: usize = 8;
-            for g in (0..K).step_by(G) {
-                let n = (K - g).min(G);
-                unsafe {
-                    let mut v: [(V, V); G] = [(c[0], s[0]); G];
-                    for (i, step) in v.iter_mut().enumerate().take(n) {
-                        *step = S::load_pairs::<V>(x.add(2 * (g + i) * V::N));
-                    }
-                    for (i, step) in v.iter_mut().enumerate().take(n) {
-                        *step = pair(step.0, step.1, c[g + i], s[g + i]);
-                    }
-                    for (i, &(a, b)) in v.iter().enumerate().take(n) {
-                        D::store_pairs(a, b, y.add(2 * (g + i) * V::N));
-                    }
-                }
-            }
-        } else if IL {
+        if IL {
             // `V::N` channels a vector (not `2 * width`, the same number): constant
             // offsets from one base pointer a row.
             let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
@@ -167,24 +146,33 @@ unsafe fn split_regs<
     }
 }
 
-/// Vectors of a half per block of [`split_columns`] (one cache line of f32), and rows
-/// per step.
-const COLUMN: usize = 4;
-const COLUMN_ROWS: usize = 2;
+/// Vectors (half-split: of each half; interleaved: `ld2` steps of two) per block of
+/// [`columns`], and rows per turn of its loop.
+pub(crate) const BLOCK: usize = 4;
+const ROWS: usize = 2;
 
-/// Half-split rows of `K` vectors (a multiple of [`COLUMN`]), a block of `COLUMN`
-/// vectors at a time across every row of the span: only the block's cos/sin are in
-/// registers, loaded once, so nothing spills where a row's whole cos/sin and its data do
-/// not fit in the registers together (NEON at head_dim 128: 32 cos/sin vectors). Two
-/// rows a step, their loads first, so that an in-order core (Cortex-A55) overlaps one
-/// row's loads with the other's arithmetic. Each cache line is still touched once.
-/// Run `bash scripts/arm_cycles.sh` to see (`docs/design.md`, "aarch64").
+/// The unrolled rows of an ISA with [`Vector::COLUMNS`]: `K` vectors of half-split
+/// pairs, or `K` steps of interleaved pairs split into (even, odd) vectors
+/// ([`Vector::DEINTERLEAVE`]), a block of [`BLOCK`] at a time across every row of the
+/// span. Only the block's cos/sin are in registers, loaded once for all the rows, so
+/// nothing spills where a row's whole cos/sin and its data do not fit in the registers
+/// together (NEON at head_dim 128: 32 cos/sin vectors). Two rows a turn, their loads
+/// first, so that an in-order core (Cortex-A55) overlaps one row's loads with the
+/// other's arithmetic. Each cache line is still read and written once. Run
+/// `bash scripts/arm_cycles.sh` to see (`docs/design.md`, "aarch64").
 ///
 /// # Safety
-/// As for [`in_registers`] (whose arguments these are).
+/// As for [`in_registers`] (whose arguments these are); interleaved only with
+/// `V::DEINTERLEAVE`.
 #[cfg_attr(not(rope_simd_unoptimized), inline(always))]
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
-unsafe fn split_columns<V: Vector, S: crate::Element, D: crate::Element, const K: usize>(
+unsafe fn columns<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const IL: bool,
+    const K: usize,
+>(
     src: *const S,
     dst: *mut D,
     dst_stride: usize,
@@ -192,43 +180,77 @@ unsafe fn split_columns<V: Vector, S: crate::Element, D: crate::Element, const K
     cp: *const f32,
     sp: *const f32,
 ) {
-    const C: usize = COLUMN;
-    const R: usize = COLUMN_ROWS;
+    debug_assert!(!IL || V::DEINTERLEAVE, "interleaved columns need ld2/st2");
+    debug_assert!(
+        K.is_multiple_of(BLOCK),
+        "whole blocks (checked where COLUMNS is set)"
+    );
     let (first, second, rows) = (span.first, span.second, span.rows);
-    // SAFETY (every block below): the ISA is supported (caller); vectors `0..K` of
-    // cos/sin and of both halves of every row lie within the buffers (`assert_fits`, as
-    // for `in_registers`), and every access is one of them.
+    // SAFETY (every block below): the ISA is supported (caller); the first `K * N` pairs'
+    // cos/sin and values of every row lie within the buffers (`assert_fits`, as for
+    // `in_registers`), and every access is one vector (or `ld2`/`st2` step) of them.
     unsafe {
         let flip = sin_flip::<V>(span);
-        for j in 0..K / C {
-            let o = j * C * V::N;
-            let c: [V; C] = array!(C, |i| V::load(cp.add(o + i * V::N)));
-            let s: [V; C] = array!(C, |i| V::load(sp.add(o + i * V::N)).xor(flip));
+        for j in 0..K / BLOCK {
+            // Pair `o` starts the block.
+            let o = j * BLOCK * V::N;
+            let c: [V; BLOCK] = array!(BLOCK, |i| V::load(cp.add(o + i * V::N)));
+            let s: [V; BLOCK] = array!(BLOCK, |i| V::load(sp.add(o + i * V::N)).xor(flip));
+            // Where the block starts in a row, the distance between its vectors (steps),
+            // and from a first half to its second half.
+            let (f, h) = match IL {
+                true => (first + 2 * o, 2 * V::N),
+                false => (first + o, V::N),
+            };
+            let g = second - first;
             let mut r = 0;
-            while r + R <= rows {
-                let x: [*const S; R] = array!(R, |k| src.add((r + k) * span.stride + o));
-                let y: [*mut D; R] = array!(R, |k| dst.add((r + k) * dst_stride + o));
-                let a: [[V; C]; R] =
-                    array!(R, |k| array!(C, |i| S::load(x[k].add(first + i * V::N))));
-                let b: [[V; C]; R] =
-                    array!(R, |k| array!(C, |i| S::load(x[k].add(second + i * V::N))));
-                for k in 0..R {
-                    // Each loop keeps one half of `pair`, as in `split_block`.
-                    for i in 0..C {
-                        let v = pair(a[k][i], b[k][i], c[i], s[i]).0;
-                        put::<V, D, false>(v, y[k].add(first + i * V::N));
+            while r + ROWS <= rows {
+                let x: [*const S; ROWS] = array!(ROWS, |k| src.add((r + k) * span.stride + f));
+                let y: [*mut D; ROWS] = array!(ROWS, |k| dst.add((r + k) * dst_stride + f));
+                if IL {
+                    let v: [[(V, V); BLOCK]; ROWS] = array!(ROWS, |k| {
+                        array!(BLOCK, |i| S::load_pairs::<V>(x[k].add(i * h)))
+                    });
+                    for k in 0..ROWS {
+                        for i in 0..BLOCK {
+                            let (a, b) = pair(v[k][i].0, v[k][i].1, c[i], s[i]);
+                            D::store_pairs(a, b, y[k].add(i * h));
+                        }
                     }
-                    for i in 0..C {
-                        let v = pair(a[k][i], b[k][i], c[i], s[i]).1;
-                        put::<V, D, false>(v, y[k].add(second + i * V::N));
+                } else {
+                    // All the first halves' loads, then the second halves' (runs, as in
+                    // `split_block`).
+                    let a: [[V; BLOCK]; ROWS] =
+                        array!(ROWS, |k| array!(BLOCK, |i| S::load(x[k].add(i * h))));
+                    let b: [[V; BLOCK]; ROWS] =
+                        array!(ROWS, |k| array!(BLOCK, |i| S::load(x[k].add(g + i * h))));
+                    for k in 0..ROWS {
+                        // Each loop keeps one half of `pair`, as in `split_block`.
+                        for i in 0..BLOCK {
+                            let v = pair(a[k][i], b[k][i], c[i], s[i]).0;
+                            put::<V, D, false>(v, y[k].add(i * h));
+                        }
+                        for i in 0..BLOCK {
+                            let v = pair(a[k][i], b[k][i], c[i], s[i]).1;
+                            put::<V, D, false>(v, y[k].add(g + i * h));
+                        }
                     }
                 }
-                r += R;
+                r += ROWS;
             }
+            // An odd last row.
             for r in r..rows {
-                let (x, y) = (src.add(r * span.stride + o), dst.add(r * dst_stride + o));
-                let (a, b) = ((x.add(first), x.add(second)), (y.add(first), y.add(second)));
-                split_block::<V, S, D, C, false>(a, b, V::N, c, s);
+                let (x, y) = (src.add(r * span.stride + f), dst.add(r * dst_stride + f));
+                if IL {
+                    let v: [(V, V); BLOCK] = array!(BLOCK, |i| S::load_pairs::<V>(x.add(i * h)));
+                    for i in 0..BLOCK {
+                        let (a, b) = pair(v[i].0, v[i].1, c[i], s[i]);
+                        D::store_pairs(a, b, y.add(i * h));
+                    }
+                } else {
+                    let (x, y) = ((x, x.add(g)), (y, y.add(g)));
+                    split_block::<V, S, D, BLOCK, false>(x, y, h, c, s);
+                }
             }
         }
     }
