@@ -7,6 +7,7 @@
 //! conversions.
 
 use crate::backend::span::SpanJob;
+use crate::backend::strategy::unrolled::{columns_take, BLOCK};
 use crate::element::{Element, Kind};
 use crate::kernel::Span;
 
@@ -104,9 +105,9 @@ pub trait Vector: Copy {
     const DEINTERLEAVE: bool = false;
     /// Whether unrolled rows go a block of vectors at a time across all the span's rows
     /// (`strategy::unrolled::columns`), with only that block's cos/sin in registers,
-    /// rather than row by row with every cos/sin kept. An ISA with `DEINTERLEAVE` sets it
-    /// (the row order has no `ld2`/`st2` path) and does not prefetch (the column order
-    /// does not).
+    /// rather than row by row with every cos/sin kept; interleaved rows of a
+    /// `DEINTERLEAVE` ISA go there in any case. An ISA that sets it does not prefetch (the
+    /// column order does not).
     const COLUMNS: bool = false;
     /// Load `N/2` values `v0, v1, ...` as `v0, v0, v1, v1, ...`.
     unsafe fn load_dup(p: *const f32) -> Self;
@@ -311,6 +312,10 @@ pub(crate) const fn unrolls<V: Vector, S: Element, D: Element>(
         return false;
     }
     if S::IS_F32 && D::IS_BF16 && !V::UNROLL_INTO_BF16 {
+        return false;
+    }
+    // The column order takes whole blocks only.
+    if columns_take::<V>(interleaved) && !vectors.is_multiple_of(BLOCK) {
         return false;
     }
     let f32 = S::IS_F32 && D::IS_F32;

@@ -21,8 +21,10 @@ use crate::backend::vector::{NoMasks, Unroll, Vector};
 #[derive(Clone, Copy)]
 pub(crate) struct Neon<const BF16: bool>(float32x4_t);
 
-// Every listed shape is whole blocks of the column order (`strategy::unrolled::columns`).
+// Every listed shape is whole blocks of the column order (`strategy::unrolled::columns`),
+// which does not prefetch.
 const _: () = {
+    assert!(!<Neon<false> as Vector>::PREFETCH);
     let list = <Neon<false> as Vector>::UNROLLED;
     let mut i = 0;
     while i < list.len() {

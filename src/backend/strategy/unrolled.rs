@@ -48,7 +48,7 @@ pub(crate) unsafe fn in_registers<
 ) {
     let (width, _) = vector_body::<V>(span);
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
-    if V::COLUMNS {
+    if columns_take::<V>(IL) {
         // SAFETY: forwarded from the caller.
         unsafe { columns::<V, S, D, IL, K>(src, dst, dst_stride, span, cp, sp) };
         return;
@@ -151,6 +151,14 @@ unsafe fn split_regs<
 pub(crate) const BLOCK: usize = 4;
 const ROWS: usize = 2;
 
+/// Whether `V`'s unrolled rows of this layout go through [`columns`]: with
+/// `Vector::COLUMNS`, and always for interleaved pairs split by `ld2`/`st2` (the row
+/// order has no path for them). `vector::unrolls` lists only shapes of whole blocks for
+/// them.
+pub(crate) const fn columns_take<V: Vector>(interleaved: bool) -> bool {
+    V::COLUMNS || (interleaved && V::DEINTERLEAVE)
+}
+
 /// The unrolled rows of an ISA with [`Vector::COLUMNS`]: `K` vectors of half-split
 /// pairs, or `K` steps of interleaved pairs split into (even, odd) vectors
 /// ([`Vector::DEINTERLEAVE`]), a block of [`BLOCK`] at a time across every row of the
@@ -181,10 +189,7 @@ unsafe fn columns<
     sp: *const f32,
 ) {
     debug_assert!(!IL || V::DEINTERLEAVE, "interleaved columns need ld2/st2");
-    debug_assert!(
-        K.is_multiple_of(BLOCK),
-        "whole blocks (checked where COLUMNS is set)"
-    );
+    debug_assert!(K.is_multiple_of(BLOCK), "whole blocks (`vector::unrolls`)");
     let (first, second, rows) = (span.first, span.second, span.rows);
     // SAFETY (every block below): the ISA is supported (caller); the first `K * N` pairs'
     // cos/sin and values of every row lie within the buffers (`assert_fits`, as for
