@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Code size and stack of the artefacts embedded, WASM and C users ship, against the
-# budgets in sizes.txt: prints a table and fails when one is past its budget by more
-# than 5%. Builds the C library and the wasm module as scripts/test.sh does (a no-op
-# after it), and needs qemu-system-arm for the Cortex-M figures.
+# Code size and stack of the artefacts embedded, WASM and C users ship (x86_64 and
+# aarch64), against the budgets in sizes.txt: prints a table and fails when one is past
+# its budget by more than 5%. Builds the C libraries and the wasm module as
+# scripts/test.sh does (a no-op after it), and needs qemu-system-arm for the Cortex-M
+# figures.
 #   bash scripts/sizes.sh            # measure and check
 #   bash scripts/sizes.sh --write    # measure and rewrite sizes.txt's budgets
 set -euo pipefail
@@ -15,10 +16,15 @@ wasm=target/js/rope_simd.wasm
 cargo build -q --release --example every_entry
 cargo build -q -p rope-simd-capi --no-default-features --features panic-handler --profile release-nostd \
   --target x86_64-unknown-linux-gnu
+# The aarch64 C library (the NEON kernels' code), as scripts/test.sh builds it.
+CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  cargo build -q --release -p rope-simd-capi --target aarch64-unknown-linux-gnu
 
 declare -A got
 got[c_library_text]=$(size -A target/release/librope_simd_c.so | awk '$1 == ".text" { print $2 }')
 got[c_library_nostd_text]=$(size -A target/x86_64-unknown-linux-gnu/release-nostd/librope_simd_c.so |
+  awk '$1 == ".text" { print $2 }')
+got[c_library_aarch64_text]=$(size -A target/aarch64-unknown-linux-gnu/release/librope_simd_c.so |
   awk '$1 == ".text" { print $2 }')
 got[rust_every_entry]=$(python3 scripts/symbols.py target/release/examples/every_entry 0 |
   sed -n 's/.* \([0-9]*\) in rope_simd$/\1/p')

@@ -157,7 +157,7 @@ rm -rf target/js-install && mkdir -p target/js-install
     if (q[0] === 1) throw new Error('not rotated');
     console.log('npm package: installed and imported, backend ' + rs.bestBackend);")
 
-step "sizes: code and stack against sizes.txt (C library, Rust program, wasm module, Cortex-M4 firmware under QEMU)"
+step "sizes: code and stack against sizes.txt (C library on x86_64 and aarch64, Rust program, wasm module, Cortex-M4 firmware under QEMU)"
 bash scripts/sizes.sh
 
 step "aarch64 tests under qemu-user: every test on a CPU with FEAT_BF16 (-cpu max), the backend tests on one without (cortex-a72)"
