@@ -1,11 +1,11 @@
-//! One Llama decode step (Q 32 heads + K 8 heads, head_dim 128) repeated `iters` times, for
+//! One Llama decode step (Q 32 heads + K 8 heads, head_dim 128 unless given) repeated `iters` times, for
 //! instruction counting under callgrind (`scripts/profile.sh`; valgrind has no counters to
 //! sample here and `perf stat` is not supported on this VM) and for the aarch64 cycle
 //! model (`scripts/arm_cycles.sh`, which traces the last step under qemu between the
 //! calls to `rope_probe_begin` and `rope_probe_end`).
 //!
 //! ```text
-//! profile_step <memory|memory16|rope|naive> <f32|f16|bf16> <iters> [backend] [half-split|interleaved]
+//! profile_step <memory|memory16|rope|naive> <f32|f16|bf16> <iters> [backend] [half-split|interleaved] [head_dim]
 //! ```
 //!
 //! `memory` is the roof pass of the benches (`x *= c` over the same bytes), `memory16` the
@@ -19,14 +19,21 @@ use rope_simd::{bf16, f16, Backend, CosSinTable, Element, PairLayout, Positions,
 
 const Q_HEADS: usize = 32;
 const KV_HEADS: usize = 8;
+/// The head size unless the command line gives one.
 const HEAD_DIM: usize = 128;
 /// A small table (its size does not change a step's cost), cheap to build under a tracer.
 const POSITION: usize = 31;
 
-fn naive<E: Element>(x: &mut [E], table: &CosSinTable<Vec<f32>>, interleaved: bool) {
-    let half = HEAD_DIM / 2;
+/// The plain loop, for a head size known at compile time, as a user's loop for one model
+/// is (with a run-time size the interleaved loop took 4x the cycles on the A55 model).
+fn naive<E: Element, const HD: usize>(
+    x: &mut [E],
+    table: &CosSinTable<Vec<f32>>,
+    interleaved: bool,
+) {
+    let half = HD / 2;
     let (cos, sin) = table.cos_sin(POSITION).unwrap();
-    for head in x.chunks_exact_mut(HEAD_DIM) {
+    for head in x.chunks_exact_mut(HD) {
         for i in 0..half {
             let (ia, ib) = if interleaved {
                 (2 * i, 2 * i + 1)
@@ -102,16 +109,16 @@ pub extern "C" fn rope_probe_end() -> usize {
     black_box(2)
 }
 
-fn run<E: Element>(what: &str, iters: usize, backend: Backend, layout: PairLayout) {
+fn run<E: Element>(what: &str, iters: usize, backend: Backend, layout: PairLayout, hd: usize) {
     let interleaved = layout == PairLayout::Interleaved;
-    let rope = Rope::builder(HEAD_DIM)
+    let rope = Rope::builder(hd)
         .base(500_000.0)
         .layout(layout)
         .backend(backend)
         .build()
         .unwrap();
     let table = rope.table(POSITION + 1).unwrap();
-    let (nq, nk) = (Q_HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM);
+    let (nq, nk) = (Q_HEADS * hd, KV_HEADS * hd);
     let mut q: Vec<E> = (0..nq).map(|i| E::from_f32(i as f32 * 1e-3)).collect();
     let mut k: Vec<E> = (0..nk).map(|i| E::from_f32(i as f32 * 1e-3)).collect();
     let mut roof = vec![0.5f32; (nq + nk) * std::mem::size_of::<E>() / 4];
@@ -141,6 +148,12 @@ fn run<E: Element>(what: &str, iters: usize, backend: Backend, layout: PairLayou
                 )
                 .unwrap(),
             "naive" => {
+                let naive = match hd {
+                    64 => naive::<E, 64>,
+                    128 => naive::<E, 128>,
+                    256 => naive::<E, 256>,
+                    other => panic!("no plain loop for head_dim {other} (64, 128, 256)"),
+                };
                 naive(black_box(&mut q), &table, interleaved);
                 naive(black_box(&mut k), &table, interleaved);
             }
@@ -158,7 +171,7 @@ fn main() {
     if args.len() < 4 {
         eprintln!(
             "usage: profile_step <memory|memory16|rope|naive> <f32|f16|bf16> <iters> [backend] \
-             [half-split|interleaved]"
+             [half-split|interleaved] [head_dim]"
         );
         std::process::exit(2);
     }
@@ -174,10 +187,13 @@ fn main() {
         Some("interleaved") => PairLayout::Interleaved,
         Some(other) => panic!("unknown layout {other}"),
     };
+    let hd = args
+        .get(6)
+        .map_or(HEAD_DIM, |s| s.parse().expect("head_dim"));
     match args[2].as_str() {
-        "f32" => run::<f32>(&args[1], iters, backend, layout),
-        "f16" => run::<f16>(&args[1], iters, backend, layout),
-        "bf16" => run::<bf16>(&args[1], iters, backend, layout),
+        "f32" => run::<f32>(&args[1], iters, backend, layout, hd),
+        "f16" => run::<f16>(&args[1], iters, backend, layout, hd),
+        "bf16" => run::<bf16>(&args[1], iters, backend, layout, hd),
         other => panic!("unknown dtype {other}"),
     }
     println!("{}", backend.name());

@@ -9,7 +9,7 @@ then runs that trace once, straight-line, on each CPU model: its total cycles ov
 step's elements is the whole call's cycles per element (calls, branches and loop
 bookkeeping included; caches assumed hit, branches predicted). A model, not a timing.
 
-    python3 scripts/arm_cycles.py BINARY OUT.md [BACKENDS] [ROWS]
+    [HEAD_DIM=256] python3 scripts/arm_cycles.py BINARY OUT.md [BACKENDS] [ROWS]
 
 Writes OUT.md and, run with every row and backend, the section of BENCHMARKS.md between
 the `<!-- arm -->` markers (scripts/bench_report.py keeps it when it rewrites the rest).
@@ -22,7 +22,9 @@ import tempfile
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-ELEMENTS = (32 + 8) * 128
+# The probe's head size: 128 (the goals' and BENCHMARKS.md's) unless HEAD_DIM is set.
+HEAD_DIM = int(os.environ.get("HEAD_DIM", "128"))
+ELEMENTS = (32 + 8) * HEAD_DIM
 # (label, -mcpu, has FEAT_BF16)
 CPUS = [
     ("Cortex-A55", "cortex-a55", False),
@@ -203,7 +205,7 @@ def main():
 
     def run(case):
         kind, dtype, layout, backend = case
-        return case, trace(binary, [kind, dtype, "2", backend, layout], "max")
+        return case, trace(binary, [kind, dtype, "2", backend, layout, str(HEAD_DIM)], "max")
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         for case, pcs in pool.map(run, list(cases)):
@@ -238,7 +240,7 @@ def main():
 
     md = [
         f"Model estimate, not a measurement: llvm-mca {version}'s cycles per element of a "
-        f"whole decode step (Q 32 + K 8 heads, head_dim 128, cos/sin from a table; its "
+        f"whole decode step (Q 32 + K 8 heads, head_dim {HEAD_DIM}, cos/sin from a table; its "
         f"dynamic instruction trace taken under qemu-aarch64 and run straight through: "
         f"caches hit, branches predicted). `bash scripts/arm_cycles.sh` regenerates it.",
         "",
@@ -255,7 +257,8 @@ def main():
         "|---" * (len(CPUS) + 1) + "|",
     ]
     for label, dtype, layout in ROWS:
-        for what in ["neon", "floor", "before", "loop", "pass"]:
+        # `before` was recorded at head_dim 128 only.
+        for what in ["neon", "floor"] + ["before"] * (HEAD_DIM == 128) + ["loop", "pass"]:
             cells = []
             for _, cpu, bf16 in CPUS:
                 if what == "neon":
@@ -286,12 +289,13 @@ def main():
             loop = cycles[(("naive", dtype, layout, "scalar"), cpu, "call")]
             cells.append(f"{c / pass_of(dtype, cpu):.2f}x pass, loop {loop / c:.2f}x")
         md.append(f"| {label} | " + " | ".join(cells) + " |")
-    md += goals(cycles, backends, pass_of)
+    if HEAD_DIM == 128:
+        md += goals(cycles, backends, pass_of)
     text = "\n".join(md) + "\n"
     with open(out_path, "w") as f:
         f.write(text)
     print(text)
-    if len(sys.argv) <= 4 and "neonbf16" in backends:
+    if len(sys.argv) <= 4 and "neonbf16" in backends and HEAD_DIM == 128:
         section = (
             "<!-- arm -->\n## aarch64: a cycle model (`bash scripts/arm_cycles.sh`)\n\n"
             + text

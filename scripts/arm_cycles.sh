@@ -6,6 +6,7 @@
 # scripts/bench_report.py puts into BENCHMARKS.md. About a minute on two cores.
 #
 #   bash scripts/arm_cycles.sh [backends] [rows]    (default: neon,neonbf16; all rows)
+#   HEAD_DIM=256 bash scripts/arm_cycles.sh ...     (another head size: target/arm_cycles.md only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
