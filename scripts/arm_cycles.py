@@ -257,8 +257,10 @@ def main():
         "|---" * (len(CPUS) + 1) + "|",
     ]
     for label, dtype, layout in ROWS:
-        # `before` was recorded at head_dim 128 only.
-        for what in ["neon", "floor"] + ["before"] * (HEAD_DIM == 128) + ["loop", "pass"]:
+        whats = ["neon", "floor", "before", "loop", "pass"]
+        if HEAD_DIM != 128:
+            whats.remove("before")  # recorded at head_dim 128 only
+        for what in whats:
             cells = []
             for _, cpu, bf16 in CPUS:
                 if what == "neon":

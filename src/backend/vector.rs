@@ -7,7 +7,6 @@
 //! conversions.
 
 use crate::backend::span::SpanJob;
-use crate::backend::strategy::unrolled::{columns_take, BLOCK};
 use crate::element::{Element, Kind};
 use crate::kernel::Span;
 
@@ -105,9 +104,9 @@ pub trait Vector: Copy {
     const DEINTERLEAVE: bool = false;
     /// Whether unrolled rows go a block of vectors at a time across all the span's rows
     /// (`strategy::unrolled::columns`), with only that block's cos/sin in registers,
-    /// rather than row by row with every cos/sin kept; interleaved rows of a
-    /// `DEINTERLEAVE` ISA go there in any case. An ISA that sets it does not prefetch (the
-    /// column order does not).
+    /// rather than row by row with every cos/sin kept (half-split rows; interleaved rows
+    /// go there exactly when `DEINTERLEAVE`: [`in_columns`]). An ISA that takes the column
+    /// order does not prefetch (the column order does not).
     const COLUMNS: bool = false;
     /// Load `N/2` values `v0, v1, ...` as `v0, v0, v1, v1, ...`.
     unsafe fn load_dup(p: *const f32) -> Self;
@@ -300,6 +299,20 @@ pub(crate) const fn bf16_unrolls<V: Vector>(interleaved: bool, chunks: usize) ->
     false
 }
 
+/// Vectors of each half (half-split) or `ld2` steps (interleaved) per block of the column
+/// order (`strategy::unrolled::columns`): one cache line of f32 on 4-lane vectors.
+pub(crate) const BLOCK: usize = 4;
+
+/// Whether `V`'s unrolled rows of this layout take the column order: half-split rows
+/// with `Vector::COLUMNS`; interleaved rows exactly when split by `ld2`/`st2`
+/// (`Vector::DEINTERLEAVE`, whose steps the row order has no path for).
+pub(crate) const fn in_columns<V: Vector>(interleaved: bool) -> bool {
+    match interleaved {
+        true => V::DEINTERLEAVE,
+        false => V::COLUMNS,
+    }
+}
+
 /// Whether `V` unrolls rows of `vectors` vectors of this layout from `S` to `D`. Never
 /// bf16 to bf16: every listed shape is a whole number of bf16-pair chunks, which the plan
 /// gives to the bf16-pair kernels first, so an unrolled copy would be dead code.
@@ -315,7 +328,7 @@ pub(crate) const fn unrolls<V: Vector, S: Element, D: Element>(
         return false;
     }
     // The column order takes whole blocks only.
-    if columns_take::<V>(interleaved) && !vectors.is_multiple_of(BLOCK) {
+    if in_columns::<V>(interleaved) && !vectors.is_multiple_of(BLOCK) {
         return false;
     }
     let f32 = S::IS_F32 && D::IS_F32;

@@ -14,8 +14,7 @@ use core::arch::aarch64::*;
 use core::arch::asm;
 
 use super::f16::{narrow4, widen4};
-use crate::backend::strategy::unrolled::BLOCK;
-use crate::backend::vector::{NoMasks, Unroll, Vector};
+use crate::backend::vector::{NoMasks, Unroll, Vector, BLOCK};
 
 /// 4 f32 lanes; `BF16` selects FEAT_BF16's narrowing.
 #[derive(Clone, Copy)]

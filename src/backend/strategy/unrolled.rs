@@ -14,7 +14,7 @@ use super::split_block;
 use crate::backend::plan::block_len;
 use crate::backend::prefetch::prefetch_halves;
 use crate::backend::vector::{
-    array, interleaved, pair, put, sin_flip, vector_body, SimdElement, Vector,
+    array, in_columns, interleaved, pair, put, sin_flip, vector_body, SimdElement, Vector, BLOCK,
 };
 use crate::kernel::Span;
 
@@ -48,7 +48,7 @@ pub(crate) unsafe fn in_registers<
 ) {
     let (width, _) = vector_body::<V>(span);
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
-    if columns_take::<V>(IL) {
+    if in_columns::<V>(IL) {
         // SAFETY: forwarded from the caller.
         unsafe { columns::<V, S, D, IL, K>(src, dst, dst_stride, span, cp, sp) };
         return;
@@ -146,22 +146,12 @@ unsafe fn split_regs<
     }
 }
 
-/// Vectors (half-split: of each half; interleaved: `ld2` steps of two) per block of
-/// [`columns`], and rows per turn of its loop.
-pub(crate) const BLOCK: usize = 4;
+/// Rows per turn of [`columns`]'s loop.
 const ROWS: usize = 2;
 
-/// Whether `V`'s unrolled rows of this layout go through [`columns`]: with
-/// `Vector::COLUMNS`, and always for interleaved pairs split by `ld2`/`st2` (the row
-/// order has no path for them). `vector::unrolls` lists only shapes of whole blocks for
-/// them.
-pub(crate) const fn columns_take<V: Vector>(interleaved: bool) -> bool {
-    V::COLUMNS || (interleaved && V::DEINTERLEAVE)
-}
-
-/// The unrolled rows of an ISA with [`Vector::COLUMNS`]: `K` vectors of half-split
-/// pairs, or `K` steps of interleaved pairs split into (even, odd) vectors
-/// ([`Vector::DEINTERLEAVE`]), a block of [`BLOCK`] at a time across every row of the
+/// The unrolled rows that [`in_columns`] sends here: `K` vectors of half-split pairs
+/// (`Vector::COLUMNS`), or `K` steps of interleaved pairs split into (even, odd) vectors
+/// (`Vector::DEINTERLEAVE`), a block of [`BLOCK`] at a time across every row of the
 /// span. Only the block's cos/sin are in registers, loaded once for all the rows, so
 /// nothing spills where a row's whole cos/sin and its data do not fit in the registers
 /// together (NEON at head_dim 128: 32 cos/sin vectors). Two rows a turn, their loads
@@ -188,8 +178,10 @@ unsafe fn columns<
     cp: *const f32,
     sp: *const f32,
 ) {
-    debug_assert!(!IL || V::DEINTERLEAVE, "interleaved columns need ld2/st2");
-    debug_assert!(K.is_multiple_of(BLOCK), "whole blocks (`vector::unrolls`)");
+    debug_assert!(
+        in_columns::<V>(IL) && K.is_multiple_of(BLOCK),
+        "`vector::unrolls`"
+    );
     let (first, second, rows) = (span.first, span.second, span.rows);
     // SAFETY (every block below): the ISA is supported (caller); the first `K * N` pairs'
     // cos/sin and values of every row lie within the buffers (`assert_fits`, as for
@@ -208,6 +200,8 @@ unsafe fn columns<
                 false => (first + o, V::N),
             };
             let g = second - first;
+            // The two-row loop and the odd row are written out: one inlined helper for
+            // either measured slower for interleaved pairs (`docs/design.md`, "aarch64").
             let mut r = 0;
             while r + ROWS <= rows {
                 let x: [*const S; ROWS] = array!(ROWS, |k| src.add((r + k) * span.stride + f));
