@@ -311,7 +311,8 @@ typedef struct RopeHandle RopeHandle;
 
 // What a failing call writes when given a non-NULL `RopeErrorInfo *`: its code and a
 // NUL-terminated message naming the argument and the values involved (truncated to
-// fit). A successful call leaves it as it was.
+// fit; a library built without the `error-detail` feature writes the code's summary,
+// `rope_error_message`, instead). A successful call leaves it as it was.
 typedef struct RopeErrorInfo {
   // The code the call returned.
   int32_t code;

@@ -14,7 +14,8 @@ cargo build -q --release -p rope-simd-capi
 bash js/build.sh
 wasm=target/js/rope_simd.wasm
 cargo build -q --release --example every_entry
-cargo build -q -p rope-simd-capi --no-default-features --features panic-handler --profile release-nostd \
+# The whole no_std ABI, its error details included (the C firmware below goes without).
+cargo build -q -p rope-simd-capi --no-default-features --features panic-handler,error-detail --profile release-nostd \
   --target x86_64-unknown-linux-gnu
 # The aarch64 C library (the NEON kernels' code), as scripts/test.sh builds it.
 CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \

@@ -120,6 +120,8 @@ trap 'kill "$miri_pid" "$bochs_pid" 2>/dev/null || true' EXIT
 
 step "C ABI: header up to date, C test against the static and the shared library"
 cargo test -p rope-simd-capi
+# Without `error-detail` a failure's message is its code's summary.
+cargo test -q -p rope-simd-capi --no-default-features --features std --lib
 cargo build --release -p rope-simd-capi
 CFLAGS="-std=c99 -pedantic -Wall -Wextra -Werror -O2 -Iinclude"
 cc $CFLAGS tests/c/test_capi.c target/release/librope_simd_c.a -lm -lpthread -ldl -o target/test_capi_static

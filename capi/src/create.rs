@@ -141,14 +141,13 @@ unsafe fn create(
         // enough and aligned, checked, and writable, caller), so its `rope` field's
         // place is valid for writing a `Rope`.
         let slot = unsafe { &mut *core::ptr::addr_of_mut!((*h).rope).cast::<MaybeUninit<Rope>>() };
-        if let Err(e) = make(slot) {
+        make(slot).inspect_err(|_| {
             #[cfg(feature = "alloc")]
             if owned {
                 // SAFETY: allocated just above, freed once, nothing in it to drop.
                 drop(unsafe { alloc::boxed::Box::from_raw(h.cast::<MaybeUninit<RopeHandle>>()) });
             }
-            return Err(e);
-        }
+        })?;
         // SAFETY: `h` is valid (above); the `Rope` is written, and now its flag.
         unsafe { core::ptr::addr_of_mut!((*h).owned).write(owned) };
         // SAFETY: `out` is valid (checked non-NULL above).

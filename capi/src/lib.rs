@@ -5,7 +5,8 @@
 //!
 //! Conventions, throughout: every fallible function returns `ROPE_OK` (0) or a negative
 //! `ROPE_ERR_*` code, and writes the code and a detail message (the argument, the values
-//! involved) into its last argument, a `RopeErrorInfo *` that may be NULL. A call that
+//! involved; the code's summary without the `error-detail` feature, which the default
+//! features include) into its last argument, a `RopeErrorInfo *` that may be NULL. A call that
 //! fails leaves every buffer untouched. Buffers are `RopeTensor`s: data, length, element
 //! type (`ROPE_F32`, `ROPE_F16`, `ROPE_BF16`) and where the heads are (a view: token and
 //! head strides, a window from a first token). Positions are a `RopePositions` (a start,

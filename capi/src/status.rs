@@ -1,5 +1,6 @@
 //! Result codes, one per mistake, and the detail message a failing call writes into the
-//! caller's `RopeErrorInfo` (no allocation: formatted into the struct's own buffer).
+//! caller's `RopeErrorInfo` (no allocation: formatted into the struct's own buffer; the
+//! code's summary instead without the `error-detail` feature).
 
 use core::ffi::c_char;
 use core::fmt::{self, Write};
@@ -87,7 +88,8 @@ pub const ROPE_ERROR_MESSAGE_LEN: usize = 256;
 
 /// What a failing call writes when given a non-NULL `RopeErrorInfo *`: its code and a
 /// NUL-terminated message naming the argument and the values involved (truncated to
-/// fit). A successful call leaves it as it was.
+/// fit; a library built without the `error-detail` feature writes the code's summary,
+/// `rope_error_message`, instead). A successful call leaves it as it was.
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct RopeErrorInfo {
@@ -244,11 +246,22 @@ fn report(info: *mut RopeErrorInfo, fail: Fail) -> i32 {
             buf: &mut info.message,
             at: 0,
         };
+        #[cfg(feature = "error-detail")]
         let _ = write!(c, "{fail}");
+        #[cfg(not(feature = "error-detail"))]
+        let _ = c.write_str(summary(code));
         let end = c.at;
         info.message[end] = 0;
     }
     code
+}
+
+/// The summary of a code, without its NUL.
+#[cfg(any(test, not(feature = "error-detail")))]
+fn summary(code: i32) -> &'static str {
+    // SAFETY: `rope_error_message` returns a static NUL-terminated ASCII string.
+    let text = unsafe { core::ffi::CStr::from_ptr(rope_error_message(code)) };
+    text.to_str().unwrap_or("")
 }
 
 /// A static, NUL-terminated summary of a ROPE_OK / ROPE_ERR_* code (the detail of a
@@ -295,4 +308,39 @@ pub extern "C" fn rope_error_message(code: i32) -> *const c_char {
         _ => b"unknown error code\0",
     };
     s.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(info: &RopeErrorInfo) -> String {
+        let bytes: Vec<u8> = info.message.iter().map(|&c| c as u8).collect();
+        let end = bytes.iter().position(|&b| b == 0).expect("NUL-terminated");
+        String::from_utf8(bytes[..end].to_vec()).expect("UTF-8")
+    }
+
+    /// A failure writes its code and, with `error-detail`, the formatted detail, else
+    /// the code's summary; a NULL `info` is skipped.
+    #[test]
+    fn report_writes_the_code_and_message() {
+        let mut info = RopeErrorInfo {
+            code: 0,
+            message: [b'#' as c_char; ROPE_ERROR_MESSAGE_LEN],
+        };
+        let fail = Fail::Rope(RopeError::OddDim {
+            what: "head_dim",
+            value: 63,
+        });
+        assert_eq!(report(&mut info, fail), ROPE_ERR_ODD_DIM);
+        assert_eq!(info.code, ROPE_ERR_ODD_DIM);
+        let text = message(&info);
+        if cfg!(feature = "error-detail") {
+            assert!(text.contains("head_dim") && text.contains("63"), "{text}");
+        } else {
+            assert_eq!(text, summary(ROPE_ERR_ODD_DIM));
+        }
+        assert_eq!(report(core::ptr::null_mut(), fail), ROPE_ERR_ODD_DIM);
+        assert_eq!(summary(ROPE_ERR_NULL), "a required pointer is NULL");
+    }
 }

@@ -2,7 +2,9 @@
  * QEMU (mps2-an386): builds a Llama-shaped description in a static buffer (no
  * allocation), rotates Q and K, writes K rotated into an f16 cache window, checks every
  * result against hashes of bits computed on the host with the same crate
- * (tests/firmware.rs pins them), and prints the stack each call took. The exit status
+ * (tests/firmware.rs pins them), checks that a failing call leaves its buffers as they
+ * were and reports its code (the library is built without `error-detail`, so the message
+ * is the code's summary), and prints the stack each call took. The exit status
  * (semihosting) is 0 only when every hash matches; built with -DPLANT_WRONG it expects a
  * wrong hash, and must fail.
  *
@@ -86,6 +88,11 @@ static uint32_t hash16(const uint16_t *bits, size_t n) {
   return h;
 }
 
+static int same_text(const char *a, const char *b) {
+  while (*a && *a == *b) { a++; b++; }
+  return *a == *b;
+}
+
 static void input(float *x) {
   size_t i;
   for (i = 0; i < N; i++) x[i] = ((float)((i * 37) % 101) - 50.0f) * 0.02f;
@@ -119,7 +126,7 @@ static int run(void) {
   RopeHandle *rope = 0;
   RopeTensor tq = {0}, tk = {0}, tc = {0};
   RopePositions at = {0};
-  uint32_t *top, build_stack, qk_stack, into_stack, h_q, h_k, h_c;
+  uint32_t *top, build_stack, qk_stack, into_stack, h_q, h_k, h_c, h_in;
   int ok;
 
   if (rope_handle_size() > sizeof handle_memory) { print("handle memory too small\n"); return 0; }
@@ -155,6 +162,20 @@ static int run(void) {
   into_stack = used(top);
 
   h_c = hash16(cache, 4 * N);
+
+  /* A failing call (K one element short): the code, its summary, and Q and K untouched. */
+  tk.len = N - 1;
+  h_in = hash32((const uint32_t *)k, N);
+  if (rope_apply_qk(rope, 0, &tq, &tk, &at, ROPE_FORWARD, &err) != ROPE_ERR_BUFFER_LENGTH ||
+      err.code != ROPE_ERR_BUFFER_LENGTH ||
+      !same_text(err.message, rope_error_message(ROPE_ERR_BUFFER_LENGTH)) ||
+      hash32((const uint32_t *)q, N) != h_q || hash32((const uint32_t *)k, N) != h_in) {
+    print("a failing call: wrong code or message, or a buffer changed\n");
+    return 0;
+  }
+  print("a failing call: ");
+  print(err.message);
+  print("\n");
   print_hex("rotate q and k: q hash ", h_q);
   print_hex("rotate q and k: k hash ", h_k);
   print_hex("k into an f16 cache: hash ", h_c);
