@@ -124,6 +124,9 @@
 // `data`, `len`: an array of uint32.
 #define ROPE_GGUF_U32S 9
 
+// `RopeGguf::mode`: the mode llama.cpp uses for the file's architecture.
+#define ROPE_GGUF_MODE_AUTO -1
+
 // Success.
 #define ROPE_OK 0
 
@@ -501,8 +504,8 @@ typedef struct RopeGgmlParams {
   uint32_t sections[4];
 } RopeGgmlParams;
 
-// One GGUF metadata value, as a lookup callback returns it. `data` must stay valid
-// until the constructor returns (a mapped GGUF file does).
+// One GGUF metadata value, as a lookup callback returns it or an entry holds it. `data`
+// must stay valid until the constructor returns (a mapped GGUF file does).
 typedef struct RopeGgufValue {
   // A ROPE_GGUF_* value.
   uint32_t kind;
@@ -522,6 +525,42 @@ typedef struct RopeGgufValue {
 // "llama.rope.freq_base"; kind ROPE_GGUF_NONE if absent) and return 0, or nonzero to
 // fail the constructor.
 typedef int32_t (*RopeGgufLookup)(void *user, const char *key, struct RopeGgufValue *out);
+
+// One key and its value, for `RopeGguf::entries`.
+typedef struct RopeGgufEntry {
+  // The key, NUL-terminated (e.g. "llama.rope.freq_base").
+  const char *key;
+  // Its value.
+  struct RopeGgufValue value;
+} RopeGgufEntry;
+
+// Where `rope_create_gguf` reads a GGUF file's metadata, and what the file holds
+// besides. Start from `rope_gguf_init`, which sets `size`; fields added by later versions
+// go after the last one here.
+typedef struct RopeGguf {
+  // `sizeof(RopeGguf)`, set by `rope_gguf_init`.
+  uint32_t size;
+  // ROPE_GGUF_MODE_AUTO (the architecture's mode), or ggml's mode (0 normal, 2 neox,
+  // 8 M-RoPE, 40 interleaved M-RoPE, 24 vision) for an architecture the library does
+  // not know.
+  int32_t mode;
+  // A ROPE_BACKEND_* value (ROPE_BACKEND_AUTO: the best this CPU runs).
+  int32_t backend;
+  // The metadata through a lookup callback (with `user`), or NULL to read `entries`.
+  RopeGgufLookup lookup;
+  // Passed to `lookup`.
+  void *user;
+  // The metadata as `n_entries` keys and values (at least "general.architecture" and
+  // the keys starting with the architecture's name), when `lookup` is NULL.
+  const struct RopeGgufEntry *entries;
+  // Number of entries.
+  size_t n_entries;
+  // The file's `rope_freqs` tensor (float32, one per rotated pair), or NULL when it
+  // has none: Llama 3.1 and later files carry their frequency scaling there.
+  const float *freq_factors;
+  // Number of values at `freq_factors`.
+  size_t n_freq_factors;
+} RopeGguf;
 
 #ifdef __cplusplus
 extern "C" {
@@ -767,21 +806,6 @@ int32_t rope_create_ggml(const struct RopeGgmlParams *params,
                          struct RopeHandle **out,
                          struct RopeErrorInfo *err);
 
-// Create a description from a GGUF file's metadata, the way llama.cpp runs the model:
-// `lookup(user, key, &value)` is called for the keys it needs ("general.architecture",
-// "{arch}.rope.freq_base", ...). Otherwise as `rope_create`.
-//
-// # Safety
-// `lookup` a valid function (or NULL, an error) that fills `*out` with data valid until
-// this call returns; otherwise as `rope_create`.
-int32_t rope_create_gguf(RopeGgufLookup lookup,
-                         void *user,
-                         int32_t backend,
-                         void *mem,
-                         size_t mem_size,
-                         struct RopeHandle **out,
-                         struct RopeErrorInfo *err);
-
 // Create a description from a transformers config.json (`json`, `len` bytes of UTF-8)
 // for a layer kind (ROPE_LAYER_FULL or ROPE_LAYER_SLIDING) at sequence length
 // `seq_len` (dynamic NTK and LongRoPE use it). Read without an allocator (also in the
@@ -819,6 +843,29 @@ int32_t rope_create_rerotation(const struct RopeHandle *from,
 // # Safety
 // `rope` from a `rope_create*` function, not used afterwards.
 void rope_destroy(struct RopeHandle *rope);
+
+// The defaults, with `size` set: the architecture's mode, the best backend, no lookup,
+// no entries, no `rope_freqs`.
+//
+// # Safety
+// `gguf` NULL (ignored) or valid for writing.
+void rope_gguf_init(struct RopeGguf *gguf);
+
+// Create a description from a GGUF file's metadata, the way llama.cpp runs the model:
+// the keys it needs ("general.architecture", "{arch}.rope.freq_base", ...) from
+// `gguf->lookup` or `gguf->entries`, with the file's `rope_freqs` tensor when given.
+// Otherwise as `rope_create`.
+//
+// # Safety
+// `gguf` NULL (an error) or valid, its `lookup` a valid function that fills `*out` with
+// data valid until this call returns, its `entries` valid for `n_entries` (each key
+// NUL-terminated, each value's data valid), `freq_factors` valid for `n_freq_factors`
+// floats; otherwise as `rope_create`.
+int32_t rope_create_gguf(const struct RopeGguf *gguf,
+                         void *mem,
+                         size_t mem_size,
+                         struct RopeHandle **out,
+                         struct RopeErrorInfo *err);
 
 // Allocate `size` bytes (8-aligned) for buffers. NULL on failure or size 0.
 uint8_t *rope_alloc(size_t size);

@@ -134,11 +134,23 @@ export class Rope {
   free(): void;
 }
 
+/** A GGUF metadata value: integers as numbers or bigints, floats, strings, integer arrays
+ * (other kinds are not RoPE keys and are skipped). */
+export type GgufMetadataValue = number | bigint | string | boolean | ArrayLike<number> | object;
+
 export class RopeSimd {
   readonly bestBackend: string;
   createRope(config: RopeConfig): Rope;
   ropeFromGgml(params: GgmlParams): Rope;
   ropeFromConfigJson(json: string | object, opts?: { layer?: "full" | "sliding"; seqLen?: number; backend?: BackendName }): Rope;
+  /** A GGUF file's metadata as a reader gives it ("general.architecture" and the
+   * `{arch}.*` keys are read), with the file's `rope_freqs` tensor, the way llama.cpp
+   * runs the model; `mode` (ggml's 0, 2, 8, 24, 40) for an architecture the library does
+   * not know. */
+  ropeFromGguf(
+    metadata: Map<string, GgufMetadataValue> | Record<string, GgufMetadataValue>,
+    opts?: { freqFactors?: ArrayLike<number>; mode?: "auto" | number; backend?: BackendName },
+  ): Rope;
   tensor(dtype: DType, length: number): Tensor;
 }
 

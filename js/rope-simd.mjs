@@ -21,7 +21,9 @@ const TABLES = { full: 1, compact: 2 };
 // Struct sizes and field offsets on wasm32 (repr(C), 4-byte pointers; checked against
 // rope_config_init's size field when the module loads).
 const CONFIG_SIZE = 192, GGML_SIZE = 104, TENSOR_SIZE = 44, POSITIONS_SIZE = 24;
-const TABLE_SIZE = 16, ERROR_SIZE = 260, INFO_SIZE = 32;
+const TABLE_SIZE = 16, ERROR_SIZE = 260, INFO_SIZE = 32, GGUF_SIZE = 36, GGUF_ENTRY_SIZE = 48;
+// RopeGgufValue kinds.
+const GGUF_U64 = 3, GGUF_I64 = 4, GGUF_F64 = 6, GGUF_STR = 7, GGUF_I32S = 8, GGUF_U32S = 9;
 
 /** An error from the library: its ROPE_ERR_* code and detail message. */
 export class RopeSimdError extends Error {
@@ -221,6 +223,77 @@ export class RopeSimd {
         p, text.length, layerCode, BigInt(seqLen), enumOf(BACKENDS, backend, "backend"), 0, 0, out, this.errorInfo));
     } finally {
       this.release(p, text.length);
+    }
+  }
+
+  /** A description from a GGUF file's metadata, the way llama.cpp runs the model: a Map
+   * or object of keys and values as a GGUF reader gives them ("general.architecture" and
+   * the `{arch}.*` keys are read; numbers, bigints, strings, integer arrays), with the
+   * file's `rope_freqs` tensor (`freqFactors`; Llama 3.1 and later carry their frequency
+   * scaling there) and a ggml mode for an architecture the library does not know. */
+  ropeFromGguf(metadata, { freqFactors, mode = "auto", backend = "auto" } = {}) {
+    if (mode !== "auto" && !Number.isInteger(mode)) throw new TypeError(`mode: ${mode} is not "auto" or a ggml mode number`);
+    const get = metadata instanceof Map ? (k) => metadata.get(k) : (k) => metadata[k];
+    const names = [...(metadata instanceof Map ? metadata.keys() : Object.keys(metadata))];
+    const arch = get("general.architecture"), prefix = `${arch}.`;
+    const enc = new TextEncoder(), entries = [];
+    for (const key of names) {
+      if (key !== "general.architecture" && !(typeof arch === "string" && key.startsWith(prefix))) continue;
+      const v = get(key);
+      let e = null;
+      if (typeof v === "string") e = { kind: GGUF_STR, bytes: enc.encode(v) };
+      else if (typeof v === "bigint") e = v < 0n ? { kind: GGUF_I64, int: v } : { kind: GGUF_U64, int: v };
+      else if (typeof v === "number" && Number.isInteger(v)) e = v < 0 ? { kind: GGUF_I64, int: BigInt(v) } : { kind: GGUF_U64, int: BigInt(v) };
+      else if (typeof v === "number") e = { kind: GGUF_F64, float: v };
+      else if (Array.isArray(v) || ArrayBuffer.isView(v)) {
+        const a = Array.from(v, Number);
+        if (a.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31))
+          e = { kind: GGUF_I32S, bytes: new Uint8Array(Int32Array.from(a).buffer) };
+        else if (a.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32))
+          e = { kind: GGUF_U32S, bytes: new Uint8Array(Uint32Array.from(a).buffer) };
+      }
+      if (e) entries.push({ key: enc.encode(`${key}\0`), ...e });
+    }
+    const factors = freqFactors ? new Uint8Array(Float32Array.from(freqFactors).buffer) : null;
+    // One block: the entries, then the keys, strings, arrays and factors they point at.
+    let size = entries.length * GGUF_ENTRY_SIZE;
+    const place = (bytes) => { const o = size; size += (bytes.length + 7) & ~7; return o; };
+    for (const e of entries) { e.keyAt = place(e.key); if (e.bytes) e.at = place(e.bytes); }
+    const factorsAt = factors ? place(factors) : 0;
+    const block = this.alloc(size);
+    try {
+      return this.#create(GGUF_SIZE, (p) => {
+        this.w.rope_gguf_init(p);
+        const dv = this.dv(), mem = new Uint8Array(this.w.memory.buffer);
+        if (dv.getUint32(p, true) !== GGUF_SIZE) throw new Error(`this module's RopeGguf is not ${GGUF_SIZE} bytes`);
+        entries.forEach((e, i) => {
+          const q = block + i * GGUF_ENTRY_SIZE;
+          mem.fill(0, q, q + GGUF_ENTRY_SIZE);
+          mem.set(e.key, block + e.keyAt);
+          dv.setUint32(q, block + e.keyAt, true);
+          dv.setUint32(q + 8, e.kind, true);
+          if (e.kind === GGUF_I64) dv.setBigInt64(q + 16, e.int, true);
+          if (e.kind === GGUF_U64) dv.setBigUint64(q + 24, BigInt.asUintN(64, e.int), true);
+          if (e.kind === GGUF_F64) dv.setFloat64(q + 32, e.float, true);
+          if (e.bytes) {
+            mem.set(e.bytes, block + e.at);
+            dv.setUint32(q + 40, block + e.at, true);
+            dv.setUint32(q + 44, e.kind === GGUF_STR ? e.bytes.length : e.bytes.length / 4, true);
+          }
+        });
+        if (mode !== "auto") dv.setInt32(p + 4, mode, true);
+        dv.setInt32(p + 8, enumOf(BACKENDS, backend, "backend"), true);
+        dv.setUint32(p + 20, entries.length ? block : 0, true);
+        dv.setUint32(p + 24, entries.length, true);
+        if (factors) {
+          mem.set(factors, block + factorsAt);
+          dv.setUint32(p + 28, block + factorsAt, true);
+          dv.setUint32(p + 32, factors.length / 4, true);
+        }
+        return (out) => this.w.rope_create_gguf(p, 0, 0, out, this.errorInfo);
+      });
+    } finally {
+      this.release(block, size);
     }
   }
 

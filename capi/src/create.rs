@@ -1,64 +1,16 @@
-//! Building a description from a config, ggml's parameters, a GGUF file's metadata
-//! through a lookup callback, a transformers config.json (with `json`), or two
-//! descriptions (a re-rotation); each into caller memory or, with an allocator, onto the
-//! heap.
+//! Building a description from a config, ggml's parameters, a transformers config.json,
+//! or two descriptions (a re-rotation); each into caller memory or, with an allocator,
+//! onto the heap. A GGUF file's metadata: `gguf.rs`.
 
 use core::ffi::{c_char, c_void};
 use core::mem::{align_of, size_of, MaybeUninit};
 
-use rope_simd::{Ggml, GgmlMode, GgufRope, GgufValue, Rope};
+use rope_simd::{Ggml, GgmlMode, Rope};
 
 use crate::backend::{use_backend, wanted_backend};
 use crate::config::{from_config, RopeConfig, RopeGgmlParams};
 use crate::status::{run, Fail, RopeErrorInfo};
 use crate::tensor::slice;
-
-/// No value for this key.
-pub const ROPE_GGUF_NONE: u32 = 0;
-/// `u`: a uint32.
-pub const ROPE_GGUF_U32: u32 = 1;
-/// `i`: an int32.
-pub const ROPE_GGUF_I32: u32 = 2;
-/// `u`: a uint64.
-pub const ROPE_GGUF_U64: u32 = 3;
-/// `i`: an int64.
-pub const ROPE_GGUF_I64: u32 = 4;
-/// `f`: a float32 (as a double).
-pub const ROPE_GGUF_F32: u32 = 5;
-/// `f`: a float64.
-pub const ROPE_GGUF_F64: u32 = 6;
-/// `data`, `len`: a UTF-8 string (not NUL-terminated).
-pub const ROPE_GGUF_STR: u32 = 7;
-/// `data`, `len`: an array of int32.
-pub const ROPE_GGUF_I32S: u32 = 8;
-/// `data`, `len`: an array of uint32.
-pub const ROPE_GGUF_U32S: u32 = 9;
-
-/// One GGUF metadata value, as a lookup callback returns it. `data` must stay valid
-/// until the constructor returns (a mapped GGUF file does).
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct RopeGgufValue {
-    /// A ROPE_GGUF_* value.
-    pub kind: u32,
-    /// Signed integers.
-    pub i: i64,
-    /// Unsigned integers.
-    pub u: u64,
-    /// Floats.
-    pub f: f64,
-    /// Strings and arrays.
-    pub data: *const c_void,
-    /// Bytes of a string, elements of an array.
-    pub len: usize,
-}
-
-/// A lookup of GGUF metadata: fill `*out` for `key` (NUL-terminated, e.g.
-/// "llama.rope.freq_base"; kind ROPE_GGUF_NONE if absent) and return 0, or nonzero to
-/// fail the constructor.
-pub type RopeGgufLookup = Option<
-    unsafe extern "C" fn(user: *mut c_void, key: *const c_char, out: *mut RopeGgufValue) -> i32,
->;
 
 /// An immutable RoPE description; thread-safe to share. Made by a `rope_create*`
 /// function in caller memory (`rope_handle_size` bytes) or on the heap.
@@ -85,7 +37,7 @@ pub extern "C" fn rope_handle_align() -> usize {
 ///
 /// # Safety
 /// `p` NULL or valid for its own `size` bytes (at least 4).
-unsafe fn versioned<T: Copy>(p: *const T, what: &'static str) -> Result<T, Fail> {
+pub(crate) unsafe fn versioned<T: Copy>(p: *const T, what: &'static str) -> Result<T, Fail> {
     if p.is_null() {
         return Err(Fail::Null(what));
     }
@@ -105,7 +57,7 @@ unsafe fn versioned<T: Copy>(p: *const T, what: &'static str) -> Result<T, Fail>
 ///
 /// # Safety
 /// `mem` NULL or valid for `mem_size` writable bytes; `out` NULL or valid for writing.
-unsafe fn create(
+pub(crate) unsafe fn create(
     mem: *mut c_void,
     mem_size: usize,
     out: *mut *mut RopeHandle,
@@ -226,92 +178,6 @@ pub unsafe extern "C" fn rope_create_ggml(
         }
         let rope = Rope::ggml_multi_in_place(p.head_dim as usize, mode, p.sections, &g, slot)?;
         use_backend(rope, backend)
-    };
-    // SAFETY: forwarded contract.
-    unsafe { create(mem, mem_size, out, err, make) }
-}
-
-/// A string or array value from a GGUF lookup: `None` for another kind, a NULL `data` or
-/// a string that is not UTF-8.
-///
-/// # Safety
-/// `v.data` NULL or valid for `v.len` elements of its kind's type for `'a`.
-unsafe fn gguf_array<'a>(v: &RopeGgufValue) -> Option<GgufValue<'a>> {
-    let what = "value.data";
-    // SAFETY: forwarded from this function's contract, per kind.
-    unsafe {
-        match v.kind {
-            ROPE_GGUF_STR => {
-                let bytes = slice(v.data.cast::<u8>(), v.len, what).ok()?;
-                Some(GgufValue::Str(core::str::from_utf8(bytes).ok()?))
-            }
-            ROPE_GGUF_I32S => Some(GgufValue::I32s(slice(v.data.cast(), v.len, what).ok()?)),
-            ROPE_GGUF_U32S => Some(GgufValue::U32s(slice(v.data.cast(), v.len, what).ok()?)),
-            _ => None,
-        }
-    }
-}
-
-/// Create a description from a GGUF file's metadata, the way llama.cpp runs the model:
-/// `lookup(user, key, &value)` is called for the keys it needs ("general.architecture",
-/// "{arch}.rope.freq_base", ...). Otherwise as `rope_create`.
-///
-/// # Safety
-/// `lookup` a valid function (or NULL, an error) that fills `*out` with data valid until
-/// this call returns; otherwise as `rope_create`.
-#[no_mangle]
-pub unsafe extern "C" fn rope_create_gguf(
-    lookup: RopeGgufLookup,
-    user: *mut c_void,
-    backend: i32,
-    mem: *mut c_void,
-    mem_size: usize,
-    out: *mut *mut RopeHandle,
-    err: *mut RopeErrorInfo,
-) -> i32 {
-    let make = |slot: &mut MaybeUninit<Rope>| {
-        let lookup = lookup.ok_or(Fail::Null("lookup"))?;
-        let backend = wanted_backend(backend)?;
-        let failed = core::cell::Cell::new(None);
-        let get = |key: &str| -> Option<GgufValue<'_>> {
-            let mut z = [0u8; 160];
-            if key.len() >= z.len() || failed.get().is_some() {
-                return None;
-            }
-            z[..key.len()].copy_from_slice(key.as_bytes());
-            let mut v = RopeGgufValue {
-                kind: ROPE_GGUF_NONE,
-                i: 0,
-                u: 0,
-                f: 0.0,
-                data: core::ptr::null(),
-                len: 0,
-            };
-            // SAFETY: a valid callback (caller) given a NUL-terminated key and a value to
-            // fill.
-            let rc = unsafe { lookup(user, z.as_ptr().cast(), &mut v) };
-            if rc != 0 {
-                failed.set(Some(rc));
-                return None;
-            }
-            Some(match v.kind {
-                ROPE_GGUF_U32 => GgufValue::U32(v.u as u32),
-                ROPE_GGUF_I32 => GgufValue::I32(v.i as i32),
-                ROPE_GGUF_U64 => GgufValue::U64(v.u),
-                ROPE_GGUF_I64 => GgufValue::I64(v.i),
-                ROPE_GGUF_F32 => GgufValue::F32(v.f as f32),
-                ROPE_GGUF_F64 => GgufValue::F64(v.f),
-                // SAFETY: `data` is NULL (refused) or valid for `len` elements of the kind's
-                // type until this call returns (the callback's contract).
-                _ => unsafe { gguf_array(&v)? },
-            })
-        };
-        // The metadata first: a failed lookup writes nothing.
-        let gguf = GgufRope::from_metadata(get);
-        if let Some(rc) = failed.get() {
-            return Err(Fail::Callback(rc));
-        }
-        use_backend(gguf?.rope_in_place(None, slot)?, backend)
     };
     // SAFETY: forwarded contract.
     unsafe { create(mem, mem_size, out, err, make) }

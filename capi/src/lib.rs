@@ -24,6 +24,7 @@ mod backend;
 mod calls;
 mod config;
 mod create;
+mod gguf;
 #[cfg(feature = "alloc")]
 mod memory;
 mod status;
@@ -33,6 +34,7 @@ pub use backend::*;
 pub use calls::*;
 pub use config::*;
 pub use create::*;
+pub use gguf::*;
 #[cfg(feature = "alloc")]
 pub use memory::*;
 pub use status::*;

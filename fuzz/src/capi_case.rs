@@ -10,8 +10,8 @@
 
 use super::bytes::Bytes;
 use rope_simd::{
-    bf16, f16, Axes, Backend, ContextLengths, Direction, GgufRope, GgufValue, Llama3, LongRope,
-    LongRopeChoice, PairLayout, Positions, Rope, Rotate, Scaling, View, Yarn,
+    bf16, f16, Axes, Backend, ContextLengths, Direction, GgmlMode, GgufRope, GgufValue, Llama3,
+    LongRope, LongRopeChoice, PairLayout, Positions, Rope, RopeError, Rotate, Scaling, View, Yarn,
 };
 use rope_simd_c::*;
 use std::ffi::c_void;
@@ -987,6 +987,32 @@ fn gguf(b: &mut Bytes<'_>) {
     if b.u8().is_multiple_of(8) && !m.entries.is_empty() {
         m.fail = Some(m.entries[usize::from(b.u8()) % m.entries.len()].0.clone());
     }
+    // The rope_freqs tensor: none, one value a pair (of the metadata's head), or another
+    // count; and a mode: the architecture's, or one given (ggml's five and a bad one).
+    let factors: Option<Vec<f32>> = match b.u8() % 4 {
+        0 | 1 => None,
+        k => {
+            let n = if k == 2 {
+                64
+            } else {
+                usize::from(b.u16() % 300)
+            };
+            Some((0..n).map(|_| b.param(&[1.0, 8.0]) as f32).collect())
+        }
+    };
+    let mode = match b.u8() % 8 {
+        k @ 0..=4 => [0, 2, 8, 24, 40][usize::from(k)],
+        5 => 3,
+        _ => ROPE_GGUF_MODE_AUTO,
+    };
+    // Through the callback, or as entries (no lookup to fail there).
+    let as_entries = b.bool();
+    if as_entries {
+        m.fail = None;
+    }
+    let widened: Option<Vec<f64>> = factors
+        .as_ref()
+        .map(|f| f.iter().map(|&x| f64::from(x)).collect());
     let rust = GgufRope::from_metadata(|key: &str| match key {
         "general.architecture" => Some(GgufValue::Str(arch)),
         _ => m
@@ -996,21 +1022,57 @@ fn gguf(b: &mut Bytes<'_>) {
             .find(|(k, _)| k == key)
             .and_then(|(_, v)| as_rust(v)),
     })
-    .and_then(|g| g.rope());
-    let user: *mut Metadata = &mut *m;
-    let (mut handle, mut info) = (null_mut(), empty_info());
-    // SAFETY: `lookup` reads `user`, a live `Metadata` whose values point into it.
-    let rc = unsafe {
-        rope_create_gguf(
-            Some(lookup),
-            user.cast(),
-            ROPE_BACKEND_AUTO,
-            null_mut(),
-            0,
-            &mut handle,
-            &mut info,
-        )
+    .and_then(|mut g| {
+        g.freq_factors = widened.as_deref();
+        match mode {
+            ROPE_GGUF_MODE_AUTO => g.rope(),
+            m => match GgmlMode::from_ggml(m) {
+                Some(mode) => g.rope_in(mode),
+                // The C call refuses it (ROPE_ERR_BAD_ENUM); any error here compares.
+                None => Err(RopeError::BadMetadata {
+                    what: "a mode ggml does not have",
+                }),
+            },
+        }
+    });
+    // The entries, last value of a key first (as the lookup finds it).
+    let keys: Vec<std::ffi::CString> = std::iter::once("general.architecture".to_owned())
+        .chain(m.entries.iter().rev().map(|(k, _)| k.clone()))
+        .map(|k| std::ffi::CString::new(k).expect("no NUL in a key"))
+        .collect();
+    let arch_value = RopeGgufValue {
+        kind: ROPE_GGUF_STR,
+        data: arch.as_ptr().cast(),
+        len: arch.len(),
+        ..gguf_none()
     };
+    let entries: Vec<RopeGgufEntry> = std::iter::once(arch_value)
+        .chain(m.entries.iter().rev().map(|&(_, v)| v))
+        .zip(&keys)
+        .map(|(value, key)| RopeGgufEntry {
+            key: key.as_ptr(),
+            value,
+        })
+        .collect();
+    let user: *mut Metadata = &mut *m;
+    let mut gg = std::mem::MaybeUninit::uninit();
+    // SAFETY: writable.
+    unsafe { rope_gguf_init(gg.as_mut_ptr()) };
+    // SAFETY: initialized just above.
+    let mut gg = unsafe { gg.assume_init() };
+    gg.mode = mode;
+    if as_entries {
+        (gg.entries, gg.n_entries) = (entries.as_ptr(), entries.len());
+    } else {
+        (gg.lookup, gg.user) = (Some(lookup as _), user.cast());
+    }
+    if let Some(f) = &factors {
+        (gg.freq_factors, gg.n_freq_factors) = (f.as_ptr(), f.len());
+    }
+    let (mut handle, mut info) = (null_mut(), empty_info());
+    // SAFETY: `lookup` reads `user`, a live `Metadata` whose values point into it; the
+    // entries' keys and values and the factors live until the end of this function.
+    let rc = unsafe { rope_create_gguf(&gg, null_mut(), 0, &mut handle, &mut info) };
     check(rc, &info, "rope_create_gguf");
     assert_eq!(rc == ROPE_OK, !handle.is_null());
     // A failed lookup fails the constructor; otherwise it builds what the Rust API does.
@@ -1034,8 +1096,17 @@ fn gguf(b: &mut Bytes<'_>) {
     }
     // SAFETY: from rope_create_gguf (or NULL), destroyed once.
     unsafe { rope_destroy(handle) };
-    // SAFETY: no lookup (refused before any is called); valid out pointers.
-    let rc =
-        unsafe { rope_create_gguf(None, user.cast(), -1, null_mut(), 0, &mut handle, &mut info) };
-    assert_eq!(rc, ROPE_ERR_NULL, "rope_create_gguf without a lookup");
+    // Both sources at once, and no struct: refused.
+    gg.mode = ROPE_GGUF_MODE_AUTO;
+    (gg.entries, gg.n_entries) = (entries.as_ptr(), entries.len());
+    (gg.lookup, gg.user) = (Some(lookup as _), user.cast());
+    // SAFETY: as above (refused before any lookup).
+    let rc = unsafe { rope_create_gguf(&gg, null_mut(), 0, &mut handle, &mut info) };
+    assert_eq!(
+        rc, ROPE_ERR_CONFLICT,
+        "rope_create_gguf with a lookup and entries"
+    );
+    // SAFETY: valid out pointers.
+    let rc = unsafe { rope_create_gguf(null(), null_mut(), 0, &mut handle, &mut info) };
+    assert_eq!(rc, ROPE_ERR_NULL, "rope_create_gguf without its struct");
 }

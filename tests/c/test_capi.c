@@ -370,6 +370,127 @@ static int32_t failing_lookup(void *user, const char *key, RopeGgufValue *out) {
   return 7;
 }
 
+/* GGUF metadata through the callback and as entries, with the rope_freqs tensor, against
+ * ggml's parameters; a mode for an architecture the library does not know; the errors. */
+static void test_gguf(void) {
+  RopeGguf gg;
+  RopeGgmlParams g;
+  RopeHandle *a = NULL, *b = NULL;
+  RopeInfo info;
+  RopeErrorInfo e;
+  RopeGgufEntry entries[3];
+  float factors[64], too_many[300];
+  double factors64[64];
+  float y1[8 * 128], y2[8 * 128];
+  RopePositions far = start_at(60000);
+  RopeTensor t;
+  size_t i;
+
+  /* llama.cpp's Llama: normal (interleaved) pairs; no rope_freqs here. */
+  rope_gguf_init(&gg);
+  CHECK(gg.size == sizeof gg && gg.mode == ROPE_GGUF_MODE_AUTO && gg.backend == ROPE_BACKEND_AUTO,
+        "rope_gguf_init");
+  gg.lookup = lookup;
+  OK(rope_create_gguf(&gg, NULL, 0, &b, NULL));
+  OK(rope_info(b, &info));
+  CHECK(info.head_dim == 128 && info.layout == ROPE_LAYOUT_INTERLEAVED, "GGUF llama: normal (interleaved) pairs");
+  rope_destroy(b);
+
+  /* The same keys as entries, and a Llama 3.1 rope_freqs tensor: the bits of ggml's
+     parameters with those factors. */
+  memset(entries, 0, sizeof entries);
+  entries[0].key = "general.architecture";
+  entries[0].value.kind = ROPE_GGUF_STR;
+  entries[0].value.data = "llama";
+  entries[0].value.len = 5;
+  entries[1].key = "llama.rope.freq_base";
+  entries[1].value.kind = ROPE_GGUF_F32;
+  entries[1].value.f = 500000.0;
+  entries[2].key = "llama.attention.key_length";
+  entries[2].value.kind = ROPE_GGUF_U32;
+  entries[2].value.u = 128;
+  for (i = 0; i < 64; i++) {
+    factors[i] = i < 20 ? 1.0f : i < 40 ? 1.0f + (float)(i - 20) * 0.35f : 8.0f;
+    factors64[i] = factors[i];
+  }
+  rope_gguf_init(&gg);
+  gg.entries = entries;
+  gg.n_entries = 3;
+  gg.freq_factors = factors;
+  gg.n_freq_factors = 64;
+  OK(rope_create_gguf(&gg, NULL, 0, &b, NULL));
+  rope_ggml_params_init(&g, 128, 128, 500000.0);
+  g.mode = 0;
+  g.freq_factors = factors64;
+  g.n_freq_factors = 64;
+  OK(rope_create_ggml(&g, NULL, 0, &a, NULL));
+  for (i = 0; i < 8 * 128; i++) y1[i] = y2[i] = (float)(i % 89) / 40.0f - 1.0f;
+  t = dense(y1, 8 * 128, ROPE_F32, 8);
+  OK(rope_apply(a, NULL, &t, &far, ROPE_FORWARD, NULL));
+  t = dense(y2, 8 * 128, ROPE_F32, 8);
+  OK(rope_apply(b, NULL, &t, &far, ROPE_FORWARD, NULL));
+  CHECK(memcmp(y1, y2, sizeof y1) == 0, "GGUF entries and rope_freqs == ggml's parameters, bit for bit");
+  rope_destroy(b);
+  /* Without the tensor the low frequencies are not divided: other bits. */
+  gg.freq_factors = NULL;
+  gg.n_freq_factors = 0;
+  OK(rope_create_gguf(&gg, NULL, 0, &b, NULL));
+  for (i = 0; i < 8 * 128; i++) y2[i] = (float)(i % 89) / 40.0f - 1.0f;
+  t = dense(y2, 8 * 128, ROPE_F32, 8);
+  OK(rope_apply(b, NULL, &t, &far, ROPE_FORWARD, NULL));
+  CHECK(memcmp(y1, y2, sizeof y1) != 0, "without rope_freqs the rotation differs");
+  rope_destroy(b);
+  rope_destroy(a);
+
+  /* An architecture the library does not know: an error, or the mode given. */
+  entries[0].value.data = "my-arch";
+  entries[0].value.len = 7;
+  entries[2].key = "my-arch.attention.key_length";
+  gg.n_entries = 3;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_MISSING_FIELD && b == NULL &&
+            strstr(e.message, "mode"),
+        "an unknown architecture needs a mode");
+  gg.mode = 2;
+  OK(rope_create_gguf(&gg, NULL, 0, &b, NULL));
+  OK(rope_info(b, &info));
+  CHECK(info.head_dim == 128 && info.layout == ROPE_LAYOUT_HALF_SPLIT, "the mode given: neox (half-split) pairs");
+  rope_destroy(b);
+  gg.mode = 3;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_BAD_ENUM && strstr(e.message, "gguf.mode"),
+        "a mode ggml does not have");
+  gg.mode = ROPE_GGUF_MODE_AUTO;
+
+  /* Errors: each refused before anything is built. */
+  gg.lookup = lookup;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_CONFLICT && b == NULL, "a lookup and entries");
+  gg.lookup = failing_lookup;
+  gg.entries = NULL;
+  gg.n_entries = 0;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_BAD_METADATA && b == NULL &&
+            strstr(e.message, "returned 7"),
+        "a failing lookup");
+  gg.lookup = lookup;
+  for (i = 0; i < 300; i++) too_many[i] = 1.0f;
+  gg.freq_factors = too_many;
+  gg.n_freq_factors = 300;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_WRONG_LENGTH && b == NULL &&
+            strstr(e.message, "gguf.freq_factors"),
+        "more rope_freqs values than pairs the library holds");
+  gg.n_freq_factors = 63;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_WRONG_LENGTH && b == NULL, "rope_freqs of 63 values");
+  gg.freq_factors = NULL;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_NULL && b == NULL, "NULL rope_freqs with a length");
+  gg.n_freq_factors = 0;
+  gg.lookup = NULL;
+  gg.entries = entries;
+  gg.n_entries = 3;
+  entries[1].key = NULL;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_NULL && b == NULL, "a NULL key");
+  gg.size = 4;
+  CHECK(rope_create_gguf(&gg, NULL, 0, &b, &e) == ROPE_ERR_BAD_STRUCT_SIZE && b == NULL, "gguf.size too small");
+  CHECK(rope_create_gguf(NULL, NULL, 0, &b, &e) == ROPE_ERR_NULL && b == NULL, "NULL gguf");
+}
+
 static void test_constructors(void) {
   RopeConfig c;
   RopeGgmlParams g;
@@ -475,16 +596,8 @@ static void test_constructors(void) {
   }
   c.rotary_dim = 128;
   CHECK(rope_create(&c, NULL, 0, &b, &e) == ROPE_ERR_CONFLICT && b == NULL, "proportional with a prefix rotary_dim");
-  /* The same from GGUF metadata (llama.cpp's Llama: neox pairs, no rope_freqs here). */
-  OK(rope_create_gguf(lookup, NULL, ROPE_BACKEND_AUTO, NULL, 0, &b, NULL));
-  OK(rope_info(b, &info));
-  CHECK(info.head_dim == 128 && info.layout == ROPE_LAYOUT_INTERLEAVED, "GGUF llama: normal (interleaved) pairs");
-  rope_destroy(b);
   rope_destroy(a);
   /* Errors, each with its code and a detail naming the argument. */
-  CHECK(rope_create_gguf(failing_lookup, NULL, ROPE_BACKEND_AUTO, NULL, 0, &b, &e) == ROPE_ERR_BAD_METADATA &&
-            b == NULL && strstr(e.message, "returned 7"),
-        "a failing lookup");
   CHECK(rope_create_hf_json("{", 1, ROPE_LAYER_FULL, 0, ROPE_BACKEND_AUTO, NULL, 0, &b, &e) == ROPE_ERR_BAD_JSON,
         "bad JSON");
   rope_config_init(&c, 63);
@@ -578,6 +691,7 @@ int main(void) {
   test_decode_and_caches();
   test_packed_strided_shift();
   test_constructors();
+  test_gguf();
   test_errors_leave_buffers();
   printf("C ABI: %d passed, %d failed (backend %s)\n", passed, failed,
          rope_backend_name(rope_best_backend()));

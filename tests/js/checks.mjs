@@ -157,6 +157,37 @@ export const checks = {
     [a, b, g, c].forEach((r) => r.free());
   },
 
+  "GGUF metadata with rope_freqs builds ggml's rotation; unknown architectures take a mode"(rs) {
+    // Llama 3.1 as a GGUF reader hands it over (bigints, a tokenizer array that is not read),
+    // and its rope_freqs tensor.
+    const factors = Float32Array.from({ length: 64 }, (_, i) => (i < 20 ? 1 : i < 40 ? 1 + (i - 20) * 0.35 : 8));
+    const metadata = {
+      "general.architecture": "llama", "general.name": "Llama 3.1 8B", "llama.context_length": 131072n,
+      "llama.embedding_length": 4096, "llama.attention.head_count": 32, "llama.rope.freq_base": 500000,
+      "llama.rope.dimension_count": 128, "tokenizer.ggml.tokens": ["a", "b"],
+    };
+    const a = rs.ropeFromGguf(metadata, { freqFactors: factors });
+    const b = rs.ropeFromGgml({ headDim: 128, nDims: 128, freqBase: 500000, mode: 0, freqFactors: Array.from(factors) });
+    const c = rs.ropeFromGguf(new Map(Object.entries(metadata)));
+    const x = data(8 * 128), y = Float32Array.from(x), z = Float32Array.from(x);
+    a.rotate(x, { heads: 8, positions: 60000 });
+    b.rotate(y, { heads: 8, positions: 60000 });
+    c.rotate(z, { heads: 8, positions: 60000 });
+    assert(a.layout === "interleaved" && a.headDim === 128, `llama: ggml's normal pairs (${a.layout})`);
+    assert(x.every((v, i) => Object.is(v, y[i])), "GGUF with rope_freqs vs ggml's parameters");
+    assert(!z.every((v, i) => Object.is(v, y[i])), "without rope_freqs the rotation differs");
+    let err = null;
+    try { rs.ropeFromGguf(metadata, { freqFactors: factors.subarray(1) }); } catch (e) { err = e; }
+    assert(err instanceof RopeSimdError && err.code === -9, `rope_freqs of 63 values: ${err}`);
+    const other = { "general.architecture": "my-arch", "my-arch.attention.key_length": 64 };
+    err = null;
+    try { rs.ropeFromGguf(other); } catch (e) { err = e; }
+    assert(err instanceof RopeSimdError && err.code === -27 && /mode/.test(err.message), `an unknown architecture: ${err}`);
+    const d = rs.ropeFromGguf(other, { mode: 2 });
+    assert(d.layout === "half-split" && d.headDim === 64, "the mode given: neox pairs");
+    [a, b, c, d].forEach((r) => r.free());
+  },
+
   "views survive memory growth; freed handles refuse calls"(rs) {
     const rope = rs.createRope({ headDim: 64 });
     const t = rs.tensor("f32", 64).set(data(64));
