@@ -32,10 +32,10 @@
 // aarch64 NEON with FEAT_BF16 (bf16 rounded with `bfcvtn`).
 #define ROPE_BACKEND_NEON_BF16 6
 
-// Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
+// Pairs are `(x[2i], x[2i+1])` (RoFormer, GPT-J, ggml "normal").
 #define ROPE_LAYOUT_INTERLEAVED 0
 
-// Pairs are (x[i], x[i + rotary_dim/2]) (GPT-NeoX, Llama, ggml "neox").
+// Pairs are `(x[i], x[i + rotary_dim/2])` (GPT-NeoX, Llama, ggml "neox").
 #define ROPE_LAYOUT_HALF_SPLIT 1
 
 // Pairs read interleaved and written in half-split order (DeepSeek-V2/V3's
@@ -323,23 +323,6 @@ typedef struct RopeErrorInfo {
   char message[ROPE_ERROR_MESSAGE_LEN];
 } RopeErrorInfo;
 
-// What a description is: its head and rotary dimensions, pair count, layout, position
-// axes and magnitude scale.
-typedef struct RopeInfo {
-  // Channels per head.
-  uint32_t head_dim;
-  // Rotated channels per head.
-  uint32_t rotary_dim;
-  // rotary_dim / 2.
-  uint32_t pairs;
-  // A ROPE_LAYOUT_* value.
-  uint32_t layout;
-  // Position coordinates per token (1, or 2 to 4 for multi-axis descriptions).
-  uint32_t axes;
-  // The magnitude factor on cos and sin.
-  double scale;
-} RopeInfo;
-
 // A cos/sin table in caller memory, filled by `rope_table_build`.
 typedef struct RopeTable {
   // A ROPE_TABLE_* value.
@@ -562,6 +545,23 @@ typedef struct RopeGguf {
   size_t n_freq_factors;
 } RopeGguf;
 
+// What a description is: its head and rotary dimensions, pair count, layout, position
+// axes and magnitude scale.
+typedef struct RopeInfo {
+  // Channels per head.
+  uint32_t head_dim;
+  // Rotated channels per head.
+  uint32_t rotary_dim;
+  // rotary_dim / 2.
+  uint32_t pairs;
+  // A ROPE_LAYOUT_* value.
+  uint32_t layout;
+  // Position coordinates per token (1, or 2 to 4 for multi-axis descriptions).
+  uint32_t axes;
+  // The magnitude factor on cos and sin.
+  double scale;
+} RopeInfo;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -589,12 +589,6 @@ int32_t rope_best_backend(void);
 // A static, NUL-terminated name for a ROPE_BACKEND_* value ("scalar", "lanes", "avx2",
 // "avx512", "avx512bf16", "neon", "neonbf16", "auto"; "unknown" otherwise).
 const char *rope_backend_name(int32_t backend);
-
-// Fill `*info` with what `rope` is.
-//
-// # Safety
-// `rope` from a `rope_create*` function; `info` valid (or NULL, an error).
-int32_t rope_info(const struct RopeHandle *rope, struct RopeInfo *info);
 
 // Rotate a tensor in place (any view, any direction): `direction` ROPE_FORWARD,
 // ROPE_INVERSE or ROPE_TRANSPOSE. `table` NULL for cos/sin on the fly, or a table from
@@ -866,6 +860,39 @@ int32_t rope_create_gguf(const struct RopeGguf *gguf,
                          size_t mem_size,
                          struct RopeHandle **out,
                          struct RopeErrorInfo *err);
+
+// Fill `*info` with what `rope` is.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `info` valid (or NULL, an error).
+int32_t rope_info(const struct RopeHandle *rope, struct RopeInfo *info);
+
+// Write the description's inverse frequencies (radians per position, one per pair, as
+// every rotation uses them) into `out`, which holds `len >= pairs` doubles
+// (`rope_info`); the values past `pairs` are left as they were.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `out` valid for `len` doubles (or NULL, an
+// error); `err` NULL or valid.
+int32_t rope_inv_freqs(const struct RopeHandle *rope,
+                       double *out,
+                       size_t len,
+                       struct RopeErrorInfo *err);
+
+// Write the cos and sin that rotations use at `position` (`position * theta_i` with
+// the exact angle, times the scale, rounded to f32), one per pair, into `cos` and `sin`,
+// each holding `len >= pairs` floats; a multi-axis description's pairs all take this one
+// coordinate. Nothing is written on error.
+//
+// # Safety
+// `rope` from a `rope_create*` function; `cos` and `sin` valid for `len` floats (or
+// NULL, an error) and not overlapping; `err` NULL or valid.
+int32_t rope_cos_sin(const struct RopeHandle *rope,
+                     uint64_t position,
+                     float *cos,
+                     float *sin,
+                     size_t len,
+                     struct RopeErrorInfo *err);
 
 // Allocate `size` bytes (8-aligned) for buffers. NULL on failure or size 0.
 uint8_t *rope_alloc(size_t size);

@@ -121,6 +121,10 @@ export class Rope {
   readonly axes: number;
   readonly scale: number;
   backend: string;
+  /** The inverse frequencies (radians per position, one per pair) every rotation uses. */
+  invFreqs(): Float64Array;
+  /** The cos and sin a rotation uses at a position (exact angle, scaled, f32), per pair. */
+  cosSin(position: number | bigint): { cos: Float32Array; sin: Float32Array };
   rotate(x: Buffer, opts: Omit<CallOptions, "direction">): void;
   apply(x: Buffer, opts: CallOptions): void;
   applyQk(q: Buffer, k: Buffer, opts: CallOptions & { qHeads: number; kHeads: number }): void;

@@ -376,6 +376,26 @@ export class Rope {
   }
   #live() { if (this.handle === 0) throw new Error("this Rope was freed"); return this.handle; }
 
+  /** The inverse frequencies (radians per position, one per pair) every rotation uses. */
+  invFreqs() {
+    const rs = this.rs, n = this.pairs * 8;
+    return rs.scratch(n, (p) => {
+      rs.check(rs.w.rope_inv_freqs(this.#live(), p, this.pairs, rs.errorInfo));
+      return new Float64Array(rs.w.memory.buffer.slice(p, p + n));
+    });
+  }
+
+  /** The cos and sin a rotation uses at `position` (exact angle, scaled, rounded to f32),
+   * one per pair. */
+  cosSin(position) {
+    const rs = this.rs, n = this.pairs * 4;
+    return rs.scratch(2 * n, (p) => {
+      rs.check(rs.w.rope_cos_sin(this.#live(), BigInt(position), p, p + n, this.pairs, rs.errorInfo));
+      const buffer = rs.w.memory.buffer;
+      return { cos: new Float32Array(buffer.slice(p, p + n)), sin: new Float32Array(buffer.slice(p + n, p + 2 * n)) };
+    });
+  }
+
   /** A cos/sin table for positions 0..maxPos ("full" or "compact"), in module memory. */
   table(maxPos, kind = "full") {
     const rs = this.rs, w = rs.w, k = enumOf(TABLES, kind, "kind");

@@ -1,15 +1,11 @@
-//! Backends: the constants, choosing one for a description, and what a description is.
+//! Backends: the constants, and choosing one for a description.
 
 use core::ffi::c_char;
 
-use rope_simd::{Backend, PairLayout, Rope, RopeError};
+use rope_simd::{Backend, Rope, RopeError};
 
-use crate::config::{
-    ROPE_LAYOUT_HALF_SPLIT, ROPE_LAYOUT_INTERLEAVED, ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT,
-};
 use crate::create::{handle, RopeHandle};
 use crate::status::{run, Fail, RopeErrorInfo};
-use crate::tensor::slice_mut;
 
 /// The fastest backend this CPU runs.
 pub const ROPE_BACKEND_AUTO: i32 = -1;
@@ -143,49 +139,4 @@ pub extern "C" fn rope_backend_name(backend: i32) -> *const c_char {
         _ => b"unknown\0",
     };
     s.as_ptr().cast()
-}
-
-/// What a description is: its head and rotary dimensions, pair count, layout, position
-/// axes and magnitude scale.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct RopeInfo {
-    /// Channels per head.
-    pub head_dim: u32,
-    /// Rotated channels per head.
-    pub rotary_dim: u32,
-    /// rotary_dim / 2.
-    pub pairs: u32,
-    /// A ROPE_LAYOUT_* value.
-    pub layout: u32,
-    /// Position coordinates per token (1, or 2 to 4 for multi-axis descriptions).
-    pub axes: u32,
-    /// The magnitude factor on cos and sin.
-    pub scale: f64,
-}
-
-/// Fill `*info` with what `rope` is.
-///
-/// # Safety
-/// `rope` from a `rope_create*` function; `info` valid (or NULL, an error).
-#[no_mangle]
-pub unsafe extern "C" fn rope_info(rope: *const RopeHandle, info: *mut RopeInfo) -> i32 {
-    run(core::ptr::null_mut(), || {
-        // SAFETY: `rope` and `info` are NULL (an error) or valid, as this function's
-        // contract asks.
-        let (r, out) = unsafe { (handle(rope)?, slice_mut(info, 1, "info")?) };
-        out[0] = RopeInfo {
-            head_dim: r.head_dim() as u32,
-            rotary_dim: r.rotary_dim() as u32,
-            pairs: r.pairs() as u32,
-            layout: match r.layout() {
-                PairLayout::Interleaved => ROPE_LAYOUT_INTERLEAVED,
-                PairLayout::HalfSplit => ROPE_LAYOUT_HALF_SPLIT,
-                _ => ROPE_LAYOUT_INTERLEAVED_TO_HALF_SPLIT,
-            },
-            axes: r.axes().count() as u32,
-            scale: r.scale(),
-        };
-        Ok(())
-    })
 }

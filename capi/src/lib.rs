@@ -25,6 +25,7 @@ mod calls;
 mod config;
 mod create;
 mod gguf;
+mod info;
 #[cfg(feature = "alloc")]
 mod memory;
 mod status;
@@ -35,6 +36,7 @@ pub use calls::*;
 pub use config::*;
 pub use create::*;
 pub use gguf::*;
+pub use info::*;
 #[cfg(feature = "alloc")]
 pub use memory::*;
 pub use status::*;

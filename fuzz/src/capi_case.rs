@@ -207,6 +207,72 @@ fn backend_and_memory(b: &mut Bytes<'_>, handle: *mut RopeHandle, rust: &Rope) {
     );
     assert_ne!(unsafe { rope_info(handle, null_mut()) }, ROPE_OK);
     assert_ne!(unsafe { rope_info(null(), &mut ri_out()) }, ROPE_OK);
+    // The frequencies and a position's cos/sin: the Rust values, or (a buffer short of
+    // the pairs, a position past 2^53) an error that writes nothing.
+    let pairs = rust.pairs();
+    let len = match b.u8() % 4 {
+        0 => pairs.saturating_sub(1 + usize::from(b.u8() % 4)),
+        _ => pairs + usize::from(b.u8() % 3),
+    };
+    let position = match b.u8() % 4 {
+        0 => rope_simd::MAX_POSITION + u64::from(b.u8()),
+        1 => b.u64() % rope_simd::MAX_POSITION,
+        _ => u64::from(b.u32()),
+    };
+    let mut freqs = vec![-1.0f64; len];
+    let rc = unsafe { rope_inv_freqs(handle, freqs.as_mut_ptr(), len, &mut info) };
+    check(rc, &info, "rope_inv_freqs");
+    if len >= pairs {
+        assert_eq!(rc, ROPE_OK);
+        assert_eq!(&freqs[..pairs], rust.inv_freqs(), "rope_inv_freqs");
+        assert!(
+            freqs[pairs..].iter().all(|&f| f == -1.0),
+            "rope_inv_freqs past the pairs"
+        );
+    } else {
+        assert_eq!(rc, ROPE_ERR_WRONG_LENGTH);
+        assert!(
+            freqs.iter().all(|&f| f == -1.0),
+            "a failing rope_inv_freqs wrote"
+        );
+    }
+    let (mut cos, mut sin) = (vec![-2.0f32; len], vec![-2.0f32; len]);
+    let rc = unsafe {
+        rope_cos_sin(
+            handle,
+            position,
+            cos.as_mut_ptr(),
+            sin.as_mut_ptr(),
+            len,
+            &mut info,
+        )
+    };
+    check(rc, &info, "rope_cos_sin");
+    if len >= pairs && position < rope_simd::MAX_POSITION {
+        assert_eq!(rc, ROPE_OK);
+        for i in 0..pairs {
+            let (c, s) = rust.cos_sin(position, i);
+            assert_eq!(
+                (cos[i].to_bits(), sin[i].to_bits()),
+                (c.to_bits(), s.to_bits()),
+                "rope_cos_sin"
+            );
+        }
+    } else {
+        assert_ne!(rc, ROPE_OK);
+        assert!(
+            cos.iter().chain(&sin).all(|&v| v == -2.0),
+            "a failing rope_cos_sin wrote"
+        );
+    }
+    assert_eq!(
+        unsafe { rope_inv_freqs(null(), freqs.as_mut_ptr(), len, &mut info) },
+        ROPE_ERR_NULL
+    );
+    assert_eq!(
+        unsafe { rope_cos_sin(handle, 0, null_mut(), sin.as_mut_ptr(), len, &mut info) },
+        ROPE_ERR_NULL
+    );
     // The allocator: NULL for 0 bytes, else 8-aligned memory of that size.
     let n = usize::from(b.u8());
     let p = rope_alloc(n * 4);

@@ -491,6 +491,49 @@ static void test_gguf(void) {
   CHECK(rope_create_gguf(NULL, NULL, 0, &b, &e) == ROPE_ERR_NULL && b == NULL, "NULL gguf");
 }
 
+/* A description's frequencies and a position's cos/sin: the formula's, and the values a
+ * rotation uses (a half-split row of ones and zeros rotates into exactly cos and sin). */
+static void test_frequencies(void) {
+  RopeHandle *r = make(128, ROPE_LAYOUT_HALF_SPLIT, 500000.0);
+  double freqs[65], worst = 0;
+  float cos_v[64], sin_v[64], row[128];
+  RopePositions at = start_at(123456789);
+  RopeTensor t;
+  RopeErrorInfo e;
+  size_t i;
+  int same = 1, close = 1;
+
+  freqs[64] = -1.0;
+  OK(rope_inv_freqs(r, freqs, 65, &e));
+  for (i = 0; i < 64; i++) {
+    double want = pow(500000.0, -(double)(2 * i) / 128.0);
+    if (fabs(freqs[i] - want) / want > worst) worst = fabs(freqs[i] - want) / want;
+  }
+  CHECK(worst < 1e-15 && freqs[64] == -1.0, "rope_inv_freqs: base^(-2i/d), nothing past the pairs");
+  OK(rope_cos_sin(r, 123456789, cos_v, sin_v, 64, &e));
+  for (i = 0; i < 128; i++) row[i] = i < 64 ? 1.0f : 0.0f;
+  t = dense(row, 128, ROPE_F32, 1);
+  OK(rope_apply(r, NULL, &t, &at, ROPE_FORWARD, NULL));
+  for (i = 0; i < 64; i++) {
+    double angle = 123456789.0 * freqs[i];
+    same &= row[i] == cos_v[i] && row[i + 64] == sin_v[i];
+    close &= fabs(cos_v[i] - cos(angle)) < 1e-6 && fabs(sin_v[i] - sin(angle)) < 1e-6;
+  }
+  CHECK(same, "rope_cos_sin: the bits a rotation uses");
+  CHECK(close, "rope_cos_sin: cos and sin of position * theta");
+  cos_v[0] = 9.0f;
+  CHECK(rope_inv_freqs(r, freqs, 63, &e) == ROPE_ERR_WRONG_LENGTH && strstr(e.message, "64"),
+        "rope_inv_freqs into 63 doubles");
+  CHECK(rope_cos_sin(r, 7, cos_v, sin_v, 63, &e) == ROPE_ERR_WRONG_LENGTH && cos_v[0] == 9.0f,
+        "rope_cos_sin into 63 floats: nothing written");
+  CHECK(rope_cos_sin(r, (uint64_t)1 << 53, cos_v, sin_v, 64, &e) == ROPE_ERR_POSITION_TOO_LARGE &&
+            cos_v[0] == 9.0f,
+        "rope_cos_sin at 2^53");
+  CHECK(rope_cos_sin(r, 7, NULL, sin_v, 64, &e) == ROPE_ERR_NULL, "rope_cos_sin with NULL cos");
+  CHECK(rope_inv_freqs(NULL, freqs, 64, &e) == ROPE_ERR_NULL, "rope_inv_freqs without a handle");
+  rope_destroy(r);
+}
+
 static void test_constructors(void) {
   RopeConfig c;
   RopeGgmlParams g;
@@ -692,6 +735,7 @@ int main(void) {
   test_packed_strided_shift();
   test_constructors();
   test_gguf();
+  test_frequencies();
   test_errors_leave_buffers();
   printf("C ABI: %d passed, %d failed (backend %s)\n", passed, failed,
          rope_backend_name(rope_best_backend()));

@@ -188,6 +188,21 @@ export const checks = {
     [a, b, c, d].forEach((r) => r.free());
   },
 
+  "frequencies and a position's cos/sin are the ones a rotation uses"(rs) {
+    const rope = rs.createRope({ headDim: 128, base: 500000 });
+    const f = rope.invFreqs();
+    assert(f.length === 64 && f.every((v, i) => Math.abs(v - Math.pow(500000, -i / 64)) <= 1e-15 * v), "invFreqs: base^(-2i/d)");
+    const { cos, sin } = rope.cosSin(123456789);
+    // A half-split row of ones and zeros rotates into exactly cos and sin.
+    const row = Float32Array.from({ length: 128 }, (_, i) => (i < 64 ? 1 : 0));
+    rope.rotate(row, { heads: 1, positions: 123456789 });
+    assert(cos.every((c, i) => Object.is(c, row[i]) && Object.is(sin[i], row[i + 64])), "cosSin: a rotation's bits");
+    let err = null;
+    try { rope.cosSin(2n ** 53n); } catch (e) { err = e; }
+    assert(err instanceof RopeSimdError && err.code === -15, `cosSin at 2^53: ${err}`);
+    rope.free();
+  },
+
   "views survive memory growth; freed handles refuse calls"(rs) {
     const rope = rs.createRope({ headDim: 64 });
     const t = rs.tensor("f32", 64).set(data(64));
