@@ -60,6 +60,10 @@ cargo clippy --workspace --exclude rope-simd-peers --all-targets -- -D warnings
 cargo clippy -p rope-simd -p rope-simd-benches --all-targets \
   --features rope-simd/rayon,rope-simd/serde,rope-simd-benches/rayon -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --features serde
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p rope-simd-capi
+# The C ABI's no_std, no-alloc build lints too (the firmware's library).
+cargo clippy -p rope-simd-capi --no-default-features --features panic-handler \
+  --target thumbv7em-none-eabihf -- -D warnings 2>&1 | { grep -v "dropping unsupported crate type" || true; }
 
 step "MSRV: the rust-version in Cargo.toml checks (host, aarch64, wasm32 simd128, no_std)"
 msrv=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)

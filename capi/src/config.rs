@@ -12,9 +12,9 @@ use crate::backend::{backend_from, ROPE_BACKEND_AUTO};
 use crate::status::Fail;
 use crate::tensor::slice;
 
-/// Pairs are (x[2i], x[2i+1]) (RoFormer, GPT-J, ggml "normal").
+/// Pairs are `(x[2i], x[2i+1])` (RoFormer, GPT-J, ggml "normal").
 pub const ROPE_LAYOUT_INTERLEAVED: u32 = 0;
-/// Pairs are (x[i], x[i + rotary_dim/2]) (GPT-NeoX, Llama, ggml "neox").
+/// Pairs are `(x[i], x[i + rotary_dim/2])` (GPT-NeoX, Llama, ggml "neox").
 pub const ROPE_LAYOUT_HALF_SPLIT: u32 = 1;
 /// Pairs read interleaved and written in half-split order (DeepSeek-V2/V3's
 /// `rope_interleave`); the inverse reads half-split and writes interleaved.
