@@ -133,6 +133,18 @@ export class Rope {
     buffers: { q: Buffer; k: Buffer; v: Buffer; kCache: Buffer; vCache: Buffer },
     opts: { heads: { q: number; kv: number }; positions: Positions; firstToken?: number; cacheView?: ViewKind; dtype?: DType; cacheDtype?: DType; table?: Table },
   ): void;
+  /** Q and K of a packed QKV buffer (`[tokens, qHeads + 2 kvHeads, headDim]`) in place. */
+  packedQkv(qkv: Buffer, opts: CallOptions & { qHeads: number; kvHeads: number }): void;
+  /** The decode step on a packed QKV buffer: Q in place, K rotated into kCache, V copied. */
+  packedQkvInto(
+    qkv: Buffer,
+    caches: { kCache: Buffer; vCache: Buffer },
+    opts: { qHeads: number; kvHeads: number; positions: Positions; firstToken?: number; cacheView?: ViewKind; cacheDtype?: DType; dtype?: DType; table?: Table },
+  ): void;
+  /** Contiguous heads sharing one position, rotated by your own cos and sin (one per pair). */
+  rotateWithCosSin(x: Buffer, cos: ArrayLike<number>, sin: ArrayLike<number>, opts?: { dtype?: DType }): void;
+  /** The re-rotation from this description's frequencies to `to`'s. */
+  rerotation(to: Rope): Rope;
   shift(keys: Buffer, delta: number | bigint, opts: ViewOptions): void;
   table(maxPos: number, kind?: "full" | "compact"): Table;
   free(): void;
@@ -155,6 +167,10 @@ export class RopeSimd {
     metadata: Map<string, GgufMetadataValue> | Record<string, GgufMetadataValue>,
     opts?: { freqFactors?: ArrayLike<number>; mode?: "auto" | number; backend?: BackendName },
   ): Rope;
+  /** The re-rotation from `from`'s frequencies to `to`'s. */
+  ropeRerotation(from: Rope, to: Rope): Rope;
+  /** Whether this CPU runs a backend. */
+  backendAvailable(name: BackendName): boolean;
   tensor(dtype: DType, length: number): Tensor;
 }
 

@@ -297,6 +297,16 @@ export class RopeSimd {
     }
   }
 
+  /** The re-rotation from `from`'s frequencies to `to`'s (as `from.rerotation(to)`). */
+  ropeRerotation(from, to) {
+    if (!(from instanceof Rope) || !(to instanceof Rope) || !from.handle || !to.handle)
+      throw new TypeError("ropeRerotation takes two live Ropes");
+    return this.#create(0, () => (out) => this.w.rope_create_rerotation(from.handle, to.handle, 0, 0, out, this.errorInfo));
+  }
+
+  /** Whether this CPU runs a backend ("scalar", "lanes", "avx2", ...). */
+  backendAvailable(name) { return this.w.rope_backend_available(enumOf(BACKENDS, name, "backend")) === 1; }
+
   #create(structSize, fill) {
     const out = this.alloc(4);
     const p = structSize ? this.alloc(structSize) : 0;
@@ -460,6 +470,47 @@ export class Rope {
       [v, { heads: opts.heads.kv, dtype: opts.dtype }, false], [kCache, c, true], [vCache, c, true],
     ], opts, (t, pos, table) => this.rs.w.rope_decode(this.#live(), table, t[0], t[1], t[2], t[3], t[4], pos, this.rs.errorInfo));
   }
+
+  /** Rotate the Q and K heads of a packed QKV buffer in place (`[tokens, qHeads + 2 *
+   * kvHeads, headDim]`: each token's Q heads, then K, then V), V untouched: opts {qHeads,
+   * kvHeads, positions, direction, dtype, table}. */
+  packedQkv(qkv, opts) {
+    return this.#call([[qkv, opts, true, opts.qHeads + 2 * opts.kvHeads]], opts, (t, pos, table) =>
+      this.rs.w.rope_packed_qkv(this.#live(), table, t[0], opts.qHeads, opts.kvHeads, pos,
+        enumOf(DIRECTIONS, opts.direction ?? "forward", "direction"), this.rs.errorInfo));
+  }
+
+  /** The decode step on a packed QKV buffer: its Q heads rotated in place, its K heads
+   * rotated into kCache and its V heads copied into vCache at row `firstToken`: opts
+   * {qHeads, kvHeads, positions, firstToken, cacheView, cacheDtype, dtype, table}. */
+  packedQkvInto(qkv, { kCache, vCache }, opts) {
+    const c = { heads: opts.kvHeads, view: opts.cacheView, firstToken: opts.firstToken ?? 0, dtype: opts.cacheDtype };
+    return this.#call([[qkv, { dtype: opts.dtype }, true, opts.qHeads + 2 * opts.kvHeads], [kCache, c, true], [vCache, c, true]],
+      opts, (t, pos, table) => this.rs.w.rope_packed_qkv_into(this.#live(), table, t[0], opts.qHeads, opts.kvHeads,
+        t[1], t[2], pos, this.rs.errorInfo));
+  }
+
+  /** Rotate the contiguous heads of `x` that share one position by your own cos and sin
+   * (one per pair; negate sin for the inverse), with the same kernel and bits as the other
+   * calls: opts {dtype} for a Uint16Array. */
+  rotateWithCosSin(x, cos, sin, opts = {}) {
+    const rs = this.rs, n = cos.length;
+    if (sin.length !== n) throw new TypeError("cos and sin must have the same length");
+    const c = Float32Array.from(cos), s = Float32Array.from(sin);
+    const p = rs.alloc(8 * n + 8);
+    try {
+      new Float32Array(rs.w.memory.buffer, p, n).set(c);
+      new Float32Array(rs.w.memory.buffer, p + 4 * n, n).set(s);
+      return this.#call([[x, opts, true]], { positions: 0 }, (t) =>
+        rs.w.rope_rotate_with_cos_sin(this.#live(), t[0], p, p + 4 * n, n, rs.errorInfo));
+    } finally {
+      rs.release(p, 8 * n + 8);
+    }
+  }
+
+  /** The re-rotation from this description's frequencies to `to`'s: keys cached with one
+   * schedule turned into keys of the other (apply it at the keys' positions). */
+  rerotation(to) { return this.rs.ropeRerotation(this, to); }
 
   /** Shift cached keys by `delta` positions (opts {heads, view, ...}). */
   shift(keys, delta, opts) {

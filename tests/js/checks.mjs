@@ -203,6 +203,49 @@ export const checks = {
     rope.free();
   },
 
+  "packed QKV, own cos/sin and the re-rotation give the separate calls' results"(rs) {
+    const rope = rs.createRope({ headDim: 64, base: 10000 }), T = 3, Q = 4, KV = 2, D = 64;
+    const qkv = data(T * (Q + 2 * KV) * D, 5), q = new Float32Array(T * Q * D), k = new Float32Array(T * KV * D);
+    const v = new Float32Array(T * KV * D);
+    for (let t = 0; t < T; t++) {
+      const row = qkv.subarray(t * (Q + 2 * KV) * D);
+      q.set(row.subarray(0, Q * D), t * Q * D);
+      k.set(row.subarray(Q * D, (Q + KV) * D), t * KV * D);
+      v.set(row.subarray((Q + KV) * D, (Q + 2 * KV) * D), t * KV * D);
+    }
+    const packed = Float32Array.from(qkv);
+    rope.packedQkv(packed, { qHeads: Q, kvHeads: KV, positions: 40 });
+    rope.applyQk(q, k, { qHeads: Q, kHeads: KV, positions: 40 });
+    for (let t = 0; t < T; t++) {
+      const row = packed.subarray(t * (Q + 2 * KV) * D, (t + 1) * (Q + 2 * KV) * D);
+      assert(row.subarray(0, Q * D).every((x, i) => Object.is(x, q[t * Q * D + i])), "packed Q");
+      assert(row.subarray(Q * D, (Q + KV) * D).every((x, i) => Object.is(x, k[t * KV * D + i])), "packed K");
+      assert(row.subarray((Q + KV) * D).every((x, i) => Object.is(x, v[t * KV * D + i])), "packed V untouched");
+    }
+    // The decode step on one packed token: Q in place, K and V into f16 caches at row 5.
+    const one = qkv.slice(0, (Q + 2 * KV) * D), q1 = one.slice(0, Q * D), k1 = one.slice(Q * D, (Q + KV) * D);
+    const v1 = one.slice((Q + KV) * D);
+    const kc = new Uint16Array(8 * KV * D), vc = new Uint16Array(8 * KV * D), kc2 = new Uint16Array(8 * KV * D), vc2 = new Uint16Array(8 * KV * D);
+    rope.packedQkvInto(one, { kCache: kc, vCache: vc }, { qHeads: Q, kvHeads: KV, positions: 5, firstToken: 5, cacheDtype: "f16" });
+    rope.decode({ q: q1, k: k1, v: v1, kCache: kc2, vCache: vc2 }, { heads: { q: Q, kv: KV }, positions: 5, firstToken: 5, cacheDtype: "f16" });
+    assert(one.subarray(0, Q * D).every((x, i) => Object.is(x, q1[i])), "packed decode: Q");
+    assert(kc.every((x, i) => x === kc2[i]) && vc.every((x, i) => x === vc2[i]), "packed decode: the caches");
+    // Own cos/sin: those of a position give the bits of a rotation at it.
+    const { cos, sin } = rope.cosSin(777), x = data(2 * D, 9), y = Float32Array.from(x);
+    rope.rotateWithCosSin(x, cos, sin);
+    rope.rotate(y, { heads: 2, positions: 777 });
+    assert(x.every((a, i) => Object.is(a, y[i])), "rotateWithCosSin vs rotate");
+    // The re-rotation turns keys of one base into keys of the other.
+    const other = rs.createRope({ headDim: 64, base: 500000 }), r = rope.rerotation(other);
+    const a = data(D, 11), b = Float32Array.from(a);
+    rope.rotate(a, { heads: 1, positions: 1234 });
+    r.rotate(a, { heads: 1, positions: 1234 });
+    other.rotate(b, { heads: 1, positions: 1234 });
+    assert(a.every((u, i) => Math.abs(u - b[i]) < 1e-4), "re-rotation: keys of the other base");
+    assert(rs.backendAvailable("scalar") && !rs.backendAvailable("neon"), "backendAvailable");
+    [rope, other, r].forEach((h) => h.free());
+  },
+
   "views survive memory growth; freed handles refuse calls"(rs) {
     const rope = rs.createRope({ headDim: 64 });
     const t = rs.tensor("f32", 64).set(data(64));
