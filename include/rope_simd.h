@@ -534,7 +534,8 @@ typedef struct RopeGguf {
   // Passed to `lookup`.
   void *user;
   // The metadata as `n_entries` keys and values (at least "general.architecture" and
-  // the keys starting with the architecture's name), when `lookup` is NULL.
+  // the keys starting with the architecture's name; the first of equal keys is read),
+  // when `lookup` is NULL.
   const struct RopeGgufEntry *entries;
   // Number of entries.
   size_t n_entries;

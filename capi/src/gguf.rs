@@ -92,7 +92,8 @@ pub struct RopeGguf {
     /// Passed to `lookup`.
     pub user: *mut c_void,
     /// The metadata as `n_entries` keys and values (at least "general.architecture" and
-    /// the keys starting with the architecture's name), when `lookup` is NULL.
+    /// the keys starting with the architecture's name; the first of equal keys is read),
+    /// when `lookup` is NULL.
     pub entries: *const RopeGgufEntry,
     /// Number of entries.
     pub n_entries: usize,
