@@ -100,6 +100,25 @@ static RopeHandle *make(uint32_t head_dim, uint32_t layout, double base) {
   return r;
 }
 
+/* Whether `a` and `b` rotate the same f32 heads (`heads` x `head_dim`, one token at
+ * `position`) into the same bits. */
+static int same_rotation(RopeHandle *a, RopeHandle *b, size_t heads, size_t head_dim, uint64_t position) {
+  size_t i, n = heads * head_dim;
+  float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+  RopePositions at = start_at(position);
+  RopeTensor t;
+  int same;
+  for (i = 0; i < n; i++) x[i] = y[i] = (float)(i % 89) / 40.0f - 1.0f;
+  t = dense(x, n, ROPE_F32, heads);
+  OK(rope_apply(a, NULL, &t, &at, ROPE_FORWARD, NULL));
+  t = dense(y, n, ROPE_F32, heads);
+  OK(rope_apply(b, NULL, &t, &at, ROPE_FORWARD, NULL));
+  same = memcmp(x, y, n * sizeof *x) == 0;
+  free(x);
+  free(y);
+  return same;
+}
+
 static float lcg(uint32_t *s) {
   *s = *s * 1664525u + 1013904223u;
   return (float)((*s >> 8) % 2001) / 250.0f - 4.0f;
@@ -381,9 +400,6 @@ static void test_gguf(void) {
   RopeGgufEntry entries[3];
   float factors[64], too_many[300];
   double factors64[64];
-  float y1[8 * 128], y2[8 * 128];
-  RopePositions far = start_at(60000);
-  RopeTensor t;
   size_t i;
 
   /* llama.cpp's Llama: normal (interleaved) pairs; no rope_freqs here. */
@@ -424,21 +440,13 @@ static void test_gguf(void) {
   g.freq_factors = factors64;
   g.n_freq_factors = 64;
   OK(rope_create_ggml(&g, NULL, 0, &a, NULL));
-  for (i = 0; i < 8 * 128; i++) y1[i] = y2[i] = (float)(i % 89) / 40.0f - 1.0f;
-  t = dense(y1, 8 * 128, ROPE_F32, 8);
-  OK(rope_apply(a, NULL, &t, &far, ROPE_FORWARD, NULL));
-  t = dense(y2, 8 * 128, ROPE_F32, 8);
-  OK(rope_apply(b, NULL, &t, &far, ROPE_FORWARD, NULL));
-  CHECK(memcmp(y1, y2, sizeof y1) == 0, "GGUF entries and rope_freqs == ggml's parameters, bit for bit");
+  CHECK(same_rotation(a, b, 8, 128, 60000), "GGUF entries and rope_freqs == ggml's parameters, bit for bit");
   rope_destroy(b);
   /* Without the tensor the low frequencies are not divided: other bits. */
   gg.freq_factors = NULL;
   gg.n_freq_factors = 0;
   OK(rope_create_gguf(&gg, NULL, 0, &b, NULL));
-  for (i = 0; i < 8 * 128; i++) y2[i] = (float)(i % 89) / 40.0f - 1.0f;
-  t = dense(y2, 8 * 128, ROPE_F32, 8);
-  OK(rope_apply(b, NULL, &t, &far, ROPE_FORWARD, NULL));
-  CHECK(memcmp(y1, y2, sizeof y1) != 0, "without rope_freqs the rotation differs");
+  CHECK(!same_rotation(a, b, 8, 128, 60000), "without rope_freqs the rotation differs");
   rope_destroy(b);
   rope_destroy(a);
 
@@ -604,16 +612,7 @@ static void test_constructors(void) {
   OK(rope_create(&c, NULL, 0, &a, NULL));
   /* The same model from its config.json. */
   OK(rope_create_hf_json(json, strlen(json), ROPE_LAYER_FULL, 4096, ROPE_BACKEND_AUTO, NULL, 0, &b, NULL));
-  {
-    float y1[32 * 128], y2[32 * 128];
-    RopePositions far = start_at(100000);
-    for (i = 0; i < 32 * 128; i++) y1[i] = y2[i] = (float)(i % 97) / 50.0f;
-    t = dense(y1, 32 * 128, ROPE_F32, 32);
-    OK(rope_apply(a, NULL, &t, &far, ROPE_FORWARD, NULL));
-    t = dense(y2, 32 * 128, ROPE_F32, 32);
-    OK(rope_apply(b, NULL, &t, &far, ROPE_FORWARD, NULL));
-    CHECK(memcmp(y1, y2, sizeof y1) == 0, "config.json == the config struct, bit for bit");
-  }
+  CHECK(same_rotation(a, b, 32, 128, 100000), "config.json == the config struct, bit for bit");
   rope_destroy(b);
   rope_destroy(a);
   /* Proportional partial rotary (Gemma): with rotary_dim 0, as the config struct starts. */
