@@ -30,6 +30,7 @@ need=()
 command -v qemu-aarch64 >/dev/null || need+=(qemu-user)
 command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v chromium >/dev/null || need+=(chromium)
+command -v tsc >/dev/null || need+=(node-typescript)
 command -v arm-none-eabi-gcc >/dev/null || need+=(gcc-arm-none-eabi)
 command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 [[ -d /usr/aarch64-linux-gnu/lib ]] || need+=(libc6-dev-arm64-cross)
@@ -150,6 +151,8 @@ node --test tests/js/test_module.mjs tests/js/property.mjs
 ROPE_SIMD_WASM=target/wasm-scalar/wasm32-unknown-unknown/release/rope_simd_c.wasm \
   node --test tests/js/test_module.mjs tests/js/property.mjs
 node tests/js/run_browser.mjs
+# The package's type declarations type-check.
+tsc --noEmit --strict --lib es2020,dom js/rope-simd.d.ts
 node examples/js/decode.mjs
 # The packed tarball installs and imports (in a scratch project, offline).
 rm -rf target/js-install && mkdir -p target/js-install
