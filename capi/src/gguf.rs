@@ -100,7 +100,8 @@ pub struct RopeGguf {
     /// The file's `rope_freqs` tensor (float32, one per rotated pair), or NULL when it
     /// has none: Llama 3.1 and later files carry their frequency scaling there.
     pub freq_factors: *const f32,
-    /// Number of values at `freq_factors`.
+    /// Number of values at `freq_factors` (0 with NULL; NULL with more is
+    /// ROPE_ERR_NULL, unlike the NULL-means-none arrays of `RopeConfig`).
     pub n_freq_factors: usize,
 }
 
