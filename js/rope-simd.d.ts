@@ -127,6 +127,9 @@ export class Rope {
   cosSin(position: number | bigint): { cos: Float32Array; sin: Float32Array };
   rotate(x: Buffer, opts: Omit<CallOptions, "direction">): void;
   apply(x: Buffer, opts: CallOptions): void;
+  /** Tokens `firstToken..` of a larger call whose positions are `opts.positions`, in place,
+   * with the bits the whole call gives them (`part`: whole `[tokens, heads, headDim]` rows). */
+  applyTokens(part: Buffer, firstToken: number, opts: { heads: number; positions: Positions; direction?: Direction; dtype?: DType; table?: Table }): void;
   applyQk(q: Buffer, k: Buffer, opts: CallOptions & { qHeads: number; kHeads: number }): void;
   applyInto(src: Buffer, dst: Buffer, opts: CallOptions & { dst?: ViewOptions; dstDtype?: DType; dstFirstToken?: number }): void;
   decode(

@@ -446,6 +446,18 @@ export class Rope {
       this.rs.w.rope_apply(this.#live(), table, t[0], pos, enumOf(DIRECTIONS, opts.direction ?? "forward", "direction"), this.rs.errorInfo));
   }
 
+  /** Rotate tokens `firstToken..` of a larger call in place: `part` holds whole token rows
+   * (`[tokens, heads, headDim]`) of a call whose positions are opts.positions, and gets the
+   * bits the whole call gives them (a prefill split between workers): opts {heads,
+   * positions, direction, dtype, table}. */
+  applyTokens(part, firstToken, opts) {
+    if (!Number.isSafeInteger(firstToken) || firstToken < 0 || firstToken > 0xffffffff)
+      throw new RangeError(`firstToken must be an integer in 0..2^32-1, got ${firstToken}`);
+    return this.#call([[part, opts, true]], opts, (t, pos, table) =>
+      this.rs.w.rope_apply_tokens(this.#live(), table, t[0], pos, firstToken,
+        enumOf(DIRECTIONS, opts.direction ?? "forward", "direction"), this.rs.errorInfo));
+  }
+
   /** Rotate Q and K in place with one cos/sin per token: opts {qHeads, kHeads, positions,...}. */
   applyQk(q, k, opts) {
     return this.#call([[q, opts, true, opts.qHeads], [k, opts, true, opts.kHeads]], opts, (t, pos, table) =>

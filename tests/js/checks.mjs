@@ -246,6 +246,35 @@ export const checks = {
     [rope, other, r].forEach((h) => h.free());
   },
 
+  "a call split by tokens gives the whole call's bits; a bad split changes nothing"(rs) {
+    const rope = rs.createRope({ headDim: 64, base: 10000 }), T = 5, H = 3, D = 64, row = H * D;
+    const pos = Uint32Array.of(7, 0, 4096, 31, 12), x = data(T * H * D, 13), whole = Float32Array.from(x);
+    rope.apply(whole, { heads: H, positions: pos, direction: "inverse" });
+    // Tokens 0..2 and 2..5 as two parts, each given the whole call's positions.
+    const a = x.slice(0, 2 * row), b = x.slice(2 * row);
+    rope.applyTokens(a, 0, { heads: H, positions: pos, direction: "inverse" });
+    rope.applyTokens(b, 2, { heads: H, positions: pos, direction: "inverse" });
+    assert(a.every((v, i) => Object.is(v, whole[i])), "tokens 0..2");
+    assert(b.every((v, i) => Object.is(v, whole[2 * row + i])), "tokens 2..5");
+    // bf16 bits from a start position and a table, as the whole call's.
+    const tab = rope.table(64), h = Uint16Array.from(data(T * row, 17), bf16), hw = Uint16Array.from(h);
+    rope.apply(hw, { heads: H, positions: 20, dtype: "bf16", table: tab });
+    const hb = h.slice(3 * row);
+    rope.applyTokens(hb, 3, { heads: H, positions: 20, dtype: "bf16", table: tab });
+    assert(hb.every((v, i) => v === hw[3 * row + i]), "bf16 tokens 3..5 from a table");
+    // Past the call's tokens: an error, and the part as it was.
+    const c = x.slice(3 * row), c0 = Float32Array.from(c);
+    let err = null;
+    try { rope.applyTokens(c, 4, { heads: H, positions: pos }); } catch (e) { err = e; }
+    assert(err instanceof RopeSimdError, `tokens 4..6 of 5: ${err}`);
+    assert(c.every((v, i) => Object.is(v, c0[i])), "a failed split left the part untouched");
+    err = null;
+    try { rope.applyTokens(c, -1, { heads: H, positions: pos }); } catch (e) { err = e; }
+    assert(err instanceof RangeError, `firstToken -1: ${err}`);
+    tab.free();
+    rope.free();
+  },
+
   "views survive memory growth; freed handles refuse calls"(rs) {
     const rope = rs.createRope({ headDim: 64 });
     const t = rs.tensor("f32", 64).set(data(64));
