@@ -19,6 +19,7 @@
 //!
 //! Also: `fused_f32_to_f16/prefill4096` (rotate into an f16 cache vs rotate then convert),
 //! `into/<source>_to_<destination>/hd<head_dim>` (out of place through f32 rows),
+//! `misaligned/hd<head_dim>/<layout>` (rows off a cache line, the aligned run's case),
 //! `table_build/131072`, and with `--features rayon`, `parallel/prefill4096/<dtype>/hd128`
 //! (`par_apply` on 1 and 2 threads).
 //!
@@ -456,6 +457,34 @@ fn parallel(c: &mut Criterion) {
 #[cfg(not(feature = "rayon"))]
 fn parallel(_: &mut Criterion) {}
 
+/// `misaligned/hd<head_dim>/<layout>`: f32 rows 16 bytes past a 64-byte line (what the
+/// aligned run is for, on AVX2 and AVX-512) against the same rows on a line, the best
+/// backend, a table: a decode step of 2, 8 and 32 heads (the K of small and large GQA
+/// models, a Q) and 64 tokens of 2, 4, 8 and 32 heads (a prefill). Ids
+/// `<tokens>x<heads>/aligned` and `/off16`.
+fn misaligned(c: &mut Criterion) {
+    for hd in [64, 128] {
+        for (layout, lname) in LAYOUTS {
+            let mut g = c.benchmark_group(format!("misaligned/hd{hd}/{lname}"));
+            let table = rope(hd, layout, Backend::detect()).table(4096).unwrap();
+            for (tokens, heads) in [(1, 2), (1, 8), (1, 32), (64, 2), (64, 4), (64, 8), (64, 32)] {
+                let n = tokens * heads * hd;
+                let mut buf: Vec<f32> = data(n + 32);
+                let line = buf.as_ptr().align_offset(64);
+                let pos = Positions::Start(4096 - tokens as u64);
+                g.throughput(Throughput::Bytes(4 * n as u64));
+                for (name, at) in [("aligned", line), ("off16", line + 4)] {
+                    let x = &mut buf[at..at + n];
+                    g.bench_function(format!("{tokens}x{heads}/{name}"), |b| {
+                        b.iter(|| table.rotate(black_box(&mut *x), heads, pos).unwrap())
+                    });
+                }
+            }
+            g.finish();
+        }
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(10)
@@ -463,5 +492,5 @@ fn config() -> Criterion {
         .measurement_time(Duration::from_secs(1))
 }
 
-criterion_group! { name = benches; config = config(); targets = f32s, f16s, bf16s, fused, into_pairs, decode_step, table_build, parallel }
+criterion_group! { name = benches; config = config(); targets = f32s, f16s, bf16s, fused, into_pairs, decode_step, misaligned, table_build, parallel }
 criterion_main!(benches);

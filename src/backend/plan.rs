@@ -128,7 +128,13 @@ fn strategy<V: Vector, S: Element, D: Element>(
         }
     }
     if span.rows >= 2 {
-        if V::MASKS.is_some() && S::IS_F32 && D::IS_F32 && !stream && !prefetch {
+        if V::MASKS.is_some()
+            && S::IS_F32
+            && D::IS_F32
+            && !stream
+            && !prefetch
+            && span.rows >= V::ALIGNED_RUN_ROWS
+        {
             if let Some(vectors) = aligned_run::<V>(span, src.cast(), dst.cast(), dst_stride) {
                 return Strategy::AlignedRun { vectors };
             }
@@ -313,7 +319,7 @@ mod tests {
             2usize, 4, 6, 8, 14, 16, 18, 30, 32, 62, 64, 66, 80, 96, 128, 256, 512,
         ];
         for interleaved in [false, true] {
-            for rows in [1usize, 8] {
+            for rows in [1usize, 2, 8] {
                 for offset in [0usize, 16] {
                     let layout = if interleaved {
                         "interleaved"

@@ -85,6 +85,10 @@ pub trait Vector: Copy {
     type Masks: Masked<Self>;
     /// `Some` where the ISA has masked loads and stores.
     const MASKS: Option<Self::Masks>;
+    /// The fewest rows a span takes the aligned run with (`plan.rs`): its masked ends
+    /// and the seams between rows cost once a span, which few rows do not repay on
+    /// every ISA (AVX2 says 8).
+    const ALIGNED_RUN_ROWS: usize = 2;
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
     /// Load `N` f16 (as bits) and widen exactly.

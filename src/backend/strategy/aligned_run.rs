@@ -4,9 +4,10 @@
 //! crosses a cache line (a 512-bit vector is a line; AVX2's every other vector would).
 //!
 //! Decided: for such spans on ISAs with masked access, where a row is a number of vectors
-//! that fits in registers and a shape the ISA unrolls (`plan.rs`); rows off a line took 1.2-1.7x the time of aligned
-//! ones without it. Run `cargo bench -p rope-simd-benches --bench rope -- misaligned`
-//! to see; the measurements are in `docs/design.md`, "Aligned run".
+//! that fits in registers and a shape the ISA unrolls, from `Vector::ALIGNED_RUN_ROWS`
+//! rows (`plan.rs`); rows off a line took 1.2-1.7x the time of aligned ones without it.
+//! Run `cargo bench -p rope-simd-benches --bench rope -- misaligned` to see; the
+//! measurements are in `docs/design.md`, "Aligned run".
 
 use crate::backend::plan::misalignment;
 use crate::backend::vector::{array, interleaved, sin_flip, unrolls, Masked, Vector};
