@@ -73,40 +73,77 @@ pub(crate) unsafe fn in_registers<
     };
     // A half's (split) or a row's (interleaved) bytes: K vectors.
     let lines = (K * V::N * core::mem::size_of::<S>()).div_ceil(64);
+    if !IL {
+        // The block length is chosen once, each a row loop of its own: with the choice
+        // made in every row, LLVM kept fewer of the cos/sin vectors in registers and
+        // reloaded the rest every row (`cargo bench -p rope-simd-benches --bench rope --
+        // 'decode/f32/hd64'`). Every `block` goes to a length that divides `K`.
+        let rows = (src, dst, dst_stride, span, lines);
+        unsafe {
+            if K == 1 || block >= K {
+                split_rows::<V, S, D, K, K, PF>(rows, &c, &s);
+            } else if K > 4 && block >= 4 {
+                split_rows::<V, S, D, K, 4, PF>(rows, &c, &s);
+            } else {
+                split_rows::<V, S, D, K, 1, PF>(rows, &c, &s);
+            }
+        }
+        return;
+    }
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
         if PF {
             unsafe { prefetch_halves::<V, S>(x, span, lines) };
         }
-        if IL {
-            // `V::N` channels a vector (not `2 * width`, the same number): constant
-            // offsets from one base pointer a row.
-            let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
-            for j in 0..K {
-                unsafe {
-                    let o = j * V::N;
-                    put::<V, D, false>(interleaved::<V>(S::load(x.add(o)), c[j], s[j]), y.add(o));
-                }
-            }
-        } else {
-            let (a, b) = unsafe {
-                (
-                    (x.add(span.first), x.add(span.second)),
-                    (y.add(span.first), y.add(span.second)),
-                )
-            };
-            // `V::N` pairs a vector, as `width` is here: a constant, so each vector's
-            // address is a constant offset from the two halves' pointers (with `width`, a
-            // run-time value to LLVM, the 16-register ISAs spilled 2K addresses;
-            // `docs/design.md`, "Unrolled rows").
+        // `V::N` channels a vector (not `2 * width`, the same number): constant offsets
+        // from one base pointer a row.
+        let (x, y) = unsafe { (x.add(span.first), y.add(span.first)) };
+        for j in 0..K {
             unsafe {
-                match block {
-                    4 => split_regs::<V, S, D, K, 4>(a, b, V::N, &c, &s),
-                    2 => split_regs::<V, S, D, K, 2>(a, b, V::N, &c, &s),
-                    _ => split_regs::<V, S, D, K, 1>(a, b, V::N, &c, &s),
-                }
+                let o = j * V::N;
+                put::<V, D, false>(interleaved::<V>(S::load(x.add(o)), c[j], s[j]), y.add(o));
             }
         }
+    }
+}
+
+/// The rows (`src`, `dst`, `dst_stride`, `span`, `lines`, as [`in_registers`] has them)
+/// of `K` vectors of half-split pairs, each in blocks of `B` vectors; with `PF`, each
+/// row's bytes ahead are asked for first.
+///
+/// # Safety
+/// As for [`in_registers`], half-split.
+#[cfg_attr(not(rope_simd_unoptimized), inline(always))]
+#[cfg_attr(rope_simd_unoptimized, inline(never))]
+unsafe fn split_rows<
+    V: Vector,
+    S: crate::Element,
+    D: crate::Element,
+    const K: usize,
+    const B: usize,
+    const PF: bool,
+>(
+    (src, dst, dst_stride, span, lines): (*const S, *mut D, usize, &Span, usize),
+    c: &[V; K],
+    s: &[V; K],
+) {
+    for r in 0..span.rows {
+        // SAFETY (the block below too): forwarded from the caller.
+        let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
+        if PF {
+            unsafe { prefetch_halves::<V, S>(x, span, lines) };
+        }
+        let (a, b) = unsafe {
+            (
+                (x.add(span.first), x.add(span.second)),
+                (y.add(span.first), y.add(span.second)),
+            )
+        };
+        // `V::N` pairs a vector, as `width` is here: a constant, so each vector's
+        // address is a constant offset from the two halves' pointers (with `width`, a
+        // run-time value to LLVM, the 16-register ISAs spilled 2K addresses;
+        // `docs/design.md`, "Unrolled rows").
+        unsafe { split_regs::<V, S, D, K, B>(a, b, V::N, c, s) };
     }
 }
 
