@@ -206,7 +206,8 @@ unsafe fn split_run<V: Vector, const K: usize>(
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): the ISA is supported and has masked loads and stores
     // (caller). cos/sin: `n = K * N` values; the loads at `u*N - m` (`0 < u < K`) lie
-    // within them, and `bc`/`bs` hold `N <= 16` values. The data: vectors `1..2K*rows` of
+    // within them, as do the `N` from `n - N` (`n >= N`); `bc`/`bs` hold `2N <= 32` values
+    // and are read at `N - m..2N - m`. The data: vectors `1..2K*rows` of
     // the run lie within the span's elements; vector 0 is accessed in lanes `m..N` (the
     // span's first `N - m` elements) and vector `2K*rows` in lanes `0..m` (its last `m`).
     // In place, every element is read once, before it is written, and written once.
@@ -232,15 +233,23 @@ unsafe fn split_run<V: Vector, const K: usize>(
     // `B` and `M`: pairs `n - m..n` in lanes `0..m`, `0..N - m` in lanes `m..N`; in
     // `B` the low lanes are second elements and the high lanes first ones, in `M` the
     // other way round.
-    // Put together lane by lane, once per call (masked loads would reach before `cos`,
-    // where a page may end: the AVX-512 masks suppress faults there, AVX2's are only
-    // documented to by Intel).
-    let (mut bc, mut bs) = ([0.0f32; 16], [0.0f32; 16]);
-    for l in 0..lanes.min(16) {
-        let j = if l < m { n - m + l } else { l - m };
-        (bc[l], bs[l]) = (cos[j], sin[j]);
-    }
-    let (cb, sb) = unsafe { (V::load(bc.as_ptr()), V::load(bs.as_ptr()).xor(flip)) };
+    // Put together once per span: the last `N` values and the first `N` written side by
+    // side, and `N` read from `N - m` (masked loads would reach before `cos`, where a
+    // page may end: the AVX-512 masks suppress faults there, AVX2's are only documented
+    // to by Intel). Lane by lane, that took more instructions than a decode step's short
+    // spans do rows (`cargo bench -p rope-simd-benches --bench rope -- misaligned`).
+    let (mut bc, mut bs) = ([0.0f32; 32], [0.0f32; 32]);
+    let (cb, sb) = unsafe {
+        debug_assert!(lanes <= 16 && n >= lanes && 0 < m && m < lanes);
+        V::load(cp.add(n - lanes)).store(bc.as_mut_ptr());
+        V::load(cp).store(bc.as_mut_ptr().add(lanes));
+        V::load(sp.add(n - lanes)).store(bs.as_mut_ptr());
+        V::load(sp).store(bs.as_mut_ptr().add(lanes));
+        (
+            V::load(bc.as_ptr().add(lanes - m)),
+            V::load(bs.as_ptr().add(lanes - m)).xor(flip),
+        )
+    };
     let (sb_b, sb_m) = unsafe {
         (
             masks.blend(high, sb, sb.xor(neg)),
