@@ -86,9 +86,10 @@ pub trait Vector: Copy {
     /// `Some` where the ISA has masked loads and stores.
     const MASKS: Option<Self::Masks>;
     /// The fewest rows a span takes the aligned run with (`plan.rs`): its masked ends
-    /// and the seams between rows cost once a span, which few rows do not repay on
-    /// every ISA (AVX2 says 8).
-    const ALIGNED_RUN_ROWS: usize = 2;
+    /// and the seams between rows cost once a span, and below 8 rows the unrolled rows'
+    /// loads across lines cost less, on AVX2 and on AVX-512 (`cargo bench -p
+    /// rope-simd-benches --bench rope -- misaligned`).
+    const ALIGNED_RUN_ROWS: usize = 8;
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
     /// Load `N` f16 (as bits) and widen exactly.

@@ -41,9 +41,6 @@ impl Vector for Avx2 {
     type Tail = Self;
     type Masks = Masks256;
     const MASKS: Option<Masks256> = Some(Masks256);
-    // Below 8 rows the unrolled rows' loads across lines cost less than the run's masked
-    // ends (`cargo bench -p rope-simd-benches --bench rope -- misaligned`).
-    const ALIGNED_RUN_ROWS: usize = 8;
     #[inline(always)]
     unsafe fn call<J: crate::backend::dispatch::Job>(job: J) -> J::Out {
         // SAFETY: forwarded from the caller.
