@@ -164,7 +164,7 @@ fn every_backend_bf16() {
 /// backend bit for bit against it.
 fn table_sweep<E: TestElement>() {
     const TOKENS: usize = 3;
-    // 8: AVX2 takes the aligned run from 8 rows (`Vector::ALIGNED_RUN_ROWS`).
+    // 8: AVX2 and AVX-512 take the aligned run from 8 rows (`Vector::ALIGNED_RUN_ROWS`).
     const ROWS: usize = 8;
     for layout in [PairLayout::Interleaved, PairLayout::HalfSplit] {
         for &head_dim in HEAD_DIMS {

@@ -128,7 +128,7 @@ unsafe fn split_rows<
     s: &[V; K],
 ) {
     for r in 0..span.rows {
-        // SAFETY (the block below too): forwarded from the caller.
+        // SAFETY (every block below): forwarded from the caller.
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
         if PF {
             unsafe { prefetch_halves::<V, S>(x, span, lines) };
