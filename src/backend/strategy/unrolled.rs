@@ -77,12 +77,13 @@ pub(crate) unsafe fn in_registers<
         // The block length is chosen once, each a row loop of its own: with the choice
         // made in every row, LLVM kept fewer of the cos/sin vectors in registers and
         // reloaded the rest every row (`cargo bench -p rope-simd-benches --bench rope --
-        // 'decode/f32/hd64'`). Every `block` goes to a length that divides `K`.
+        // 'decode/f32/hd64'`). Each loop's length divides `K` (a const test), so no
+        // vector of a row is left out whatever `block` is.
         let rows = (src, dst, dst_stride, span, lines);
         unsafe {
             if K == 1 || block >= K {
                 split_rows::<V, S, D, K, K, PF>(rows, &c, &s);
-            } else if K > 4 && block >= 4 {
+            } else if K > 4 && K.is_multiple_of(4) && block >= 4 {
                 split_rows::<V, S, D, K, 4, PF>(rows, &c, &s);
             } else {
                 split_rows::<V, S, D, K, 1, PF>(rows, &c, &s);
