@@ -16,7 +16,7 @@ use super::io::Io;
 use super::plan::{Plan, Strategy};
 use super::strategy::{aligned_run, bf16_pairs, rows, unrolled};
 use super::through_f32::rotate_through_f32;
-use super::vector::{unroll_shapes, unrolls, SimdElement, Vector};
+use super::vector::{hints_at_run_time, unroll_shapes, unrolls, SimdElement, Vector};
 use crate::element::Element;
 use crate::kernel::Span;
 
@@ -172,11 +172,7 @@ unsafe fn carry_out<V: Vector, S: Element, D: Element, const INTO: bool>(
         // types keeps them out of every other instantiation.)
         Strategy::Bf16Unrolled { chunks } if S::IS_BF16 && D::IS_BF16 => unsafe {
             let (src, dst) = (src.cast::<u16>(), dst.cast::<u16>());
-            if pf {
-                bf16_pairs::unrolled::<V, true>(src, dst, dst_stride, span, chunks, cos, sin)
-            } else {
-                bf16_pairs::unrolled::<V, false>(src, dst, dst_stride, span, chunks, cos, sin)
-            }
+            bf16_pairs::unrolled::<V>((src, dst, dst_stride, span, cos, sin), chunks, pf)
         },
         Strategy::Bf16Rows if S::IS_BF16 && D::IS_BF16 => unsafe {
             let (src, dst) = (src.cast::<u16>(), dst.cast::<u16>());
@@ -214,9 +210,19 @@ unsafe fn unrolled_k<V: Vector, S: Element, D: Element, const IL: bool, const K:
     use unrolled::in_registers;
     // SAFETY: forwarded from the caller.
     unsafe {
-        match pf {
-            true => in_registers::<V, S, D, IL, K, true>(src, dst, dst_stride, span, cos, sin),
-            false => in_registers::<V, S, D, IL, K, false>(src, dst, dst_stride, span, cos, sin),
+        // Interleaved rows only (`vector::hints_at_run_time`): half-split rows with the
+        // test ran slower at head_dim 64 and 256 alike.
+        let width = if IL && !V::DEINTERLEAVE {
+            V::N / 2
+        } else {
+            V::N
+        };
+        if IL && hints_at_run_time(K * width) {
+            in_registers::<V, S, D, IL, K, false>(src, dst, dst_stride, span, cos, sin, pf)
+        } else if pf {
+            in_registers::<V, S, D, IL, K, true>(src, dst, dst_stride, span, cos, sin, false)
+        } else {
+            in_registers::<V, S, D, IL, K, false>(src, dst, dst_stride, span, cos, sin, false)
         }
     }
 }

@@ -471,6 +471,16 @@ pub(crate) fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
     (width, span.n / width * width)
 }
 
+/// Whether unrolled rows of `pairs` pairs ask for the rows ahead (`prefetch.rs`) behind a
+/// run-time test in the one instantiation, rather than in an instantiation of their own:
+/// for rows of head_dim 256, interleaved ones and bf16 pairs of either layout, whose
+/// bodies are the largest and whose work hides the test; half-split f32 and f16 rows and
+/// shorter rows ran slower with it. Run `python3 scripts/ab_probe.py REV decode` to see
+/// (`docs/design.md`, "Prefetch").
+pub(crate) const fn hints_at_run_time(pairs: usize) -> bool {
+    pairs >= 128
+}
+
 /// One vector of interleaved pairs `v` rotated by duplicated cos `c` and sign-flipped
 /// sin `s`: lane 2i is `a*c + b*(-s)`, lane 2i+1 is `b*c + a*s`.
 ///

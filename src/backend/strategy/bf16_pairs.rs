@@ -15,12 +15,15 @@
 use core::mem::MaybeUninit;
 
 use crate::backend::prefetch::{prefetch, prefetch_halves};
-use crate::backend::vector::{array, bf16_unrolls, pair, sin_flip, vector_body, Vector};
+use crate::backend::vector::{
+    array, bf16_unrolls, hints_at_run_time, pair, sin_flip, vector_body, Vector,
+};
 use crate::config::MAX_PAIRS;
 use crate::kernel::Span;
 
-/// Every row of `span` as `chunks` chunks unrolled, cos/sin in registers (chunk counts
-/// from `Plan`: interleaved 1, 2, 4, 8; half-split 1, 2, 4, each fitting `V::KEEP`).
+/// Every row of the span in `args` as `chunks` chunks unrolled, cos/sin in registers
+/// (chunk counts from `Plan`: interleaved 1, 2, 4, 8; half-split 1, 2, 4, each fitting
+/// `V::KEEP`); with `pf`, each row's bytes ahead are asked for first (`prefetch.rs`).
 ///
 /// # Safety
 /// The CPU must support `V`'s ISA; `src`/`dst` are bf16 bits, the span fits both buffers
@@ -28,34 +31,39 @@ use crate::kernel::Span;
 /// `dst` are the same rows or do not overlap.
 #[cfg_attr(not(rope_simd_unoptimized), inline(always))]
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
-pub(crate) unsafe fn unrolled<V: Vector, const PF: bool>(
-    src: *const u16,
-    dst: *mut u16,
-    dst_stride: usize,
-    span: &Span,
-    chunks: usize,
-    cos: &[f32],
-    sin: &[f32],
-) {
-    let args = (src, dst, dst_stride, span, cos, sin);
+pub(crate) unsafe fn unrolled<V: Vector>(args: Args<'_>, chunks: usize, pf: bool) {
+    let span = args.3;
     // SAFETY: forwarded from the caller (the plan gave a chunk count that fits).
     unsafe {
-        // Only the counts the ISA lists are compiled.
+        // Only the counts the ISA lists are compiled; long rows test for the hints at
+        // run time, the others have an instantiation with them (`hints_at_run_time`).
+        macro_rules! rows {
+            ($rows:ident, $k:literal, $pairs:expr) => {
+                if const { hints_at_run_time($k * $pairs) } {
+                    $rows::<V, $k, false>(args, pf)
+                } else if pf {
+                    $rows::<V, $k, true>(args, false)
+                } else {
+                    $rows::<V, $k, false>(args, false)
+                }
+            };
+        }
         match (span.interleaved, chunks) {
-            (true, 1) if const { bf16_unrolls::<V>(true, 1) } => interleaved::<V, 1, PF>(args),
-            (true, 2) if const { bf16_unrolls::<V>(true, 2) } => interleaved::<V, 2, PF>(args),
-            (true, 4) if const { bf16_unrolls::<V>(true, 4) } => interleaved::<V, 4, PF>(args),
-            (true, 8) if const { bf16_unrolls::<V>(true, 8) } => interleaved::<V, 8, PF>(args),
-            (false, 1) if const { bf16_unrolls::<V>(false, 1) } => split::<V, 1, PF>(args),
-            (false, 2) if const { bf16_unrolls::<V>(false, 2) } => split::<V, 2, PF>(args),
-            (false, 4) if const { bf16_unrolls::<V>(false, 4) } => split::<V, 4, PF>(args),
+            (true, 1) if const { bf16_unrolls::<V>(true, 1) } => rows!(interleaved, 1, V::N),
+            (true, 2) if const { bf16_unrolls::<V>(true, 2) } => rows!(interleaved, 2, V::N),
+            (true, 4) if const { bf16_unrolls::<V>(true, 4) } => rows!(interleaved, 4, V::N),
+            (true, 8) if const { bf16_unrolls::<V>(true, 8) } => rows!(interleaved, 8, V::N),
+            (false, 1) if const { bf16_unrolls::<V>(false, 1) } => rows!(split, 1, 2 * V::N),
+            (false, 2) if const { bf16_unrolls::<V>(false, 2) } => rows!(split, 2, 2 * V::N),
+            (false, 4) if const { bf16_unrolls::<V>(false, 4) } => rows!(split, 4, 2 * V::N),
             _ => unreachable!("rope-simd internal error: a bf16 plan without its kernel"),
         }
     }
 }
 
-/// The arguments of the unrolled kernels.
-type Args<'a> = (*const u16, *mut u16, usize, &'a Span, &'a [f32], &'a [f32]);
+/// The arguments of the unrolled kernels: source, destination, its row stride, the span,
+/// cos and sin.
+pub(crate) type Args<'a> = (*const u16, *mut u16, usize, &'a Span, &'a [f32], &'a [f32]);
 
 /// [`unrolled`] for interleaved rows of `K` chunks (`K * N` pairs).
 ///
@@ -65,6 +73,7 @@ type Args<'a> = (*const u16, *mut u16, usize, &'a Span, &'a [f32], &'a [f32]);
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn interleaved<V: Vector, const K: usize, const PF: bool>(
     (src, dst, dst_stride, span, cos, sin): Args<'_>,
+    pf: bool,
 ) {
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): the ISA is supported and has bf16 pairs (caller);
@@ -77,7 +86,7 @@ unsafe fn interleaved<V: Vector, const K: usize, const PF: bool>(
     let lines = (2 * K * V::N * 2).div_ceil(64);
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        if PF {
+        if PF || pf {
             unsafe { prefetch_halves::<V, u16>(x, span, lines) };
         }
         // Chunks two at a time (one rounding check for both), K being 1 or even.
@@ -107,6 +116,7 @@ unsafe fn interleaved<V: Vector, const K: usize, const PF: bool>(
 #[cfg_attr(rope_simd_unoptimized, inline(never))]
 unsafe fn split<V: Vector, const K: usize, const PF: bool>(
     (src, dst, dst_stride, span, cos, sin): Args<'_>,
+    pf: bool,
 ) {
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     // SAFETY (every block below): the ISA is supported and has bf16 pairs (caller);
@@ -122,7 +132,7 @@ unsafe fn split<V: Vector, const K: usize, const PF: bool>(
     let lines = (2 * K * V::N * 2).div_ceil(64);
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        if PF {
+        if PF || pf {
             unsafe { prefetch_halves::<V, u16>(x, span, lines) };
         }
         for j in 0..K {

@@ -20,7 +20,7 @@ use crate::kernel::Span;
 
 /// Every row's body of `K` vectors of interleaved (`IL`) or half-split pairs, read from
 /// `src` and written to `dst` (row `r` at `r * span.stride` and `r * dst_stride`; the
-/// same rows in place); with `PF`, each
+/// same rows in place); with `PF` (or, at run time, `pf`), each
 /// row's bytes ahead are asked for first (see `prefetch.rs`). The caller does the scalar
 /// tails. Streaming calls take the row loop instead: they are large and memory-bound, and
 /// measured as fast there (`cargo bench -p rope-simd-benches --bench rope -- fused`).
@@ -45,7 +45,9 @@ pub(crate) unsafe fn in_registers<
     span: &Span,
     cos: &[f32],
     sin: &[f32],
+    pf: bool,
 ) {
+    let pf = PF || pf;
     let (width, _) = vector_body::<V>(span);
     let (cp, sp) = (cos.as_ptr(), sin.as_ptr());
     if in_columns::<V>(IL) {
@@ -82,18 +84,18 @@ pub(crate) unsafe fn in_registers<
         let rows = (src, dst, dst_stride, span, lines);
         unsafe {
             if K == 1 || block >= K {
-                split_rows::<V, S, D, K, K, PF>(rows, &c, &s);
+                split_rows::<V, S, D, K, K>(rows, &c, &s, pf);
             } else if K > 4 && K.is_multiple_of(4) && block >= 4 {
-                split_rows::<V, S, D, K, 4, PF>(rows, &c, &s);
+                split_rows::<V, S, D, K, 4>(rows, &c, &s, pf);
             } else {
-                split_rows::<V, S, D, K, 1, PF>(rows, &c, &s);
+                split_rows::<V, S, D, K, 1>(rows, &c, &s, pf);
             }
         }
         return;
     }
     for r in 0..span.rows {
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        if PF {
+        if pf {
             unsafe { prefetch_halves::<V, S>(x, span, lines) };
         }
         // `V::N` channels a vector (not `2 * width`, the same number): constant offsets
@@ -109,7 +111,7 @@ pub(crate) unsafe fn in_registers<
 }
 
 /// The rows (`src`, `dst`, `dst_stride`, `span`, `lines`, as [`in_registers`] has them)
-/// of `K` vectors of half-split pairs, each in blocks of `B` vectors; with `PF`, each
+/// of `K` vectors of half-split pairs, each in blocks of `B` vectors; with `pf`, each
 /// row's bytes ahead are asked for first.
 ///
 /// # Safety
@@ -122,16 +124,16 @@ unsafe fn split_rows<
     D: crate::Element,
     const K: usize,
     const B: usize,
-    const PF: bool,
 >(
     (src, dst, dst_stride, span, lines): (*const S, *mut D, usize, &Span, usize),
     c: &[V; K],
     s: &[V; K],
+    pf: bool,
 ) {
     for r in 0..span.rows {
         // SAFETY (every block below): forwarded from the caller.
         let (x, y) = unsafe { (src.add(r * span.stride), dst.add(r * dst_stride)) };
-        if PF {
+        if pf {
             unsafe { prefetch_halves::<V, S>(x, span, lines) };
         }
         let (a, b) = unsafe {
