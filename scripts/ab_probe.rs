@@ -1,9 +1,9 @@
 //! The A/B probe of `scripts/ab_probe.py`: an older build of rope-simd (`old`) and the
 //! working tree (`new`) linked into one program, timed in turn on the same buffers, so
 //! neither the heap's placement of a buffer nor the machine's drift favours one build.
-//! Each case is the benches' `rotate_qk` (32 Q + 8 K heads, a table, base 500 000): a
-//! decode step (one token at position 4095) or a 512-token prefill, buffers on a 64-byte
-//! line or 16 bytes past it.
+//! Each case is the benches' `rotate_qk` (32 Q + 8 K heads, base 500 000): a decode step
+//! (one token at position 4095) or a 512-token prefill with a table, or a decode step with
+//! cos/sin on the fly (`fly_decode`), buffers on a 64-byte line or 16 bytes past it.
 //!
 //!     ab_probe [--rounds R] [FILTER...]   (a case runs when its name contains every FILTER)
 use std::hint::black_box;
@@ -41,18 +41,23 @@ impl Value for bf16 {
     }
 }
 
-fn old_call<E: Value>(hd: usize, interleaved: bool, isa: &str, tokens: usize, start: u64) -> Call<E> {
+fn old_call<E: Value>(c: &Case, fly: bool) -> Call<E> {
+    let (hd, interleaved, isa, tokens, start) = (c.hd, c.interleaved, c.isa, c.tokens, c.start);
     use old::{Backend, PairLayout, Positions, Rope};
     let layout = if interleaved { PairLayout::Interleaved } else { PairLayout::HalfSplit };
     // Before AVX512_BF16 was a backend of its own, `Avx512` ran its kernels where the CPU
     // has them.
     let backend = if isa == "avx2" { Backend::Avx2 } else { Backend::Avx512 };
     let rope = Rope::builder(hd).base(500_000.0).layout(layout).backend(backend).build().unwrap();
+    if fly {
+        return Box::new(move |q, k| rope.rotate_qk(q, Q_HEADS, k, KV_HEADS, Positions::Start(start)).unwrap());
+    }
     let table = rope.table(start as usize + tokens).unwrap();
     Box::new(move |q, k| table.rotate_qk(q, Q_HEADS, k, KV_HEADS, Positions::Start(start)).unwrap())
 }
 
-fn new_call<E: Value>(hd: usize, interleaved: bool, isa: &str, tokens: usize, start: u64) -> Call<E> {
+fn new_call<E: Value>(c: &Case, fly: bool) -> Call<E> {
+    let (hd, interleaved, isa, tokens, start) = (c.hd, c.interleaved, c.isa, c.tokens, c.start);
     use new::{Backend, PairLayout, Positions, Rope};
     let layout = if interleaved { PairLayout::Interleaved } else { PairLayout::HalfSplit };
     let backend = match isa {
@@ -61,6 +66,9 @@ fn new_call<E: Value>(hd: usize, interleaved: bool, isa: &str, tokens: usize, st
         _ => Backend::Avx512,
     };
     let rope = Rope::builder(hd).base(500_000.0).layout(layout).backend(backend).build().unwrap();
+    if fly {
+        return Box::new(move |q, k| rope.rotate_qk(q, Q_HEADS, k, KV_HEADS, Positions::Start(start)).unwrap());
+    }
     let table = rope.table(start as usize + tokens).unwrap();
     Box::new(move |q, k| table.rotate_qk(q, Q_HEADS, k, KV_HEADS, Positions::Start(start)).unwrap())
 }
@@ -81,6 +89,7 @@ fn sample<E>(call: &Call<E>, q: &mut [E], k: &mut [E], iters: usize) -> f64 {
 }
 
 struct Case<'a> {
+    fly: bool,
     tokens: usize,
     start: u64,
     hd: usize,
@@ -99,8 +108,8 @@ fn run<E: Value>(c: &Case, rounds: usize) -> (f64, f64) {
     let ka = kb.as_ptr().align_offset(64) + c.off / size;
     let (q, k) = (&mut qb[qa..qa + nq], &mut kb[ka..ka + nk]);
     let sides = [
-        old_call::<E>(c.hd, c.interleaved, c.isa, c.tokens, c.start),
-        new_call::<E>(c.hd, c.interleaved, c.isa, c.tokens, c.start),
+        old_call::<E>(c, c.fly),
+        new_call::<E>(c, c.fly),
     ];
     // Calls a sample: about half a millisecond.
     let at = Instant::now();
@@ -129,7 +138,8 @@ fn main() {
     println!("| case | old (ns) | new (ns) | new / old |");
     println!("|---|---:|---:|---:|");
     let mut ratios = Vec::new();
-    for (phase, tokens, start) in [("decode", 1, 4095), ("prefill512", 512, 0)] {
+    let phases = [("decode", 1, 4095, false), ("prefill512", 512, 0, false), ("fly_decode", 1, 4095, true)];
+    for (phase, tokens, start, fly) in phases {
         for dtype in ["f32", "f16", "bf16"] {
             for hd in [64, 128, 256] {
                 for isa in &isas {
@@ -140,7 +150,7 @@ fn main() {
                             if !args.iter().all(|f| name.contains(f.as_str())) {
                                 continue;
                             }
-                            let c = Case { tokens, start, hd, interleaved, isa, off };
+                            let c = Case { fly, tokens, start, hd, interleaved, isa, off };
                             let (o, n) = match dtype {
                                 "f32" => run::<f32>(&c, rounds),
                                 "f16" => run::<f16>(&c, rounds),
