@@ -206,14 +206,20 @@ pub(crate) fn cos_sin(position: u64, turns: Turns, scale: f64) -> (f32, f32) {
 
 /// [`cos_sin`] for every pair at once: `hi[i] + lo[i]` are pair `i`'s turns. Written as
 /// one branch-free loop so that it vectorizes; inlined into each backend's
-/// `#[target_feature]` wrapper.
+/// `#[target_feature]` entry point.
 ///
 /// Each product has a loop of its own, so that each vectorizes with no test inside. With
 /// `SKIP_ONE`, a scale of 1 has one more of its own, which skips the multiply (it changes
 /// no bit): the fast ISAs' choice (the on-the-fly rows of `BENCHMARKS.md`); the others
 /// multiply, two loops where there were four (`Vector::SKIP_SCALE_ONE`).
-#[inline(always)]
-pub(crate) fn cos_sin_batch<const SKIP_ONE: bool>(
+///
+/// `#[inline]`, not `#[inline(always)]`, and a copy per ISA (`T`, its vector type, so
+/// that each copy has one caller and LLVM inlines it): inlined before LLVM sees it, it
+/// lost what its slice arguments say (that `cos` and `sin` overlap nothing), and the
+/// vectorized loops checked every pair of pointers for overlap at run time first (run
+/// `python3 scripts/ab_probe.py REV fly_decode` to see).
+#[inline]
+pub(crate) fn cos_sin_batch<T, const SKIP_ONE: bool>(
     position: u64,
     hi: &[f64],
     lo: &[f64],
@@ -223,16 +229,18 @@ pub(crate) fn cos_sin_batch<const SKIP_ONE: bool>(
 ) {
     let p = position as f64;
     match (p < SHORT_PRODUCT_BELOW, SKIP_ONE && scale == 1.0) {
-        (true, true) => batch::<true, false>(p, hi, lo, scale, cos, sin),
-        (true, false) => batch::<true, true>(p, hi, lo, scale, cos, sin),
-        (false, true) => batch::<false, false>(p, hi, lo, scale, cos, sin),
-        (false, false) => batch::<false, true>(p, hi, lo, scale, cos, sin),
+        (true, true) => batch::<T, true, false>(p, hi, lo, scale, cos, sin),
+        (true, false) => batch::<T, true, true>(p, hi, lo, scale, cos, sin),
+        (false, true) => batch::<T, false, false>(p, hi, lo, scale, cos, sin),
+        (false, false) => batch::<T, false, true>(p, hi, lo, scale, cos, sin),
     }
 }
 
-/// [`cos_sin_batch`] with the product chosen, and the scale applied if `SCALED`.
-#[inline(always)]
-fn batch<const SHORT: bool, const SCALED: bool>(
+/// [`cos_sin_batch`] with the product chosen, and the scale applied if `SCALED` (one
+/// caller each: `#[inline]` for the reason given there).
+#[inline]
+#[allow(clippy::extra_unused_type_parameters)] // `T` makes the copy per ISA
+fn batch<T, const SHORT: bool, const SCALED: bool>(
     p: f64,
     hi: &[f64],
     lo: &[f64],

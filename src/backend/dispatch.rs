@@ -308,22 +308,23 @@ impl Job for CosSin<'_> {
     const BF16: bool = false;
     #[inline(always)]
     fn scalar(self) {
-        self.batch::<false>()
+        self.batch::<(), false>()
     }
     #[inline(always)]
     unsafe fn simd<V: Vector>(self) {
         match V::SKIP_SCALE_ONE {
-            true => self.batch::<true>(),
-            false => self.batch::<false>(),
+            true => self.batch::<V, true>(),
+            false => self.batch::<V, false>(),
         }
     }
 }
 
 impl CosSin<'_> {
+    /// The angle loop of the ISA of `T` (its own copy: see `trig::cos_sin_batch`).
     #[inline(always)]
-    fn batch<const SKIP_ONE: bool>(self) {
+    fn batch<T, const SKIP_ONE: bool>(self) {
         let (p, hi, lo, scale) = (self.position, self.hi, self.lo, self.scale);
-        crate::trig::cos_sin_batch::<SKIP_ONE>(p, hi, lo, scale, self.cos, self.sin)
+        crate::trig::cos_sin_batch::<T, SKIP_ONE>(p, hi, lo, scale, self.cos, self.sin)
     }
 }
 
