@@ -7,8 +7,9 @@
 //! deliver. Not out of place (measured no faster), not in L1 or L2 (it costs there).
 //! The unrolled strategies prefetch in an instantiation of their own (`PF`), so that
 //! decode-sized calls carry no trace of it, except the longest rows, which test for it
-//! in their one instantiation (`vector::hints_at_run_time`). Run `cargo bench -p rope-simd-benches --bench
-//! rope -- prefill4096` to see; the measurements are in `docs/design.md`, "Prefetch".
+//! in their one instantiation (`vector::hints_at_run_time`). Run `cargo bench -p
+//! rope-simd-benches --bench rope -- prefill4096` to see; the measurements are in
+//! `docs/design.md`, "Prefetch".
 //! A hint's address may lie outside every buffer: it is computed with `wrapping_add`
 //! and never dereferenced.
 
