@@ -55,13 +55,20 @@ old = {{ package = "rope-simd", path = "old" }}
 new = {{ package = "rope-simd", path = "{ROOT}" }}
 half = {{ version = "2.4", default-features = false }}
 
+[features]
+# The older build has `Backend::Avx512Bf16` (its bf16 cases then run it on both sides).
+old-bf16 = []
+
 [profile.release]
 debug = 1
 
 # Its own workspace, not the repository's.
 [workspace]
 """)
-    subprocess.run(["cargo", "build", "-q", "--release"], cwd=DIR, check=True)
+    features = []
+    if "Avx512Bf16" in (DIR / "old" / "src" / "backend" / "mod.rs").read_text():
+        features = ["--features", "old-bf16"]
+    subprocess.run(["cargo", "build", "-q", "--release", *features], cwd=DIR, check=True)
     subprocess.run([str(DIR / "target" / "release" / "ab-probe"), *rest], check=True)
 
 

@@ -48,6 +48,13 @@ fn old_call<E: Value>(c: &Case, fly: bool) -> Call<E> {
     // Before AVX512_BF16 was a backend of its own, `Avx512` ran its kernels where the CPU
     // has them.
     let backend = if isa == "avx2" { Backend::Avx2 } else { Backend::Avx512 };
+    #[cfg(feature = "old-bf16")]
+    let backend = match backend {
+        Backend::Avx512 if <E as Value>::NAME == "bf16" && Backend::Avx512Bf16.is_available() => {
+            Backend::Avx512Bf16
+        }
+        b => b,
+    };
     let rope = Rope::builder(hd).base(500_000.0).layout(layout).backend(backend).build().unwrap();
     if fly {
         return Box::new(move |q, k| rope.rotate_qk(q, Q_HEADS, k, KV_HEADS, Positions::Start(start)).unwrap());

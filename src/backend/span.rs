@@ -16,7 +16,7 @@ use super::io::Io;
 use super::plan::{Plan, Strategy};
 use super::strategy::{aligned_run, bf16_pairs, rows, unrolled};
 use super::through_f32::rotate_through_f32;
-use super::vector::{hints_at_run_time, unroll_shapes, unrolls, SimdElement, Vector};
+use super::vector::{row_hints_at_run_time, unroll_shapes, unrolls, SimdElement, Vector};
 use crate::element::Element;
 use crate::kernel::Span;
 
@@ -210,14 +210,7 @@ unsafe fn unrolled_k<V: Vector, S: Element, D: Element, const IL: bool, const K:
     use unrolled::in_registers;
     // SAFETY: forwarded from the caller.
     unsafe {
-        // Interleaved rows only (`vector::hints_at_run_time`): half-split rows with the
-        // test ran slower at head_dim 64 and 256 alike.
-        let width = if IL && !V::DEINTERLEAVE {
-            V::N / 2
-        } else {
-            V::N
-        };
-        if IL && hints_at_run_time(K * width) {
+        if const { row_hints_at_run_time::<V>(IL, K) } {
             in_registers::<V, S, D, IL, K, false>(src, dst, dst_stride, span, cos, sin, pf)
         } else if pf {
             in_registers::<V, S, D, IL, K, true>(src, dst, dst_stride, span, cos, sin, false)

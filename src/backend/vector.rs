@@ -137,6 +137,10 @@ pub trait Vector: Copy {
     /// Whether on-the-fly cos/sin skips the multiply by a scale of 1 in loops of its own
     /// (`trig::cos_sin_batch`): faster, and twice the code.
     const SKIP_SCALE_ONE: bool = true;
+    /// Unrolled rows of this many pairs and more test for prefetch hints at run time
+    /// rather than carry a copy with them (`hints_at_run_time`): head_dim 256, where the
+    /// row's work hides the test and the copies are the largest.
+    const HINTS_AT_RUN_TIME_FROM: usize = 128;
     /// Whether f32 into bf16 gets the unrolled rows of `UNROLLED`.
     const UNROLL_INTO_BF16: bool = true;
     /// Whether the streaming stores below are non-temporal (otherwise they are plain
@@ -473,12 +477,22 @@ pub(crate) fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
 
 /// Whether unrolled rows of `pairs` pairs ask for the rows ahead (`prefetch.rs`) behind a
 /// run-time test in the one instantiation, rather than in an instantiation of their own:
-/// for rows of head_dim 256, interleaved ones and bf16 pairs of either layout, whose
-/// bodies are the largest and whose work hides the test; half-split f32 and f16 rows and
-/// shorter rows ran slower with it. Run `python3 scripts/ab_probe.py REV decode` to see
-/// (`docs/design.md`, "Prefetch").
-pub(crate) const fn hints_at_run_time(pairs: usize) -> bool {
-    pairs >= 128
+/// interleaved f32/f16 rows and bf16 pairs of either layout from
+/// `V::HINTS_AT_RUN_TIME_FROM` pairs. Half-split f32/f16 rows keep their copy: with the
+/// test, AVX2's kept fewer cos/sin in registers and ran slower. Run `python3
+/// scripts/ab_probe.py REV decode` to see (`docs/design.md`, "Prefetch").
+pub(crate) const fn hints_at_run_time<V: Vector>(pairs: usize) -> bool {
+    pairs >= V::HINTS_AT_RUN_TIME_FROM
+}
+
+/// [`hints_at_run_time`] for unrolled f32/f16 rows of `k` vectors: interleaved ones only.
+pub(crate) const fn row_hints_at_run_time<V: Vector>(il: bool, k: usize) -> bool {
+    let width = if il && !V::DEINTERLEAVE {
+        V::N / 2
+    } else {
+        V::N
+    };
+    il && hints_at_run_time::<V>(k * width)
 }
 
 /// One vector of interleaved pairs `v` rotated by duplicated cos `c` and sign-flipped

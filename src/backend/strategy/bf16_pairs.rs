@@ -35,11 +35,12 @@ pub(crate) unsafe fn unrolled<V: Vector>(args: Args<'_>, chunks: usize, pf: bool
     let span = args.3;
     // SAFETY: forwarded from the caller (the plan gave a chunk count that fits).
     unsafe {
-        // Only the counts the ISA lists are compiled; long rows test for the hints at
-        // run time, the others have an instantiation with them (`hints_at_run_time`).
+        // Only the counts the ISA lists are compiled; rows from the ISA's length test for
+        // the hints at run time, the others have an instantiation with them
+        // (`hints_at_run_time`).
         macro_rules! rows {
             ($rows:ident, $k:literal, $pairs:expr) => {
-                if const { hints_at_run_time($k * $pairs) } {
+                if const { hints_at_run_time::<V>($k * $pairs) } {
                     $rows::<V, $k, false>(args, pf)
                 } else if pf {
                     $rows::<V, $k, true>(args, false)

@@ -73,6 +73,10 @@ impl<const BF16: bool> Vector for Avx512<BF16> {
         unsafe { run(job) }
     }
     const PREFETCH: bool = true;
+    // Every interleaved and bf16-pair row tests for the hints at run time: with 32
+    // registers the test cost those rows little, where the copies cost bytes (`python3
+    // scripts/ab_probe.py REV avx512`; `docs/design.md`, "Prefetch").
+    const HINTS_AT_RUN_TIME_FROM: usize = 0;
     #[inline(always)]
     unsafe fn prefetch(p: *const u8) {
         // `prefetcht0`: SSE, part of every x86_64 CPU.
