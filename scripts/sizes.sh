@@ -31,6 +31,14 @@ got[rust_every_entry]=$(python3 scripts/symbols.py target/release/examples/every
   sed -n 's/.* \([0-9]*\) in rope_simd$/\1/p')
 got[wasm_simd128_module]=$(stat -c %s "$wasm")
 
+# The on-the-fly angle loop must be inlined into each ISA's entry point (`trig.rs`,
+# `cos_sin_batch`): out of line it would run without the ISA's features, and slower.
+for lib in target/release/librope_simd_c.so target/x86_64-unknown-linux-gnu/release-nostd/librope_simd_c.so; do
+  if nm -C "$lib" | grep -qE 'rope_simd::trig::(batch|cos_sin_batch)'; then
+    echo "$lib: the angle loop (trig::cos_sin_batch) was left out of line"; exit 1
+  fi
+done
+
 # The firmware: code of one f32 rotation (the program with it minus the program without
 # rope-simd), then the stack of each call, from the full program under QEMU.
 text() { size -A "$1" | awk '$1 == ".text" || $1 == ".rodata" { s += $2 } END { print s }'; }

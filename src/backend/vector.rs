@@ -467,12 +467,18 @@ impl<E: crate::Element> SimdElement for E {
 /// vectors cover (the rest, the tail, goes to narrower vectors or the scalar kernel).
 #[inline(always)]
 pub(crate) fn vector_body<V: Vector>(span: &Span) -> (usize, usize) {
-    let width = if span.interleaved && !V::DEINTERLEAVE {
+    let width = pair_width::<V>(span.interleaved);
+    (width, span.n / width * width)
+}
+
+/// Pairs per vector of `V` (per step of two vectors for interleaved pairs on a
+/// `DEINTERLEAVE` ISA).
+pub(crate) const fn pair_width<V: Vector>(interleaved: bool) -> usize {
+    if interleaved && !V::DEINTERLEAVE {
         V::N / 2
     } else {
         V::N
-    };
-    (width, span.n / width * width)
+    }
 }
 
 /// Whether unrolled rows of `pairs` pairs ask for the rows ahead (`prefetch.rs`) behind a
@@ -487,12 +493,7 @@ pub(crate) const fn hints_at_run_time<V: Vector>(pairs: usize) -> bool {
 
 /// [`hints_at_run_time`] for unrolled f32/f16 rows of `k` vectors: interleaved ones only.
 pub(crate) const fn row_hints_at_run_time<V: Vector>(il: bool, k: usize) -> bool {
-    let width = if il && !V::DEINTERLEAVE {
-        V::N / 2
-    } else {
-        V::N
-    };
-    il && hints_at_run_time::<V>(k * width)
+    il && hints_at_run_time::<V>(k * pair_width::<V>(il))
 }
 
 /// One vector of interleaved pairs `v` rotated by duplicated cos `c` and sign-flipped
